@@ -1,0 +1,79 @@
+"""Command-line wiring only: parse, call the verb's main(*, ...), map known errors to the
+spec's exit codes. Student mistakes never reach here; they are results."""
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from pathlib import Path
+
+from rich.console import Console
+
+from grader import __version__
+from grader.data import DataNotFound
+from grader.grade import GraderError
+from grader.local import EXIT_USAGE
+from grader.rubric import RubricError
+
+EXIT_INTERNAL = 4
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="grade", description="Grade a TinyCNN lab submission against the baseline.",
+        epilog="Exit status: 0 graded; 1 under --fail-under; 2 bad usage, invalid rubric or "
+               "no data; 3 the submission could not be graded (it still gets a report).")
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    p.add_argument("--local", metavar="PATH", nargs="?", const=".", type=Path,
+                   help="grade a submission here (a package folder, .py, .ipynb or .zip; "
+                        "default: the current folder). Scores are advisory.")
+    p.add_argument("--rubric", default="cifar10", help="a rubric NAME from rubrics/ or a YAML "
+                   "FILE (default: %(default)s)")
+    p.add_argument("--out", type=Path, default=Path("grade-report"),
+                   help="folder for results.json and report.md (default: %(default)s)")
+    p.add_argument("--data-dir", type=Path, help="an existing copy of the data set")
+    p.add_argument("--quick", action="store_true",
+                   help="a small unofficial smoke run: a subset and one epoch")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda (default: %(default)s)")
+    p.add_argument("--fail-under", type=float, metavar="POINTS",
+                   help="exit 1 when the score is below POINTS")
+    p.add_argument("--no-cache", action="store_true",
+                   help="train the baseline again instead of using its cached result")
+    p.add_argument("--json", action="store_true", help="print only results.json to stdout")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    console = Console(stderr=True)
+    if args.local is None:
+        parser.print_usage(sys.stderr)
+        console.print("grade: say what to grade, e.g. [bold]grade --local student_template[/]")
+        return EXIT_USAGE
+    from grader import local
+    try:
+        return local.main(path=args.local, rubric=args.rubric, out=args.out,
+                          data_dir=args.data_dir, quick=args.quick, device=args.device,
+                          fail_under=args.fail_under, use_cache=not args.no_cache,
+                          as_json=args.json)
+    except RubricError as e:
+        console.print(f"[red]invalid rubric[/] {e}")
+        return EXIT_USAGE
+    except DataNotFound as e:
+        console.print(f"[red]data not found[/]: {e}")
+        return EXIT_USAGE
+    except GraderError as e:
+        console.print(f"[red]grader error[/]: {e}")
+        return EXIT_INTERNAL
+    except KeyboardInterrupt:
+        console.print("interrupted")
+        return 130
+    except Exception:  # a grader bug: say so, with the traceback to report
+        console.print("[red]internal grader error (please report it):[/]")
+        console.print(traceback.format_exc(), markup=False, highlight=False)
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,80 @@
+"""Student mistakes as typed failures: a stable code, a sentence a student understands,
+and where it helps, what was expected, what we got and the likely cause.
+
+Anything that is not a SubmissionError is a grader bug and is reported as one.
+"""
+from __future__ import annotations
+
+import traceback
+from pathlib import Path
+
+# code -> one-line summary shown in every report. Codes are stable: exports key on them.
+CODES = {
+    "no_submission": "No submission found",
+    "bad_archive": "The archive could not be opened safely",
+    "bad_notebook": "The notebook could not be read",
+    "syntax_error": "Syntax error in the submission",
+    "import_error": "The submission could not be imported",
+    "bad_hook": "A hook has the wrong type or signature",
+    "hook_error": "A hook raised an error",
+    "forward_error": "The model failed on a batch of images",
+    "bad_transform": "A transform did not return an image tensor",
+    "output_shape": "The model's output has the wrong shape",
+    "too_many_parameters": "The model has more parameters than the budget allows",
+    "non_finite_loss": "The loss became NaN or infinite",
+    "training_error": "An error was raised during training",
+    "timeout": "Training ran past the time limit",
+    "out_of_memory": "Training ran out of memory",
+    "killed": "The grading process was killed",
+    "grader_error": "Internal grader error (not your fault; please report it)",
+}
+
+
+class SubmissionError(Exception):
+    def __init__(self, code: str, message: str, *, expected=None, got=None, hint=None,
+                 trace: str | None = None):
+        assert code in CODES, code
+        super().__init__(message)
+        self.code, self.message = code, message
+        self.expected, self.got, self.hint, self.trace = expected, got, hint, trace
+
+    def to_dict(self) -> dict:
+        return {"code": self.code, "summary": CODES[self.code], "message": self.message,
+                "expected": _plain(self.expected), "got": _plain(self.got),
+                "hint": self.hint, "trace": self.trace}
+
+
+def failure_dict(code: str, message: str, **kw) -> dict:
+    return SubmissionError(code, message, **kw).to_dict()
+
+
+def describe(failure: dict) -> str:
+    """Several lines for a report: the summary, the message, expected/got and the hint."""
+    lines = [f"{failure['summary']}: {failure['message']}"]
+    if failure.get("expected") is not None:
+        lines.append(f"  expected: {failure['expected']}")
+    if failure.get("got") is not None:
+        lines.append(f"  got:      {failure['got']}")
+    if failure.get("hint"):
+        lines.append(f"  likely cause: {failure['hint']}")
+    if failure.get("trace"):
+        lines.append(failure["trace"].rstrip())
+    return "\n".join(lines)
+
+
+def student_traceback(exc: BaseException, roots: list[Path], limit: int = 4000) -> str:
+    """The traceback trimmed to frames in the student's own files, which is what they can
+    fix; the grader's and torch's frames are noise to them. Falls back to the last frames."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    roots = [str(Path(r).resolve()) for r in roots]
+    own = [f for f in frames if any(str(Path(f.filename).resolve()).startswith(r) for r in roots)]
+    shown = own or frames[-3:]
+    text = "".join(traceback.format_list(shown))
+    text += "".join(traceback.format_exception_only(type(exc), exc))
+    return text[-limit:]
+
+
+def _plain(value):
+    if isinstance(value, tuple):
+        return list(value)
+    return value

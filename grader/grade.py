@@ -1,0 +1,187 @@
+"""Grade one submission: load it, train it and the baseline in child processes under the
+rubric's budget, score the gain, and return one results object (grader.results).
+
+A student's mistake never raises out of here: it becomes a failed result with partial
+credit. What does raise is the grader's environment: a missing data set (DataNotFound)
+or a baseline that fails to train (GraderError).
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import secrets
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from grader import __version__, baseline, paths
+from grader.checks import evaluate_checks
+from grader.data import CachedData, prepare_data, split_validation
+from grader.failures import SubmissionError, failure_dict
+from grader.results import build_results
+from grader.rubric import Rubric
+from grader.sandbox import run_job
+from grader.scoring import rubric_items
+from grader.submission import load_submission, source_digest
+
+OnEvent = Callable[[str, dict], None]
+
+
+class GraderError(Exception):
+    """The grader itself could not produce a grade (not the student's fault)."""
+
+
+@dataclass
+class Inputs:
+    """What every run of one grading gets: the same images, split and test order."""
+    train_x: Path
+    train_y: Path
+    test_x: Path           # permuted by a per-grading secret; the child never sees labels
+    test_y: np.ndarray     # labels in that order: parent only
+    train_idx: Path
+    val_idx: Path
+    sizes: dict
+
+
+def grade_submission(*, submission: Path, rubric: Rubric, data_dir: Path | None = None,
+                     quick: bool = False, device: str = "auto", cache_dir: Path | None = None,
+                     use_cache: bool = True, mode: str = "local",
+                     on_event: OnEvent = lambda who, e: None) -> dict:
+    started = time.time()
+    cache_dir = Path(cache_dir or paths.cache_dir())
+    device = resolve_device(device)
+    on_event("grader", {"event": "phase", "phase": "data"})
+    data = prepare_data(rubric.dataset, data_dir=data_dir, cache_dir=cache_dir)
+    context = dict(rubric=rubric, data=data, device=device, quick=quick, mode=mode,
+                   started=started, versions=library_versions())
+    with tempfile.TemporaryDirectory(prefix="grade-") as tmp:
+        tmp = Path(tmp)
+        try:
+            sub = load_submission(submission, tmp / "submission")
+        except SubmissionError as e:
+            return build_results(**context, submission=None, origin=submission,
+                                 runs=[], baseline_runs=[], failure=e.to_dict(),
+                                 items=rubric_items(rubric, evaluate_checks(
+                                     rubric, {"failure": e.to_dict()}, data.info.num_classes),
+                                     None, None, data.info.num_classes))
+        inputs = _prepare_inputs(data, rubric, quick, tmp)
+        runs = []
+        for seed in rubric.seeds:
+            run = _train_one("student", sub.source, seed, inputs, tmp, context, on_event)
+            runs.append(run)
+            if run["failure"]:
+                break
+        failure = next((r["failure"] for r in runs if r["failure"]), None)
+        baseline_runs = [] if failure else [
+            _baseline(seed, inputs, tmp, context, cache_dir, use_cache, on_event)
+            for seed in rubric.seeds]
+    accuracy = None if failure else float(np.mean([r["accuracy"] for r in runs]))
+    base_acc = (float(np.mean([r["accuracy"] for r in baseline_runs]))
+                if baseline_runs else None)
+    checks = evaluate_checks(rubric, runs[0], data.info.num_classes)
+    items = rubric_items(rubric, checks, accuracy, base_acc, data.info.num_classes)
+    return build_results(**context, submission=sub, origin=submission, runs=runs,
+                         baseline_runs=baseline_runs, failure=failure, items=items)
+
+
+def resolve_device(device: str) -> str:
+    import torch
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise GraderError("--device cuda was asked for, but torch sees no CUDA device")
+    return device
+
+
+def library_versions() -> dict:
+    import torch
+    import torchvision
+    return {"python": platform.python_version(), "torch": torch.__version__,
+            "torchvision": torchvision.__version__, "numpy": np.__version__,
+            "grader": __version__, "platform": platform.platform()}
+
+
+def _prepare_inputs(data: CachedData, rubric: Rubric, quick: bool, tmp: Path) -> Inputs:
+    train_y = data.load("train_y")
+    pool = np.arange(len(train_y))
+    test_pool = np.arange(len(data.load("test_y")))
+    if quick:  # a fixed subset, so a cached quick baseline stays comparable
+        pool = np.sort(np.random.default_rng(0).permutation(pool)[:rubric.quick.train_subset])
+        test_pool = np.sort(np.random.default_rng(1).permutation(test_pool)[:rubric.quick.test_subset])
+    tr, va = split_validation(len(pool), rubric.dataset.validation_fraction)
+    order = np.random.default_rng(secrets.randbits(64)).permutation(test_pool)
+    np.save(tmp / "test_x.npy", np.ascontiguousarray(data.load("test_x")[order]))
+    np.save(tmp / "train_idx.npy", pool[tr])
+    np.save(tmp / "val_idx.npy", pool[va])
+    return Inputs(train_x=data.path("train_x"), train_y=data.path("train_y"),
+                  test_x=tmp / "test_x.npy", test_y=np.asarray(data.load("test_y")[order]),
+                  train_idx=tmp / "train_idx.npy", val_idx=tmp / "val_idx.npy",
+                  sizes={"train": len(tr), "validation": len(va), "test": len(order)})
+
+
+def _train_one(who: str, source: Path, seed: int, inputs: Inputs, tmp: Path, context: dict,
+               on_event: OnEvent) -> dict:
+    """One training run in a child process; the parent computes the test accuracy."""
+    rubric, info = context["rubric"], context["data"].info
+    job = tmp / "runs" / f"{who}-seed{seed}"
+    job.mkdir(parents=True)
+    request = {
+        "submission": str(source), "reference": str(paths.ROOT / rubric.baseline.submission),
+        "info": asdict(info), "seed": seed, "device": context["device"],
+        "threads": max(1, os.cpu_count() or 1),
+        "budget": asdict(rubric.budget),
+        "epochs_override": rubric.quick.epochs if context["quick"] else None,
+        "modules": sorted({c.module for c in rubric.checks if c.module}),
+        "arrays": {"train_x": str(inputs.train_x), "train_y": str(inputs.train_y),
+                   "test_x": str(inputs.test_x)},
+        "train_idx": str(inputs.train_idx), "val_idx": str(inputs.val_idx),
+    }
+    (job / "request.json").write_text(json.dumps(request))
+    on_event(who, {"event": "run_start", "seed": seed})
+    outcome = run_job(job, timeout_s=rubric.budget.time_limit_s, threads=request["threads"],
+                      on_event=lambda e: on_event(who, e))
+    run = outcome.result
+    run.setdefault("failure", None)
+    run.update(seed=seed, wall_s=outcome.wall_s, log_tail=outcome.log_tail, accuracy=None)
+    logits = run.pop("test_logits", None)
+    if run["failure"] is None:
+        n, k = len(inputs.test_y), info.num_classes
+        if logits is None or tuple(logits.shape) != (n, k):
+            got = list(logits.shape) if logits is not None else None
+            run["failure"] = failure_dict("output_shape", "the test-set predictions have the "
+                                          "wrong shape", expected=[n, k], got=got)
+        else:
+            run["accuracy"] = float((logits.argmax(1).numpy() == inputs.test_y).mean())
+    on_event(who, {"event": "run_end", "accuracy": run["accuracy"], "failure": run["failure"]})
+    return run
+
+
+def _baseline(seed, inputs, tmp, context, cache_dir, use_cache, on_event) -> dict:
+    rubric = context["rubric"]
+    if rubric.baseline.pinned_accuracy is not None:
+        return {"seed": seed, "accuracy": rubric.baseline.pinned_accuracy, "source": "pinned"}
+    reference = paths.ROOT / rubric.baseline.submission
+    key = baseline.baseline_key(
+        rubric=rubric, seed=seed, quick=context["quick"], data_digest=context["data"].digest,
+        device_type=context["device"].split(":")[0], reference_digest=source_digest(reference),
+        versions=context["versions"])
+    cached = baseline.load_cached(cache_dir, key) if use_cache else None
+    if cached:
+        on_event("baseline", {"event": "cached", "accuracy": cached["accuracy"]})
+        return {**cached, "source": "cache"}
+    run = _train_one("baseline", reference, seed, inputs, tmp, context, on_event)
+    if run["failure"]:
+        raise GraderError(f"the baseline ({rubric.baseline.submission}) failed to train: "
+                          f"{run['failure']['message']}")
+    record = {"seed": seed, "accuracy": run["accuracy"], "training": run.get("training"),
+              "inspection": {"parameters": run["inspection"]["parameters"]},
+              "effective": run.get("effective"), "wall_s": run["wall_s"],
+              "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "key": key}
+    if use_cache:
+        baseline.store(cache_dir, key, record)
+    return {**record, "source": "trained"}

@@ -1,0 +1,141 @@
+"""The one results object every report renders, in Gradescope's results.json form.
+
+Gradescope reads `score`, `execution_time`, `output`, `visibility`, `stdout_visibility`,
+`tests` and `leaderboard`; the grader keeps its own fields beside them: `status`,
+`official`, `metrics`, `failure`, `submission`, `model`, `history` and `provenance` (the
+resolved rubric, seeds, device, versions and code hashes behind every number).
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from grader.baseline import grader_code_digest
+from grader.failures import describe
+from grader.scoring import total
+from grader.submission import source_digest
+from grader import paths
+
+ADVISORY = ("Advisory score: graded where the student controls the environment. "
+            "The official grade comes from the instructor's run.")
+UNOFFICIAL_QUICK = ("UNOFFICIAL smoke run (--quick): {train} training images, {epochs}. "
+                    "Accuracies and points are not comparable with the real grade.")
+
+
+def build_results(*, rubric, data, device, quick, mode, started, versions, submission, origin,
+                  runs, baseline_runs, failure, items) -> dict:
+    score, max_score = total(items)
+    official = mode == "official" and not quick
+    accuracy = _mean([r["accuracy"] for r in runs]) if runs and not failure else None
+    base_acc = _mean([r["accuracy"] for r in baseline_runs]) if baseline_runs else None
+    first = runs[0] if runs else {}
+    facts = first.get("inspection") or {}
+    metrics = {
+        "accuracy": accuracy,
+        "baseline_accuracy": base_acc,
+        "gain_pp": (accuracy - base_acc) * 100 if accuracy is not None and base_acc is not None else None,
+        "parameters": facts.get("parameters"),
+        "baseline_parameters": next((b.get("inspection", {}).get("parameters")
+                                     for b in baseline_runs if b.get("inspection")), None),
+        "epochs": (first.get("effective") or {}).get("epochs"),
+        "epochs_run": (first.get("training") or {}).get("epochs_run"),
+        "batch_size": (first.get("effective") or {}).get("batch_size"),
+        "seeds": [r["seed"] for r in runs],
+        "per_seed": [{"seed": r["seed"], "accuracy": r["accuracy"],
+                      "train_seconds": (r.get("training") or {}).get("train_seconds"),
+                      "wall_s": r.get("wall_s")} for r in runs],
+        "baseline_per_seed": [{"seed": b["seed"], "accuracy": b["accuracy"], "source": b["source"],
+                               "measured_at": b.get("measured_at")} for b in baseline_runs],
+        "baseline_source": sorted({b["source"] for b in baseline_runs}) or None,
+        "wall_time_s": time.time() - started,
+        "device": device,
+    }
+    notes = list(submission.notes) if submission else []
+    notes += first.get("notes") or []
+    results = {
+        "score": round(score, 4),
+        "max_score": max_score,
+        "execution_time": round(metrics["wall_time_s"], 1),
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "status": "failed" if failure else "graded",
+        "official": official,
+        "mode": mode,
+        "quick": quick,
+        "notice": _notice(official, quick, rubric),
+        "tests": items,
+        "leaderboard": ([{"name": "Accuracy", "value": round(accuracy * 100, 2), "order": "desc"}]
+                        if accuracy is not None else []),
+        "metrics": metrics,
+        "failure": failure,
+        "submission": {
+            "name": submission.name if submission else Path(origin).name,
+            "origin": str(origin),
+            "kind": submission.kind if submission else None,
+            "digest": submission.digest if submission else None,
+            "customised_hooks": first.get("customised"),
+            "requested": first.get("requested"),
+            "notes": notes,
+            "output_tail": first.get("log_tail", ""),
+        },
+        "model": {"layers": facts.get("layers", []), "modules": facts.get("modules", {})},
+        "history": {"student": [(r.get("training") or {}).get("history", []) for r in runs],
+                    "baseline": [(b.get("training") or {}).get("history", []) for b in baseline_runs]},
+        "provenance": {
+            "rubric_name": rubric.name, "rubric_digest": rubric.digest(), "rubric": rubric.to_dict(),
+            "seeds": list(rubric.seeds), "device": device, "versions": versions,
+            "data": {"name": data.info.name, "source": data.source, "digest": data.digest,
+                     "info": asdict(data.info)},
+            "code": {"grader_training": grader_code_digest(),
+                     "reference": source_digest(paths.ROOT / rubric.baseline.submission),
+                     "submission": submission.digest if submission else None},
+            "graded_at": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
+        },
+    }
+    results["output"] = summary_text(results)
+    return results
+
+
+def summary_text(results: dict) -> str:
+    """The few lines Gradescope shows above the tests."""
+    m = results["metrics"]
+    lines = [results["notice"]] if results["notice"] else []
+    if results["failure"]:
+        lines.append(describe(results["failure"]))
+    if m["accuracy"] is not None and m["baseline_accuracy"] is not None:
+        lines.append(f"Test accuracy {m['accuracy']:.2%} vs baseline {m['baseline_accuracy']:.2%} "
+                     f"({m['gain_pp']:+.2f} points).")
+    lines.append(f"Score {results['score']:g} / {results['max_score']:g}.")
+    return "\n".join(lines)
+
+
+def write_json(path: Path, obj: dict) -> None:
+    write_text(path, json.dumps(obj, indent=2, default=str) + "\n")
+
+
+def write_text(path: Path, text: str) -> None:
+    """Atomic: a reader sees the old file or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _notice(official: bool, quick: bool, rubric) -> str:
+    if quick:
+        q = rubric.quick
+        epochs = f"{q.epochs} epoch" + ("" if q.epochs == 1 else "s")
+        return UNOFFICIAL_QUICK.format(train=f"{q.train_subset:,}", epochs=epochs)
+    return "" if official else ADVISORY
+
+
+def _mean(values):
+    values = [v for v in values if v is not None]
+    return sum(values) / len(values) if values else None

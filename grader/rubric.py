@@ -1,0 +1,246 @@
+"""Rubrics: YAML files parsed into typed, frozen dataclasses and validated up front.
+
+Each field's type and default live on the dataclass, and its `help` metadata says what
+it means; the parser refuses unknown keys by name and reports the file, the key path and
+the problem, so an instructor fixes a rubric before any training starts.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from grader.paths import RUBRICS_DIR
+
+DATASETS = ("cifar10", "fashion_mnist", "imagefolder")
+CHECK_KINDS = ("output_shape", "max_parameters", "budget", "module_output_shape", "module_parameters")
+
+
+class RubricError(Exception):
+    def __init__(self, file, key, problem):
+        self.file, self.key, self.problem = str(file), key, problem
+        super().__init__(f"{self.file}: {key or '(top level)'}: {problem}")
+
+
+def doc(text, default=dataclasses.MISSING, **kw):
+    """A dataclass field carrying its description for error messages and the README."""
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata={"help": text}, **kw)
+    return field(default=default, metadata={"help": text}, **kw)
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    name: str = doc("cifar10, fashion_mnist or imagefolder")
+    root: str | None = doc("imagefolder only: a folder holding train/<class>/ and test/<class>/", None)
+    test_dir: str | None = doc("a private test set, an image folder test_dir/<class>/*, graded "
+                               "instead of the public test split", None)
+    validation_fraction: float = doc("share of the training set held out for validation "
+                                     "(progress, early stopping); never the test set", 0.1)
+    image_size: tuple[int, int] | None = doc("imagefolder only: [height, width]", None)
+    channels: int | None = doc("imagefolder only: 1 or 3", None)
+    mean: tuple[float, ...] | None = doc("imagefolder only: per-channel mean", None)
+    std: tuple[float, ...] | None = doc("imagefolder only: per-channel std", None)
+
+
+@dataclass(frozen=True)
+class Budget:
+    max_epochs: int = doc("most epochs a submission may train (EPOCHS above it is clamped)")
+    max_batch_size: int = doc("largest BATCH_SIZE allowed (above it is clamped)")
+    max_parameters: int = doc("most trainable parameters a model may have; over it, no training")
+    time_limit_s: float = doc("wall-clock limit for one training run, in seconds", 3600.0)
+
+
+@dataclass(frozen=True)
+class BaselineSpec:
+    submission: str = doc("the baseline's hooks, relative to the repository root", "reference/baseline.py")
+    pinned_accuracy: float | None = doc("use this test accuracy instead of training the baseline", None)
+
+
+@dataclass(frozen=True)
+class Check:
+    id: str = doc("short unique name, e.g. output_shape")
+    kind: str = doc("one of " + ", ".join(CHECK_KINDS))
+    points: float = doc("points when the check passes")
+    title: str | None = doc("what the report calls it", None)
+    module: str | None = doc("module_* kinds: dotted submodule name, e.g. features or layer1.0", None)
+    expected: typing.Any = doc("module_output_shape: [C, H, W]; module_parameters: an integer", None)
+
+
+@dataclass(frozen=True)
+class Tier:
+    min_gain: float = doc("gain over the baseline in percentage points needed for this tier")
+    points: float = doc("points for reaching this tier")
+
+
+@dataclass(frozen=True)
+class Scoring:
+    trains_points: float = doc("points for training to completion above chance accuracy", 0.0)
+    gain_tiers: list[Tier] = doc("gain -> points; the highest tier reached counts", [])
+
+
+@dataclass(frozen=True)
+class QuickSpec:
+    train_subset: int = doc("training images used by --quick", 5000)
+    test_subset: int = doc("test images used by --quick", 2000)
+    epochs: int = doc("epochs used by --quick, for the submission and the baseline", 1)
+
+
+@dataclass(frozen=True)
+class Rubric:
+    name: str = doc("identifier used in reports and caches")
+    dataset: DatasetSpec = doc("what to train and test on")
+    budget: Budget = doc("limits every submission trains under")
+    scoring: Scoring = doc("how accuracy gain turns into points")
+    title: str = doc("human title for reports", "")
+    seeds: list[int] = doc("a training run per seed; accuracies are averaged", [0])
+    baseline: BaselineSpec = doc("the reference the gain is measured against", BaselineSpec())
+    checks: list[Check] = doc("structural checks before training", [])
+    quick: QuickSpec = doc("the small unofficial --quick run", QuickSpec())
+
+    @property
+    def max_points(self) -> float:
+        tiers = max((t.points for t in self.scoring.gain_tiers), default=0.0)
+        return sum(c.points for c in self.checks) + self.scoring.trains_points + tiers
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def digest(self) -> str:
+        blob = json.dumps(self.to_dict(), sort_keys=True, default=list).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def resolve_rubric_path(name_or_file: str) -> Path:
+    """A NAME from rubrics/ (without .yaml) or a path to a YAML file."""
+    path = Path(name_or_file)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        return path
+    return RUBRICS_DIR / f"{name_or_file}.yaml"
+
+
+def load_rubric(name_or_file: str) -> Rubric:
+    path = resolve_rubric_path(name_or_file)
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in RUBRICS_DIR.glob("*.yaml")))
+        raise RubricError(path, "", f"no such rubric file (rubrics available: {known})")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        raise RubricError(path, "", f"not valid YAML: {e}") from None
+    rubric = _build(Rubric, data, path, "")
+    _validate(rubric, path)
+    return rubric
+
+
+# --- typed parsing ------------------------------------------------------------------------
+
+def _build(cls, data, file, key):
+    if not isinstance(data, dict):
+        raise RubricError(file, key, f"expected a mapping, got {_show(data)}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise RubricError(file, _join(key, unknown[0]),
+                          f"unknown key (allowed here: {', '.join(fields)})")
+    values = {}
+    for name, f in fields.items():
+        sub = _join(key, name)
+        if name in data:
+            values[name] = _coerce(hints[name], data[name], file, sub)
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise RubricError(file, sub, f"missing required key ({f.metadata['help']})")
+    return cls(**values)
+
+
+def _coerce(tp, value, file, key):
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if tp is typing.Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _coerce(inner, value, file, key)
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, value, file, key)
+    if origin in (list, tuple):
+        if not isinstance(value, (list, tuple)):
+            raise RubricError(file, key, f"expected a list, got {_show(value)}")
+        item = args[0]
+        if origin is tuple and args[-1] is not Ellipsis and len(value) != len(args):
+            raise RubricError(file, key, f"expected {len(args)} items, got {len(value)}")
+        items = [_coerce(item, v, file, f"{key}[{i}]") for i, v in enumerate(value)]
+        return tuple(items) if origin is tuple else items
+    if tp is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if tp in (int, str, bool) and type(value) is tp:
+        return value
+    want = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}[tp]
+    raise RubricError(file, key, f"expected {want}, got {_show(value)}")
+
+
+def _validate(r: Rubric, file):
+    """Rules that span fields or go beyond types."""
+    def bad(key, problem):
+        raise RubricError(file, key, problem)
+
+    ds = r.dataset
+    if ds.name not in DATASETS:
+        bad("dataset.name", f"unknown data set {ds.name!r} (choose from {', '.join(DATASETS)})")
+    if ds.name == "imagefolder":
+        for k in ("root", "image_size", "channels", "mean", "std"):
+            if getattr(ds, k) is None:
+                bad(f"dataset.{k}", "required when dataset.name is imagefolder")
+        if ds.channels not in (1, 3):
+            bad("dataset.channels", f"must be 1 or 3, got {ds.channels}")
+        if len(ds.mean) != ds.channels or len(ds.std) != ds.channels:
+            bad("dataset.mean", f"mean and std need one value per channel ({ds.channels})")
+    if not 0 < ds.validation_fraction < 0.5:
+        bad("dataset.validation_fraction", f"must be between 0 and 0.5, got {ds.validation_fraction}")
+    if not r.seeds:
+        bad("seeds", "at least one seed is needed")
+    for k in ("max_epochs", "max_batch_size", "max_parameters"):
+        if getattr(r.budget, k) < 1:
+            bad(f"budget.{k}", "must be at least 1")
+    if r.budget.time_limit_s <= 0:
+        bad("budget.time_limit_s", "must be positive")
+    if r.baseline.pinned_accuracy is not None and not 0 <= r.baseline.pinned_accuracy <= 1:
+        bad("baseline.pinned_accuracy", "is a fraction between 0 and 1 (e.g. 0.62), not a percentage")
+    seen = set()
+    for i, c in enumerate(r.checks):
+        key = f"checks[{i}]"
+        if c.id in seen:
+            bad(f"{key}.id", f"duplicate check id {c.id!r}")
+        seen.add(c.id)
+        if c.kind not in CHECK_KINDS:
+            bad(f"{key}.kind", f"unknown kind {c.kind!r} (choose from {', '.join(CHECK_KINDS)})")
+        if c.points < 0:
+            bad(f"{key}.points", "must not be negative")
+        if c.kind.startswith("module_") and not c.module:
+            bad(f"{key}.module", f"required for kind {c.kind}")
+        if c.kind == "module_output_shape" and not (
+                isinstance(c.expected, list) and all(isinstance(v, int) for v in c.expected)):
+            bad(f"{key}.expected", f"expected a shape like [64, 8, 8], got {_show(c.expected)}")
+        if c.kind == "module_parameters" and not isinstance(c.expected, int):
+            bad(f"{key}.expected", f"expected an integer parameter count, got {_show(c.expected)}")
+    gains = [t.min_gain for t in r.scoring.gain_tiers]
+    if gains != sorted(gains) or len(set(gains)) != len(gains):
+        bad("scoring.gain_tiers", "tiers must be listed by strictly increasing min_gain")
+    if r.quick.epochs < 1 or r.quick.train_subset < 10 or r.quick.test_subset < 10:
+        bad("quick", "epochs must be >= 1 and subsets >= 10 images")
+
+
+def _join(key, name):
+    return f"{key}.{name}" if key else name
+
+
+def _show(value):
+    return f"{type(value).__name__} {value!r}" if value is not None else "nothing"

@@ -1,0 +1,129 @@
+"""Run one grading job in a child process and collect what it returns.
+
+The parent never imports student code. The child runs in its own session (so everything
+it starts can be killed as a group), in a fresh working folder, with a trimmed
+environment and a wall-clock limit. Its result file is loaded with
+`torch.load(weights_only=True)`, which accepts tensors and plain containers only.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from grader.failures import failure_dict
+
+POLL_S = 0.1
+LOG_TAIL_CHARS = 4000
+# Variables the child may inherit; everything else (tokens, credentials) stays behind.
+ENV_PASSTHROUGH = ("PATH", "LANG", "LC_ALL", "PYTHONPATH", "CUDA_VISIBLE_DEVICES",
+                   "VIRTUAL_ENV", "SYSTEMROOT")
+
+
+@dataclass
+class ChildOutcome:
+    result: dict            # the worker's state, or a synthesised failure
+    returncode: int | None
+    wall_s: float
+    log_tail: str
+
+
+def run_job(job_dir: Path, *, timeout_s: float, threads: int,
+            on_event: Callable[[dict], None] = lambda e: None) -> ChildOutcome:
+    job_dir = Path(job_dir)
+    work = job_dir / "work"
+    work.mkdir(parents=True, exist_ok=True)
+    env = {k: os.environ[k] for k in ENV_PASSTHROUGH if k in os.environ}
+    env.update(HOME=str(work), TMPDIR=str(work), PYTHONUNBUFFERED="1",
+               OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads),
+               PYTHONDONTWRITEBYTECODE="1")
+    log_path = job_dir / "output.log"
+    events_path = job_dir / "events.jsonl"
+    events_path.touch()
+    start = time.monotonic()
+    with open(log_path, "wb") as log, open(events_path) as events:
+        proc = subprocess.Popen([sys.executable, "-m", "grader.worker", str(job_dir)],
+                                cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        timed_out = False
+        while proc.poll() is None:
+            _relay(events, on_event)
+            if time.monotonic() - start > timeout_s:
+                timed_out = True
+                break
+            time.sleep(POLL_S)
+        _kill_group(proc)
+        _relay(events, on_event)
+    wall = time.monotonic() - start
+    tail = _tail(log_path)
+    result = _load_result(job_dir / "result.pt")
+    if timed_out:
+        result = _keep_facts(result, failure_dict(
+            "timeout", f"the run was stopped after {timeout_s:.0f} s",
+            hint="Fewer epochs, a smaller model or a larger batch size train faster."))
+    elif result is None:
+        result = {"status": "failed", "failure": _death_reason(proc.returncode, tail)}
+    return ChildOutcome(result, proc.returncode, wall, tail)
+
+
+def _relay(events, on_event):
+    for line in events.readlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue  # a partial line; the child is still writing it
+        if isinstance(event, dict):
+            on_event(event)
+
+
+def _kill_group(proc):
+    """End the child and anything it started, before any result is read."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    proc.wait()
+
+
+def _load_result(path: Path) -> dict | None:
+    import torch
+    if not path.exists():
+        return None
+    try:
+        result = torch.load(path, weights_only=True, map_location="cpu")
+    except Exception:
+        return None
+    return result if isinstance(result, dict) else None
+
+
+def _keep_facts(result: dict | None, failure: dict) -> dict:
+    """A failure that arrives after inspection keeps the inspection (partial credit)."""
+    kept = dict(result or {})
+    kept.update(status="failed", failure=failure)
+    kept.pop("test_logits", None)
+    return kept
+
+
+def _death_reason(returncode: int | None, tail: str) -> dict:
+    if returncode is not None and returncode < 0:
+        sig = signal.Signals(-returncode).name
+        if sig == "SIGKILL" and ("MemoryError" in tail or returncode == -9):
+            return failure_dict("killed", f"the process was killed ({sig}); this is usually the "
+                                "system running out of memory",
+                                hint="Lower BATCH_SIZE or make the model smaller.")
+        return failure_dict("killed", f"the process was killed by {sig}")
+    return failure_dict("killed", f"the process exited with status {returncode} before "
+                        "returning a result", got=tail[-800:] or None,
+                        hint="Remove calls to exit() or os._exit() from your code.")
+
+
+def _tail(path: Path) -> str:
+    with open(path, "rb") as f:
+        f.seek(max(0, path.stat().st_size - LOG_TAIL_CHARS))
+        return f.read().decode(errors="replace")

@@ -1,0 +1,172 @@
+"""The child process: `python -m grader.worker JOB_DIR`.
+
+It reads JOB_DIR/request.json, imports the submission's hooks (untrusted code runs only
+here), inspects the model, trains it and returns test-set logits in JOB_DIR/result.pt.
+It never sees test labels: the parent holds them and computes every accuracy it reports.
+Progress goes to JOB_DIR/events.jsonl; whatever the student prints goes to stdout.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+
+def main(job_dir: str) -> int:
+    job = Path(job_dir)
+    request = json.loads((job / "request.json").read_text())
+    events = open(job / "events.jsonl", "a", buffering=1)
+    state: dict = {"status": "failed", "failure": None, "timings": {}}
+
+    def emit(event: dict):
+        events.write(json.dumps(event) + "\n")
+
+    try:
+        run(request, state, emit)
+        state["status"] = "ok"
+    except BaseException as e:  # noqa: BLE001 - everything becomes a result, nothing escapes
+        state["failure"] = _as_failure(e, request)
+    finally:
+        _save(state, job / "result.pt")
+        events.close()
+    return 0
+
+
+def run(request: dict, state: dict, emit) -> None:
+    import numpy as np
+    import torch
+
+    from grader.data import DatasetInfo
+    from grader.failures import SubmissionError
+    from grader.hooks import load_hooks
+    from grader.inspection import inspect_model
+    from grader.train import TrainConfig, predict, train
+
+    torch.set_num_threads(request["threads"])
+    info = DatasetInfo(**{k: tuple(v) if isinstance(v, list) else v
+                          for k, v in request["info"].items()})
+    t0 = time.perf_counter()
+    emit({"event": "phase", "phase": "import"})
+    hooks = load_hooks(Path(request["submission"]), Path(request["reference"]))
+    state.update(customised=hooks.customised, notes=hooks.notes)
+    state["requested"] = {k: hooks.values[k] for k in
+                          ("EPOCHS", "BATCH_SIZE", "GRAD_CLIP_NORM", "EARLY_STOPPING_PATIENCE",
+                           "SCHEDULER_STEP")}
+    budget = request["budget"]
+    epochs = request.get("epochs_override") or min(hooks.EPOCHS, budget["max_epochs"])
+    batch_size = min(hooks.BATCH_SIZE, budget["max_batch_size"])
+    state["effective"] = {"epochs": epochs, "batch_size": batch_size}
+    state["timings"]["import_s"] = time.perf_counter() - t0
+
+    seed = request["seed"]
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    emit({"event": "phase", "phase": "inspect"})
+    model = _hook_call("build_model", hooks.build_model, info)
+    if not isinstance(model, torch.nn.Module):
+        raise SubmissionError("bad_hook", "build_model(info) must return a torch.nn.Module",
+                              expected="torch.nn.Module", got=type(model).__name__)
+    input_shape = (info.in_channels, *info.image_size)
+    try:
+        facts = inspect_model(model, input_shape, request["modules"])
+    except Exception as e:
+        raise SubmissionError("forward_error", f"model(x) raised {type(e).__name__}: {e}",
+                              expected=f"a batch [N, {', '.join(map(str, input_shape))}] -> "
+                                       f"[N, {info.num_classes}]",
+                              hint=_forward_hint(e), trace=_trace(e, request)) from None
+    state["inspection"] = facts
+    if facts["output_shape"] != [2, info.num_classes]:
+        raise SubmissionError("output_shape", "the model's output for 2 images has the wrong shape",
+                              expected=[2, info.num_classes], got=facts["output_shape"],
+                              hint="The last layer must be Linear(..., num_classes) and forward "
+                                   "must return it (no softmax, no extra dimensions).")
+    if facts["parameters"] > budget["max_parameters"]:
+        raise SubmissionError("too_many_parameters", "the model is over the parameter budget, "
+                              "so it was not trained",
+                              expected=f"at most {budget['max_parameters']:,}",
+                              got=f"{facts['parameters']:,}",
+                              hint="The biggest layer is usually the first Linear after Flatten; "
+                                   "pool more (or use AdaptiveAvgPool2d) before it.")
+    state["timings"]["inspect_s"] = time.perf_counter() - t0 - state["timings"]["import_s"]
+
+    device = request["device"]
+    model.to(device)
+    arrays = {k: np.load(p, mmap_mode="r") for k, p in request["arrays"].items()}
+    train_idx, val_idx = np.load(request["train_idx"]), np.load(request["val_idx"])
+    cfg = TrainConfig(epochs=epochs, batch_size=batch_size,
+                      grad_clip_norm=hooks.GRAD_CLIP_NORM,
+                      early_stopping_patience=hooks.EARLY_STOPPING_PATIENCE,
+                      scheduler_step=hooks.SCHEDULER_STEP, seed=seed, device=device)
+    emit({"event": "phase", "phase": "train"})
+    try:
+        state["training"] = train(model, hooks, arrays["train_x"],
+                                  torch.from_numpy(np.asarray(arrays["train_y"])),
+                                  train_idx, val_idx, cfg, info, emit)
+        emit({"event": "phase", "phase": "test"})
+        t1 = time.perf_counter()
+        state["test_logits"] = predict(model, arrays["test_x"], hooks.build_test_transform(info),
+                                       device, cfg.eval_batch_size)
+        state["timings"]["predict_s"] = time.perf_counter() - t1
+    except SubmissionError:
+        raise
+    except torch.OutOfMemoryError as e:
+        raise SubmissionError("out_of_memory", f"training ran out of device memory: {e}",
+                              hint="Lower BATCH_SIZE or make the model smaller.") from None
+    except Exception as e:
+        raise SubmissionError("training_error", f"{type(e).__name__} during training: {e}",
+                              trace=_trace(e, request)) from None
+    state["device"] = device
+
+
+def _hook_call(name, fn, *args):
+    from grader.failures import SubmissionError
+    try:
+        return fn(*args)
+    except Exception as e:
+        raise SubmissionError("hook_error", f"{name} raised {type(e).__name__}: {e}",
+                              trace=_trace(e, None)) from None
+
+
+def _forward_hint(e: Exception) -> str:
+    text = str(e)
+    if "mat1 and mat2 shapes cannot be multiplied" in text:
+        return ("The first Linear layer's in_features does not match the flattened size of the "
+                "feature map; print the shape before Flatten (the model summary shows it).")
+    if "channels" in text and "expected input" in text:
+        return "A Conv2d's in_channels does not match the channels of its input."
+    return "Run the model on a dummy batch yourself: model(torch.randn(2, C, H, W))."
+
+
+def _trace(e: BaseException, request: dict | None) -> str:
+    from grader.failures import student_traceback
+    roots = [Path(request["submission"])] if request else []
+    roots = [r if r.is_dir() else r.parent for r in roots]
+    return student_traceback(e, roots or [Path.cwd()])
+
+
+def _as_failure(e: BaseException, request: dict) -> dict:
+    from grader.failures import SubmissionError, failure_dict
+    if isinstance(e, SubmissionError):
+        return e.to_dict()
+    if isinstance(e, MemoryError):
+        return failure_dict("out_of_memory", "the process ran out of memory",
+                            hint="Lower BATCH_SIZE or make the model smaller.")
+    if isinstance(e, (SystemExit, KeyboardInterrupt)):
+        return failure_dict("training_error", f"the submission called exit ({type(e).__name__})",
+                            hint="Remove calls to exit()/sys.exit() from your code.")
+    return failure_dict("grader_error", f"{type(e).__name__}: {e}", trace=_trace(e, request))
+
+
+def _save(state: dict, path: Path) -> None:
+    import torch
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))
