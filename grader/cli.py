@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    console = Console(stderr=True)
+    console = Console(stderr=True, soft_wrap=True)  # error lines stay whole for grep and logs
     if args.local is None:
         parser.print_usage(sys.stderr)
         console.print("grade: say what to grade, e.g. [bold]grade --local student_template[/]")

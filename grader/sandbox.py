@@ -47,28 +47,36 @@ def run_job(job_dir: Path, *, timeout_s: float, threads: int,
     events_path = job_dir / "events.jsonl"
     events_path.touch()
     start = time.monotonic()
+    partial: dict = {}  # facts the child shared before it ended, however it ended
+
+    def relay(event):
+        if event.get("event") == "state" and isinstance(event.get("data"), dict):
+            partial.update(event["data"])
+        else:
+            on_event(event)
+
     with open(log_path, "wb") as log, open(events_path) as events:
         proc = subprocess.Popen([sys.executable, "-m", "grader.worker", str(job_dir)],
                                 cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True)
         timed_out = False
         while proc.poll() is None:
-            _relay(events, on_event)
+            _relay(events, relay)
             if time.monotonic() - start > timeout_s:
                 timed_out = True
                 break
             time.sleep(POLL_S)
         _kill_group(proc)
-        _relay(events, on_event)
+        _relay(events, relay)
     wall = time.monotonic() - start
     tail = _tail(log_path)
     result = _load_result(job_dir / "result.pt")
     if timed_out:
-        result = _keep_facts(result, failure_dict(
+        result = _keep_facts(result or partial, failure_dict(
             "timeout", f"the run was stopped after {timeout_s:.0f} s",
             hint="Fewer epochs, a smaller model or a larger batch size train faster."))
     elif result is None:
-        result = {"status": "failed", "failure": _death_reason(proc.returncode, tail)}
+        result = _keep_facts(partial, _death_reason(proc.returncode, tail))
     return ChildOutcome(result, proc.returncode, wall, tail)
 
 

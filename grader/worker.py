@@ -60,6 +60,7 @@ def run(request: dict, state: dict, emit) -> None:
     batch_size = min(hooks.BATCH_SIZE, budget["max_batch_size"])
     state["effective"] = {"epochs": epochs, "batch_size": batch_size}
     state["timings"]["import_s"] = time.perf_counter() - t0
+    _share(state, emit, "customised", "notes", "requested", "effective")
 
     seed = request["seed"]
     random.seed(seed)
@@ -79,6 +80,7 @@ def run(request: dict, state: dict, emit) -> None:
                                        f"[N, {info.num_classes}]",
                               hint=_forward_hint(e), trace=_trace(e, request)) from None
     state["inspection"] = facts
+    _share(state, emit, "inspection")
     if facts["output_shape"] != [2, info.num_classes]:
         raise SubmissionError("output_shape", "the model's output for 2 images has the wrong shape",
                               expected=[2, info.num_classes], got=facts["output_shape"],
@@ -120,6 +122,12 @@ def run(request: dict, state: dict, emit) -> None:
         raise SubmissionError("training_error", f"{type(e).__name__} during training: {e}",
                               trace=_trace(e, request)) from None
     state["device"] = device
+
+
+def _share(state: dict, emit, *keys) -> None:
+    """Send facts to the parent as soon as they are known, so a run killed later (time
+    limit, out of memory) still earns the checks those facts pass."""
+    emit({"event": "state", "data": {k: state[k] for k in keys}})
 
 
 def _hook_call(name, fn, *args):

@@ -1,0 +1,79 @@
+"""Shared fixtures: synthetic data sets in the real on-disk formats, a tiny rubric, and one
+cache folder per test session (so the baseline trains once and is reused)."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from synthetic import write_fashion_mnist, write_image_folder
+
+REPO = Path(__file__).resolve().parent.parent
+SUBMISSIONS = Path(__file__).resolve().parent / "submissions"
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+TINY_RUBRIC = """\
+name: tiny
+title: "Tiny test rubric"
+dataset:
+  name: fashion_mnist
+  validation_fraction: 0.1
+seeds: [0]
+budget:
+  max_epochs: 5
+  max_batch_size: 512
+  max_parameters: 2000000
+  time_limit_s: {time_limit}
+checks:
+  - {{id: output_shape, kind: output_shape, points: 5}}
+  - {{id: parameters, kind: max_parameters, points: 5}}
+  - {{id: budget, kind: budget, points: 5}}
+scoring:
+  trains_points: 15
+  gain_tiers:
+    - {{min_gain: 0.0, points: 20}}
+    - {{min_gain: 2.0, points: 40}}
+quick:
+  train_subset: 300
+  test_subset: 100
+  epochs: 1
+"""
+
+
+@pytest.fixture(scope="session")
+def fmnist_dir(tmp_path_factory) -> Path:
+    return write_fashion_mnist(tmp_path_factory.mktemp("fmnist"))
+
+
+@pytest.fixture(scope="session")
+def cifar_tree(tmp_path_factory) -> Path:
+    return write_image_folder(tmp_path_factory.mktemp("cifar"), n_train=300, n_test=100)
+
+
+@pytest.fixture(scope="session")
+def session_cache(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture
+def cache_dir(session_cache, monkeypatch) -> Path:
+    monkeypatch.setenv("GRADER_CACHE_DIR", str(session_cache))
+    return session_cache
+
+
+def write_rubric(folder: Path, time_limit: float = 120, text: str | None = None) -> Path:
+    path = folder / "tiny.yaml"
+    path.write_text(text if text is not None else TINY_RUBRIC.format(time_limit=time_limit))
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_rubric(tmp_path_factory) -> Path:
+    return write_rubric(tmp_path_factory.mktemp("rubric"))
+
+
+@pytest.fixture
+def template_copy(tmp_path) -> Path:
+    """A student's copy of the template, as they would hand it in."""
+    return Path(shutil.copytree(REPO / "student_template", tmp_path / "student"))

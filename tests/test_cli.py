@@ -1,0 +1,61 @@
+"""Exit codes and outputs of `grade`, as a student or CI sees them."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO, SUBMISSIONS, write_rubric
+from grader.cli import main
+
+
+@pytest.fixture
+def args(tiny_rubric, fmnist_dir, tmp_path, cache_dir):
+    return ["--rubric", str(tiny_rubric), "--data-dir", str(fmnist_dir), "--out", str(tmp_path / "out")]
+
+
+def test_graded_exits_0_and_writes_reports(args, tmp_path, capsys):
+    assert main(["--local", str(REPO / "student_template"), "--quick", *args]) == 0
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert results["status"] == "graded"
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "UNOFFICIAL" in report and "## Rubric" in report and "## Model summary" in report
+
+
+def test_under_fail_under_exits_1(args):
+    assert main(["--local", str(REPO / "student_template"), "--quick", "--fail-under", "1000", *args]) == 1
+
+
+def test_ungradable_submission_exits_3_with_a_report(args, tmp_path):
+    assert main(["--local", str(SUBMISSIONS / "fails_syntax_error.py"), *args]) == 3
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert results["failure"]["code"] == "syntax_error" and results["score"] == 0
+
+
+def test_invalid_rubric_exits_2(tmp_path, capsys, cache_dir):
+    bad = write_rubric(tmp_path, text="name: x\nbogus: 1\n")
+    assert main(["--local", ".", "--rubric", str(bad)]) == 2
+    assert "bogus: unknown key" in capsys.readouterr().err
+
+
+def test_missing_data_exits_2_with_where_to_put_it(tmp_path, tiny_rubric, capsys, cache_dir, monkeypatch):
+    import grader.data
+    monkeypatch.setattr(grader.data, "_download", lambda *a: (_ for _ in ()).throw(OSError("offline")))
+    code = main(["--local", str(REPO / "student_template"), "--rubric", str(tiny_rubric),
+                 "--data-dir", str(tmp_path / "nothing"), "--out", str(tmp_path / "o")])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "FashionMNIST/raw/train-images-idx3-ubyte" in err and "offline" in err
+
+
+def test_no_mode_is_bad_usage(capsys):
+    assert main([]) == 2
+    assert "grade --local" in capsys.readouterr().err
+
+
+def test_json_mode_prints_only_results(args, tmp_path):
+    cmd = [sys.executable, "-m", "grader.cli", "--local", str(REPO / "student_template"), "--quick",
+           "--json", *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["status"] == "graded"

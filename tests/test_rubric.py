@@ -1,0 +1,91 @@
+import textwrap
+
+import pytest
+
+from conftest import REPO, TINY_RUBRIC, write_rubric
+from grader.rubric import RubricError, load_rubric
+
+
+@pytest.mark.parametrize("name", ["cifar10", "fashion_mnist"])
+def test_shipped_rubrics_load_by_name(name):
+    r = load_rubric(name)
+    assert r.name == name and r.dataset.name == name
+    assert r.max_points == 100
+    assert r.baseline.submission == "reference/baseline.py"
+    assert (REPO / r.baseline.submission).is_file()
+
+
+def test_tiny_rubric_loads_from_a_file(tiny_rubric):
+    r = load_rubric(str(tiny_rubric))
+    assert r.budget.max_epochs == 5 and r.budget.time_limit_s == 120.0
+    assert [c.id for c in r.checks] == ["output_shape", "parameters", "budget"]
+    assert r.max_points == 5 + 5 + 5 + 15 + 40
+
+
+def good() -> str:
+    return TINY_RUBRIC.format(time_limit=60)
+
+
+# (edit to the good rubric, key the error must name, words the problem must contain)
+BAD = [
+    (lambda t: t + "colour: blue\n", "colour", "unknown key"),
+    (lambda t: t.replace("max_epochs: 5", "max_epochs: three"), "budget.max_epochs", "expected an integer"),
+    (lambda t: t.replace("max_epochs: 5", "max_epoch: 5"), "budget.max_epoch", "unknown key"),
+    (lambda t: t.replace("  max_parameters: 2000000\n", ""), "budget.max_parameters", "missing required key"),
+    (lambda t: t.replace("name: fashion_mnist", "name: mnist"), "dataset.name", "unknown data set"),
+    (lambda t: t.replace("validation_fraction: 0.1", "validation_fraction: 0.9"),
+     "dataset.validation_fraction", "between 0 and 0.5"),
+    (lambda t: t.replace("seeds: [0]", "seeds: []"), "seeds", "at least one seed"),
+    (lambda t: t.replace("kind: budget", "kind: vibes"), "checks[2].kind", "unknown kind"),
+    (lambda t: t.replace("id: budget", "id: parameters"), "checks[2].id", "duplicate"),
+    (lambda t: t.replace("min_gain: 2.0", "min_gain: -1.0"), "scoring.gain_tiers", "increasing"),
+    (lambda t: t.replace("time_limit_s: 60", "time_limit_s: 0"), "budget.time_limit_s", "positive"),
+    (lambda t: t + "baseline: {pinned_accuracy: 62}\n", "baseline.pinned_accuracy", "fraction"),
+    (lambda t: t + "checks_extra: 1\n", "checks_extra", "unknown key"),
+    (lambda t: t.replace("  - {id: budget, kind: budget, points: 5}",
+                         "  - {id: f, kind: module_output_shape, points: 5}"),
+     "checks[2].module", "required"),
+    (lambda t: t.replace("  - {id: budget, kind: budget, points: 5}",
+                         "  - {id: f, kind: module_output_shape, module: features, points: 5, expected: 64x8x8}"),
+     "checks[2].expected", "shape like"),
+    (lambda t: t.replace("  - {id: budget, kind: budget, points: 5}",
+                         "  - {id: f, kind: module_parameters, module: features, points: 5, expected: [1]}"),
+     "checks[2].expected", "integer"),
+    (lambda t: t.replace("name: fashion_mnist", "name: imagefolder"), "dataset.root", "required"),
+    (lambda t: "just a string\n", "(top level)", "expected a mapping"),
+    (lambda t: "name: [unclosed\n", "(top level)", "not valid YAML"),
+]
+
+
+@pytest.mark.parametrize("edit,key,problem", BAD, ids=[b[1] + ":" + b[2] for b in BAD])
+def test_invalid_rubric_names_file_key_and_problem(tmp_path, edit, key, problem):
+    path = write_rubric(tmp_path, text=edit(good()))
+    with pytest.raises(RubricError) as info:
+        load_rubric(str(path))
+    message = str(info.value)
+    assert message.startswith(str(path)), message
+    assert f": {key}: " in message, message
+    assert problem in message, message
+
+
+def test_missing_rubric_lists_the_available_ones():
+    with pytest.raises(RubricError, match="cifar10, fashion_mnist"):
+        load_rubric("no_such_rubric")
+
+
+def test_digest_changes_with_content(tmp_path):
+    a = load_rubric(str(write_rubric(tmp_path, text=good())))
+    b = load_rubric(str(write_rubric(tmp_path, text=good().replace("max_epochs: 5", "max_epochs: 4"))))
+    assert a.digest() != b.digest()
+
+
+def test_imagefolder_rubric_needs_matching_mean_and_std(tmp_path):
+    text = textwrap.dedent("""\
+        name: custom
+        dataset: {name: imagefolder, root: /x, image_size: [32, 32], channels: 3,
+                  mean: [0.5], std: [0.5, 0.5, 0.5]}
+        budget: {max_epochs: 1, max_batch_size: 8, max_parameters: 10}
+        scoring: {trains_points: 1}
+        """)
+    with pytest.raises(RubricError, match="dataset.mean: mean and std need one value per channel"):
+        load_rubric(str(write_rubric(tmp_path, text=text)))

@@ -1,0 +1,94 @@
+import shutil
+import zipfile
+
+import pytest
+
+from conftest import REPO, SUBMISSIONS
+from grader.failures import SubmissionError
+from grader.submission import load_submission
+from test_notebook import COLAB, write_notebook
+
+
+def test_package_folder(template_copy, tmp_path):
+    (template_copy / "scratch.py").write_text("x = 1\n")
+    sub = load_submission(template_copy, tmp_path / "work")
+    assert sub.kind == "package" and sub.name == "student"
+    assert sorted(p.name for p in sub.source.iterdir()) == [
+        "__init__.py", "improvements.py", "model.py", "transforms.py"]
+    assert any("ignored: scratch.py" in n for n in sub.notes)
+
+
+def test_single_file_is_copied_under_a_neutral_name(tmp_path):
+    src = tmp_path / "torch.py"  # would shadow torch if imported under its own name
+    shutil.copy(REPO / "reference" / "strong.py", src)
+    sub = load_submission(src, tmp_path / "work")
+    assert sub.kind == "file" and sub.source.name == "submission.py" and sub.name == "torch"
+
+
+def test_notebook_becomes_source_with_notes(tmp_path):
+    sub = load_submission(write_notebook(tmp_path / "s123.ipynb", COLAB), tmp_path / "work")
+    assert sub.kind == "notebook" and sub.name == "s123"
+    assert "def build_optimizer" in sub.source.read_text()
+    assert any("not run" in n for n in sub.notes)
+
+
+def test_zip_of_a_template_folder(template_copy, tmp_path):
+    archive = tmp_path / "s42.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for f in template_copy.iterdir():
+            zf.write(f, f"my_submission/{f.name}")
+        zf.writestr("__MACOSX/._model.py", "junk")
+    sub = load_submission(archive, tmp_path / "work")
+    assert sub.kind == "package in zip" and sub.name == "s42"
+
+
+def test_same_content_same_digest(template_copy, tmp_path):
+    a = load_submission(template_copy, tmp_path / "a")
+    b = load_submission(template_copy, tmp_path / "b")
+    (template_copy / "improvements.py").write_text("EPOCHS = 6\n")
+    c = load_submission(template_copy, tmp_path / "c")
+    assert a.digest == b.digest != c.digest
+
+
+@pytest.mark.parametrize("entry", ["../evil.py", "/abs/evil.py"])
+def test_zip_entries_outside_the_folder_are_refused(tmp_path, entry):
+    archive = tmp_path / "evil.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr(entry, "x = 1")
+    with pytest.raises(SubmissionError) as info:
+        load_submission(archive, tmp_path / "work")
+    assert info.value.code == "bad_archive"
+    assert not (tmp_path / "evil.py").exists()
+
+
+def test_not_a_zip(tmp_path):
+    bad = tmp_path / "s1.zip"
+    bad.write_text("hello")
+    with pytest.raises(SubmissionError) as info:
+        load_submission(bad, tmp_path / "work")
+    assert info.value.code == "bad_archive"
+
+
+def test_folder_without_a_submission_says_what_it_expected(tmp_path):
+    (tmp_path / "a.py").write_text("")
+    (tmp_path / "b.py").write_text("")
+    with pytest.raises(SubmissionError) as info:
+        load_submission(tmp_path, tmp_path / "work")
+    e = info.value
+    assert e.code == "no_submission" and "a.py, b.py" in e.got and "student_template" in e.hint
+
+
+def test_missing_path(tmp_path):
+    with pytest.raises(SubmissionError, match="does not exist"):
+        load_submission(tmp_path / "nope", tmp_path / "work")
+
+
+def test_oversized_source_is_refused_before_it_runs(tmp_path):
+    big = tmp_path / "big.py"
+    big.write_text("x = 1\n" * 1_000_000)
+    with pytest.raises(SubmissionError, match="too large"):
+        load_submission(big, tmp_path / "work")
+
+
+def test_fixture_submissions_are_loadable():
+    assert len(list(SUBMISSIONS.glob("*.py"))) >= 10

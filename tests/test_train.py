@@ -1,0 +1,98 @@
+"""The training loop, in-process with trusted hooks."""
+import numpy as np
+import pytest
+import torch
+
+from conftest import REPO
+from grader.data import FASHION_MNIST
+from grader.failures import SubmissionError
+from grader.hooks import load_hooks
+from grader.train import AugmentStream, TrainConfig, train, transform_batch
+from synthetic import make_images
+
+REFERENCE = REPO / "reference" / "baseline.py"
+
+
+@pytest.fixture(scope="module")
+def data():
+    x, y = make_images(300, 28, 1, seed=0)
+    return x, torch.from_numpy(y), np.arange(270), np.arange(270, 300)
+
+
+def config(**kw):
+    base = dict(epochs=2, batch_size=64, grad_clip_norm=None, early_stopping_patience=None,
+                scheduler_step="epoch", seed=0, device="cpu")
+    return TrainConfig(**{**base, **kw})
+
+
+def run(hooks, data, cfg):
+    torch.manual_seed(cfg.seed)
+    model = hooks.build_model(FASHION_MNIST)
+    x, y, tr, va = data
+    return model, train(model, hooks, x, y, tr, va, cfg, FASHION_MNIST, lambda e: None)
+
+
+def test_augmentation_stream_ignores_other_rng_use(data):
+    hooks = load_hooks(REFERENCE, REFERENCE)
+    tf = hooks.build_train_transform(FASHION_MNIST)
+    x = data[0][:16]
+    a, b = AugmentStream(7), AugmentStream(7)
+    first = a(lambda: transform_batch(x, tf, "train"))
+    torch.rand(1000)  # e.g. a bigger model's init or Dropout consuming the global RNG
+    second = b(lambda: transform_batch(x, tf, "train"))
+    assert torch.equal(first, second)
+    assert not torch.equal(a(lambda: transform_batch(x, tf, "train")), first)  # the stream moves on
+
+
+def test_same_seed_same_history(data):
+    hooks = load_hooks(REFERENCE, REFERENCE)
+    _, h1 = run(hooks, data, config())
+    _, h2 = run(hooks, data, config())
+    assert h1["history"][-1]["train_loss"] == h2["history"][-1]["train_loss"]
+    assert [e["val_accuracy"] for e in h1["history"]] == [e["val_accuracy"] for e in h2["history"]]
+
+
+def test_the_loop_learns(data):
+    hooks = load_hooks(REFERENCE, REFERENCE)
+    _, result = run(hooks, data, config(epochs=3))
+    losses = [e["train_loss"] for e in result["history"]]
+    assert losses[-1] < losses[0] and result["epochs_run"] == 3 and not result["stopped_early"]
+
+
+def test_early_stopping_stops_and_keeps_the_best_epoch(tmp_path, data):
+    sub = tmp_path / "s.py"
+    # lr 0 never improves after epoch 1, so patience 1 stops at epoch 2
+    sub.write_text("import torch\ndef build_optimizer(model):\n"
+                   "    return torch.optim.SGD(model.parameters(), lr=0.0)\n")
+    hooks = load_hooks(sub, REFERENCE)
+    _, result = run(hooks, data, config(epochs=5, early_stopping_patience=1))
+    assert result["epochs_run"] == 2 and result["stopped_early"] and result["best_epoch"] == 1
+
+
+def test_batch_scheduler_steps_every_batch(tmp_path, data):
+    sub = tmp_path / "s.py"
+    sub.write_text("import torch\nSCHEDULER_STEP = 'batch'\n"
+                   "def build_scheduler(opt, epochs, steps):\n"
+                   "    return torch.optim.lr_scheduler.LambdaLR(opt, lambda i: 1.0 / (1 + i))\n")
+    hooks = load_hooks(sub, REFERENCE)
+    torch.manual_seed(0)
+    model = hooks.build_model(FASHION_MNIST)
+    x, y, tr, va = data
+    result = train(model, hooks, x, y, tr, va, config(epochs=1, scheduler_step="batch"),
+                   FASHION_MNIST, lambda e: None)
+    assert result["steps_per_epoch"] == 5  # 270 images in batches of 64
+
+
+def test_nan_loss_stops_with_a_reason(data):
+    from conftest import SUBMISSIONS
+    hooks = load_hooks(SUBMISSIONS / "fails_nan_loss.py", REFERENCE)
+    with pytest.raises(SubmissionError) as info:
+        run(hooks, data, config())
+    assert info.value.code == "non_finite_loss" and "epoch 1, step 1" in info.value.message
+
+
+def test_a_transform_without_totensor_is_explained(data):
+    from torchvision import transforms as T
+    with pytest.raises(SubmissionError) as info:
+        transform_batch(data[0][:2], T.RandomHorizontalFlip(), "train")
+    assert info.value.code == "bad_transform" and "ToTensor" in info.value.hint
