@@ -121,9 +121,9 @@ def _keep_facts(result: dict | None, failure: dict) -> dict:
 def _death_reason(returncode: int | None, tail: str) -> dict:
     if returncode is not None and returncode < 0:
         sig = signal.Signals(-returncode).name
-        if sig == "SIGKILL" and ("MemoryError" in tail or returncode == -9):
-            return failure_dict("killed", f"the process was killed ({sig}); this is usually the "
-                                "system running out of memory",
+        if sig == "SIGKILL":  # nobody else sends it: the kernel's out-of-memory killer
+            return failure_dict("killed", "the process was killed (SIGKILL); this is usually "
+                                "the system running out of memory",
                                 hint="Lower BATCH_SIZE or make the model smaller.")
         return failure_dict("killed", f"the process was killed by {sig}")
     return failure_dict("killed", f"the process exited with status {returncode} before "

@@ -121,7 +121,6 @@ def run(request: dict, state: dict, emit) -> None:
     except Exception as e:
         raise SubmissionError("training_error", f"{type(e).__name__} during training: {e}",
                               trace=_trace(e, request)) from None
-    state["device"] = device
 
 
 def _share(state: dict, emit, *keys) -> None:

@@ -85,6 +85,8 @@ OUTCOMES = [
     ("fails_linear_size_mismatch.py", "forward_error", 5, "in_features"),
     ("fails_too_many_parameters.py", "too_many_parameters", 10, "3,256,330"),
     ("fails_nan_loss.py", "non_finite_loss", 15, "NaN"),
+    ("fails_exits_the_process.py", "killed", 5, "exited with status 3"),
+    ("fails_calls_sys_exit.py", "training_error", 5, "called exit"),
     ("passes_over_budget_clamped.py", None, None, "EPOCHS = 1000 is over the budget of 5"),
     ("passes_misnamed_hook.py", None, None, "`build_models` looks like the hook `build_model`"),
 ]
@@ -127,3 +129,25 @@ def test_notebook_submission_is_graded_on_its_hooks(tmp_path, fmnist_dir, sessio
     assert r["submission"]["kind"] == "notebook" and r["submission"]["name"] == "s007"
     assert set(r["submission"]["customised_hooks"]) == {"build_optimizer", "EPOCHS"}
     assert any("not run: for epoch" in n for n in r["submission"]["notes"])
+
+
+def test_the_child_never_gets_test_labels_and_sees_a_secret_order(fmnist_dir, session_cache, tiny_rubric,
+                                                                   tmp_path):
+    import numpy as np
+    from grader.data import prepare_data
+    from grader.grade import _prepare_inputs
+    rubric = load_rubric(str(tiny_rubric))
+    data = prepare_data(rubric.dataset, data_dir=fmnist_dir, cache_dir=session_cache)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    a = _prepare_inputs(data, rubric, False, tmp_path / "a")
+    b = _prepare_inputs(data, rubric, False, tmp_path / "b")
+    handed_over = {p.name for p in (tmp_path / "a").iterdir()}
+    assert handed_over == {"test_x.npy", "train_idx.npy", "val_idx.npy"}  # no labels
+    x_a, x_b = np.load(a.test_x), np.load(b.test_x)
+    assert not np.array_equal(x_a, x_b)  # a new secret order every grading
+    assert not np.array_equal(x_a, data.load("test_x"))
+    # the parent's labels follow the same order: the multiset of (image, label) is unchanged
+    key = lambda x, y: sorted(zip(x.reshape(len(x), -1).sum(1).tolist(), y.tolist()))
+    assert key(x_a, a.test_y) == key(data.load("test_x"), data.load("test_y"))
+    assert not set(np.load(a.train_idx)) & set(np.load(a.val_idx))
