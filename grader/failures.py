@@ -26,6 +26,7 @@ CODES = {
     "timeout": "Training ran past the time limit",
     "out_of_memory": "Training ran out of memory",
     "killed": "The grading process was killed",
+    "output_limit": "The submission wrote too much output",
     "grader_error": "Internal grader error (not your fault; please report it)",
 }
 

@@ -23,6 +23,7 @@ from grader import __version__, baseline, paths
 from grader.checks import evaluate_checks
 from grader.data import CachedData, prepare_data, split_validation
 from grader.failures import SubmissionError, failure_dict
+from grader.isolation import Limits
 from grader.results import build_results
 from grader.rubric import Rubric
 from grader.sandbox import run_job
@@ -70,21 +71,30 @@ def grade_submission(*, submission: Path, rubric: Rubric, data_dir: Path | None 
                                      rubric, {"failure": e.to_dict()}, data.info.num_classes),
                                      None, None, data.info.num_classes))
         inputs = _prepare_inputs(data, rubric, quick, tmp)
+        # A cached or pinned baseline is known before the student trains, and its time per
+        # epoch bounds the student's (budget.time_factor); one that must be trained waits
+        # until the student's run has succeeded, so a broken submission fails fast.
+        keys = {seed: _baseline_key(seed, context) for seed in rubric.seeds}
+        known = {seed: _known_baseline(seed, keys[seed], rubric, cache_dir, use_cache, on_event)
+                 for seed in rubric.seeds}
+        limit = _time_limit(rubric, [b for b in known.values() if b], quick)
         runs = []
         for seed in rubric.seeds:
-            run = _train_one("student", sub.source, seed, inputs, tmp, context, on_event)
+            run = _train_one("student", sub.source, seed, inputs, tmp, context, on_event, limit)
             runs.append(run)
             if run["failure"]:
                 break
         failure = next((r["failure"] for r in runs if r["failure"]), None)
-        baseline_runs = [] if failure else [
-            _baseline(seed, inputs, tmp, context, cache_dir, use_cache, on_event)
+        baseline_runs = [b for b in known.values() if b] if failure else [
+            known[seed] or _train_baseline(seed, keys[seed], inputs, tmp, context, cache_dir,
+                                           use_cache, on_event)
             for seed in rubric.seeds]
     accuracy = None if failure else float(np.mean([r["accuracy"] for r in runs]))
     base_acc = (float(np.mean([r["accuracy"] for r in baseline_runs]))
                 if baseline_runs else None)
     checks = evaluate_checks(rubric, runs[0], data.info.num_classes)
     items = rubric_items(rubric, checks, accuracy, base_acc, data.info.num_classes)
+    context["isolation"] = runs[0].get("isolation")
     return build_results(**context, submission=sub, origin=submission, runs=runs,
                          baseline_runs=baseline_runs, failure=failure, items=items)
 
@@ -124,30 +134,49 @@ def _prepare_inputs(data: CachedData, rubric: Rubric, quick: bool, tmp: Path) ->
                   sizes={"train": len(tr), "validation": len(va), "test": len(order)})
 
 
+def _time_limit(rubric: Rubric, baseline_runs: list[dict], quick: bool) -> float:
+    """The rubric's absolute limit, tightened by time_factor x the baseline's time per
+    epoch (measured on this machine) for the most epochs a submission may train."""
+    limit = rubric.budget.time_limit_s
+    per_epoch = [b["training"]["train_seconds"] / b["training"]["epochs_run"]
+                 for b in baseline_runs if b.get("training")]
+    if rubric.budget.time_factor and per_epoch:
+        epochs = rubric.quick.epochs if quick else rubric.budget.max_epochs
+        limit = min(limit, 60 + rubric.budget.time_factor * max(per_epoch) * epochs)
+    return limit
+
+
 def _train_one(who: str, source: Path, seed: int, inputs: Inputs, tmp: Path, context: dict,
-               on_event: OnEvent) -> dict:
+               on_event: OnEvent, time_limit: float | None = None) -> dict:
     """One training run in a child process; the parent computes the test accuracy."""
-    rubric, info = context["rubric"], context["data"].info
+    rubric, info, device = context["rubric"], context["data"].info, context["device"]
     job = tmp / "runs" / f"{who}-seed{seed}"
     job.mkdir(parents=True)
+    given = {"train_x": inputs.train_x, "train_y": inputs.train_y, "test_x": inputs.test_x,
+             "train_idx": inputs.train_idx, "val_idx": inputs.val_idx}
+    seen = {name: job / "inputs" / f"{name}.npy" for name in given}  # where the child finds them
+    reference = paths.ROOT / rubric.baseline.submission
+    limits = Limits(time_s=time_limit or rubric.budget.time_limit_s,
+                    memory_mb=None if device.startswith("cuda") else rubric.budget.memory_mb,
+                    threads=max(1, os.cpu_count() or 1))
     request = {
-        "submission": str(source), "reference": str(paths.ROOT / rubric.baseline.submission),
-        "info": asdict(info), "seed": seed, "device": context["device"],
-        "threads": max(1, os.cpu_count() or 1),
+        "submission": str(source), "reference": str(reference),
+        "info": asdict(info), "seed": seed, "device": device, "threads": limits.threads,
         "budget": asdict(rubric.budget),
         "epochs_override": rubric.quick.epochs if context["quick"] else None,
         "modules": sorted({c.module for c in rubric.checks if c.module}),
-        "arrays": {"train_x": str(inputs.train_x), "train_y": str(inputs.train_y),
-                   "test_x": str(inputs.test_x)},
-        "train_idx": str(inputs.train_idx), "val_idx": str(inputs.val_idx),
+        "arrays": {name: str(seen[name]) for name in ("train_x", "train_y", "test_x")},
+        "train_idx": str(seen["train_idx"]), "val_idx": str(seen["val_idx"]),
     }
     (job / "request.json").write_text(json.dumps(request))
     on_event(who, {"event": "run_start", "seed": seed})
-    outcome = run_job(job, timeout_s=rubric.budget.time_limit_s, threads=request["threads"],
+    outcome = run_job(job, limits=limits, inputs={given[n]: seen[n] for n in given},
+                      show=[source, reference], device=device,
                       on_event=lambda e: on_event(who, e))
     run = outcome.result
     run.setdefault("failure", None)
-    run.update(seed=seed, wall_s=outcome.wall_s, log_tail=outcome.log_tail, accuracy=None)
+    run.update(seed=seed, wall_s=outcome.wall_s, log_tail=outcome.log_tail, accuracy=None,
+               isolation=outcome.isolation)
     logits = run.pop("test_logits", None)
     if run["failure"] is None:
         n, k = len(inputs.test_y), info.num_classes
@@ -161,19 +190,28 @@ def _train_one(who: str, source: Path, seed: int, inputs: Inputs, tmp: Path, con
     return run
 
 
-def _baseline(seed, inputs, tmp, context, cache_dir, use_cache, on_event) -> dict:
+def _baseline_key(seed: int, context: dict) -> str:
     rubric = context["rubric"]
+    return baseline.baseline_key(
+        rubric=rubric, seed=seed, quick=context["quick"], data_digest=context["data"].digest,
+        device_type=context["device"].split(":")[0],
+        reference_digest=source_digest(paths.ROOT / rubric.baseline.submission),
+        versions=context["versions"])
+
+
+def _known_baseline(seed, key, rubric, cache_dir, use_cache, on_event) -> dict | None:
     if rubric.baseline.pinned_accuracy is not None:
         return {"seed": seed, "accuracy": rubric.baseline.pinned_accuracy, "source": "pinned"}
-    reference = paths.ROOT / rubric.baseline.submission
-    key = baseline.baseline_key(
-        rubric=rubric, seed=seed, quick=context["quick"], data_digest=context["data"].digest,
-        device_type=context["device"].split(":")[0], reference_digest=source_digest(reference),
-        versions=context["versions"])
     cached = baseline.load_cached(cache_dir, key) if use_cache else None
     if cached:
         on_event("baseline", {"event": "cached", "accuracy": cached["accuracy"]})
         return {**cached, "source": "cache"}
+    return None
+
+
+def _train_baseline(seed, key, inputs, tmp, context, cache_dir, use_cache, on_event) -> dict:
+    rubric = context["rubric"]
+    reference = paths.ROOT / rubric.baseline.submission
     run = _train_one("baseline", reference, seed, inputs, tmp, context, on_event)
     if run["failure"]:
         raise GraderError(f"the baseline ({rubric.baseline.submission}) failed to train: "

@@ -38,6 +38,8 @@ def render_markdown(results: dict) -> str:
     out = [f"# {title}: {sub['name']}", ""]
     if results["notice"]:
         out += [f"> **{results['notice']}**", ""]
+    if results["anomaly"]:
+        out += [f"> **FLAGGED FOR REVIEW:** {results['anomaly']}", ""]
     out += [f"**Score: {results['score']:g} / {results['max_score']:g}** ({_status(results)})", ""]
     if results["failure"]:
         out += ["## Why it could not be graded", "", "```", describe(results["failure"]), "```", ""]
@@ -80,6 +82,9 @@ def render_markdown(results: dict) -> str:
             f"{p['versions']['torchvision']}, grader {p['versions']['grader']}; data "
             f"{p['data']['name']} ({p['data']['digest']}); submission {p['code']['submission']}; "
             f"graded {p['graded_at']} in {m['wall_time_s']:.0f} s.", ""]
+    if p.get("isolation"):
+        out += ["Isolation of the submission's code: " + "; ".join(
+            f"{k}: {v}" for k, v in p["isolation"].items()) + ".", ""]
     return "\n".join(out)
 
 
@@ -89,6 +94,8 @@ def render_tables(results: dict) -> Group:
     parts = []
     if results["notice"]:
         parts.append(Text(results["notice"], style="bold yellow"))
+    if results["anomaly"]:
+        parts.append(Text("FLAGGED FOR REVIEW: " + results["anomaly"], style="bold red"))
     if results["failure"]:
         parts.append(Panel(describe(results["failure"]), title="Could not be graded",
                            border_style="red"))

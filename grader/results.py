@@ -27,7 +27,7 @@ UNOFFICIAL_QUICK = ("UNOFFICIAL smoke run (--quick): {train} training images, {e
 
 
 def build_results(*, rubric, data, device, quick, mode, started, versions, submission, origin,
-                  runs, baseline_runs, failure, items) -> dict:
+                  runs, baseline_runs, failure, items, isolation=None) -> dict:
     score, max_score = total(items)
     official = mode == "official" and not quick
     accuracy = _mean([r["accuracy"] for r in runs]) if runs and not failure else None
@@ -54,6 +54,10 @@ def build_results(*, rubric, data, device, quick, mode, started, versions, submi
         "wall_time_s": time.time() - started,
         "device": device,
     }
+    ceiling = rubric.scoring.max_plausible_accuracy
+    anomaly = (f"Test accuracy {accuracy:.2%} is above what this budget plausibly allows "
+               f"({ceiling:.0%}): flagged for an instructor's review."
+               if ceiling is not None and accuracy is not None and accuracy > ceiling else None)
     notes = list(submission.notes) if submission else []
     notes += first.get("notes") or []
     results = {
@@ -72,6 +76,7 @@ def build_results(*, rubric, data, device, quick, mode, started, versions, submi
                         if accuracy is not None else []),
         "metrics": metrics,
         "failure": failure,
+        "anomaly": anomaly,
         "submission": {
             "name": submission.name if submission else Path(origin).name,
             "origin": str(origin),
@@ -88,6 +93,7 @@ def build_results(*, rubric, data, device, quick, mode, started, versions, submi
         "provenance": {
             "rubric_name": rubric.name, "rubric_digest": rubric.digest(), "rubric": rubric.to_dict(),
             "seeds": list(rubric.seeds), "device": device, "versions": versions,
+            "isolation": isolation,
             "data": {"name": data.info.name, "source": data.source, "digest": data.digest,
                      "info": asdict(data.info)},
             "code": {"grader_training": grader_code_digest(),
@@ -104,6 +110,8 @@ def summary_text(results: dict) -> str:
     """The few lines Gradescope shows above the tests."""
     m = results["metrics"]
     lines = [results["notice"]] if results["notice"] else []
+    if results["anomaly"]:
+        lines.append("FLAGGED FOR REVIEW: " + results["anomaly"])
     if results["failure"]:
         lines.append(describe(results["failure"]))
     if m["accuracy"] is not None and m["baseline_accuracy"] is not None:

@@ -55,6 +55,10 @@ class Budget:
     max_batch_size: int = doc("largest BATCH_SIZE allowed (above it is clamped)")
     max_parameters: int = doc("most trainable parameters a model may have; over it, no training")
     time_limit_s: float = doc("wall-clock limit for one training run, in seconds", 3600.0)
+    time_factor: float | None = doc("also stop a run taking more than this many times the "
+                                    "baseline's time per epoch (plus a minute to start)", None)
+    memory_mb: int = doc("memory one training run may allocate on the CPU (RLIMIT_DATA)", 6144)
+    gpu_memory_fraction: float = doc("share of the GPU's memory one run may use (CUDA)", 0.9)
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,8 @@ class Tier:
 class Scoring:
     trains_points: float = doc("points for training to completion above chance accuracy", 0.0)
     gain_tiers: list[Tier] = doc("gain -> points; the highest tier reached counts", [])
+    max_plausible_accuracy: float | None = doc("a test accuracy above this is flagged for an "
+                                               "instructor's review (the budget cannot reach it)", None)
 
 
 @dataclass(frozen=True)
@@ -212,6 +218,12 @@ def _validate(r: Rubric, file):
             bad(f"budget.{k}", "must be at least 1")
     if r.budget.time_limit_s <= 0:
         bad("budget.time_limit_s", "must be positive")
+    if r.budget.time_factor is not None and r.budget.time_factor < 1:
+        bad("budget.time_factor", "must be at least 1 (the baseline itself must fit)")
+    if not 0 < r.budget.gpu_memory_fraction <= 1:
+        bad("budget.gpu_memory_fraction", "must be in (0, 1]")
+    if r.budget.memory_mb < 512:
+        bad("budget.memory_mb", "must be at least 512 (torch alone needs a few hundred MiB)")
     if r.baseline.pinned_accuracy is not None and not 0 <= r.baseline.pinned_accuracy <= 1:
         bad("baseline.pinned_accuracy", "is a fraction between 0 and 1 (e.g. 0.62), not a percentage")
     seen = set()
@@ -231,6 +243,9 @@ def _validate(r: Rubric, file):
             bad(f"{key}.expected", f"expected a shape like [64, 8, 8], got {_show(c.expected)}")
         if c.kind == "module_parameters" and not isinstance(c.expected, int):
             bad(f"{key}.expected", f"expected an integer parameter count, got {_show(c.expected)}")
+    ceiling = r.scoring.max_plausible_accuracy
+    if ceiling is not None and not 0 < ceiling <= 1:
+        bad("scoring.max_plausible_accuracy", "is a fraction between 0 and 1 (e.g. 0.9)")
     gains = [t.min_gain for t in r.scoring.gain_tiers]
     if gains != sorted(gains) or len(set(gains)) != len(gains):
         bad("scoring.gain_tiers", "tiers must be listed by strictly increasing min_gain")

@@ -1,14 +1,15 @@
 """Run one grading job in a child process and collect what it returns.
 
-The parent never imports student code. The child runs in its own session (so everything
-it starts can be killed as a group), in a fresh working folder, with a trimmed
-environment and a wall-clock limit. Its result file is loaded with
-`torch.load(weights_only=True)`, which accepts tensors and plain containers only.
+The parent never imports student code. The child runs confined (grader.isolation), in a
+fresh working folder, with a trimmed environment and a wall-clock limit; when it ends,
+everything it started is killed before its result is read. The result file is loaded
+with `torch.load(weights_only=True)`, which accepts tensors and plain containers only.
 """
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -17,7 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from grader import isolation
 from grader.failures import failure_dict
+from grader.isolation import Limits
 
 POLL_S = 0.1
 LOG_TAIL_CHARS = 4000
@@ -32,17 +35,32 @@ class ChildOutcome:
     returncode: int | None
     wall_s: float
     log_tail: str
+    isolation: dict         # the protections that were in force
 
 
-def run_job(job_dir: Path, *, timeout_s: float, threads: int,
-            on_event: Callable[[dict], None] = lambda e: None) -> ChildOutcome:
+def run_job(job_dir: Path, *, limits: Limits, inputs: dict[Path, Path], show: list[Path],
+            device: str = "cpu", on_event: Callable[[dict], None] = lambda e: None) -> ChildOutcome:
+    """`inputs` maps files the child may read to where it finds them (inside job_dir);
+    `show` are the other paths it needs, read-only (the submission, the reference)."""
     job_dir = Path(job_dir)
     work = job_dir / "work"
     work.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_hex(8)
     env = {k: os.environ[k] for k in ENV_PASSTHROUGH if k in os.environ}
     env.update(HOME=str(work), TMPDIR=str(work), PYTHONUNBUFFERED="1",
-               OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads),
-               PYTHONDONTWRITEBYTECODE="1")
+               OMP_NUM_THREADS=str(limits.threads), MKL_NUM_THREADS=str(limits.threads),
+               PYTHONDONTWRITEBYTECODE="1", GRADER_JOB=token)
+    sandboxed = isolation.use_bwrap()
+    command = [sys.executable, "-m", "grader.worker", str(job_dir)]
+    for src, dst in inputs.items():
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if sandboxed:
+            dst.touch()  # the mount point; bubblewrap shows the real file there
+        else:
+            dst.symlink_to(Path(src).resolve())
+    if sandboxed:
+        command = isolation.wrap(command, job_dir=job_dir, inputs=inputs,
+                                 show=isolation.interpreter_paths() + list(show))
     log_path = job_dir / "output.log"
     events_path = job_dir / "events.jsonl"
     events_path.touch()
@@ -56,28 +74,30 @@ def run_job(job_dir: Path, *, timeout_s: float, threads: int,
             on_event(event)
 
     with open(log_path, "wb") as log, open(events_path) as events:
-        proc = subprocess.Popen([sys.executable, "-m", "grader.worker", str(job_dir)],
-                                cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(command, cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True,
+                                preexec_fn=isolation.preexec(limits, isolation.cpu_set(limits.threads)))
         timed_out = False
         while proc.poll() is None:
             _relay(events, relay)
-            if time.monotonic() - start > timeout_s:
+            if time.monotonic() - start > limits.time_s:
                 timed_out = True
                 break
             time.sleep(POLL_S)
         _kill_group(proc)
+        isolation.kill_marked(token)
         _relay(events, relay)
     wall = time.monotonic() - start
     tail = _tail(log_path)
     result = _load_result(job_dir / "result.pt")
     if timed_out:
         result = _keep_facts(result or partial, failure_dict(
-            "timeout", f"the run was stopped after {timeout_s:.0f} s",
+            "timeout", f"the run was stopped after {limits.time_s:.0f} s",
             hint="Fewer epochs, a smaller model or a larger batch size train faster."))
     elif result is None:
         result = _keep_facts(partial, _death_reason(proc.returncode, tail))
-    return ChildOutcome(result, proc.returncode, wall, tail)
+    return ChildOutcome(result, proc.returncode, wall, tail,
+                        isolation.describe(limits, sandboxed, device))
 
 
 def _relay(events, on_event):
@@ -121,6 +141,10 @@ def _keep_facts(result: dict | None, failure: dict) -> dict:
 def _death_reason(returncode: int | None, tail: str) -> dict:
     if returncode is not None and returncode < 0:
         sig = signal.Signals(-returncode).name
+        if sig == "SIGXFSZ":
+            return failure_dict("output_limit", "the submission wrote more than the output "
+                                "limit allows and was stopped",
+                                hint="Remove print() calls inside the training loop or forward().")
         if sig == "SIGKILL":  # nobody else sends it: the kernel's out-of-memory killer
             return failure_dict("killed", "the process was killed (SIGKILL); this is usually "
                                 "the system running out of memory",

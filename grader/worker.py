@@ -46,6 +46,8 @@ def run(request: dict, state: dict, emit) -> None:
     from grader.train import TrainConfig, predict, train
 
     torch.set_num_threads(request["threads"])
+    if request["device"].startswith("cuda"):  # rlimits break CUDA; cap its allocator instead
+        torch.cuda.set_per_process_memory_fraction(request["budget"]["gpu_memory_fraction"])
     info = DatasetInfo(**{k: tuple(v) if isinstance(v, list) else v
                           for k, v in request["info"].items()})
     t0 = time.perf_counter()
@@ -75,6 +77,7 @@ def run(request: dict, state: dict, emit) -> None:
     try:
         facts = inspect_model(model, input_shape, request["modules"])
     except Exception as e:
+        _raise_if_limit(e)
         raise SubmissionError("forward_error", f"model(x) raised {type(e).__name__}: {e}",
                               expected=f"a batch [N, {', '.join(map(str, input_shape))}] -> "
                                        f"[N, {info.num_classes}]",
@@ -115,10 +118,8 @@ def run(request: dict, state: dict, emit) -> None:
         state["timings"]["predict_s"] = time.perf_counter() - t1
     except SubmissionError:
         raise
-    except torch.OutOfMemoryError as e:
-        raise SubmissionError("out_of_memory", f"training ran out of device memory: {e}",
-                              hint="Lower BATCH_SIZE or make the model smaller.") from None
     except Exception as e:
+        _raise_if_limit(e)
         raise SubmissionError("training_error", f"{type(e).__name__} during training: {e}",
                               trace=_trace(e, request)) from None
 
@@ -134,8 +135,28 @@ def _hook_call(name, fn, *args):
     try:
         return fn(*args)
     except Exception as e:
+        _raise_if_limit(e)
         raise SubmissionError("hook_error", f"{name} raised {type(e).__name__}: {e}",
                               trace=_trace(e, None)) from None
+
+
+def _raise_if_limit(e: BaseException) -> None:
+    """Turn hitting a resource limit into its own failure. torch reports a failed
+    allocation as a RuntimeError (CPU, under the memory limit) or torch.OutOfMemoryError
+    (CUDA), Python as MemoryError; a write past the output limit raises EFBIG (Python
+    ignores SIGXFSZ)."""
+    import errno
+
+    import torch
+    from grader.failures import SubmissionError
+    if isinstance(e, OSError) and e.errno == errno.EFBIG:
+        raise SubmissionError("output_limit", "the submission wrote more output than the "
+                              "limit allows", hint="Remove print() calls inside the training "
+                              "loop or forward().") from None
+    if isinstance(e, (MemoryError, torch.OutOfMemoryError)) or "can't allocate memory" in str(e):
+        raise SubmissionError("out_of_memory", f"ran out of memory: {str(e)[:200]}",
+                              hint="Lower BATCH_SIZE or make the model smaller; the rubric "
+                                   "limits the memory one run may use.") from None
 
 
 def _forward_hint(e: Exception) -> str:

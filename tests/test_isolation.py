@@ -1,0 +1,153 @@
+"""Hostile submissions: each must get the grade an honest grader gives, the right reason,
+and leave nothing outside its own folder changed. Tests that need the bubblewrap layer
+skip where it is unavailable (macOS, containers without user namespaces)."""
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, SUBMISSIONS, write_rubric
+from grader import isolation
+from grader.grade import grade_submission
+from grader.rubric import load_rubric
+
+needs_bwrap = pytest.mark.skipif(not isolation.bwrap_works(), reason="bubblewrap unavailable here")
+
+
+def grade(name, rubric, data_dir, cache, **kw):
+    path = name if not isinstance(name, str) else SUBMISSIONS / name
+    return grade_submission(submission=path, rubric=load_rubric(str(rubric)), data_dir=data_dir,
+                            cache_dir=cache, quick=True, **kw)
+
+
+def snapshot(*folders):
+    return {p: (p.stat().st_mtime_ns, p.read_bytes()) for f in folders for p in sorted(f.rglob("*"))
+            if p.is_file()}
+
+
+def workers_left():
+    """Worker processes whose job folder is gone: leftovers of a grading that finished
+    (other gradings running on the machine at the same time still have theirs)."""
+    left = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"grader.worker" in argv and not Path(argv[argv.index(b"grader.worker") + 1].decode()).exists():
+            left.append(proc.name)
+    return left
+
+
+def test_the_report_says_which_protections_were_in_force(fmnist_dir, session_cache, tiny_rubric):
+    r = grade(REPO / "reference" / "baseline.py", tiny_rubric, fmnist_dir, session_cache)
+    iso = r["provenance"]["isolation"]
+    assert {"sandbox", "filesystem", "network", "processes", "memory", "output", "time"} <= set(iso)
+    assert iso["sandbox"] == ("bubblewrap" if isolation.bwrap_works() else
+                              "none (bubblewrap unavailable or GRADER_SANDBOX=none)")
+    assert "Isolation of the submission's code" in __import__("grader.report").report.render_markdown(r)
+
+
+@needs_bwrap
+def test_hunting_for_test_labels_finds_nothing(tmp_path, fmnist_dir, session_cache, tiny_rubric):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "results.json").write_text("{}")
+    r = grade("hostile_hunts_for_test_labels.py", tiny_rubric, fmnist_dir, session_cache)
+    tail = r["submission"]["output_tail"]
+    assert "HUNT DONE" in tail and "FOUND" not in tail, tail
+    assert r["status"] == "graded"
+
+
+@needs_bwrap
+def test_results_cannot_be_overwritten_now_or_later(tmp_path, fmnist_dir, session_cache, tiny_rubric):
+    out = tmp_path / "out"
+    (out / "student").mkdir(parents=True)
+    (out / "student" / "results.json").write_text('{"score": 1}')
+    (out / "results.json").write_text('{"score": 2}')
+    before = snapshot(out, session_cache, fmnist_dir)
+    r = grade("hostile_overwrites_results_now_and_later.py", tiny_rubric, fmnist_dir, session_cache)
+    time.sleep(4)  # the detached writer would strike after 3 s
+    assert snapshot(out, session_cache, fmnist_dir) == before
+    assert "wrote 0" in r["submission"]["output_tail"]
+    assert not workers_left()
+
+
+def test_hundreds_of_processes_are_all_ended(fmnist_dir, session_cache, tiny_rubric):
+    r = grade("hostile_forks_many_processes.py", tiny_rubric, fmnist_dir, session_cache)
+    assert r["status"] in ("graded", "failed")  # either way it returns, with a reason
+    deadline = time.time() + 10  # the kernel ends a PID namespace's processes asynchronously
+    while workers_left() and time.time() < deadline:
+        time.sleep(0.2)
+    assert not workers_left()
+
+
+def test_tens_of_gigabytes_hit_the_memory_limit(fmnist_dir, session_cache, tiny_rubric):
+    started = time.time()
+    r = grade("hostile_allocates_tens_of_gigabytes.py", tiny_rubric, fmnist_dir, session_cache)
+    assert r["failure"]["code"] == "out_of_memory", r["failure"]
+    assert "memory" in r["failure"]["hint"]
+    assert time.time() - started < 60
+
+
+def test_printing_without_end_hits_the_output_limit(fmnist_dir, session_cache, tiny_rubric):
+    r = grade("hostile_prints_without_end.py", tiny_rubric, fmnist_dir, session_cache)
+    assert r["failure"]["code"] == "output_limit", r["failure"]
+    assert len(r["submission"]["output_tail"]) <= 4000
+
+
+def test_patching_torch_in_the_child_changes_nothing(fmnist_dir, session_cache, tiny_rubric):
+    honest = grade(REPO / "reference" / "baseline.py", tiny_rubric, fmnist_dir, session_cache)
+    patched = grade("hostile_patches_torch_to_look_perfect.py", tiny_rubric, fmnist_dir, session_cache)
+    assert patched["status"] == "graded", patched["failure"]
+    assert patched["metrics"]["accuracy"] == honest["metrics"]["accuracy"] < 0.99
+
+
+@needs_bwrap
+def test_no_network(fmnist_dir, session_cache, tiny_rubric):
+    server = socket.socket()
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    server.bind(("127.0.0.1", 47123))
+    server.listen()
+    server.settimeout(0.2)
+    received = []
+    stop = threading.Event()
+
+    def accept():
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+                received.append(conn.recv(100))
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        r = grade("hostile_calls_the_network.py", tiny_rubric, fmnist_dir, session_cache)
+    finally:
+        stop.set()
+        thread.join()
+        server.close()
+    assert received == []
+    assert "CONNECTED" not in r["submission"]["output_tail"]
+    assert "NO NETWORK 127.0.0.1" in r["submission"]["output_tail"]
+
+
+def test_an_implausible_accuracy_is_flagged(tmp_path, fmnist_dir, session_cache, tiny_rubric):
+    text = tiny_rubric.read_text().replace("scoring:\n", "scoring:\n  max_plausible_accuracy: 0.01\n")
+    r = grade(REPO / "reference" / "baseline.py", write_rubric(tmp_path, text=text), fmnist_dir,
+              session_cache)
+    assert r["anomaly"] and "flagged for an instructor's review" in r["anomaly"]
+    assert "FLAGGED FOR REVIEW" in r["output"]
+
+
+def test_relative_time_limit_follows_the_baseline():
+    from grader.grade import _time_limit
+    rubric = load_rubric("fashion_mnist")
+    cached = [{"training": {"train_seconds": 300.0, "epochs_run": 5}}]
+    assert _time_limit(rubric, cached, quick=False) == 60 + 4 * 60.0 * 10
+    assert _time_limit(rubric, [], quick=False) == rubric.budget.time_limit_s
+    assert _time_limit(rubric, [{"source": "pinned", "accuracy": 0.9}], quick=False) == 3600
