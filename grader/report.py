@@ -47,6 +47,10 @@ def render_markdown(results: dict) -> str:
             f"| Test accuracy | {_pct(m['accuracy'])} | {_pct(m['baseline_accuracy'])} |",
             f"| Parameters | {_int(m['parameters'])} | {_int(m['baseline_parameters'])} |",
             f"| Epochs | {m['epochs'] or 'n/a'} | |", ""]
+    if m.get("pipeline"):
+        out += [f"Augmentation ran on the {m['pipeline']['train']} path (test transform: "
+                f"{m['pipeline']['test']}); `batched` means whole batches with a random draw "
+                "per image, `per-image` means torchvision image by image.", ""]
     if m["gain_pp"] is not None:
         out += [f"Gain: **{m['gain_pp']:+.2f} percentage points** over the baseline "
                 f"({', '.join(m['baseline_source'] or [])} baseline).", ""]

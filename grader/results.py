@@ -44,6 +44,7 @@ def build_results(*, rubric, data, device, quick, mode, started, versions, submi
         "epochs": (first.get("effective") or {}).get("epochs"),
         "epochs_run": (first.get("training") or {}).get("epochs_run"),
         "batch_size": (first.get("effective") or {}).get("batch_size"),
+        "pipeline": (first.get("training") or {}).get("pipeline"),
         "seeds": [r["seed"] for r in runs],
         "per_seed": [{"seed": r["seed"], "accuracy": r["accuracy"],
                       "train_seconds": (r.get("training") or {}).get("train_seconds"),

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from grader.augment import translate
 from grader.failures import SubmissionError
 
 PROGRESS_EVERY = 20  # steps between progress events (each one syncs the device once)
@@ -75,30 +76,49 @@ def transform_batch(images: np.ndarray, transform: Callable, which: str) -> torc
     return torch.stack(out)
 
 
+class Batches:
+    """Turns uint8 images into a model's input batch: on whole batches with a random draw
+    per image when the pipeline is one grader.augment recognises, else image by image
+    through torchvision (on its own RNG stream either way, seeded once per run)."""
+
+    def __init__(self, transform, which: str, seed: int):
+        self.transform, self.which = transform, which
+        self.batched = translate(transform)
+        self.path = "batched" if self.batched else "per-image"
+        self.gen = torch.Generator().manual_seed(seed)
+        self.stream = AugmentStream(seed)
+
+    def __call__(self, images: np.ndarray) -> torch.Tensor:
+        if self.batched:
+            return self.batched(torch.from_numpy(np.ascontiguousarray(images)), self.gen)
+        return self.stream(lambda: transform_batch(images, self.transform, self.which))
+
+
 @torch.no_grad()
-def predict(model, images: np.ndarray, transform, device: str, batch_size: int = 1000) -> torch.Tensor:
+def predict(model, images: np.ndarray, batches: Batches, device: str,
+            batch_size: int = 1000) -> torch.Tensor:
     """Logits for every image, in order, on the CPU."""
     model.eval()
     chunks = []
     for start in range(0, len(images), batch_size):
-        x = transform_batch(images[start:start + batch_size], transform, "test").to(device)
+        x = batches(images[start:start + batch_size]).to(device)
         chunks.append(model(x).float().cpu())
     return torch.cat(chunks)
 
 
 def train(model, hooks, x: np.ndarray, y: torch.Tensor, train_idx: np.ndarray,
           val_idx: np.ndarray, cfg: TrainConfig, info, emit: Callable[[dict], None]) -> dict:
-    """Train `model` in place under `cfg`; return the per-epoch history and timings."""
+    """Train `model` in place under `cfg`; return the per-epoch history and timings, and
+    the test-time batch maker for predicting the test set."""
     device = cfg.device
     n = len(train_idx)
     steps_per_epoch = math.ceil(n / cfg.batch_size)
-    train_tf = hooks.build_train_transform(info)
-    test_tf = hooks.build_test_transform(info)
+    train_batches = Batches(hooks.build_train_transform(info), "train", cfg.seed + 1)
+    test_batches = Batches(hooks.build_test_transform(info), "test", cfg.seed + 2)
     optimizer = _call(hooks.build_optimizer, model, expect=torch.optim.Optimizer)
     loss_fn = _call(hooks.build_loss)
     scheduler = _call(hooks.build_scheduler, optimizer, cfg.epochs, steps_per_epoch)
     order = torch.Generator().manual_seed(cfg.seed)
-    augment = AugmentStream(cfg.seed + 1)
     val_y = y[val_idx]
     history, best_acc, best_state, best_epoch, stale = [], -1.0, None, 0, 0
     emit({"event": "train_start", "epochs": cfg.epochs, "steps_per_epoch": steps_per_epoch})
@@ -111,7 +131,7 @@ def train(model, hooks, x: np.ndarray, y: torch.Tensor, train_idx: np.ndarray,
         loss_sum = torch.zeros((), device=device)
         for step in range(steps_per_epoch):
             idx = perm[step * cfg.batch_size:(step + 1) * cfg.batch_size]
-            xb = augment(lambda: transform_batch(x[idx], train_tf, "train")).to(device)
+            xb = train_batches(x[idx]).to(device)
             yb = y[idx].to(device)
             loss = loss_fn(model(xb), yb)
             optimizer.zero_grad(set_to_none=True)
@@ -130,7 +150,7 @@ def train(model, hooks, x: np.ndarray, y: torch.Tensor, train_idx: np.ndarray,
             scheduler.step()
         train_loss = loss_sum.item() / n
         _check_finite(train_loss, epoch, steps_per_epoch)
-        val_logits = predict(model, x[val_idx], test_tf, device, cfg.eval_batch_size)
+        val_logits = predict(model, x[val_idx], test_batches, device, cfg.eval_batch_size)
         val_acc = (val_logits.argmax(1) == val_y).float().mean().item()
         record = {"epoch": epoch, "train_loss": train_loss, "val_accuracy": val_acc,
                   "seconds": time.perf_counter() - t_epoch}
@@ -149,7 +169,8 @@ def train(model, hooks, x: np.ndarray, y: torch.Tensor, train_idx: np.ndarray,
         model.load_state_dict(best_state)
     return {"history": history, "best_epoch": best_epoch, "epochs_run": len(history),
             "stopped_early": len(history) < cfg.epochs, "steps_per_epoch": steps_per_epoch,
-            "train_seconds": time.perf_counter() - t_train}
+            "train_seconds": time.perf_counter() - t_train,
+            "pipeline": {"train": train_batches.path, "test": test_batches.path}}, test_batches
 
 
 def _call(hook, *args, expect=None):

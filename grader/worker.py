@@ -108,13 +108,13 @@ def run(request: dict, state: dict, emit) -> None:
                       scheduler_step=hooks.SCHEDULER_STEP, seed=seed, device=device)
     emit({"event": "phase", "phase": "train"})
     try:
-        state["training"] = train(model, hooks, arrays["train_x"],
-                                  torch.from_numpy(np.asarray(arrays["train_y"])),
-                                  train_idx, val_idx, cfg, info, emit)
+        state["training"], test_batches = train(
+            model, hooks, arrays["train_x"], torch.from_numpy(np.array(arrays["train_y"])),
+            train_idx, val_idx, cfg, info, emit)
         emit({"event": "phase", "phase": "test"})
         t1 = time.perf_counter()
-        state["test_logits"] = predict(model, arrays["test_x"], hooks.build_test_transform(info),
-                                       device, cfg.eval_batch_size)
+        state["test_logits"] = predict(model, arrays["test_x"], test_batches, device,
+                                       cfg.eval_batch_size)
         state["timings"]["predict_s"] = time.perf_counter() - t1
     except SubmissionError:
         raise

@@ -30,6 +30,7 @@ def test_template_is_graded_like_the_baseline(template_results):
     assert m["accuracy"] > 0.3  # it learned (chance is 0.1)
     assert r["score"] == 5 + 5 + 5 + 15 + 20 and r["max_score"] == 70
     assert m["epochs"] == 5 and m["batch_size"] == 128 and m["device"] == "cpu"
+    assert m["pipeline"] == {"train": "batched", "test": "batched"}
 
 
 def test_results_are_in_gradescope_form_with_provenance(template_results):
@@ -84,6 +85,7 @@ OUTCOMES = [
     ("fails_output_shape.py", "output_shape", 10, "[2, 128]"),
     ("fails_linear_size_mismatch.py", "forward_error", 5, "in_features"),
     ("fails_too_many_parameters.py", "too_many_parameters", 10, "3,256,330"),
+    ("fails_tens_of_millions_of_parameters.py", "too_many_parameters", 10, "47,700,010"),
     ("fails_nan_loss.py", "non_finite_loss", 15, "NaN"),
     ("fails_exits_the_process.py", "killed", 5, "exited with status 3"),
     ("fails_calls_sys_exit.py", "training_error", 5, "called exit"),

@@ -151,3 +151,12 @@ def test_relative_time_limit_follows_the_baseline():
     assert _time_limit(rubric, cached, quick=False) == 60 + 4 * 60.0 * 10
     assert _time_limit(rubric, [], quick=False) == rubric.budget.time_limit_s
     assert _time_limit(rubric, [{"source": "pinned", "accuracy": 0.9}], quick=False) == 3600
+
+
+def test_other_submissions_are_unaffected_by_a_hostile_one(fmnist_dir, session_cache, tiny_rubric):
+    before = grade(REPO / "reference" / "baseline.py", tiny_rubric, fmnist_dir, session_cache)
+    grade("hostile_forks_many_processes.py", tiny_rubric, fmnist_dir, session_cache)
+    grade("hostile_patches_torch_to_look_perfect.py", tiny_rubric, fmnist_dir, session_cache)
+    after = grade(REPO / "reference" / "baseline.py", tiny_rubric, fmnist_dir, session_cache)
+    assert after["metrics"]["accuracy"] == before["metrics"]["accuracy"]
+    assert after["score"] == before["score"]

@@ -29,7 +29,7 @@ def run(hooks, data, cfg):
     torch.manual_seed(cfg.seed)
     model = hooks.build_model(FASHION_MNIST)
     x, y, tr, va = data
-    return model, train(model, hooks, x, y, tr, va, cfg, FASHION_MNIST, lambda e: None)
+    return model, train(model, hooks, x, y, tr, va, cfg, FASHION_MNIST, lambda e: None)[0]
 
 
 def test_augmentation_stream_ignores_other_rng_use(data):
@@ -57,6 +57,7 @@ def test_the_loop_learns(data):
     _, result = run(hooks, data, config(epochs=3))
     losses = [e["train_loss"] for e in result["history"]]
     assert losses[-1] < losses[0] and result["epochs_run"] == 3 and not result["stopped_early"]
+    assert result["pipeline"] == {"train": "batched", "test": "batched"}
 
 
 def test_early_stopping_stops_and_keeps_the_best_epoch(tmp_path, data):
@@ -78,9 +79,18 @@ def test_batch_scheduler_steps_every_batch(tmp_path, data):
     torch.manual_seed(0)
     model = hooks.build_model(FASHION_MNIST)
     x, y, tr, va = data
-    result = train(model, hooks, x, y, tr, va, config(epochs=1, scheduler_step="batch"),
-                   FASHION_MNIST, lambda e: None)
+    result, _ = train(model, hooks, x, y, tr, va, config(epochs=1, scheduler_step="batch"),
+                      FASHION_MNIST, lambda e: None)
     assert result["steps_per_epoch"] == 5  # 270 images in batches of 64
+
+
+def test_an_unrecognised_transform_trains_on_the_per_image_path(tmp_path, data):
+    sub = tmp_path / "s.py"
+    sub.write_text("from torchvision import transforms as T\n"
+                   "def build_train_transform(info):\n"
+                   "    return T.Compose([T.RandomRotation(10), T.ToTensor()])\n")
+    _, result = run(load_hooks(sub, REFERENCE), data, config(epochs=1))
+    assert result["pipeline"] == {"train": "per-image", "test": "batched"}
 
 
 def test_nan_loss_stops_with_a_reason(data):
