@@ -7,17 +7,21 @@ The notebook side is a faithful rewrite of the lab's loop: a Dataset that turns 
 uint8 image into a PIL image and applies the baseline's torchvision transforms (as
 torchvision's CIFAR10 and FashionMNIST classes do), a DataLoader with num_workers=0 and
 batch 128, TinyCNN, Adam 3e-3, cross-entropy, then the test set once. The grader side is
-`grade_submission` on reference/baseline.py with the budget set to the same epochs, the
-baseline cache off; its figures are the student run's (child process start, training,
-validation each epoch and the test set included). Not a test: it prints a table, and
---json writes the numbers.
+`grade_submission` on reference/baseline.py with the budget set to the same epochs (the
+baseline pinned, so only the submission trains); its figures are the submission's run
+(child process start, training, validation each epoch and the test set included).
+With several --seeds both sides train once per seed, and the table gives the mean and the
+spread (min..max) of the test accuracy: the noise a gain must beat. Not a test: it prints
+a table, and --json writes the numbers.
 """
 from __future__ import annotations
 
 import argparse
 import importlib.util
 import json
+import platform
 import re
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -66,20 +70,33 @@ def notebook(data, epochs: int, seed: int) -> dict:
         for x, y in DataLoader(test, batch_size=1000, num_workers=0):
             correct += (model(x).argmax(1) == y).sum().item()
     wall = time.perf_counter() - started
-    return {"wall_s": wall, "accuracy": correct / len(test), "images": epochs * len(train)}
+    return {"seed": seed, "wall_s": wall, "accuracy": correct / len(test),
+            "images": epochs * len(train)}
 
 
-def grader(rubric_name: str, data_dir, epochs: int, tmp: Path) -> dict:
+def grader(rubric_name: str, data_dir, epochs: int, seeds: list[int], tmp: Path) -> list[dict]:
     text = (RUBRICS_DIR / f"{rubric_name}.yaml").read_text()
     text = re.sub(r"max_epochs: \d+", f"max_epochs: {epochs}", text)
     text = re.sub(r"time_factor: \d+", "time_factor: 100", text)
+    text = re.sub(r"seeds: \[.*\]", f"seeds: {json.dumps(seeds)}", text)
+    text = text.replace("submission: reference/baseline.py",
+                        "submission: reference/baseline.py\n  pinned_accuracy: 0.5")
     (tmp / "bench.yaml").write_text(text)
     r = grade_submission(submission=REFERENCE_DIR / "baseline.py", rubric=load_rubric(str(tmp / "bench.yaml")),
                          data_dir=data_dir, use_cache=False)
-    run = r["metrics"]["per_seed"][0]
-    return {"wall_s": run["wall_s"], "train_s": run["train_seconds"], "accuracy": run["accuracy"],
-            "epochs": r["metrics"]["epochs_run"],
-            "device": r["metrics"]["device"], "pipeline": r["metrics"]["pipeline"]}
+    if r["failure"]:
+        raise SystemExit(f"the grader failed: {r['failure']['message']}")
+    m = r["metrics"]
+    return [{**run, "epochs": m["epochs_run"], "device": m["device"], "pipeline": m["pipeline"],
+             "switches": m["training_switches"]} for run in m["per_seed"]]
+
+
+def summary(runs: list[dict], images: int) -> dict:
+    acc = [r["accuracy"] for r in runs]
+    wall = statistics.mean(r["wall_s"] for r in runs)
+    return {"wall_s": wall, "images_per_s": images / wall, "accuracy_mean": statistics.mean(acc),
+            "accuracy_min": min(acc), "accuracy_max": max(acc),
+            "accuracy_std": statistics.stdev(acc) if len(acc) > 1 else None, "runs": runs}
 
 
 def main():
@@ -87,28 +104,36 @@ def main():
     p.add_argument("--dataset", default="fashion_mnist", choices=["fashion_mnist", "cifar10"])
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--data-dir", type=Path)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seeds", type=int, nargs="+", default=[0],
+                   help="train each side once per seed (the grader's runs give the spread)")
+    p.add_argument("--notebook-seeds", type=int, default=None,
+                   help="train the (slow) notebook side on only the first N seeds")
     p.add_argument("--json", type=Path, help="also write the figures here")
     args = p.parse_args()
     rubric = load_rubric(args.dataset)
     data = prepare_data(rubric.dataset, data_dir=args.data_dir, cache_dir=cache_dir())
-    nb = notebook(data, args.epochs, args.seed)
+    nb_runs = [notebook(data, args.epochs, s) for s in args.seeds[:args.notebook_seeds]]
     with tempfile.TemporaryDirectory() as tmp:
-        gr = grader(args.dataset, args.data_dir, args.epochs, Path(tmp))
-    n_train = int(len(data.load("train_y")) * (1 - rubric.dataset.validation_fraction))
-    gr["images"] = args.epochs * n_train
-    rows = [("notebook pipeline", nb), ("grader", gr)]
-    print(f"{args.dataset}, {args.epochs} epoch(s), torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads")
-    print(f"{'':<18}{'wall s':>9}{'images/s':>10}{'test acc':>10}")
-    for name, m in rows:
-        print(f"{name:<18}{m['wall_s']:>9.1f}{m['images'] / m['wall_s']:>10.0f}{m['accuracy']:>10.4f}")
-    print(f"grader augmentation path: {gr['pipeline']}")
-    print(f"grader / notebook wall time: {gr['wall_s'] / nb['wall_s']:.2f}x "
-          f"(the grader also validates every epoch and trains on 90% of the images)")
+        gr_runs = grader(args.dataset, args.data_dir, args.epochs, args.seeds, Path(tmp))
+    n_train = len(data.load("train_y"))
+    nb = summary(nb_runs, args.epochs * n_train)
+    gr = summary(gr_runs, args.epochs * int(n_train * (1 - rubric.dataset.validation_fraction)))
+    print(f"{args.dataset}, {args.epochs} epoch(s), seeds {args.seeds}, torch {torch.__version__}, "
+          f"{torch.get_num_threads()} threads, {platform.processor() or platform.machine()}")
+    print(f"{'':<18}{'runs':>5}{'wall s':>9}{'images/s':>10}{'test acc (min..max)':>28}")
+    for name, m in (("notebook pipeline", nb), ("grader", gr)):
+        spread = f"{m['accuracy_mean']:.4f} ({m['accuracy_min']:.4f}..{m['accuracy_max']:.4f})"
+        print(f"{name:<18}{len(m['runs']):>5}{m['wall_s']:>9.1f}{m['images_per_s']:>10.0f}{spread:>28}")
+    first = gr_runs[0]
+    print(f"grader: augmentation on the {first['pipeline']['train']} path, device {first['device']}, "
+          f"switches {first['switches']}")
+    print(f"grader / notebook wall time: {gr['wall_s'] / nb['wall_s']:.2f}x; accuracy difference "
+          f"{(gr['accuracy_mean'] - nb['accuracy_mean']) * 100:+.2f} points "
+          f"(the grader also validates every epoch and trains on "
+          f"{1 - rubric.dataset.validation_fraction:.0%} of the images)")
     if args.json:
         args.json.write_text(json.dumps({"dataset": args.dataset, "epochs": args.epochs,
-                                         "notebook": nb, "grader": gr,
+                                         "seeds": args.seeds, "notebook": nb, "grader": gr,
                                          "versions": library_versions()}, indent=2))
 
 

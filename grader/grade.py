@@ -52,14 +52,12 @@ class Inputs:
 def grade_submission(*, submission: Path, rubric: Rubric, data_dir: Path | None = None,
                      quick: bool = False, device: str = "auto", cache_dir: Path | None = None,
                      use_cache: bool = True, mode: str = "local",
+                     cpus: tuple[int, ...] | None = None,
                      on_event: OnEvent = lambda who, e: None) -> dict:
-    started = time.time()
+    """`cpus`: the cores the runs may use (a batch worker's share; default all of them)."""
     cache_dir = Path(cache_dir or paths.cache_dir())
-    device = resolve_device(device)
-    on_event("grader", {"event": "phase", "phase": "data"})
-    data = prepare_data(rubric.dataset, data_dir=data_dir, cache_dir=cache_dir)
-    context = dict(rubric=rubric, data=data, device=device, quick=quick, mode=mode,
-                   started=started, versions=library_versions())
+    context = _context(rubric, data_dir, quick, device, cache_dir, mode, cpus, on_event)
+    data = context["data"]
     with tempfile.TemporaryDirectory(prefix="grade-") as tmp:
         tmp = Path(tmp)
         try:
@@ -97,6 +95,34 @@ def grade_submission(*, submission: Path, rubric: Rubric, data_dir: Path | None 
     context["isolation"] = runs[0].get("isolation")
     return build_results(**context, submission=sub, origin=submission, runs=runs,
                          baseline_runs=baseline_runs, failure=failure, items=items)
+
+
+def ensure_baselines(*, rubric: Rubric, data_dir: Path | None = None, quick: bool = False,
+                     device: str = "auto", cache_dir: Path | None = None,
+                     cpus: tuple[int, ...] | None = None,
+                     on_event: OnEvent = lambda who, e: None) -> list[dict]:
+    """The baseline for every seed, trained once into the cache (or found there, or
+    pinned), before a batch starts, so its workers find it instead of each training it."""
+    cache_dir = Path(cache_dir or paths.cache_dir())
+    context = _context(rubric, data_dir, quick, device, cache_dir, "batch", cpus, on_event)
+    out = []
+    with tempfile.TemporaryDirectory(prefix="baseline-") as tmp:
+        inputs = _prepare_inputs(context["data"], rubric, quick, Path(tmp))
+        for seed in rubric.seeds:
+            key = _baseline_key(seed, context)
+            out.append(_known_baseline(seed, key, rubric, cache_dir, True, on_event)
+                       or _train_baseline(seed, key, inputs, Path(tmp), context, cache_dir, True,
+                                          on_event))
+    return out
+
+
+def _context(rubric, data_dir, quick, device, cache_dir, mode, cpus, on_event) -> dict:
+    started = time.time()
+    device = resolve_device(device)
+    on_event("grader", {"event": "phase", "phase": "data"})
+    data = prepare_data(rubric.dataset, data_dir=data_dir, cache_dir=cache_dir)
+    return dict(rubric=rubric, data=data, device=device, quick=quick, mode=mode,
+                started=started, versions=library_versions(), cpus=cpus)
 
 
 def resolve_device(device: str) -> str:
@@ -158,11 +184,12 @@ def _train_one(who: str, source: Path, seed: int, inputs: Inputs, tmp: Path, con
     reference = paths.ROOT / rubric.baseline.submission
     limits = Limits(time_s=time_limit or rubric.budget.time_limit_s,
                     memory_mb=None if device.startswith("cuda") else rubric.budget.memory_mb,
-                    threads=max(1, os.cpu_count() or 1))
+                    threads=len(context["cpus"] or ()) or max(1, os.cpu_count() or 1),
+                    cpus=context["cpus"])
     request = {
         "submission": str(source), "reference": str(reference),
         "info": asdict(info), "seed": seed, "device": device, "threads": limits.threads,
-        "budget": asdict(rubric.budget),
+        "budget": asdict(rubric.budget), "training": asdict(rubric.training),
         "epochs_override": rubric.quick.epochs if context["quick"] else None,
         "modules": sorted({c.module for c in rubric.checks if c.module}),
         "arrays": {name: str(seen[name]) for name in ("train_x", "train_y", "test_x")},

@@ -34,6 +34,7 @@ class Limits:
     output_mb: int = 64             # RLIMIT_FSIZE: the largest file the child may write
     processes: int = 256            # RLIMIT_NPROC
     threads: int = 1                # CPU cores it may run on (affinity) and torch threads
+    cpus: tuple[int, ...] | None = None  # which cores (a batch worker's share); default the first
 
 
 class SandboxUnavailable(Exception):

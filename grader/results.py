@@ -7,6 +7,7 @@ resolved rubric, seeds, device, versions and code hashes behind every number).
 """
 from __future__ import annotations
 
+
 import json
 import os
 import tempfile
@@ -27,7 +28,7 @@ UNOFFICIAL_QUICK = ("UNOFFICIAL smoke run (--quick): {train} training images, {e
 
 
 def build_results(*, rubric, data, device, quick, mode, started, versions, submission, origin,
-                  runs, baseline_runs, failure, items, isolation=None) -> dict:
+                  runs, baseline_runs, failure, items, isolation=None, cpus=None) -> dict:
     score, max_score = total(items)
     official = mode == "official" and not quick
     accuracy = _mean([r["accuracy"] for r in runs]) if runs and not failure else None
@@ -45,6 +46,7 @@ def build_results(*, rubric, data, device, quick, mode, started, versions, submi
         "epochs_run": (first.get("training") or {}).get("epochs_run"),
         "batch_size": (first.get("effective") or {}).get("batch_size"),
         "pipeline": (first.get("training") or {}).get("pipeline"),
+        "training_switches": asdict(rubric.training),
         "seeds": [r["seed"] for r in runs],
         "per_seed": [{"seed": r["seed"], "accuracy": r["accuracy"],
                       "train_seconds": (r.get("training") or {}).get("train_seconds"),
@@ -54,6 +56,7 @@ def build_results(*, rubric, data, device, quick, mode, started, versions, submi
         "baseline_source": sorted({b["source"] for b in baseline_runs}) or None,
         "wall_time_s": time.time() - started,
         "device": device,
+        "cpu_cores": list(cpus) if cpus else None,  # a batch worker's share, else all
     }
     ceiling = rubric.scoring.max_plausible_accuracy
     anomaly = (f"Test accuracy {accuracy:.2%} is above what this budget plausibly allows "
@@ -126,7 +129,7 @@ def write_json(path: Path, obj: dict) -> None:
     write_text(path, json.dumps(obj, indent=2, default=str) + "\n")
 
 
-def write_text(path: Path, text: str) -> None:
+def write_text(path: Path, text: str) -> Path:
     """Atomic: a reader sees the old file or the new one, never half of one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -135,6 +138,7 @@ def write_text(path: Path, text: str) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+    return path
 
 
 def _notice(official: bool, quick: bool, rubric) -> str:

@@ -62,6 +62,18 @@ class Budget:
 
 
 @dataclass(frozen=True)
+class Training:
+    channels_last: bool = doc("run convolutions in channels_last layout, for the submission "
+                              "and the baseline alike (measure first: faster only on some "
+                              "machines and models)", False)
+    mixed_precision: bool = doc("bfloat16 autocast, for the submission and the baseline alike "
+                                "(a GPU speed-up; much slower on most CPUs)", False)
+    loader_workers: int | None = doc("DataLoader worker processes for submissions whose "
+                                     "transforms run image by image (default: cores - 1, "
+                                     "at most 4)", None)
+
+
+@dataclass(frozen=True)
 class BaselineSpec:
     submission: str = doc("the baseline's hooks, relative to the repository root", "reference/baseline.py")
     pinned_accuracy: float | None = doc("use this test accuracy instead of training the baseline", None)
@@ -109,6 +121,8 @@ class Rubric:
     baseline: BaselineSpec = doc("the reference the gain is measured against", BaselineSpec())
     checks: list[Check] = doc("structural checks before training", [])
     quick: QuickSpec = doc("the small unofficial --quick run", QuickSpec())
+    training: Training = doc("how the loop runs: layout, precision, loader workers",
+                             Training())
 
     @property
     def max_points(self) -> float:
@@ -249,6 +263,8 @@ def _validate(r: Rubric, file):
     gains = [t.min_gain for t in r.scoring.gain_tiers]
     if gains != sorted(gains) or len(set(gains)) != len(gains):
         bad("scoring.gain_tiers", "tiers must be listed by strictly increasing min_gain")
+    if r.training.loader_workers is not None and not 0 <= r.training.loader_workers <= 32:
+        bad("training.loader_workers", "must be between 0 and 32")
     if r.quick.epochs < 1 or r.quick.train_subset < 10 or r.quick.test_subset < 10:
         bad("quick", "epochs must be >= 1 and subsets >= 10 images")
 

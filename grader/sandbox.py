@@ -76,7 +76,7 @@ def run_job(job_dir: Path, *, limits: Limits, inputs: dict[Path, Path], show: li
     with open(log_path, "wb") as log, open(events_path) as events:
         proc = subprocess.Popen(command, cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True,
-                                preexec_fn=isolation.preexec(limits, isolation.cpu_set(limits.threads)))
+                                preexec_fn=isolation.preexec(limits, set(limits.cpus or ()) or isolation.cpu_set(limits.threads)))
         timed_out = False
         while proc.poll() is None:
             _relay(events, relay)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import math
+import random
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -33,6 +34,9 @@ class TrainConfig:
     seed: int
     device: str
     eval_batch_size: int = 1000
+    loader_workers: int = 0         # per-image path only
+    channels_last: bool = False     # rubric switches, the same for student and baseline
+    mixed_precision: bool = False
 
 
 class AugmentStream:
@@ -59,15 +63,22 @@ def to_pil(image: np.ndarray) -> Image.Image:
 def transform_batch(images: np.ndarray, transform: Callable, which: str) -> torch.Tensor:
     out = []
     for img in images:
-        t = transform(to_pil(img))
-        if not torch.is_tensor(t) or t.dim() != 3:
-            raise SubmissionError(
-                "bad_transform", f"build_{which}_transform(info) returned a transform whose output "
-                "is not a [C, H, W] tensor",
-                expected="a float tensor [C, H, W]",
-                got=type(t).__name__ if not torch.is_tensor(t) else f"tensor {list(t.shape)}",
-                hint="End the Compose with T.ToTensor() (and T.Normalize after it).")
-        out.append(t)
+        out.append(_checked(transform(to_pil(img)), which))
+    return _stacked(out, which)
+
+
+def _checked(t, which: str) -> torch.Tensor:
+    if not torch.is_tensor(t) or t.dim() != 3:
+        raise SubmissionError(
+            "bad_transform", f"build_{which}_transform(info) returned a transform whose output "
+            "is not a [C, H, W] tensor",
+            expected="a float tensor [C, H, W]",
+            got=type(t).__name__ if not torch.is_tensor(t) else f"tensor {list(t.shape)}",
+            hint="End the Compose with T.ToTensor() (and T.Normalize after it).")
+    return t
+
+
+def _stacked(out: list[torch.Tensor], which: str) -> torch.Tensor:
     shapes = {tuple(t.shape) for t in out}
     if len(shapes) > 1:
         raise SubmissionError("bad_transform", f"build_{which}_transform(info) gives images of "
@@ -76,50 +87,104 @@ def transform_batch(images: np.ndarray, transform: Callable, which: str) -> torc
     return torch.stack(out)
 
 
-class Batches:
-    """Turns uint8 images into a model's input batch: on whole batches with a random draw
-    per image when the pipeline is one grader.augment recognises, else image by image
-    through torchvision (on its own RNG stream either way, seeded once per run)."""
+class Images:
+    """A split's uint8 images [N, H, W, C]: the host array (memory-mapped from the data
+    cache, so every child of a batch shares the same pages) and, made once per run when
+    the batched path wants it, a copy on the training device."""
 
-    def __init__(self, transform, which: str, seed: int):
-        self.transform, self.which = transform, which
+    def __init__(self, array: np.ndarray, device: str):
+        self.host, self.device = array, device
+        self._on_device = None
+
+    def __len__(self):
+        return len(self.host)
+
+    def on_device(self) -> torch.Tensor:
+        if self._on_device is None:
+            self._on_device = torch.from_numpy(np.array(self.host)).to(self.device)
+        return self._on_device
+
+
+class PerImage(torch.utils.data.Dataset):
+    """Batches made image by image through torchvision, for pipelines grader.augment does not
+    recognise. Each image's draw is seeded by the stream's seed and the image's place in
+    the stream, so the result is the same with any number of loader workers."""
+
+    def __init__(self, images: np.ndarray, transform, which: str, seed: int):
+        self.images, self.transform, self.which, self.seed = images, transform, which, seed
+
+    def __len__(self):
+        return 0  # indexed by the sampler's (indices, position) pairs only
+
+    def __getitem__(self, item):
+        idx, position = item
+        out = []
+        with torch.random.fork_rng(devices=[]):
+            state = random.getstate()
+            for k, i in enumerate(idx):
+                s = (self.seed * 1_000_003 + position + k) % 2**63
+                torch.manual_seed(s)
+                random.seed(s)  # RandomChoice and RandomOrder draw from Python's random
+                out.append(_checked(self.transform(to_pil(self.images[i])), self.which))
+            random.setstate(state)
+        return _stacked(out, self.which)
+
+
+class Batches:
+    """Turns uint8 images into a model's input batches on the training device: on whole
+    batches with a random draw per image when the pipeline is one grader.augment
+    recognises, else image by image through torchvision in DataLoader workers. Either way
+    on its own random stream, seeded once per run, so model initialisation and Dropout
+    draws do not shift it."""
+
+    def __init__(self, transform, which: str, seed: int, device: str, workers: int = 0):
+        self.transform, self.which, self.seed, self.device = transform, which, seed, device
         self.batched = translate(transform)
         self.path = "batched" if self.batched else "per-image"
-        self.gen = torch.Generator().manual_seed(seed)
-        self.stream = AugmentStream(seed)
+        self.workers = workers
+        self.gen = torch.Generator(device=device).manual_seed(seed)
+        self.position = 0  # images served so far: the per-image path's stream position
 
-    def __call__(self, images: np.ndarray) -> torch.Tensor:
+    def __call__(self, images: Images, order: torch.Tensor, batch_size: int):
+        """Yield the batches of images[order], in order, each [B, C, H, W] on the device."""
         if self.batched:
-            return self.batched(torch.from_numpy(np.ascontiguousarray(images)), self.gen)
-        return self.stream(lambda: transform_batch(images, self.transform, self.which))
-
-
-@torch.no_grad()
-def predict(model, images: np.ndarray, batches: Batches, device: str,
-            batch_size: int = 1000) -> torch.Tensor:
-    """Logits for every image, in order, on the CPU."""
-    model.eval()
-    chunks = []
-    for start in range(0, len(images), batch_size):
-        x = batches(images[start:start + batch_size]).to(device)
-        chunks.append(model(x).float().cpu())
-    return torch.cat(chunks)
+            on_device = images.on_device()
+            order = order.to(self.device)
+            for start in range(0, len(order), batch_size):
+                yield self.batched(on_device[order[start:start + batch_size]], self.gen)
+            return
+        pairs = [(order[s:s + batch_size].numpy(), self.position + s)
+                 for s in range(0, len(order), batch_size)]
+        self.position += len(order)
+        loader = torch.utils.data.DataLoader(
+            PerImage(images.host, self.transform, self.which, self.seed), sampler=pairs,
+            batch_size=None, num_workers=min(self.workers, len(pairs)),
+            generator=torch.Generator(),  # leaves the global RNG (Dropout's) alone
+            pin_memory=self.device.startswith("cuda"))
+        for xb in loader:
+            yield xb.to(self.device, non_blocking=True)
 
 
 def train(model, hooks, x: np.ndarray, y: torch.Tensor, train_idx: np.ndarray,
-          val_idx: np.ndarray, cfg: TrainConfig, info, emit: Callable[[dict], None]) -> dict:
+          val_idx: np.ndarray, cfg: TrainConfig, info, emit: Callable[[dict], None]):
     """Train `model` in place under `cfg`; return the per-epoch history and timings, and
     the test-time batch maker for predicting the test set."""
     device = cfg.device
     n = len(train_idx)
     steps_per_epoch = math.ceil(n / cfg.batch_size)
-    train_batches = Batches(hooks.build_train_transform(info), "train", cfg.seed + 1)
-    test_batches = Batches(hooks.build_test_transform(info), "test", cfg.seed + 2)
+    images = Images(x, device)
+    train_batches = Batches(hooks.build_train_transform(info), "train", cfg.seed + 1, device,
+                            cfg.loader_workers)
+    test_batches = Batches(hooks.build_test_transform(info), "test", cfg.seed + 2, device,
+                           cfg.loader_workers)
+    if cfg.channels_last:
+        model.to(memory_format=torch.channels_last)
     optimizer = _call(hooks.build_optimizer, model, expect=torch.optim.Optimizer)
     loss_fn = _call(hooks.build_loss)
     scheduler = _call(hooks.build_scheduler, optimizer, cfg.epochs, steps_per_epoch)
-    order = torch.Generator().manual_seed(cfg.seed)
-    val_y = y[val_idx]
+    shuffle = torch.Generator().manual_seed(cfg.seed)
+    train_idx, val_idx = torch.from_numpy(train_idx), torch.from_numpy(val_idx)
+    y_dev, val_y = y.to(device), y[val_idx]
     history, best_acc, best_state, best_epoch, stale = [], -1.0, None, 0, 0
     emit({"event": "train_start", "epochs": cfg.epochs, "steps_per_epoch": steps_per_epoch})
     t_train = time.perf_counter()
@@ -127,13 +192,13 @@ def train(model, hooks, x: np.ndarray, y: torch.Tensor, train_idx: np.ndarray,
     for epoch in range(1, cfg.epochs + 1):
         t_epoch = time.perf_counter()
         model.train()
-        perm = train_idx[torch.randperm(n, generator=order).numpy()]
+        order = train_idx[torch.randperm(n, generator=shuffle)]
+        labels = y_dev[order.to(device)]
         loss_sum = torch.zeros((), device=device)
-        for step in range(steps_per_epoch):
-            idx = perm[step * cfg.batch_size:(step + 1) * cfg.batch_size]
-            xb = train_batches(x[idx]).to(device)
-            yb = y[idx].to(device)
-            loss = loss_fn(model(xb), yb)
+        for step, xb in enumerate(train_batches(images, order, cfg.batch_size)):
+            yb = labels[step * cfg.batch_size:(step + 1) * cfg.batch_size]
+            with _precision(cfg):
+                loss = loss_fn(model(_layout(xb, cfg)), yb)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.grad_clip_norm:
@@ -141,16 +206,16 @@ def train(model, hooks, x: np.ndarray, y: torch.Tensor, train_idx: np.ndarray,
             optimizer.step()
             if scheduler is not None and cfg.scheduler_step == "batch":
                 scheduler.step()
-            loss_sum += loss.detach() * len(idx)
+            loss_sum += loss.detach().float() * len(yb)
             if step % PROGRESS_EVERY == 0 or step == steps_per_epoch - 1:
-                value = loss.item()  # one sync per PROGRESS_EVERY steps
+                value = loss.item()  # the loop's only host sync, once per PROGRESS_EVERY steps
                 _check_finite(value, epoch, step + 1)
                 emit({"event": "step", "epoch": epoch, "step": step + 1, "loss": value})
         if scheduler is not None and cfg.scheduler_step == "epoch":
             scheduler.step()
         train_loss = loss_sum.item() / n
         _check_finite(train_loss, epoch, steps_per_epoch)
-        val_logits = predict(model, x[val_idx], test_batches, device, cfg.eval_batch_size)
+        val_logits = predict(model, images, test_batches, cfg, val_idx)
         val_acc = (val_logits.argmax(1) == val_y).float().mean().item()
         record = {"epoch": epoch, "train_loss": train_loss, "val_accuracy": val_acc,
                   "seconds": time.perf_counter() - t_epoch}
@@ -171,6 +236,27 @@ def train(model, hooks, x: np.ndarray, y: torch.Tensor, train_idx: np.ndarray,
             "stopped_early": len(history) < cfg.epochs, "steps_per_epoch": steps_per_epoch,
             "train_seconds": time.perf_counter() - t_train,
             "pipeline": {"train": train_batches.path, "test": test_batches.path}}, test_batches
+
+
+@torch.no_grad()
+def predict(model, images: Images, batches: Batches, cfg: TrainConfig,
+            order: torch.Tensor | None = None) -> torch.Tensor:
+    """Logits for images[order] (all of them by default), in order, on the CPU."""
+    model.eval()
+    order = torch.arange(len(images)) if order is None else order
+    with _precision(cfg):
+        chunks = [model(_layout(x, cfg)).float() for x in batches(images, order, cfg.eval_batch_size)]
+    return torch.cat(chunks).cpu()
+
+
+def _layout(x: torch.Tensor, cfg: TrainConfig) -> torch.Tensor:
+    return x.contiguous(memory_format=torch.channels_last) if cfg.channels_last else x
+
+
+def _precision(cfg: TrainConfig):
+    """bfloat16 autocast when the rubric asks for mixed precision: no loss scaling needed."""
+    return torch.autocast(device_type=cfg.device.split(":")[0], dtype=torch.bfloat16,
+                          enabled=cfg.mixed_precision)
 
 
 def _call(hook, *args, expect=None):

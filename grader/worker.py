@@ -43,7 +43,7 @@ def run(request: dict, state: dict, emit) -> None:
     from grader.failures import SubmissionError
     from grader.hooks import load_hooks
     from grader.inspection import inspect_model
-    from grader.train import TrainConfig, predict, train
+    from grader.train import Images, TrainConfig, predict, train
 
     torch.set_num_threads(request["threads"])
     if request["device"].startswith("cuda"):  # rlimits break CUDA; cap its allocator instead
@@ -102,10 +102,16 @@ def run(request: dict, state: dict, emit) -> None:
     model.to(device)
     arrays = {k: np.load(p, mmap_mode="r") for k, p in request["arrays"].items()}
     train_idx, val_idx = np.load(request["train_idx"]), np.load(request["val_idx"])
+    switches = request["training"]
+    workers = switches["loader_workers"]
+    if workers is None:  # the per-image path's workers prepare batches while the model trains
+        workers = min(4, request["threads"] - 1)
     cfg = TrainConfig(epochs=epochs, batch_size=batch_size,
                       grad_clip_norm=hooks.GRAD_CLIP_NORM,
                       early_stopping_patience=hooks.EARLY_STOPPING_PATIENCE,
-                      scheduler_step=hooks.SCHEDULER_STEP, seed=seed, device=device)
+                      scheduler_step=hooks.SCHEDULER_STEP, seed=seed, device=device,
+                      loader_workers=workers, channels_last=switches["channels_last"],
+                      mixed_precision=switches["mixed_precision"])
     emit({"event": "phase", "phase": "train"})
     try:
         state["training"], test_batches = train(
@@ -113,8 +119,7 @@ def run(request: dict, state: dict, emit) -> None:
             train_idx, val_idx, cfg, info, emit)
         emit({"event": "phase", "phase": "test"})
         t1 = time.perf_counter()
-        state["test_logits"] = predict(model, arrays["test_x"], test_batches, device,
-                                       cfg.eval_batch_size)
+        state["test_logits"] = predict(model, Images(arrays["test_x"], device), test_batches, cfg)
         state["timings"]["predict_s"] = time.perf_counter() - t1
     except SubmissionError:
         raise

@@ -6,7 +6,7 @@ import torch
 from torchvision import transforms as T
 
 from grader.augment import translate
-from grader.train import AugmentStream, transform_batch
+from grader.train import to_pil
 
 MEAN, STD = (0.49, 0.48, 0.45), (0.20, 0.20, 0.20)
 
@@ -15,9 +15,18 @@ def images(n=64, c=3, size=32, seed=0):
     return np.random.default_rng(seed).integers(0, 256, (n, size, size, c), dtype=np.uint8)
 
 
+def blocky(n=64, c=3, size=32, seed=0):
+    """Images made of 4x4 blocks, like real images smooth at the pixel scale: a rotation's
+    nearest-neighbour sampling then agrees with PIL's away from rounding ties."""
+    base = images(n, c, size // 4, seed)
+    return np.repeat(np.repeat(base, 4, 1), 4, 2)
+
+
 def both(transform, x, seed=0):
     batched = translate(transform)(torch.from_numpy(x), torch.Generator().manual_seed(seed))
-    per_image = AugmentStream(seed)(lambda: transform_batch(x, transform, "train"))
+    with torch.random.fork_rng(devices=[]):  # torchvision itself, image by image
+        torch.manual_seed(seed)
+        per_image = torch.stack([transform(to_pil(img)) for img in x])
     return batched, per_image
 
 
@@ -69,11 +78,89 @@ def test_same_seed_same_stream():
 
 
 @pytest.mark.parametrize("transform", [
-    T.Compose([T.RandomRotation(10), T.ToTensor()]),
+    T.Compose([T.ColorJitter(brightness=(1.4, 1.4)), T.ToTensor()]),
+    T.Compose([T.ColorJitter(contrast=(0.5, 0.5)), T.ToTensor()]),
+    T.Compose([T.ColorJitter(saturation=(0.3, 0.3)), T.ToTensor()]),
+    T.Compose([T.ColorJitter(hue=(0.2, 0.2)), T.ToTensor()]),
+    T.Compose([T.ColorJitter(hue=(-0.3, -0.3)), T.ToTensor()]),
+    T.Compose([T.RandomGrayscale(p=1.0), T.ToTensor()]),
+    T.Compose([T.Grayscale(num_output_channels=1), T.ToTensor()]),
+    T.Compose([T.RandomRotation((30, 30)), T.ToTensor()]),
+    T.Compose([T.RandomRotation((-75, -75), fill=128), T.ToTensor()]),
+    T.Compose([T.RandomAffine((20, 20), scale=(1.2, 1.2), shear=(10, 10, 5, 5)), T.ToTensor()]),
+    T.Compose([T.RandomAffine((0, 0), scale=(0.8, 0.8), fill=255), T.ToTensor()]),
+    T.Compose([T.RandomApply([T.RandomRotation((45, 45))], p=1.0), T.ToTensor()]),
+    T.Compose([T.RandomVerticalFlip(p=1.0), T.ToTensor()]),
+], ids=["brightness", "contrast", "saturation", "hue", "hue-negative", "grayscale",
+        "grayscale-one-channel", "rotation", "rotation-fill", "affine", "affine-fill",
+        "random-apply", "vertical-flip"])
+def test_pil_stage_transforms_match_torchvision_to_the_rounding(transform):
+    """Fixed factors: the batched result is torchvision's (PIL's) up to a rounding step on
+    a few pixels (PIL's hue works on uint8 HSV, so it is allowed a little more)."""
+    batched, per_image = both(transform, blocky())
+    assert batched.shape == per_image.shape
+    diff = (batched - per_image).abs()
+    assert diff.max() <= 7 / 255
+    assert (diff > 1.5 / 255).float().mean() < 0.001
+
+
+def test_bilinear_rotation_is_close_to_pils():
+    """PIL and grid_sample treat the border differently under bilinear interpolation;
+    inside the image they agree."""
+    tf = T.Compose([T.RandomRotation((30, 30), interpolation=T.InterpolationMode.BILINEAR), T.ToTensor()])
+    batched, per_image = both(tf, blocky())
+    assert (batched - per_image).abs().mean() < 0.02
+
+
+def test_grayscale_images_go_through_colour_transforms():
+    x = blocky(c=1, size=28)
+    tf = T.Compose([T.ColorJitter(0.4, 0.4, 0.4, 0.1), T.RandomRotation(15), T.ToTensor(),
+                    T.RandomErasing()])
+    batched = translate(tf)(torch.from_numpy(x), torch.Generator().manual_seed(0))
+    assert batched.shape == (64, 1, 28, 28)
+
+
+def copies_of_one_image(transform, n=4000, c=3, seed=3):
+    x = np.repeat(blocky(n=1, c=c), n, axis=0)
+    return both(transform, x, seed=seed)
+
+
+@pytest.mark.parametrize("transform", [
+    T.Compose([T.ColorJitter(0.4, 0.4, 0.4, 0.1), T.ToTensor()]),
+    T.Compose([T.RandomRotation(20), T.ToTensor()]),
+    T.Compose([T.RandomAffine(10, translate=(0.1, 0.1), scale=(0.9, 1.1), shear=5), T.ToTensor()]),
+    T.Compose([T.RandomGrayscale(p=0.3), T.ToTensor()]),
+    T.Compose([T.RandomApply([T.ColorJitter(0.8, 0.8, 0.8, 0.2)], p=0.5), T.ToTensor()]),
+    T.Compose([T.ToTensor(), T.RandomErasing(p=0.7)]),
+    T.Compose([T.ToTensor(), T.RandomErasing(p=1.0, scale=(0.1, 0.5), value=0.5)]),
+], ids=["color-jitter", "rotation", "affine", "random-grayscale", "random-apply", "erasing",
+        "erasing-value"])
+def test_random_transforms_follow_torchvision_in_distribution(transform):
+    """Thousands of augmented copies of one image: per pixel, the mean and the spread of
+    the batched results agree with torchvision's within sampling error."""
+    batched, per_image = copies_of_one_image(transform)
+    assert (batched.mean(0) - per_image.mean(0)).abs().max() < 0.05
+    assert (batched.std(0) - per_image.std(0)).abs().max() < 0.05
+    assert batched.std(0).mean() > 0.01  # it did augment
+
+
+def test_erasing_random_value_fills_with_noise():
+    tf = T.Compose([T.ToTensor(), T.RandomErasing(p=1.0, value="random")])
+    batched, per_image = copies_of_one_image(tf, n=1000)
+    changed_b = (batched != torch.from_numpy(blocky(n=1)).permute(0, 3, 1, 2) / 255).float().mean()
+    changed_p = (per_image != torch.from_numpy(blocky(n=1)).permute(0, 3, 1, 2) / 255).float().mean()
+    assert abs(changed_b - changed_p) < 0.03
+
+
+@pytest.mark.parametrize("transform", [
     T.Compose([T.RandomCrop(32, padding=4, padding_mode="reflect"), T.ToTensor()]),
+    T.Compose([T.RandomRotation(10, expand=True), T.ToTensor()]),
+    T.Compose([T.RandomRotation(10, center=(3, 3)), T.ToTensor()]),
     T.Compose([T.RandomHorizontalFlip()]),  # no ToTensor: not a tensor pipeline
-    T.Compose([T.ToTensor(), T.RandomErasing()]),
+    T.Compose([T.RandomErasing(), T.ToTensor()]),  # erasing needs a tensor
+    T.Compose([T.AutoAugment(), T.ToTensor()]),
     lambda img: T.functional.to_tensor(img),
-], ids=["rotation", "reflect-padding", "no-totensor", "erasing", "own-callable"])
+], ids=["reflect-padding", "rotation-expand", "rotation-centre", "no-totensor",
+        "erasing-before-totensor", "autoaugment", "own-callable"])
 def test_anything_else_falls_back_to_the_per_image_path(transform):
     assert translate(transform) is None

@@ -5,6 +5,7 @@ import pytest
 
 from conftest import REPO, SUBMISSIONS, write_rubric
 from grader.grade import grade_submission
+from grader.report import render_markdown
 from grader.rubric import load_rubric
 
 GRADESCOPE_KEYS = {"score", "execution_time", "output", "visibility", "stdout_visibility",
@@ -62,6 +63,17 @@ def test_a_better_submission_scores_higher(template_results, fmnist_dir, session
     assert strong["metrics"]["gain_pp"] > 0
     assert strong["score"] > template_results["score"]
     assert "build_model" in strong["submission"]["customised_hooks"]
+
+
+def test_own_transform_runs_per_image_in_loader_workers_in_the_sandbox(
+        tmp_path, fmnist_dir, session_cache, tiny_rubric):
+    text = tiny_rubric.read_text() + "training: {loader_workers: 2}\n"
+    r = grade(SUBMISSIONS / "passes_own_transform_callable.py", write_rubric(tmp_path, text=text),
+              fmnist_dir, cache_dir=session_cache, quick=True)
+    assert r["status"] == "graded", r["output"]
+    assert r["metrics"]["pipeline"] == {"train": "per-image", "test": "batched"}
+    assert r["metrics"]["training_switches"]["loader_workers"] == 2
+    assert "per-image" in render_markdown(r)
 
 
 def test_pinned_baseline_is_used_as_is(tmp_path, fmnist_dir, session_cache, tiny_rubric):

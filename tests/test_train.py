@@ -2,12 +2,13 @@
 import numpy as np
 import pytest
 import torch
+from torchvision import transforms as T
 
 from conftest import REPO
 from grader.data import FASHION_MNIST
 from grader.failures import SubmissionError
 from grader.hooks import load_hooks
-from grader.train import AugmentStream, TrainConfig, train, transform_batch
+from grader.train import Batches, Images, TrainConfig, train
 from synthetic import make_images
 
 REFERENCE = REPO / "reference" / "baseline.py"
@@ -32,16 +33,38 @@ def run(hooks, data, cfg):
     return model, train(model, hooks, x, y, tr, va, cfg, FASHION_MNIST, lambda e: None)[0]
 
 
-def test_augmentation_stream_ignores_other_rng_use(data):
-    hooks = load_hooks(REFERENCE, REFERENCE)
-    tf = hooks.build_train_transform(FASHION_MNIST)
-    x = data[0][:16]
-    a, b = AugmentStream(7), AugmentStream(7)
-    first = a(lambda: transform_batch(x, tf, "train"))
+BATCHED = T.Compose([T.RandomCrop(28, padding=3), T.ToTensor()])
+PER_IMAGE_ONLY = T.Compose([T.RandomPerspective(), T.ToTensor()])  # grader.augment lacks it
+
+
+@pytest.mark.parametrize("tf", [BATCHED, PER_IMAGE_ONLY], ids=["batched", "per-image"])
+def test_augmentation_stream_ignores_other_rng_use(data, tf):
+    images, order = Images(data[0], "cpu"), torch.arange(64)
+
+    def draw(batches):
+        return torch.cat(list(batches(images, order, 32)))
+    a, b = Batches(tf, "train", 7, "cpu"), Batches(tf, "train", 7, "cpu")
+    first = draw(a)
     torch.rand(1000)  # e.g. a bigger model's init or Dropout consuming the global RNG
-    second = b(lambda: transform_batch(x, tf, "train"))
-    assert torch.equal(first, second)
-    assert not torch.equal(a(lambda: transform_batch(x, tf, "train")), first)  # the stream moves on
+    assert torch.equal(first, draw(b))
+    assert not torch.equal(draw(a), first)  # the stream moves on
+
+
+def test_per_image_path_gives_the_same_batches_with_any_number_of_workers(data):
+    tf = PER_IMAGE_ONLY
+    images, order = Images(data[0], "cpu"), torch.randperm(100)
+    alone = torch.cat(list(Batches(tf, "train", 3, "cpu", workers=0)(images, order, 32)))
+    pooled = torch.cat(list(Batches(tf, "train", 3, "cpu", workers=2)(images, order, 32)))
+    assert alone.shape == (100, 1, 28, 28) and torch.equal(alone, pooled)
+
+
+def test_layout_and_precision_switches_train(data):
+    hooks = load_hooks(REFERENCE, REFERENCE)
+    _, plain = run(hooks, data, config(epochs=1))
+    _, fast = run(hooks, data, config(epochs=1, channels_last=True, mixed_precision=True))
+    assert fast["epochs_run"] == 1 and 0 <= fast["history"][0]["val_accuracy"] <= 1
+    # bfloat16 changes the arithmetic, so not the same numbers, but the same kind of run
+    assert abs(fast["history"][0]["train_loss"] - plain["history"][0]["train_loss"]) < 0.5
 
 
 def test_same_seed_same_history(data):
@@ -88,7 +111,7 @@ def test_an_unrecognised_transform_trains_on_the_per_image_path(tmp_path, data):
     sub = tmp_path / "s.py"
     sub.write_text("from torchvision import transforms as T\n"
                    "def build_train_transform(info):\n"
-                   "    return T.Compose([T.RandomRotation(10), T.ToTensor()])\n")
+                   "    return T.Compose([T.RandomPerspective(), T.ToTensor()])\n")
     _, result = run(load_hooks(sub, REFERENCE), data, config(epochs=1))
     assert result["pipeline"] == {"train": "per-image", "test": "batched"}
 
@@ -102,7 +125,7 @@ def test_nan_loss_stops_with_a_reason(data):
 
 
 def test_a_transform_without_totensor_is_explained(data):
-    from torchvision import transforms as T
+    batches = Batches(T.RandomHorizontalFlip(), "train", 0, "cpu")
     with pytest.raises(SubmissionError) as info:
-        transform_batch(data[0][:2], T.RandomHorizontalFlip(), "train")
+        next(batches(Images(data[0], "cpu"), torch.arange(2), 2))
     assert info.value.code == "bad_transform" and "ToTensor" in info.value.hint
