@@ -43,20 +43,69 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def build_batch_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="grade batch", description="Grade a folder of submissions (one per student id: a "
+        "package folder, .py, .ipynb or .zip) into a resumable gradebook in OUT.",
+        epilog="Run it again after an interruption: finished submissions are kept, unfinished "
+               "ones are graded again. Exit status: 0 done; 2 bad usage; 4 grader errors "
+               "(those submissions are not recorded; run again to retry).")
+    p.add_argument("folder", type=Path, help="the folder of submissions")
+    p.add_argument("--rubric", default="cifar10", help="a rubric NAME or FILE (default: %(default)s)")
+    p.add_argument("--out", type=Path, required=True, help="folder for the gradebook and feedback")
+    p.add_argument("--workers", type=int, default=1, help="gradings at once (default: %(default)s)")
+    p.add_argument("--executor", default="local", choices=["local", "slurm", "ray"])
+    p.add_argument("--force", action="store_true", help="regrade submissions already graded")
+    p.add_argument("--data-dir", type=Path, help="an existing copy of the data set")
+    p.add_argument("--quick", action="store_true", help="the small unofficial smoke run")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda (default: %(default)s)")
+    p.add_argument("--slurm-partition", help="slurm: the partition to submit to")
+    p.add_argument("--gpus-per-task", type=float, default=0,
+                   help="slurm/ray: GPUs per submission (ray accepts fractions, e.g. 0.25)")
+    return p
+
+
+def build_export_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="grade export",
+                                description="Write exports from the gradebook in OUT into OUT/exports.")
+    p.add_argument("out", type=Path, help="the --out folder of `grade batch`")
+    p.add_argument("--format", required=True, choices=["csv", "canvas", "leaderboard", "feedback"])
+    p.add_argument("--rubric", help="only this rubric's grades (by rubric name)")
+    return p
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
     console = Console(stderr=True, soft_wrap=True)  # error lines stay whole for grep and logs
-    if args.local is None:
-        parser.print_usage(sys.stderr)
-        console.print("grade: say what to grade, e.g. [bold]grade --local student_template[/]")
-        return EXIT_USAGE
-    from grader import local
     try:
+        if argv[:1] == ["batch"]:
+            from grader import batch
+            a = build_batch_parser().parse_args(argv[1:])
+            return batch.main(folder=a.folder, rubric=a.rubric, out=a.out, workers=a.workers,
+                              executor=a.executor, force=a.force, data_dir=a.data_dir,
+                              quick=a.quick, device=a.device, slurm_partition=a.slurm_partition,
+                              gpus_per_task=a.gpus_per_task, console=console)
+        if argv[:1] == ["export"]:
+            from grader import export
+            a = build_export_parser().parse_args(argv[1:])
+            for path in export.main(out=a.out, fmt=a.format, rubric=a.rubric):
+                console.print(f"wrote {path}")
+            return 0
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if args.local is None:
+            parser.print_usage(sys.stderr)
+            console.print("grade: say what to grade, e.g. [bold]grade --local student_template[/], "
+                          "[bold]grade batch DIR --out OUT[/] or [bold]grade export OUT --format csv[/]")
+            return EXIT_USAGE
+        from grader import local
         return local.main(path=args.local, rubric=args.rubric, out=args.out,
                           data_dir=args.data_dir, quick=args.quick, device=args.device,
                           fail_under=args.fail_under, use_cache=not args.no_cache,
                           as_json=args.json)
+    except FileNotFoundError as e:
+        console.print(f"[red]error[/]: {e}")
+        return EXIT_USAGE
     except RubricError as e:
         console.print(f"[red]invalid rubric[/] {e}")
         return EXIT_USAGE

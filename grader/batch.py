@@ -1,0 +1,174 @@
+"""`grade batch DIR --rubric R --out OUT`: grade a class's folder of submissions.
+
+Discover the submissions (one entry per student id: a package folder, .py, .ipynb or
+.zip), skip those already in the gradebook with the same content and rubric, train the
+baseline once per seed, then grade the rest in parallel on the chosen executor. Each
+finished grading is written at once: its feedback folder, then its gradebook row (one
+transaction), so a run killed at any moment loses at most the gradings in flight.
+"""
+from __future__ import annotations
+
+import hashlib
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from grader import gradebook, paths
+from grader.executors import EXECUTORS, Job, run_local, run_ray, run_slurm, worker_slots
+from grader.grade import ensure_baselines
+from grader.report import write_reports
+from grader.rubric import load_rubric
+
+KINDS = (".py", ".ipynb", ".zip")
+GRADEBOOK = "gradebook.sqlite"
+
+
+@dataclass
+class Found:
+    entries: dict[str, Path] = field(default_factory=dict)   # student id -> submission
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (name, why)
+
+
+def discover(folder: Path) -> Found:
+    """One submission per student id; anything else is reported, not guessed at."""
+    found, by_id = Found(), {}
+    for path in sorted(Path(folder).iterdir()):
+        if path.name.startswith((".", "_")):
+            continue
+        if path.is_dir() or path.suffix.lower() in KINDS:
+            student = path.name if path.is_dir() else path.stem
+            by_id.setdefault(student, []).append(path)
+        else:
+            found.skipped.append((path.name, f"not a submission (a folder, {', '.join(KINDS)})"))
+    for student, paths_ in by_id.items():
+        if len(paths_) > 1:
+            names = ", ".join(p.name for p in paths_)
+            found.skipped.append((student, f"more than one submission for this student ({names}); "
+                                           "keep one and run again"))
+        else:
+            found.entries[student] = paths_[0]
+    return found
+
+
+def content_hash(path: Path) -> str:
+    """What the student handed in, byte for byte, every file of a folder included: any
+    change means a regrade."""
+    h = hashlib.sha256()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for f in files:
+        rel = f.relative_to(path) if path.is_dir() else Path(f.name)
+        if "__pycache__" in rel.parts:
+            continue
+        try:
+            h.update(str(rel).encode() + b"\0" + f.read_bytes() + b"\0")
+        except OSError:
+            h.update(str(rel).encode() + b"\0unreadable\0")
+    return h.hexdigest()[:16]
+
+
+@dataclass
+class Tally:
+    total: int
+    started: float = field(default_factory=time.monotonic)
+    running: set = field(default_factory=set)
+    outcomes: Counter = field(default_factory=Counter)
+    leader: tuple[float, str] | None = None
+    durations: list = field(default_factory=list)
+
+    def view(self, workers: int) -> Table:
+        done = sum(self.outcomes.values())
+        left = self.total - done
+        eta = "?"
+        if self.durations:
+            per = sum(self.durations) / len(self.durations)
+            eta = f"{per * left / max(1, min(workers, left or 1)) / 60:.1f} min"
+        t = Table(title="Batch grading", show_header=False, box=None)
+        t.add_row("done", f"{done}/{self.total}  (graded {self.outcomes['graded']}, failed "
+                          f"{self.outcomes['failed']}, grader errors {self.outcomes['error']})")
+        t.add_row("running", ", ".join(sorted(self.running)) or "-")
+        t.add_row("left", str(left))
+        t.add_row("elapsed / remaining", f"{(time.monotonic() - self.started) / 60:.1f} min / {eta}")
+        if self.leader:
+            t.add_row("leader", f"{self.leader[1]} ({self.leader[0]:.2%})")
+        return t
+
+
+def main(*, folder: Path, rubric: str, out: Path, workers: int = 1, executor: str = "local",
+         force: bool = False, data_dir: Path | None = None, quick: bool = False,
+         device: str = "auto", cache_dir: Path | None = None, slurm_partition: str | None = None,
+         gpus_per_task: float = 0, console: Console | None = None) -> int:
+    console = console or Console(stderr=True)
+    spec = load_rubric(rubric)
+    if executor not in EXECUTORS:
+        console.print(f"unknown executor {executor!r} (choose from {', '.join(EXECUTORS)})")
+        return 2
+    folder, out = Path(folder), Path(out)
+    if not folder.is_dir():
+        console.print(f"{folder} is not a folder of submissions")
+        return 2
+    cache_dir = Path(cache_dir or paths.cache_dir())
+    found = discover(folder)
+    for name, why in found.skipped:
+        console.print(f"[yellow]skipped[/] {name}: {why}")
+    db = gradebook.connect(out / GRADEBOOK)
+    digest = spec.digest() + ("-quick" if quick else "")
+    jobs, unchanged = [], 0
+    for student, path in found.entries.items():
+        h = content_hash(path)
+        if not force and gradebook.is_done(db, student, digest, h):
+            unchanged += 1
+            continue
+        jobs.append(Job(student=student, path=path.resolve(), content_hash=h, rubric=spec,
+                        data_dir=data_dir, cache_dir=cache_dir, quick=quick, device=device))
+    console.print(f"{len(found.entries)} submissions: {unchanged} already graded with this "
+                  f"rubric, {len(jobs)} to grade ({executor}, {workers} worker(s))")
+    if not jobs:
+        return 0
+    console.print("Baseline: once per seed, before the submissions")
+    slot = worker_slots(1 if executor != "local" else workers, device)[0]
+    # the baseline trains on one worker's share of the machine, as each submission will
+    ensure_baselines(rubric=spec, data_dir=data_dir, quick=quick, device=slot["device"],
+                     cache_dir=cache_dir, cpus=slot["cpus"])
+    tally = Tally(total=len(jobs))
+    if executor == "local":
+        stream = run_local(jobs, workers, device, on_start=lambda job: tally.running.add(job.student))
+    elif executor == "slurm":
+        stream = run_slurm(jobs, out / "slurm", partition=slurm_partition, parallel=workers,
+                           gpus_per_task=int(gpus_per_task),
+                           timeout_min=int(spec.budget.time_limit_s * 2.5 / 60) + 10)
+    else:
+        stream = run_ray(jobs, gpus_per_task=gpus_per_task)
+    with Live(tally.view(workers), console=console, refresh_per_second=2,
+              transient=not console.is_terminal) as live:
+        for job, results in stream:
+            record(db, out, job, digest, results, tally)
+            live.update(tally.view(workers))
+    db.close()
+    o = tally.outcomes
+    console.print(f"Done: {o['graded']} graded, {o['failed']} failed (reasons in the gradebook), "
+                  f"{o['error']} grader errors (not recorded; run again to retry). "
+                  f"Gradebook: {out / GRADEBOOK}")
+    return 4 if o["error"] else 0
+
+
+def record(db, out: Path, job: Job, digest: str, results: dict, tally: Tally) -> None:
+    tally.running.discard(job.student)
+    if "grader_error" in results:
+        tally.outcomes["error"] += 1
+        Console(stderr=True).print(f"[red]grader error[/] {job.student}: {results['grader_error']}")
+        return
+    results["submission"]["name"] = job.student
+    write_reports(results, out / "feedback" / job.student)  # before the row: a row means done
+    gradebook.record(db, student=job.student, rubric_digest=digest, content_hash=job.content_hash,
+                     source=str(job.path), results=results)
+    tally.outcomes[results["status"]] += 1
+    tally.durations.append(results["metrics"]["wall_time_s"])
+    acc = results["metrics"].get("accuracy")
+    if acc is not None and (tally.leader is None or acc > tally.leader[0]):
+        tally.leader = (acc, job.student)
+

@@ -1,0 +1,115 @@
+"""The gradebook: one SQLite file in the batch's output folder.
+
+A grade is one row per submission x rubric, written in a single transaction when its
+grading has finished (results, score, failure, timings, versions), with a row per seed
+beside it. Nothing is written while a submission trains, so a batch killed with -9 at any
+moment leaves only whole rows: on the next run the finished submissions are skipped (same
+content hash, same rubric digest) and the unfinished ones are graded again. Only the
+driver writes here; workers hand their results back.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS grades (
+    student TEXT NOT NULL,
+    rubric TEXT NOT NULL,            -- rubric name
+    rubric_digest TEXT NOT NULL,     -- a changed rubric is a new grade
+    content_hash TEXT NOT NULL,      -- a changed submission is a new grade
+    source TEXT NOT NULL,            -- the file or folder graded
+    status TEXT NOT NULL,            -- graded | failed
+    score REAL NOT NULL,
+    max_score REAL NOT NULL,
+    accuracy REAL,
+    baseline_accuracy REAL,
+    gain_pp REAL,
+    failure_code TEXT,
+    failure_message TEXT,
+    wall_s REAL,
+    versions TEXT,                   -- JSON
+    results TEXT NOT NULL,           -- the whole results.json
+    graded_at TEXT NOT NULL,
+    PRIMARY KEY (student, rubric_digest)
+);
+CREATE TABLE IF NOT EXISTS runs (
+    student TEXT NOT NULL,
+    rubric_digest TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    accuracy REAL,
+    train_seconds REAL,
+    wall_s REAL,
+    PRIMARY KEY (student, rubric_digest, seed)
+);
+"""
+
+
+@dataclass(frozen=True)
+class Row:
+    student: str
+    rubric: str
+    status: str
+    score: float
+    max_score: float
+    accuracy: float | None
+    baseline_accuracy: float | None
+    gain_pp: float | None
+    failure_code: str | None
+    failure_message: str | None
+    results: dict
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path, timeout=30)
+    db.execute("PRAGMA journal_mode=WAL")   # readers (exports) never block the driver
+    db.execute("PRAGMA synchronous=FULL")   # a committed grade survives a power cut
+    db.executescript(SCHEMA)
+    return db
+
+
+def is_done(db: sqlite3.Connection, student: str, rubric_digest: str, content_hash: str) -> bool:
+    row = db.execute("SELECT content_hash FROM grades WHERE student=? AND rubric_digest=?",
+                     (student, rubric_digest)).fetchone()
+    return row is not None and row[0] == content_hash
+
+
+def record(db: sqlite3.Connection, *, student: str, rubric_digest: str, content_hash: str,
+           source: str, results: dict) -> None:
+    """Write one finished grade and its runs, replacing an older grade of the same pair."""
+    m, failure = results.get("metrics", {}), results.get("failure") or {}
+    with db:  # one transaction: the grade and its runs land together or not at all
+        db.execute("DELETE FROM runs WHERE student=? AND rubric_digest=?", (student, rubric_digest))
+        db.execute(
+            "INSERT OR REPLACE INTO grades VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (student, results["provenance"]["rubric"]["name"], rubric_digest, content_hash, source,
+             results["status"], results["score"], results["max_score"], m.get("accuracy"),
+             m.get("baseline_accuracy"), m.get("gain_pp"), failure.get("code"),
+             failure.get("message"), m.get("wall_time_s"),
+             json.dumps(results["provenance"].get("versions")), json.dumps(results, default=str),
+             time.strftime("%Y-%m-%dT%H:%M:%S%z")))
+        for run in m.get("per_seed") or []:
+            db.execute("INSERT INTO runs VALUES (?,?,?,?,?,?)",
+                       (student, rubric_digest, run["seed"], run.get("accuracy"),
+                        run.get("train_seconds"), run.get("wall_s")))
+
+
+def rows(db: sqlite3.Connection, rubric: str | None = None) -> list[Row]:
+    """The newest grade per student (for one rubric name, or all), sorted by student."""
+    query = ("SELECT student, rubric, status, score, max_score, accuracy, baseline_accuracy, "
+             "gain_pp, failure_code, failure_message, results FROM grades g "
+             "WHERE graded_at = (SELECT MAX(graded_at) FROM grades h WHERE h.student = g.student "
+             "AND h.rubric = g.rubric)" + (" AND rubric = ?" if rubric else "")
+             + " ORDER BY student, rubric")
+    out = []
+    for r in db.execute(query, (rubric,) if rubric else ()):
+        out.append(Row(*r[:-1], results=json.loads(r[-1])))
+    return out
+
+
+def count(db: sqlite3.Connection) -> int:
+    return db.execute("SELECT COUNT(*) FROM grades").fetchone()[0]

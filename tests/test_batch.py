@@ -1,0 +1,205 @@
+"""Grading a class: discovery, the gradebook, resuming after kill -9, the executors, exports."""
+import csv
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, SUBMISSIONS
+from grader import batch, export, gradebook
+from grader.cli import main as cli
+
+# student id -> (what they hand in, the outcome the gradebook must hold)
+CLASS = {
+    "u_ada": (REPO / "student_template", "graded"),
+    "u_bo": (SUBMISSIONS / "passes_only_optimizer_changed.py", "graded"),
+    "u_cy": (SUBMISSIONS / "fails_syntax_error.py", "syntax_error"),
+    "u_di": (SUBMISSIONS / "fails_output_shape.py", "output_shape"),
+    "u_ed": (SUBMISSIONS / "hostile_hunts_for_test_labels.py", "graded"),
+    "u_fu": (SUBMISSIONS / "fails_calls_sys_exit.py", "training_error"),
+}
+
+
+def hand_in(folder: Path, students=CLASS) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for student, (source, _) in students.items():
+        if source.is_dir():
+            shutil.copytree(source, folder / student, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copyfile(source, folder / f"{student}{source.suffix}")
+    return folder
+
+
+def outcomes(out: Path) -> dict:
+    db = sqlite3.connect(out / batch.GRADEBOOK)
+    rows = db.execute("SELECT student, status, failure_code FROM grades").fetchall()
+    db.close()
+    return {s: (code or status) for s, status, code in rows}
+
+
+def run_batch(folder, out, rubric, data_dir, cache, *extra):
+    return cli(["batch", str(folder), "--rubric", str(rubric), "--out", str(out), "--quick",
+                "--data-dir", str(data_dir), *extra])
+
+
+def test_discovery_takes_one_submission_per_student_and_reports_the_rest(tmp_path):
+    (tmp_path / "pkg").mkdir()
+    for name in ("ann.py", "ben.ipynb", "cat.zip", "notes.txt", "dup.py", "dup.zip", ".hidden.py"):
+        (tmp_path / name).write_text("")
+    found = batch.discover(tmp_path)
+    assert sorted(found.entries) == ["ann", "ben", "cat", "pkg"]
+    why = dict(found.skipped)
+    assert "not a submission" in why["notes.txt"] and "more than one" in why["dup"]
+
+
+@pytest.fixture(scope="module")
+def graded_class(tmp_path_factory, fmnist_dir, session_cache, tiny_rubric):
+    os.environ["GRADER_CACHE_DIR"] = str(session_cache)
+    root = tmp_path_factory.mktemp("class")
+    folder, out = hand_in(root / "submissions"), root / "out"
+    started = time.monotonic()
+    code = run_batch(folder, out, tiny_rubric, fmnist_dir, session_cache, "--workers", "2")
+    return folder, out, code, time.monotonic() - started
+
+
+def test_batch_grades_everyone_once_with_the_right_outcome(graded_class):
+    folder, out, code, _ = graded_class
+    assert code == 0
+    assert outcomes(out) == {s: want for s, (_, want) in CLASS.items()}
+    for student in CLASS:  # the same reports a student gets from grade --local
+        assert (out / "feedback" / student / "results.json").is_file()
+        assert (out / "feedback" / student / "report.md").is_file()
+    db = gradebook.connect(out / batch.GRADEBOOK)
+    runs = dict(db.execute("SELECT student, accuracy FROM runs WHERE seed = 0").fetchall())
+    assert sorted(runs) == sorted(CLASS)  # a row per seed attempted
+    assert sorted(s for s, acc in runs.items() if acc is not None) == ["u_ada", "u_bo", "u_ed"]
+
+
+def test_a_second_run_regrades_only_what_changed(graded_class, fmnist_dir, session_cache, tiny_rubric):
+    folder, out, _, _ = graded_class
+    db = sqlite3.connect(out / batch.GRADEBOOK)
+    before = dict(db.execute("SELECT student, graded_at || rowid FROM grades"))
+    # cy fixes the syntax error: only cy is graded again
+    shutil.copyfile(SUBMISSIONS / "passes_only_optimizer_changed.py", folder / "u_cy.py")
+    assert run_batch(folder, out, tiny_rubric, fmnist_dir, session_cache) == 0
+    after = dict(db.execute("SELECT student, graded_at || rowid FROM grades"))
+    assert [s for s in CLASS if before[s] != after[s]] == ["u_cy"]
+    assert outcomes(out)["u_cy"] == "graded"
+    assert db.execute("SELECT COUNT(*) FROM grades").fetchone()[0] == len(CLASS)
+
+
+def test_exports_from_the_gradebook(graded_class):
+    _, out, _, _ = graded_class
+    (path,) = export.main(out=out, fmt="csv")
+    rows = list(csv.DictReader(path.open()))
+    assert [r["student"] for r in rows] == sorted(CLASS)
+    by = {r["student"]: r for r in rows}
+    assert by["u_di"]["status"] == "failed" and "wrong shape" in by["u_di"]["reason"]
+    items = [h for h in rows[0] if h not in ("student", "rubric") and h in by["u_ada"]][:5]
+    assert float(by["u_ada"]["total"]) == sum(float(by["u_ada"][i]) for i in items)
+    assert by["u_ada"]["status"] == "graded" and abs(float(by["u_ada"]["gain_pp"])) < 5  # the baseline
+    assert "Model returns logits [N, num_classes]" in rows[0]
+    (canvas,) = export.main(out=out, fmt="canvas")
+    lines = list(csv.reader(canvas.open()))
+    assert lines[0][:5] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
+    assert lines[1][0] == "Points Possible" and {r[3] for r in lines[2:]} == set(CLASS)
+    board_csv, board_md = export.main(out=out, fmt="leaderboard")
+    board = list(csv.DictReader(board_csv.open()))
+    text = board_md.read_text() + board_csv.read_text()
+    assert board and not any(student in text for student in CLASS)  # pseudonymous
+    assert [float(r["accuracy"]) for r in board] == sorted((float(r["accuracy"]) for r in board),
+                                                           reverse=True)
+    again = export.main(out=out, fmt="leaderboard")[0].read_text()
+    assert again == board_csv.read_text()  # stable pseudonyms
+    feedback = export.main(out=out, fmt="feedback")
+    names = {p.read_text().strip() for p in feedback}
+    assert {r["name"] for r in board} <= names
+
+
+def test_export_without_a_gradebook_is_a_usage_error(tmp_path):
+    assert cli(["export", str(tmp_path), "--format", "csv"]) == 2
+
+
+def test_killed_with_sigkill_and_resumed_loses_and_doubles_nothing(tmp_path, fmnist_dir,
+                                                                  session_cache, tiny_rubric):
+    students = {f"s{i:02d}": CLASS[name] for i, name in enumerate(list(CLASS) * 2)}
+    folder, out = hand_in(tmp_path / "subs", students), tmp_path / "out"
+    command = [sys.executable, "-m", "grader.cli", "batch", str(folder), "--rubric",
+               str(tiny_rubric), "--out", str(out), "--quick", "--data-dir", str(fmnist_dir),
+               "--workers", "2"]
+    env = {**os.environ, "GRADER_CACHE_DIR": str(session_cache)}
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and proc.poll() is None:
+        if (out / batch.GRADEBOOK).exists() and 2 <= _count(out) < len(students):
+            break
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)  # the driver and every grading it had started
+    proc.wait()
+    first = _count(out)
+    assert 0 < first < len(students), "kill -9 should land mid-batch"
+    assert subprocess.run(command, env=env, capture_output=True).returncode == 0
+    assert outcomes(out) == {s: want for s, (_, want) in students.items()}
+    assert _count(out) == len(students)
+
+
+def _count(out: Path) -> int:
+    try:
+        db = sqlite3.connect(out / batch.GRADEBOOK, timeout=5)
+        return db.execute("SELECT COUNT(*) FROM grades").fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
+def test_submitit_local_executor_gives_the_same_gradebook(graded_class, tmp_path, fmnist_dir,
+                                                          session_cache, tiny_rubric):
+    pytest.importorskip("submitit")
+    from grader.executors import run_slurm
+    folder, out, _, _ = graded_class
+    jobs = _jobs(folder, tiny_rubric, fmnist_dir, session_cache)
+    via_submitit = dict((j.student, r) for j, r in run_slurm(jobs, tmp_path / "slurm", local=True,
+                                                           poll_s=0.5))
+    assert _summary(via_submitit) == _summary(_from_gradebook(out, via_submitit))
+
+
+def test_ray_executor_gives_the_same_gradebook(graded_class, fmnist_dir, session_cache, tiny_rubric):
+    ray = pytest.importorskip("ray")
+    from grader.executors import run_ray
+    folder, out, _, _ = graded_class
+    jobs = _jobs(folder, tiny_rubric, fmnist_dir, session_cache)
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        via_ray = dict((j.student, r) for j, r in run_ray(jobs))
+    finally:
+        ray.shutdown()
+    assert _summary(via_ray) == _summary(_from_gradebook(out, via_ray))
+
+
+def _jobs(folder, rubric_path, data_dir, cache, n=3):
+    """The first n students, each on one core like a local pool worker, so thread counts
+    (and with them float sums) match the gradebook's."""
+    from grader.executors import Job
+    from grader.rubric import load_rubric
+    rubric = load_rubric(str(rubric_path))
+    found = sorted(batch.discover(folder).entries.items())[:n]
+    return [Job(student=s, path=p.resolve(), content_hash=batch.content_hash(p), rubric=rubric,
+                data_dir=data_dir, cache_dir=cache, quick=True, device="cpu", cpus=(0,))
+            for s, p in found]
+
+
+def _from_gradebook(out: Path, students) -> dict:
+    db = gradebook.connect(out / batch.GRADEBOOK)
+    return {r.student: r.results for r in gradebook.rows(db) if r.student in students}
+
+
+def _summary(results: dict) -> dict:
+    """What must not depend on the executor: outcome, points and accuracy."""
+    return {s: (r["status"], (r["failure"] or {}).get("code"), r["score"], r["metrics"]["accuracy"])
+            for s, r in results.items()}
