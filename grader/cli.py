@@ -65,6 +65,34 @@ def build_batch_parser() -> argparse.ArgumentParser:
     return p
 
 
+def build_ci_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="grade ci", description="Grade the checkout in CI: results.json, report.md, "
+        "junit.xml; under GitHub Actions also the job summary and step outputs (score, "
+        "max_score, status, and `result` for GitHub Classroom's reporter). Advisory.",
+        epilog="Exit status: 0 graded; 1 under --fail-under; 2 bad usage; 3 ungradable.")
+    p.add_argument("path", nargs="?", type=Path, default=Path("."),
+                   help="the submission (default: the checkout)")
+    p.add_argument("--rubric", default="cifar10", help="a rubric NAME or FILE (default: %(default)s)")
+    p.add_argument("--out", type=Path, default=Path("grade-report"))
+    p.add_argument("--data-dir", type=Path)
+    p.add_argument("--quick", action="store_true", help="the small unofficial smoke run")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--fail-under", type=float, metavar="POINTS")
+    return p
+
+
+def build_gradescope_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="grade gradescope", description="Build the Gradescope autograder bundle for a "
+        "rubric: setup.sh, run_autograder, the rubric and the grader's source, in one zip.")
+    p.add_argument("--rubric", default="cifar10", help="a rubric NAME or FILE (default: %(default)s)")
+    p.add_argument("--out", type=Path, default=Path("autograder.zip"))
+    p.add_argument("--data-dir", help="where the data set lies inside Gradescope's container "
+                   "(default: downloaded by setup.sh)")
+    return p
+
+
 def build_export_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="grade export",
                                 description="Write exports from the gradebook in OUT into OUT/exports.")
@@ -85,6 +113,18 @@ def main(argv: list[str] | None = None) -> int:
                               executor=a.executor, force=a.force, data_dir=a.data_dir,
                               quick=a.quick, device=a.device, slurm_partition=a.slurm_partition,
                               gpus_per_task=a.gpus_per_task, console=console)
+        if argv[:1] == ["ci"]:
+            from grader import ci
+            a = build_ci_parser().parse_args(argv[1:])
+            return ci.main(path=a.path, rubric=a.rubric, out=a.out, data_dir=a.data_dir,
+                           quick=a.quick, device=a.device, fail_under=a.fail_under,
+                           console=console)
+        if argv[:1] == ["gradescope"]:
+            from grader import gradescope
+            a = build_gradescope_parser().parse_args(argv[1:])
+            path = gradescope.build_bundle(a.rubric, a.out, a.data_dir)
+            console.print(f"wrote {path}: upload it as the assignment's autograder")
+            return 0
         if argv[:1] == ["export"]:
             from grader import export
             a = build_export_parser().parse_args(argv[1:])

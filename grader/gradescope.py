@@ -1,0 +1,144 @@
+"""Gradescope: `grade gradescope --rubric R --out autograder.zip` builds the autograder
+bundle; inside Gradescope's container `run_autograder` grades /autograder/submission into
+/autograder/results/results.json. Grades made there are official: the student controls
+neither the grader nor the data.
+
+The bundle holds setup.sh (Python 3.11, the CPU build of torch, bubblewrap, the grader;
+then the data set is downloaded and decoded and the baseline trained once, into the
+image, so a submission trains only itself), run_autograder, the rubric, and the grader's
+source. AUTOGRADER_ROOT and AUTOGRADER_PYTHON let a test run it on a simulated tree.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import zipfile
+from pathlib import Path
+
+from grader import paths
+from grader.rubric import load_rubric, resolve_rubric_path
+
+GRADESCOPE_KEYS = ("score", "execution_time", "output", "output_format", "visibility",
+                   "stdout_visibility", "tests", "leaderboard")
+
+SETUP_SH = """\
+#!/usr/bin/env bash
+# Gradescope runs this once, when the autograder image is built.
+set -euo pipefail
+apt-get update
+apt-get install -y python3.11 python3.11-venv bubblewrap
+python3.11 -m venv /autograder/venv
+/autograder/venv/bin/pip install --upgrade pip
+/autograder/venv/bin/pip install torch torchvision --index-url https://download.pytorch.org/whl/cpu
+/autograder/venv/bin/pip install /autograder/source/grader-src
+# Data and baseline into the image, so no submission waits for them.
+cd /autograder/source && /autograder/venv/bin/python -m grader.gradescope prepare
+"""
+
+RUN_AUTOGRADER = """\
+#!/usr/bin/env bash
+# Gradescope runs this for every submission.
+set -uo pipefail
+ROOT="${AUTOGRADER_ROOT:-/autograder}"
+PYTHON="${AUTOGRADER_PYTHON:-/autograder/venv/bin/python}"
+cd "$ROOT/source" && exec "$PYTHON" -m grader.gradescope run
+"""
+
+SOURCE_ITEMS = ("grader", "rubrics", "reference", "pyproject.toml", "README.md")
+
+
+def build_bundle(rubric: str, out: Path, data_dir: str | None = None) -> Path:
+    """The zip to upload as the assignment's autograder."""
+    spec = load_rubric(rubric)  # refuse an invalid rubric now, not in Gradescope
+    if not (paths.ROOT / "pyproject.toml").is_file():
+        raise FileNotFoundError("build the bundle from a clone of the grader's repository "
+                                "(an installed wheel lacks pyproject.toml)")
+    rubric_path = resolve_rubric_path(rubric)
+    config = {"rubric": "rubric.yaml", "data_dir": data_dir, "rubric_name": spec.name}
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".partial")
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
+        _add_script(z, "setup.sh", SETUP_SH)
+        _add_script(z, "run_autograder", RUN_AUTOGRADER)
+        z.writestr("rubric.yaml", rubric_path.read_text())
+        z.writestr("config.json", json.dumps(config, indent=2))
+        for item in SOURCE_ITEMS:
+            src = paths.ROOT / item
+            for f in ([src] if src.is_file() else sorted(src.rglob("*"))):
+                if f.is_file() and "__pycache__" not in f.parts:
+                    z.write(f, f"grader-src/{f.relative_to(paths.ROOT)}")
+    os.replace(tmp, out)
+    return out
+
+
+def _add_script(z: zipfile.ZipFile, name: str, text: str) -> None:
+    info = zipfile.ZipInfo(name)
+    info.external_attr = 0o755 << 16  # executable once unzipped
+    z.writestr(info, text)
+
+
+def _settings(root: Path) -> tuple:
+    config = json.loads((root / "source" / "config.json").read_text())
+    rubric = load_rubric(str(root / "source" / config["rubric"]))
+    data_dir = os.environ.get("GRADER_DATA_DIR") or config.get("data_dir")
+    return rubric, Path(data_dir) if data_dir else None
+
+
+def prepare(root: Path) -> None:
+    from grader.grade import ensure_baselines
+    rubric, data_dir = _settings(root)
+    ensure_baselines(rubric=rubric, data_dir=data_dir)
+
+
+def run(root: Path) -> int:
+    """Grade /autograder/submission; always leave a results.json Gradescope can show."""
+    from grader.grade import grade_submission
+    from grader.report import render_markdown
+    from grader.results import write_json
+    results_path = root / "results" / "results.json"
+    try:
+        rubric, data_dir = _settings(root)
+        submission = _the_submission(root / "submission")
+        results = grade_submission(submission=submission, rubric=rubric, data_dir=data_dir,
+                                   mode="official")
+        form = gradescope_form(results)
+        form["output"] = render_markdown(results)
+        form["output_format"] = "md"
+    except Exception as e:  # noqa: BLE001 - the student must still see a result, and why
+        form = {"score": 0, "output": f"The autograder could not run: {type(e).__name__}: {e}. "
+                                      "Please tell the course staff.", "tests": []}
+    write_json(results_path, form)
+    return 0
+
+
+def gradescope_form(results: dict) -> dict:
+    """Gradescope's keys at the top, everything else of ours under extra_data."""
+    form = {k: results[k] for k in GRADESCOPE_KEYS if k in results}
+    form["tests"] = [{k: t[k] for k in ("name", "score", "max_score", "output", "status")
+                      if k in t} for t in results["tests"]]
+    form["extra_data"] = {k: v for k, v in results.items() if k not in GRADESCOPE_KEYS}
+    return form
+
+
+def _the_submission(folder: Path) -> Path:
+    """Gradescope puts the uploaded files in a folder: grade a lone notebook, .py or zip
+    as itself, anything else as a package folder."""
+    files = [p for p in folder.iterdir() if not p.name.startswith(".")]
+    if len(files) == 1 and files[0].suffix.lower() in (".ipynb", ".py", ".zip") \
+            and files[0].name not in ("model.py", "transforms.py", "improvements.py"):
+        return files[0]
+    return folder
+
+
+def main(argv: list[str]) -> int:
+    root = Path(os.environ.get("AUTOGRADER_ROOT", "/autograder"))
+    if argv[:1] == ["prepare"]:
+        prepare(root)
+        return 0
+    return run(root)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

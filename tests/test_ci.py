@@ -1,0 +1,75 @@
+"""`grade ci` under the environment GitHub Actions sets, and the workflow courses copy."""
+import base64
+import json
+from xml.etree import ElementTree as ET
+
+import pytest
+import yaml
+
+from conftest import REPO, SUBMISSIONS
+from grader.cli import main as cli
+
+WORKFLOW = REPO / ".github" / "classroom" / "autograde.yml"
+
+
+@pytest.fixture
+def actions_env(tmp_path, monkeypatch, cache_dir):
+    summary, outputs = tmp_path / "summary.md", tmp_path / "outputs.txt"
+    for name, value in {"GITHUB_ACTIONS": "true", "CI": "true", "GITHUB_STEP_SUMMARY": str(summary),
+                        "GITHUB_OUTPUT": str(outputs)}.items():
+        monkeypatch.setenv(name, value)
+    return summary, outputs
+
+
+def outputs_of(path):
+    return dict(line.split("=", 1) for line in path.read_text().splitlines())
+
+
+def test_ci_writes_summary_outputs_junit_and_classroom_points(tmp_path, actions_env, fmnist_dir,
+                                                              tiny_rubric):
+    summary, outputs = actions_env
+    out = tmp_path / "report"
+    code = cli(["ci", str(REPO / "student_template"), "--rubric", str(tiny_rubric), "--quick",
+                "--data-dir", str(fmnist_dir), "--out", str(out), "--fail-under", "1000"])
+    assert code == 1  # graded, under the pass mark
+    text = summary.read_text()
+    assert "## Rubric" in text and "Below the pass mark of 1000 points" in text
+    assert "UNOFFICIAL" in text  # advisory, and says so on the job page
+    o = outputs_of(outputs)
+    results = json.loads((out / "results.json").read_text())
+    assert float(o["score"]) == results["score"] and o["status"] == "graded"
+    classroom = json.loads(base64.b64decode(o["result"]))
+    assert classroom["version"] == 1 and classroom["max_score"] == results["max_score"]
+    assert sum(t["score"] for t in classroom["tests"]) == results["score"]
+    assert {t["status"] for t in classroom["tests"]} <= {"pass", "fail"}
+    suite = ET.parse(out / "junit.xml").getroot()
+    cases = suite.findall("testcase")
+    assert len(cases) == len(results["tests"]) == int(suite.get("tests"))
+    failed = [c for c in cases if c.find("failure") is not None]
+    assert len(failed) == int(suite.get("failures")) == sum(
+        t["status"] != "passed" for t in results["tests"])
+
+
+def test_ci_exit_codes_follow_the_spec(tmp_path, actions_env, fmnist_dir, tiny_rubric):
+    summary, outputs = actions_env
+    args = ["--rubric", str(tiny_rubric), "--quick", "--data-dir", str(fmnist_dir)]
+    assert cli(["ci", str(REPO / "student_template"), *args, "--out", str(tmp_path / "a"),
+                "--fail-under", "0"]) == 0
+    assert cli(["ci", str(SUBMISSIONS / "fails_syntax_error.py"), *args,
+                "--out", str(tmp_path / "b")]) == 3
+    classroom = json.loads(base64.b64decode(outputs_of(outputs)["result"]))
+    assert classroom["status"] == "error"  # the second run's line comes last
+    assert cli(["ci", "--rubric", str(tmp_path / "missing.yaml")]) == 2
+
+
+def test_the_classroom_workflow_wires_grade_ci_to_the_reporter():
+    flow = yaml.safe_load(WORKFLOW.read_text())
+    assert flow["name"] == "Autograding Tests"  # the check GitHub Classroom reads
+    steps = flow["jobs"]["grade"]["steps"]
+    grade = next(s for s in steps if s.get("id") == "grade")
+    assert grade["run"].startswith("grade ci")
+    reporter = next(s for s in steps if "autograding-grading-reporter" in s.get("uses", ""))
+    runner = reporter["with"]["runners"]
+    # the reporter reads <RUNNER>_RESULTS, which must carry the grade step's `result` output
+    assert reporter["env"][f"{runner.upper()}_RESULTS"] == "${{ steps.grade.outputs.result }}"
+    assert any("upload-artifact" in s.get("uses", "") for s in steps)
