@@ -35,6 +35,7 @@ class Job:
     quick: bool
     device: str = "auto"
     cpus: tuple[int, ...] | None = None
+    gpu_share: float = 1.0      # of the GPU's memory, when several gradings share one GPU
 
 
 def grade_job(job: Job) -> dict:
@@ -44,23 +45,26 @@ def grade_job(job: Job) -> dict:
     try:
         return grade_submission(submission=job.path, rubric=job.rubric, data_dir=job.data_dir,
                                 quick=job.quick, device=job.device, cache_dir=job.cache_dir,
-                                mode="official", cpus=job.cpus)
+                                mode="official", cpus=job.cpus, gpu_share=job.gpu_share)
     except Exception as e:  # noqa: BLE001 - reported per submission, never stops the batch
         return {"grader_error": f"{type(e).__name__}: {e}"}
 
 
 def worker_slots(workers: int, device: str) -> list[dict]:
-    """What each local worker gets: a GPU (round robin) or a disjoint share of the cores."""
+    """What each local worker gets: a GPU (round robin, its memory split between the
+    workers on it) or a disjoint share of the cores."""
     import torch
     if device in ("auto", "cuda") and torch.cuda.is_available():
         gpus = torch.cuda.device_count()
-        return [{"device": f"cuda:{k % gpus}", "cpus": None} for k in range(workers)]
+        per_gpu = -(-workers // gpus)
+        return [{"device": f"cuda:{k % gpus}", "cpus": None, "gpu_share": 1 / per_gpu}
+                for k in range(workers)]
     cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
     if not cores:
-        return [{"device": "cpu", "cpus": None} for _ in range(workers)]
+        return [{"device": "cpu", "cpus": None, "gpu_share": 1.0} for _ in range(workers)]
     share = max(1, len(cores) // workers)
-    return [{"device": "cpu", "cpus": tuple(cores[(k * share) % len(cores):][:share])}
-            for k in range(workers)]
+    return [{"device": "cpu", "cpus": tuple(cores[(k * share) % len(cores):][:share]),
+             "gpu_share": 1.0} for k in range(workers)]
 
 
 def run_local(jobs: list[Job], workers: int, device: str = "auto",
@@ -78,7 +82,7 @@ def run_local(jobs: list[Job], workers: int, device: str = "auto",
                 job = todo.get_nowait()
             except queue.Empty:
                 return
-            job = replace(job, device=slot["device"], cpus=slot["cpus"])
+            job = replace(job, device=slot["device"], cpus=slot["cpus"], gpu_share=slot["gpu_share"])
             on_start(job)
             done.put((job, grade_job(job)))
 
@@ -131,7 +135,8 @@ def run_ray(jobs: list[Job], gpus_per_task: float = 0.0, cpus_per_task: float = 
         ray.init(address=address or os.environ.get("RAY_ADDRESS"), include_dashboard=False,
                  log_to_driver=False)
     task = ray.remote(num_gpus=gpus_per_task, num_cpus=cpus_per_task, max_retries=1)(grade_job)
-    pending = {task.remote(job): job for job in jobs}
+    share = gpus_per_task if 0 < gpus_per_task < 1 else 1.0
+    pending = {task.remote(replace(job, gpu_share=share)): job for job in jobs}
     while pending:
         ready, _ = ray.wait(list(pending), num_returns=1)
         for ref in ready:

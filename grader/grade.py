@@ -52,11 +52,13 @@ class Inputs:
 def grade_submission(*, submission: Path, rubric: Rubric, data_dir: Path | None = None,
                      quick: bool = False, device: str = "auto", cache_dir: Path | None = None,
                      use_cache: bool = True, mode: str = "local",
-                     cpus: tuple[int, ...] | None = None,
+                     cpus: tuple[int, ...] | None = None, gpu_share: float = 1.0,
                      on_event: OnEvent = lambda who, e: None) -> dict:
-    """`cpus`: the cores the runs may use (a batch worker's share; default all of them)."""
+    """`cpus`: the cores the runs may use, and `gpu_share` the part of the GPU's memory
+    (a batch worker's share; default all of them)."""
     cache_dir = Path(cache_dir or paths.cache_dir())
     context = _context(rubric, data_dir, quick, device, cache_dir, mode, cpus, on_event)
+    context["gpu_share"] = gpu_share
     data = context["data"]
     with tempfile.TemporaryDirectory(prefix="grade-") as tmp:
         tmp = Path(tmp)
@@ -189,7 +191,9 @@ def _train_one(who: str, source: Path, seed: int, inputs: Inputs, tmp: Path, con
     request = {
         "submission": str(source), "reference": str(reference),
         "info": asdict(info), "seed": seed, "device": device, "threads": limits.threads,
-        "budget": asdict(rubric.budget), "training": asdict(rubric.training),
+        "budget": {**asdict(rubric.budget), "gpu_memory_fraction":
+                   rubric.budget.gpu_memory_fraction * context.get("gpu_share", 1.0)},
+        "training": asdict(rubric.training),
         "epochs_override": rubric.quick.epochs if context["quick"] else None,
         "modules": sorted({c.module for c in rubric.checks if c.module}),
         "arrays": {name: str(seen[name]) for name in ("train_x", "train_y", "test_x")},

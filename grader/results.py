@@ -28,7 +28,8 @@ UNOFFICIAL_QUICK = ("UNOFFICIAL smoke run (--quick): {train} training images, {e
 
 
 def build_results(*, rubric, data, device, quick, mode, started, versions, submission, origin,
-                  runs, baseline_runs, failure, items, isolation=None, cpus=None) -> dict:
+                  runs, baseline_runs, failure, items, isolation=None, cpus=None,
+                  gpu_share=1.0) -> dict:
     score, max_score = total(items)
     official = mode == "official" and not quick
     accuracy = _mean([r["accuracy"] for r in runs]) if runs and not failure else None
@@ -57,6 +58,7 @@ def build_results(*, rubric, data, device, quick, mode, started, versions, submi
         "wall_time_s": time.time() - started,
         "device": device,
         "cpu_cores": list(cpus) if cpus else None,  # a batch worker's share, else all
+        "gpu_share": gpu_share,
     }
     ceiling = rubric.scoring.max_plausible_accuracy
     anomaly = (f"Test accuracy {accuracy:.2%} is above what this budget plausibly allows "

@@ -203,3 +203,12 @@ def _summary(results: dict) -> dict:
     """What must not depend on the executor: outcome, points and accuracy."""
     return {s: (r["status"], (r["failure"] or {}).get("code"), r["score"], r["metrics"]["accuracy"])
             for s, r in results.items()}
+
+
+def test_local_workers_get_disjoint_core_shares():
+    from grader.executors import worker_slots
+    slots = worker_slots(2, "cpu")
+    cores = [set(s["cpus"] or ()) for s in slots]
+    if all(cores) and len(os.sched_getaffinity(0)) >= 2:
+        assert not cores[0] & cores[1]
+    assert all(s["device"] == "cpu" and s["gpu_share"] == 1.0 for s in slots)
