@@ -13,14 +13,22 @@ from rich.table import Table
 from rich.text import Text
 
 from grader.failures import describe
+from grader.figures import training_curves_png
+from grader.html_report import render_html
 from grader.results import write_json, write_text
 
 
 def write_reports(results: dict, out_dir: Path) -> dict[str, Path]:
+    """results.json first (the record), then the human reports made from it."""
     out_dir = Path(out_dir)
-    files = {"results": out_dir / "results.json", "markdown": out_dir / "report.md"}
+    files = {"results": out_dir / "results.json", "markdown": out_dir / "report.md",
+             "html": out_dir / "report.html"}
     write_json(files["results"], results)
     write_text(files["markdown"], render_markdown(results))
+    curves = training_curves_png(results)
+    if curves:
+        files["curves"] = write_text(out_dir / "curves.png", curves)
+    write_text(files["html"], render_html(results, curves))
     return files
 
 

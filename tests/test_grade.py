@@ -165,3 +165,15 @@ def test_the_child_never_gets_test_labels_and_sees_a_secret_order(fmnist_dir, se
     key = lambda x, y: sorted(zip(x.reshape(len(x), -1).sum(1).tolist(), y.tolist()))
     assert key(x_a, a.test_y) == key(data.load("test_x"), data.load("test_y"))
     assert not set(np.load(a.train_idx)) & set(np.load(a.val_idx))
+
+
+def test_reports_include_curves_and_a_self_contained_html_page(template_results, tmp_path):
+    from grader.report import write_reports
+    files = write_reports(template_results, tmp_path)
+    assert files["curves"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    html = files["html"].read_text()
+    assert "data:image/png;base64," in html and "src='http" not in html and "<script" not in html
+    for t in template_results["tests"]:
+        assert t["name"] in html
+    assert f"{template_results['score']:g} / {template_results['max_score']:g}" in html
+    assert "features.0" in html  # the model summary
