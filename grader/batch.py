@@ -140,7 +140,8 @@ def main(*, folder: Path, rubric: str, out: Path, workers: int = 1, executor: st
     elif executor == "slurm":
         stream = run_slurm(jobs, out / "slurm", partition=slurm_partition, parallel=workers,
                            gpus_per_task=int(gpus_per_task),
-                           timeout_min=int(spec.budget.time_limit_s * 2.5 / 60) + 10)
+                           # the submission's runs (the baseline is cached by then) + set-up
+                           timeout_min=int(len(spec.seeds) * spec.budget.time_limit_s / 60) + 15)
     else:
         stream = run_ray(jobs, gpus_per_task=gpus_per_task)
     with Live(tally.view(workers), console=console, refresh_per_second=2,

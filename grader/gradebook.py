@@ -100,9 +100,10 @@ def record(db: sqlite3.Connection, *, student: str, rubric_digest: str, content_
 
 def rows(db: sqlite3.Connection, rubric: str | None = None) -> list[Row]:
     """The newest grade per student (for one rubric name, or all), sorted by student."""
+    # INSERT OR REPLACE gives a new rowid, so the highest rowid is the newest grade
     query = ("SELECT student, rubric, status, score, max_score, accuracy, baseline_accuracy, "
              "gain_pp, failure_code, failure_message, results FROM grades g "
-             "WHERE graded_at = (SELECT MAX(graded_at) FROM grades h WHERE h.student = g.student "
+             "WHERE rowid = (SELECT MAX(rowid) FROM grades h WHERE h.student = g.student "
              "AND h.rubric = g.rubric)" + (" AND rubric = ?" if rubric else "")
              + " ORDER BY student, rubric")
     out = []
