@@ -57,8 +57,7 @@ def grade_submission(*, submission: Path, rubric: Rubric, data_dir: Path | None 
     """`cpus`: the cores the runs may use, and `gpu_share` the part of the GPU's memory
     (a batch worker's share; default all of them)."""
     cache_dir = Path(cache_dir or paths.cache_dir())
-    context = _context(rubric, data_dir, quick, device, cache_dir, mode, cpus, on_event)
-    context["gpu_share"] = gpu_share
+    context = _context(rubric, data_dir, quick, device, cache_dir, mode, cpus, gpu_share, on_event)
     data = context["data"]
     with tempfile.TemporaryDirectory(prefix="grade-") as tmp:
         tmp = Path(tmp)
@@ -106,7 +105,7 @@ def ensure_baselines(*, rubric: Rubric, data_dir: Path | None = None, quick: boo
     """The baseline for every seed, trained once into the cache (or found there, or
     pinned), before a batch starts, so its workers find it instead of each training it."""
     cache_dir = Path(cache_dir or paths.cache_dir())
-    context = _context(rubric, data_dir, quick, device, cache_dir, "batch", cpus, on_event)
+    context = _context(rubric, data_dir, quick, device, cache_dir, "batch", cpus, 1.0, on_event)
     out = []
     with tempfile.TemporaryDirectory(prefix="baseline-") as tmp:
         inputs = _prepare_inputs(context["data"], rubric, quick, Path(tmp))
@@ -118,13 +117,13 @@ def ensure_baselines(*, rubric: Rubric, data_dir: Path | None = None, quick: boo
     return out
 
 
-def _context(rubric, data_dir, quick, device, cache_dir, mode, cpus, on_event) -> dict:
+def _context(rubric, data_dir, quick, device, cache_dir, mode, cpus, gpu_share, on_event) -> dict:
     started = time.time()
     device = resolve_device(device)
     on_event("grader", {"event": "phase", "phase": "data"})
     data = prepare_data(rubric.dataset, data_dir=data_dir, cache_dir=cache_dir)
     return dict(rubric=rubric, data=data, device=device, quick=quick, mode=mode,
-                started=started, versions=library_versions(), cpus=cpus)
+                started=started, versions=library_versions(), cpus=cpus, gpu_share=gpu_share)
 
 
 def resolve_device(device: str) -> str:
@@ -192,7 +191,7 @@ def _train_one(who: str, source: Path, seed: int, inputs: Inputs, tmp: Path, con
         "submission": str(source), "reference": str(reference),
         "info": asdict(info), "seed": seed, "device": device, "threads": limits.threads,
         "budget": {**asdict(rubric.budget), "gpu_memory_fraction":
-                   rubric.budget.gpu_memory_fraction * context.get("gpu_share", 1.0)},
+                   rubric.budget.gpu_memory_fraction * context["gpu_share"]},
         "training": asdict(rubric.training),
         "epochs_override": rubric.quick.epochs if context["quick"] else None,
         "modules": sorted({c.module for c in rubric.checks if c.module}),

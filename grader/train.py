@@ -3,7 +3,7 @@ the pieces (transforms, model, optimizer, loss, scheduler, knobs).
 
 Fairness: the student and the baseline, at the same seed, see the same sample order
 (a seeded permutation per epoch, independent of batch size) and the same augmentation
-random stream (a dedicated RNG state, so model init and Dropout draws do not shift it).
+random stream (its own generator, so model init and Dropout draws do not shift it).
 """
 from __future__ import annotations
 
@@ -39,32 +39,9 @@ class TrainConfig:
     mixed_precision: bool = False
 
 
-class AugmentStream:
-    """Runs transforms on their own torch RNG stream, seeded once per run."""
-
-    def __init__(self, seed: int):
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            self.state = torch.get_rng_state()
-
-    def __call__(self, fn):
-        with torch.random.fork_rng(devices=[]):
-            torch.set_rng_state(self.state)
-            out = fn()
-            self.state = torch.get_rng_state()
-        return out
-
-
 def to_pil(image: np.ndarray) -> Image.Image:
     """[H, W, C] uint8 -> the PIL image torchvision's transforms expect."""
     return Image.fromarray(image[..., 0], mode="L") if image.shape[-1] == 1 else Image.fromarray(image)
-
-
-def transform_batch(images: np.ndarray, transform: Callable, which: str) -> torch.Tensor:
-    out = []
-    for img in images:
-        out.append(_checked(transform(to_pil(img)), which))
-    return _stacked(out, which)
 
 
 def _checked(t, which: str) -> torch.Tensor:
