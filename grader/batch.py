@@ -124,7 +124,8 @@ def main(*, folder: Path, rubric: str, out: Path, workers: int = 1, executor: st
             unchanged += 1
             continue
         jobs.append(Job(student=student, path=path.resolve(), content_hash=h, rubric=spec,
-                        data_dir=data_dir, cache_dir=cache_dir, quick=quick, device=device))
+                        data_dir=data_dir, cache_dir=cache_dir, quick=quick, device=device,
+                        artifacts=(out / "feedback" / student).resolve()))
     console.print(f"{len(found.entries)} submissions: {unchanged} already graded with this "
                   f"rubric, {len(jobs)} to grade ({executor}, {workers} worker(s))")
     if not jobs:
@@ -150,10 +151,12 @@ def main(*, folder: Path, rubric: str, out: Path, workers: int = 1, executor: st
             record(db, out, job, digest, results, tally)
             live.update(tally.view(workers))
     db.close()
+    from grader.export import main as export
+    summary = export(out=out, fmt="summary", rubric=spec.name)[0]
     o = tally.outcomes
     console.print(f"Done: {o['graded']} graded, {o['failed']} failed (reasons in the gradebook), "
                   f"{o['error']} grader errors (not recorded; run again to retry). "
-                  f"Gradebook: {out / GRADEBOOK}")
+                  f"Gradebook: {out / GRADEBOOK}; class summary: {summary}")
     return 4 if o["error"] else 0
 
 

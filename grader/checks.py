@@ -14,7 +14,9 @@ DEFAULT_TITLES = {
     "max_parameters": "Parameter count within the budget",
     "budget": "EPOCHS and BATCH_SIZE within the budget",
     "module_output_shape": "Output shape of `{module}`",
+    "module_input_shape": "Input size of `{module}`",
     "module_parameters": "Parameters of `{module}`",
+    "stated_parameters": "Your hand count of `{module}`'s parameters",
 }
 
 
@@ -38,6 +40,8 @@ def _evaluate(check: Check, rubric: Rubric, run: dict, num_classes: int) -> Chec
     title = check.title or DEFAULT_TITLES[check.kind].format(module=check.module)
     facts = run.get("inspection")
     needs = "requested" if check.kind == "budget" else "inspection"
+    if check.kind == "stated_parameters" and run.get("requested") is None:
+        needs = "requested"
     if run.get(needs) is None:
         reason = (run.get("failure") or {}).get("summary", "an earlier step failed")
         return CheckResult(check.id, title, False, 0.0, check.points, f"Not checked: {reason}.")
@@ -50,6 +54,8 @@ def _output_shape(check, rubric, run, facts, num_classes):
     want = [2, num_classes]
     if got == want:
         return True, f"A batch of 2 images gives logits {got}."
+    if facts.get("error"):
+        return False, f"No output: the forward pass raised in {_where(facts)}."
     return False, (f"Expected logits [N, {num_classes}] (for 2 images: {want}), got "
                    f"{got if got is not None else facts['output_type']}. The last layer must be "
                    f"Linear(..., {num_classes}) and forward must return its output.")
@@ -93,19 +99,262 @@ def _module_output_shape(check, rubric, run, facts, num_classes):
     m, missing = _module_facts(check, facts)
     if missing:
         return False, missing
-    got = m["output_shape"][1:] if m["output_shape"] else None
-    if got == list(check.expected):
-        return True, f"`{check.module}` outputs {got} per image."
-    return False, f"`{check.module}` should output {list(check.expected)} per image, got {got}."
+    want = list(check.expected)
+    if m["output_shape"] is None:
+        return False, f"`{check.module}` produced no output: {_no_output(check.module, m, facts)}."
+    got = m["output_shape"][1:]
+    if got == want:
+        return True, f"`{check.module}` outputs {_dims(got)} per image."
+    first = first_wrong(rubric, facts)
+    if m["type"] == "Identity":
+        cause = "it is still the skeleton's nn.Identity() placeholder: build the block."
+    elif first and first["module"] != check.module:
+        cause = f"it follows from `{first['module']}`, the first wrong shape: fix that first."
+    else:
+        cause = shape_cause(want, got, m)
+    return False, (f"`{check.module}` should output {_dims(want)} per image, got {_dims(got)}."
+                   + (f" Likely cause: {cause}" if cause else ""))
+
+
+def _module_input_shape(check, rubric, run, facts, num_classes):
+    """What reaches the module (the classifier's input size), and for a Linear, whether
+    its in_features agrees."""
+    m, missing = _module_facts(check, facts)
+    if missing:
+        return False, missing
+    want = list(check.expected)
+    declared = m["settings"].get("in_features")
+    if m["input_shape"] is None:
+        return False, f"Nothing reached `{check.module}`: {_no_output(check.module, m, facts)}."
+    got = m["input_shape"][1:]
+    if got == want and (declared is None or [declared] == want[-1:]):
+        return True, f"`{check.module}` receives {_dims(got)} per image" + (
+            f" and is sized for it (in_features={declared})." if declared else ".")
+    if got == want:
+        return False, (f"`{check.module}` receives {_dims(got)} features per image but is "
+                       f"Linear({declared}, ...). Likely cause: "
+                       f"{linear_cause(declared, want[-1], facts, check.module)}")
+    ratio = _prod(got) / max(1, _prod(want))
+    cause = ""
+    first = first_wrong(rubric, facts)
+    if first and first["module"] != check.module:
+        cause = f" It follows from `{first['module']}`, the first wrong shape: fix that first."
+    elif ratio > 1 and _power_of(ratio, 4):
+        k = _power_of(ratio, 4)
+        cause = (f" {ratio:g}x too many: {k} MaxPool2d(2) missing upstream (each halves height "
+                 f"and width, so it quarters the flattened size).")
+    return False, (f"`{check.module}` should receive {_dims(want)} per image, got {_dims(got)}."
+                   f"{cause}")
 
 
 def _module_parameters(check, rubric, run, facts, num_classes):
     m, missing = _module_facts(check, facts)
     if missing:
         return False, missing
-    if m["parameters"] == check.expected:
-        return True, f"`{check.module}` has {m['parameters']:,} parameters."
-    return False, f"`{check.module}` should have {check.expected:,} parameters, got {m['parameters']:,}."
+    got, want = m["parameters"], check.expected
+    if got == want:
+        return True, f"`{check.module}` has {got:,} parameters ({formula(check.module, facts)})."
+    cause = parameter_cause(want, got, m)
+    return False, (f"`{check.module}` should have {want:,} parameters, got {got:,} "
+                   f"({formula(check.module, facts)})." + (f" Likely cause: {cause}" if cause else ""))
+
+
+def _stated_parameters(check, rubric, run, facts, num_classes):
+    """The student's hand count (PARAMETER_COUNTS) against their own module's real count:
+    it grades the reasoning, whether or not the layer itself is right."""
+    m, missing = _module_facts(check, facts)
+    if missing:
+        return False, missing
+    stated = ((run.get("requested") or {}).get("PARAMETER_COUNTS") or {}).get(check.module)
+    actual = m["parameters"]
+    if stated is None:
+        return False, (f"PARAMETER_COUNTS has no entry for `{check.module}`: count it by hand "
+                       f"(k×k×in×out + out per Conv2d, 2×C per BatchNorm2d, in×out + out per "
+                       f"Linear) and write it in model.py.")
+    if stated == actual:
+        return True, f"Your count {stated:,} for `{check.module}` is right."
+    design = next((c.expected for c in rubric.checks
+                   if c.kind == "module_parameters" and c.module == check.module), None)
+    if stated == design:  # right for the assignment's layer, though theirs differs
+        return True, (f"Your count {stated:,} is right for the assignment's `{check.module}` "
+                      f"(yours has {actual:,}: see its parameter check).")
+    norms, convs = sum(m["norms"]), m["convs"]
+    if norms and stated == actual + m["buffers"]:
+        cause = (f"you also counted BatchNorm's running mean and variance ({m['buffers']:,}): "
+                 f"those are buffers, estimated from the data rather than learned, so they are "
+                 f"not parameters (2×C per BatchNorm2d counts its weight and bias).")
+    elif norms and stated == actual - 2 * norms:
+        cause = f"you left out BatchNorm2d's weight and bias (2×{norms} = {2 * norms})."
+    elif convs and stated == actual - sum(c["out"] for c in convs if c["bias"]):
+        cause = "you left out the biases (the + out in k×k×in×out + out)."
+    else:
+        cause = f"recount: {formula(check.module, facts)}."
+    return False, (f"You wrote {stated:,} for `{check.module}`; it has {actual:,} trainable "
+                   f"parameters. Likely cause: {cause}")
+
+
+# --- likely causes: one sentence a student can act on ------------------------------------
+
+def shape_cause(want: list[int], got: list[int], m: dict) -> str:
+    if len(want) != 3 or len(got) != 3:
+        return ""
+    causes = []
+    (wc, wh, ww), (gc, gh, gw) = want, got
+    if gc != wc:
+        last = m["convs"][-1]["out"] if m["convs"] else None
+        causes.append(f"{gc} channels instead of {wc}: the last Conv2d here has out_channels="
+                      f"{last}." if last is not None else f"{gc} channels instead of {wc}.")
+    if (gh, gw) != (wh, ww):
+        k = _power_of(gh / wh, 2) if gh > wh and gh / wh == gw / ww else 0
+        unpadded = [c for c in m["convs"] if max(c["kernel"]) > 1 and _no_padding(c["padding"])]
+        if k:
+            causes.append(f"{gh}×{gw} is {2 ** k}x too large: "
+                          + ("a MaxPool2d(2) is missing" if k == 1 else f"{k} MaxPool2d(2) are missing")
+                          + f" (each halves height and width, {gh}→{gh // 2}).")
+        elif gh < wh and gh * 2 == wh and gw * 2 == ww:
+            causes.append(f"{gh}×{gw} is half the size: one pooling (or stride 2) too many.")
+        elif unpadded:
+            k0 = max(unpadded[0]["kernel"])
+            causes.append(f"a Conv2d with a {k0}×{k0} kernel and no padding trims {k0 - 1} "
+                          f"pixels off the size; padding={k0 // 2} keeps it.")
+        else:
+            causes.append(f"{gh}×{gw} instead of {wh}×{ww}: check each layer's stride, padding "
+                          f"and pooling in the model summary.")
+    return " ".join(causes)
+
+
+def parameter_cause(want: int, got: int, m: dict) -> str:
+    diff = got - want
+    if m["type"] == "Identity":
+        return "it is still the skeleton's nn.Identity() placeholder: build the block."
+    no_bias = sum(c["out"] for c in m["convs"] if not c["bias"])
+    last_out = m["convs"][-1]["out"] if m["convs"] else None
+    if no_bias and diff == -no_bias:
+        return (f"a Conv2d built with bias=False has no + out term, {no_bias} fewer parameters "
+                f"than k×k×in×out + out.")
+    if m["convs"] and not m["norms"] and diff == -2 * last_out:
+        return (f"no BatchNorm2d({last_out}): its weight and bias add 2×{last_out} = "
+                f"{2 * last_out} (its running mean and variance are buffers, not counted).")
+    if m["norms"] and diff == 2 * sum(m["norms"]):
+        return "one BatchNorm too many (2×C parameters each)."
+    if "in_features" in m["settings"]:
+        return (f"Linear(in, out) has in×out + out parameters; with in_features="
+                f"{m['settings']['in_features']} check it matches the flattened size.")
+    return ("compare each layer's channels and kernel size with the assignment; the count "
+            "above shows where yours comes from.")
+
+
+def linear_cause(declared: int, received: int, facts: dict, module: str) -> str:
+    """A Linear sized for another image size: in_features = C x s x s for the wrong s."""
+    before = _previous_map(facts, module)
+    if before and declared % before[0] == 0:
+        c, h = before[0], before[1]
+        s = round((declared // c) ** 0.5)
+        if s * s * c == declared:
+            image = facts["layers"][0]["input_shape"][-1] if facts["layers"] and                 facts["layers"][0]["input_shape"] else None
+            factor = image // h if image and h else None
+            other = next((size for size in (28, 32, 64, 96, 224)
+                          if factor and size // factor == s and size != image), None)
+            sized = f" (what a {other}×{other} input gives)" if other else ""
+            return (f"in_features={declared} = {c}×{s}×{s} is sized for a {s}×{s} feature "
+                    f"map{sized}, but this model's last map is {c}×{h}×{before[2]} = "
+                    f"{received}: use Linear({received}, ...).")
+    return f"in_features must equal the flattened size, {received}."
+
+
+def formula(module: str, facts: dict) -> str:
+    """The lecture's counting, layer by layer, for the layers inside `module`."""
+    parts = []
+    for layer in facts["layers"]:
+        if not (layer["name"] == module or layer["name"].startswith(module + ".")) \
+                or not layer["parameters"]:
+            continue
+        s, n = layer["settings"], layer["parameters"]
+        text = f"{layer['type']} {n:,}"
+        if layer["type"] == "Conv2d":
+            kh, kw = s["kernel_size"]
+            terms = [kh * kw * s["in_channels"] * s["out_channels"]] + ([s["out_channels"]] if s["bias"] else [])
+            if sum(terms) == n:
+                text = (f"Conv2d({s['in_channels']}→{s['out_channels']}, {kh}×{kw}): {kh}×{kw}×"
+                        f"{s['in_channels']}×{s['out_channels']}" + (f" + {s['out_channels']}" if s["bias"] else "")
+                        + f" = {n:,}")
+        elif "num_features" in s and n == 2 * s["num_features"]:
+            text = f"{layer['type']}({s['num_features']}): 2×{s['num_features']} = {n:,}"
+        elif layer["type"] == "Linear":
+            text = (f"Linear({s['in_features']}, {s['out_features']}): {s['in_features']}×"
+                    f"{s['out_features']}" + (f" + {s['out_features']}" if s["bias"] else "") + f" = {n:,}")
+        parts.append(text)
+    return "; ".join(parts) or "no trainable layers"
+
+
+def first_wrong(rubric: Rubric, facts: dict | None) -> dict | None:
+    """The first module, in the order the forward pass ran them, whose shape the rubric
+    says is wrong, or the layer that raised: the row the model summary marks."""
+    if not facts:
+        return None
+    order = {layer["name"]: i for i, layer in enumerate(facts["layers"])}
+    candidates = []
+    for c in rubric.checks:
+        m = facts["modules"].get(c.module) if c.module else None
+        if c.kind not in ("module_output_shape", "module_input_shape") or not m or not m["exists"]:
+            continue
+        shape = m["output_shape" if c.kind == "module_output_shape" else "input_shape"]
+        if shape is not None and shape[1:] != list(c.expected):
+            first_leaf = min((i for n, i in order.items()
+                              if n == c.module or n.startswith(c.module + ".")), default=len(order))
+            candidates.append((first_leaf, {"module": c.module, "expected": list(c.expected),
+                                            "got": shape[1:], "what": c.kind.split("_")[1]}))
+    error = facts.get("error")
+    if error and error.get("module"):
+        candidates.append((order.get(error["module"], len(order)),
+                           {"module": error["module"], "expected": None, "got": None,
+                            "what": "raised", "message": error["message"]}))
+    return min(candidates, key=lambda c: c[0])[1] if candidates else None
+
+
+def _no_output(module, m, facts):
+    if facts.get("error"):
+        return f"the forward pass raised in {_where(facts)}"
+    return "forward() never calls it"
+
+
+def _where(facts) -> str:
+    e = facts["error"]
+    return (f"`{e['module']}`" if e.get("module") else "forward()") + f" ({e['type']}: {e['message']})"
+
+
+def _previous_map(facts, module):
+    """The last 3-D feature map produced before `module` ran."""
+    shapes = []
+    for layer in facts["layers"]:
+        if layer["name"] == module or layer["name"].startswith(module + "."):
+            break
+        if layer["output_shape"] and len(layer["output_shape"]) == 4:
+            shapes.append(layer["output_shape"][1:])
+    return shapes[-1] if shapes else None
+
+
+def _no_padding(padding) -> bool:
+    return padding in (0, [0, 0], "valid")
+
+
+def _power_of(ratio: float, base: int) -> int:
+    """k where ratio == base**k for k >= 1, else 0."""
+    k = 0
+    while ratio >= base and ratio == int(ratio):
+        ratio, k = ratio / base, k + 1
+    return k if ratio == 1 else 0
+
+
+def _prod(dims):
+    out = 1
+    for d in dims:
+        out *= d
+    return out
+
+
+def _dims(shape) -> str:
+    return "×".join(str(d) for d in shape)
 
 
 JUDGES = {
@@ -113,5 +362,7 @@ JUDGES = {
     "max_parameters": _max_parameters,
     "budget": _budget,
     "module_output_shape": _module_output_shape,
+    "module_input_shape": _module_input_shape,
     "module_parameters": _module_parameters,
+    "stated_parameters": _stated_parameters,
 }

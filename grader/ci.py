@@ -3,7 +3,7 @@
 Writes into --out the same results.json and report.md as `grade --local`, plus JUnit XML
 (one test case per rubric item, for CI test tabs); when run under GitHub Actions it
 appends the report to the job page ($GITHUB_STEP_SUMMARY) and sets step outputs
-($GITHUB_OUTPUT): score, max_score, status, and `result`, the base64 JSON that GitHub
+($GITHUB_OUTPUT): score, max_score, pending_points, status, and `result`, the base64 JSON that GitHub
 Classroom's autograding reporter reads. Exits like `grade --local` (0, 1 under
 --fail-under, 3 ungradable). The score is advisory: the student controls the workflow.
 """
@@ -22,6 +22,7 @@ from grader.local import exit_code
 from grader.report import render_markdown, render_tables, write_reports
 from grader.results import write_text
 from grader.rubric import load_rubric
+from grader.tables import detail
 
 
 def main(*, path: Path = Path("."), rubric: str = "cifar10", out: Path = Path("grade-report"),
@@ -31,7 +32,7 @@ def main(*, path: Path = Path("."), rubric: str = "cifar10", out: Path = Path("g
     spec = load_rubric(rubric)
     console.print(f"Grading {path} with rubric {spec.name} (CI, advisory)")
     results = grade_submission(submission=path, rubric=spec, data_dir=data_dir, quick=quick,
-                               device=device, mode="ci")
+                               device=device, mode="ci", artifacts=out)
     files = write_reports(results, out)
     files["junit"] = write_text(Path(out) / "junit.xml", junit_xml(results))
     code = exit_code(results, fail_under)
@@ -46,18 +47,22 @@ def junit_xml(results: dict) -> str:
     tests = results["tests"]
     suite = ET.Element("testsuite", name=f"tinycnn-grader {results['provenance']['rubric_name']}",
                        tests=str(len(tests)),
-                       failures=str(sum(t["status"] != "passed" for t in tests)),
+                       failures=str(sum(t["status"] == "failed" for t in tests)),
+                       skipped=str(sum(t["status"] == "pending" for t in tests)),
                        time=f"{results['execution_time']:.1f}")
     props = ET.SubElement(suite, "properties")
-    for key in ("score", "max_score"):
-        ET.SubElement(props, "property", name=key, value=f"{results[key]:g}")
+    for key in ("score", "max_score", "pending_points"):
+        ET.SubElement(props, "property", name=key, value=f"{results.get(key, 0):g}")
     for key in ("accuracy", "baseline_accuracy", "gain_pp"):
         value = results["metrics"].get(key)
         ET.SubElement(props, "property", name=key, value="" if value is None else f"{value:.4f}")
     for t in tests:
         case = ET.SubElement(suite, "testcase", classname="rubric", name=t["name"])
         case.set("points", f"{t['score']:g}/{t['max_score']:g}")
-        if t["status"] != "passed":
+        if t["status"] == "pending":  # a person grades it: neither passed nor failed
+            ET.SubElement(case, "skipped", message=f"pending manual grading "
+                                                   f"({t['max_score']:g} points)")
+        elif t["status"] != "passed":
             failure = ET.SubElement(case, "failure", message=f"{t['score']:g} of {t['max_score']:g} points")
             failure.text = t["output"]
         ET.SubElement(case, "system-out").text = t["output"]
@@ -72,10 +77,16 @@ def classroom_result(results: dict) -> dict:
         "status": "error" if results["status"] == "failed" else
                   ("pass" if results["score"] >= results["max_score"] else "fail"),
         "max_score": results["max_score"],
-        "tests": [{"name": t["name"], "status": "pass" if t["status"] == "passed" else "fail",
-                   "score": t["score"], "max_score": t["max_score"], "message": t["output"]}
-                  for t in results["tests"]],
+        "tests": [_classroom_test(t) for t in results["tests"]],
     }
+
+
+def _classroom_test(t: dict) -> dict:
+    if t["status"] == "pending":  # out of the autograded total: a person adds these points
+        return {"name": f"{t['name']} (pending manual grading, {t['max_score']:g} points)",
+                "status": "pass", "score": 0, "max_score": 0, "message": detail(t)}
+    return {"name": t["name"], "status": "pass" if t["status"] == "passed" else "fail",
+            "score": t["score"], "max_score": t["max_score"], "message": t["output"]}
 
 
 def github_outputs(results: dict, fail_under: float | None, code: int) -> None:
@@ -90,4 +101,5 @@ def github_outputs(results: dict, fail_under: float | None, code: int) -> None:
         encoded = base64.b64encode(json.dumps(classroom_result(results)).encode()).decode()
         with open(outputs, "a") as f:
             f.write(f"score={results['score']:g}\nmax_score={results['max_score']:g}\n"
+                    f"pending_points={results.get('pending_points', 0):g}\n"
                     f"status={results['status']}\nresult={encoded}\n")

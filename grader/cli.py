@@ -97,8 +97,20 @@ def build_export_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="grade export",
                                 description="Write exports from the gradebook in OUT into OUT/exports.")
     p.add_argument("out", type=Path, help="the --out folder of `grade batch`")
-    p.add_argument("--format", required=True, choices=["csv", "canvas", "leaderboard", "feedback"])
+    p.add_argument("--format", required=True, choices=["csv", "canvas", "leaderboard", "feedback", "summary"])
     p.add_argument("--rubric", help="only this rubric's grades (by rubric name)")
+    return p
+
+
+def build_predict_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="grade predict", description="The lab's inference step: top-1 and top-3 classes "
+        "of image files, with the model a graded run trained (its --out folder).")
+    p.add_argument("images", nargs="+", type=Path, help="image files (JPEG, PNG; any size)")
+    p.add_argument("--run", type=Path, required=True,
+                   help="the graded run's output folder (grade-report/ or feedback/<student>)")
+    p.add_argument("--picture", type=Path, help="also save the images titled with their prediction")
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
     return p
 
 
@@ -125,6 +137,10 @@ def main(argv: list[str] | None = None) -> int:
             path = gradescope.build_bundle(a.rubric, a.out, a.data_dir)
             console.print(f"wrote {path}: upload it as the assignment's autograder")
             return 0
+        if argv[:1] == ["predict"]:
+            from grader import predict
+            a = build_predict_parser().parse_args(argv[1:])
+            return predict.main(images=a.images, run=a.run, device=a.device, picture=a.picture)
         if argv[:1] == ["export"]:
             from grader import export
             a = build_export_parser().parse_args(argv[1:])
@@ -136,7 +152,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.local is None:
             parser.print_usage(sys.stderr)
             console.print("grade: say what to grade, e.g. [bold]grade --local student_template[/], "
-                          "[bold]grade batch DIR --out OUT[/] or [bold]grade export OUT --format csv[/]")
+                          "[bold]grade batch DIR --out OUT[/], [bold]grade export OUT --format csv[/] or "
+                          "[bold]grade predict IMAGE --run OUT[/]")
             return EXIT_USAGE
         from grader import local
         return local.main(path=args.local, rubric=args.rubric, out=args.out,

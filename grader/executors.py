@@ -36,6 +36,7 @@ class Job:
     device: str = "auto"
     cpus: tuple[int, ...] | None = None
     gpu_share: float = 1.0      # of the GPU's memory, when several gradings share one GPU
+    artifacts: Path | None = None  # the student's feedback folder: weights, predictions, gallery
 
 
 def grade_job(job: Job) -> dict:
@@ -45,7 +46,8 @@ def grade_job(job: Job) -> dict:
     try:
         return grade_submission(submission=job.path, rubric=job.rubric, data_dir=job.data_dir,
                                 quick=job.quick, device=job.device, cache_dir=job.cache_dir,
-                                mode="official", cpus=job.cpus, gpu_share=job.gpu_share)
+                                mode="official", cpus=job.cpus, gpu_share=job.gpu_share,
+                                artifacts=job.artifacts)
     except Exception as e:  # noqa: BLE001 - reported per submission, never stops the batch
         return {"grader_error": f"{type(e).__name__}: {e}"}
 

@@ -1,21 +1,29 @@
 """`grade export OUT --format csv|canvas|leaderboard|feedback`: files made from the
 gradebook in OUT (nothing is retrained), written atomically into OUT/exports/.
 
-- csv: one row per student and rubric, a column per rubric item, then total, accuracy,
-  baseline, gain, status and the failure reason.
+- csv: one row per student and rubric, a column per rubric item ("pending" for a written
+  answer a person grades), then total, pending manual points, accuracy, baseline, gain,
+  status and the failure reason.
 - canvas: Canvas's gradebook import (Student, ID, SIS User ID, SIS Login ID, Section, then
-  one assignment column); the student id goes in SIS Login ID.
+  one assignment column, and an empty one per written answer to grade by hand); the
+  student id goes in SIS Login ID.
 - leaderboard: pseudonyms (a keyed hash of the student id, the key kept in OUT) ranked by
   test accuracy; a student finds their own pseudonym in their feedback folder.
-- feedback: results.json and report.md per student, as `grade --local` writes them.
+- feedback: the reports per student, as `grade --local` writes them, with the run's
+  weights, predictions and gallery from the batch's own feedback folder.
+- summary: the class view (summary.md with per_class.png and confusion.png): score
+  spread, failure reasons, per-class test accuracy across the class against the baseline,
+  and the most common confusions. `grade batch` writes it at the end of every batch.
 """
 from __future__ import annotations
 
 import csv
 import hashlib
+import shutil
 import hmac
 import io
 import secrets
+from collections import Counter
 from pathlib import Path
 
 from grader import gradebook
@@ -23,7 +31,7 @@ from grader.batch import GRADEBOOK
 from grader.report import write_reports
 from grader.results import write_text
 
-FORMATS = ("csv", "canvas", "leaderboard", "feedback")
+FORMATS = ("csv", "canvas", "leaderboard", "feedback", "summary")
 WORDS = ("amber", "birch", "cedar", "delta", "ember", "fjord", "garnet", "harbor", "iris",
          "juniper", "kestrel", "lumen", "maple", "nova", "onyx", "pine", "quartz", "raven",
          "sierra", "tundra", "umber", "violet", "willow", "xenon", "yarrow", "zephyr")
@@ -51,10 +59,74 @@ def main(*, out: Path, fmt: str, rubric: str | None = None) -> list[Path]:
         written = []
         for r in rows:
             folder = target / "feedback" / r.student
+            kept = out / "feedback" / r.student  # what the batch's run left there
+            for name in r.results.get("artifacts", []):
+                if (kept / name).is_dir():
+                    shutil.copytree(kept / name, folder / name, dirs_exist_ok=True)
+                elif (kept / name).is_file():
+                    folder.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(kept / name, folder / name)
             write_reports(r.results, folder)
             written.append(write_text(folder / "leaderboard-name.txt", pseudonym(r.student, key) + "\n"))
         return written
+    if fmt == "summary":
+        md, pictures = class_summary(rows)
+        written = [write_text(target / "summary.md", md)]
+        written += [write_text(target / f"{name}.png", png) for name, png in pictures.items()]
+        return written
     raise ValueError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
+
+
+def class_summary(rows: list[gradebook.Row]) -> tuple[str, dict[str, bytes]]:
+    """The instructor's view of a class: score spread, per-class test accuracy across the
+    submissions that trained (mean, against the baseline), and the confusions most
+    students' models make."""
+    import numpy as np
+
+    from grader.figures import confusion_png, per_class_png
+    trained = [r for r in rows if (r.results["metrics"].get("confusion") or {}).get("student")]
+    md = ["# Class summary", "", f"{len(rows)} gradings, {sum(r.status == 'graded' for r in rows)} "
+          f"graded, {sum(r.status == 'failed' for r in rows)} failed.", ""]
+    scores = [r.score for r in rows]
+    if scores:
+        md += [f"Score: median {np.median(scores):g}, quartiles {np.percentile(scores, 25):g} to "
+               f"{np.percentile(scores, 75):g}, out of {max(r.max_score for r in rows):g}.", ""]
+    codes = Counter(r.failure_code for r in rows if r.failure_code)
+    if codes:
+        md += ["Failures: " + ", ".join(f"{c} ({n})" for c, n in codes.most_common()) + ".", ""]
+    if not trained:
+        return "\n".join(md + ["No submission trained to the end, so no per-class view.", ""]), {}
+    classes = trained[0].results["metrics"]["classes"]
+    per_student = np.array([r.results["metrics"]["per_class"]["student"] for r in trained])
+    base = next((r.results["metrics"]["per_class"].get("baseline") for r in trained
+                 if r.results["metrics"]["per_class"].get("baseline")), None)
+    mean = per_student.mean(0)
+    md += [f"## Test accuracy per class ({len(trained)} submissions that trained)", "",
+           "| Class | Class mean | Lowest | Highest | Baseline |", "|---|---:|---:|---:|---:|"]
+    md += [f"| {c} | {m:.1%} | {lo:.1%} | {hi:.1%} | {'n/a' if base is None else f'{base[i]:.1%}'} |"
+           for i, (c, m, lo, hi) in enumerate(zip(classes, mean, per_student.min(0),
+                                                  per_student.max(0)))]
+    total = np.sum([r.results["metrics"]["confusion"]["student"] for r in trained], axis=0)
+    top = Counter()
+    for r in trained:  # each submission's own worst confusion
+        m = np.array(r.results["metrics"]["confusion"]["student"])
+        np.fill_diagonal(m, 0)
+        i, j = np.unravel_index(m.argmax(), m.shape)
+        if m[i, j]:
+            top[(i, j)] += 1
+    off = [(total[i, j], i, j) for i in range(len(classes)) for j in range(len(classes)) if i != j]
+    md += ["", "## The most common confusions", "",
+           "| True class | Predicted as | Share of the class's images | Worst confusion of |",
+           "|---|---|---:|---:|"]
+    md += [f"| {classes[i]} | {classes[j]} | {n / max(total[i].sum(), 1):.1%} | "
+           f"{top[(i, j)]} submission(s) |" for n, i, j in sorted(off, reverse=True)[:10]]
+    md += ["", "![class mean per class](per_class.png)", "",
+           "![summed confusion matrix](confusion.png)", ""]
+    pictures = {"per_class": per_class_png(classes, mean.tolist(), base,
+                                           "Class mean test accuracy per class"),
+                "confusion": confusion_png(classes, total.tolist(),
+                                           f"All {len(trained)} submissions: confusion (summed)")}
+    return "\n".join(md), {k: v for k, v in pictures.items() if v}
 
 
 def grades_table(rows: list[gradebook.Row]) -> tuple[list[str], list[list]]:
@@ -63,13 +135,15 @@ def grades_table(rows: list[gradebook.Row]) -> tuple[list[str], list[list]]:
         for t in r.results.get("tests", []):
             if t["name"] not in items:
                 items.append(t["name"])
-    header = ["student", "rubric", *items, "total", "max_total", "accuracy", "baseline_accuracy",
-              "gain_pp", "status", "reason"]
+    header = ["student", "rubric", *items, "total", "max_total", "pending_manual_points",
+              "accuracy", "baseline_accuracy", "gain_pp", "status", "reason"]
     body = []
     for r in rows:
-        scores = {t["name"]: t["score"] for t in r.results.get("tests", [])}
+        scores = {t["name"]: "pending" if t["status"] == "pending" else t["score"]
+                  for t in r.results.get("tests", [])}
         body.append([r.student, r.rubric, *[scores.get(i, "") for i in items], r.score, r.max_score,
-                     _num(r.accuracy), _num(r.baseline_accuracy), _num(r.gain_pp, 2), r.status,
+                     r.results.get("pending_points", 0), _num(r.accuracy),
+                     _num(r.baseline_accuracy), _num(r.gain_pp, 2), r.status,
                      r.failure_message or ""])
     return header, body
 
@@ -77,10 +151,17 @@ def grades_table(rows: list[gradebook.Row]) -> tuple[list[str], list[list]]:
 def canvas_table(rows: list[gradebook.Row]) -> tuple[list[str], list[list]]:
     titles = {r.results["provenance"]["rubric"].get("title") or r.rubric for r in rows}
     column = " / ".join(sorted(titles)) or "TinyCNN lab"
-    header = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", column]
+    # Written answers get their own columns, left empty: Canvas shows them ungraded until a
+    # person enters the points.
+    manual = {}
+    for r in rows:
+        for t in r.results.get("tests", []):
+            if t["status"] == "pending":
+                manual.setdefault(f"{column}: {t['name']} (graded by hand)", t["max_score"])
+    header = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", column, *manual]
     points = max((r.max_score for r in rows), default=0)
-    body = [["Points Possible", "", "", "", "", points]]
-    body += [["", "", "", r.student, "", r.score] for r in rows]
+    body = [["Points Possible", "", "", "", "", points, *manual.values()]]
+    body += [["", "", "", r.student, "", r.score, *[""] * len(manual)] for r in rows]
     return header, body
 
 

@@ -16,6 +16,7 @@ CODES = {
     "syntax_error": "Syntax error in the submission",
     "import_error": "The submission could not be imported",
     "bad_hook": "A hook has the wrong type or signature",
+    "missing_hook": "The hook this rubric grades is missing",
     "hook_error": "A hook raised an error",
     "forward_error": "The model failed on a batch of images",
     "bad_transform": "A transform did not return an image tensor",

@@ -52,3 +52,91 @@ def training_curves_png(results: dict) -> bytes | None:
     fig.savefig(buf, format="png")
     plt.close(fig)
     return buf.getvalue()
+
+
+def _pyplot():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def _png(fig) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    _pyplot().close(fig)
+    return buf.getvalue()
+
+
+def per_class_png(classes: list[str], student: list[float] | None,
+                  baseline: list[float] | None, title: str = "Test accuracy per class") -> bytes | None:
+    """Horizontal bars, submission against baseline, one pair per class."""
+    if not student and not baseline:
+        return None
+    plt = _pyplot()
+    n = len(classes)
+    fig, ax = plt.subplots(figsize=(7, 0.42 * n + 1.2), dpi=110)
+    ys = list(range(n))
+    for values, colour, label, shift in ((baseline, BASELINE, "baseline", 0.2),
+                                         (student, STUDENT, "submission", -0.2)):
+        if values:
+            ax.barh([y + shift for y in ys], [100 * v for v in values], height=0.38,
+                    color=colour, label=label)
+    if student:
+        for y, v in zip(ys, student):
+            ax.text(100 * v + 1, y - 0.2, f"{100 * v:.0f}", va="center", fontsize=7, color=STUDENT)
+    ax.set_yticks(ys, classes)
+    ax.invert_yaxis()
+    ax.set(xlim=(0, 108), xlabel="% of the class's test images right", title=title)
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    fig.tight_layout()
+    return _png(fig)
+
+
+def confusion_png(classes: list[str], matrix: list[list[int]],
+                  title: str = "Confusion matrix (test set)") -> bytes | None:
+    """Rows: the true class; columns: the prediction; each row in % of its class."""
+    if not matrix:
+        return None
+    import numpy as np
+    plt = _pyplot()
+    m = np.asarray(matrix, dtype=float)
+    share = 100 * m / np.maximum(m.sum(1, keepdims=True), 1)
+    n = len(classes)
+    fig, ax = plt.subplots(figsize=(0.55 * n + 2.2, 0.5 * n + 1.6), dpi=110)
+    ax.imshow(share, cmap="Blues", vmin=0, vmax=100)
+    for i in range(n):
+        for j in range(n):
+            if share[i, j] >= 0.5:
+                ax.text(j, i, f"{share[i, j]:.0f}", ha="center", va="center", fontsize=7,
+                        color="white" if share[i, j] > 55 else "#1f2328")
+    ax.set_xticks(range(n), classes, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(n), classes, fontsize=8)
+    ax.set(xlabel="predicted", ylabel="true class", title=title)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def gallery_png(images, true: list[int], predicted: list[int], confidence: list[float],
+                classes: list[str], columns: int = 8) -> bytes | None:
+    """Test images titled `true -> predicted (confidence)`, mistakes in red."""
+    if len(images) == 0:
+        return None
+    plt = _pyplot()
+    rows = -(-len(images) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(1.45 * columns, 1.95 * rows), dpi=110,
+                             squeeze=False)
+    for k, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if k >= len(images):
+            continue
+        img = images[k]
+        ax.imshow(img[..., 0] if img.shape[-1] == 1 else img, cmap="gray" if img.shape[-1] == 1 else None,
+                  interpolation="nearest")
+        wrong = true[k] != predicted[k]
+        label = (f"{classes[true[k]]}\n→ {classes[predicted[k]]} {100 * confidence[k]:.0f}%"
+                 if wrong else f"{classes[true[k]]}\n✓ {100 * confidence[k]:.0f}%")
+        ax.set_title(label, fontsize=6.5, color="#cf222e" if wrong else "#1a7f37")
+    fig.tight_layout(pad=0.3, h_pad=1.2)
+    return _png(fig)

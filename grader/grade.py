@@ -20,11 +20,13 @@ from typing import Callable
 import numpy as np
 
 from grader import __version__, baseline, paths
+from grader.answers import collect_answers
+from grader.artifacts import save_run
 from grader.checks import evaluate_checks
 from grader.data import CachedData, prepare_data, split_validation
 from grader.failures import SubmissionError, failure_dict
 from grader.isolation import Limits
-from grader.results import build_results
+from grader.results import build_results, confusion
 from grader.rubric import Rubric
 from grader.sandbox import run_job
 from grader.scoring import rubric_items
@@ -47,15 +49,18 @@ class Inputs:
     train_idx: Path
     val_idx: Path
     sizes: dict
+    order: np.ndarray      # the original test index of each permuted test image: parent only
 
 
 def grade_submission(*, submission: Path, rubric: Rubric, data_dir: Path | None = None,
                      quick: bool = False, device: str = "auto", cache_dir: Path | None = None,
                      use_cache: bool = True, mode: str = "local",
                      cpus: tuple[int, ...] | None = None, gpu_share: float = 1.0,
+                     artifacts: Path | None = None,
                      on_event: OnEvent = lambda who, e: None) -> dict:
     """`cpus`: the cores the runs may use, and `gpu_share` the part of the GPU's memory
-    (a batch worker's share; default all of them)."""
+    (a batch worker's share; default all of them). `artifacts`: a folder for the trained
+    weights, their source, the test predictions and the gallery (grader.artifacts)."""
     cache_dir = Path(cache_dir or paths.cache_dir())
     context = _context(rubric, data_dir, quick, device, cache_dir, mode, cpus, gpu_share, on_event)
     data = context["data"]
@@ -68,7 +73,9 @@ def grade_submission(*, submission: Path, rubric: Rubric, data_dir: Path | None 
                                  runs=[], baseline_runs=[], failure=e.to_dict(),
                                  items=rubric_items(rubric, evaluate_checks(
                                      rubric, {"failure": e.to_dict()}, data.info.num_classes),
-                                     None, None, data.info.num_classes))
+                                     None, None, data.info.num_classes,
+                                     collect_answers(None, rubric.manual)))
+        answers = collect_answers(sub, rubric.manual)  # before training: read, never run
         inputs = _prepare_inputs(data, rubric, quick, tmp)
         # A cached or pinned baseline is known before the student trains, and its time per
         # epoch bounds the student's (budget.time_factor); one that must be trained waits
@@ -79,7 +86,8 @@ def grade_submission(*, submission: Path, rubric: Rubric, data_dir: Path | None 
         limit = _time_limit(rubric, [b for b in known.values() if b], quick)
         runs = []
         for seed in rubric.seeds:
-            run = _train_one("student", sub.source, seed, inputs, tmp, context, on_event, limit)
+            run = _train_one("student", sub.source, seed, inputs, tmp, context, on_event, limit,
+                             keep=artifacts is not None and seed == rubric.seeds[0])
             runs.append(run)
             if run["failure"]:
                 break
@@ -88,11 +96,18 @@ def grade_submission(*, submission: Path, rubric: Rubric, data_dir: Path | None 
             known[seed] or _train_baseline(seed, keys[seed], inputs, tmp, context, cache_dir,
                                            use_cache, on_event)
             for seed in rubric.seeds]
+        kept = runs[0].pop("_kept", None)
+        if kept and not failure:
+            context["artifacts"] = save_run(
+                artifacts, submission=sub, rubric=rubric, info=data.info, weights=kept["weights"],
+                probs=kept["probs"], test_x=np.load(inputs.test_x), test_y=inputs.test_y,
+                order=inputs.order, seed=runs[0]["seed"], accuracy=runs[0]["accuracy"],
+                training=asdict(rubric.training))
     accuracy = None if failure else float(np.mean([r["accuracy"] for r in runs]))
     base_acc = (float(np.mean([r["accuracy"] for r in baseline_runs]))
                 if baseline_runs else None)
     checks = evaluate_checks(rubric, runs[0], data.info.num_classes)
-    items = rubric_items(rubric, checks, accuracy, base_acc, data.info.num_classes)
+    items = rubric_items(rubric, checks, accuracy, base_acc, data.info.num_classes, answers)
     context["isolation"] = runs[0].get("isolation")
     return build_results(**context, submission=sub, origin=submission, runs=runs,
                          baseline_runs=baseline_runs, failure=failure, items=items)
@@ -158,7 +173,8 @@ def _prepare_inputs(data: CachedData, rubric: Rubric, quick: bool, tmp: Path) ->
     return Inputs(train_x=data.path("train_x"), train_y=data.path("train_y"),
                   test_x=tmp / "test_x.npy", test_y=np.asarray(data.load("test_y")[order]),
                   train_idx=tmp / "train_idx.npy", val_idx=tmp / "val_idx.npy",
-                  sizes={"train": len(tr), "validation": len(va), "test": len(order)})
+                  sizes={"train": len(tr), "validation": len(va), "test": len(order)},
+                  order=order)
 
 
 def _time_limit(rubric: Rubric, baseline_runs: list[dict], quick: bool) -> float:
@@ -174,7 +190,7 @@ def _time_limit(rubric: Rubric, baseline_runs: list[dict], quick: bool) -> float
 
 
 def _train_one(who: str, source: Path, seed: int, inputs: Inputs, tmp: Path, context: dict,
-               on_event: OnEvent, time_limit: float | None = None) -> dict:
+               on_event: OnEvent, time_limit: float | None = None, keep: bool = False) -> dict:
     """One training run in a child process; the parent computes the test accuracy."""
     rubric, info, device = context["rubric"], context["data"].info, context["device"]
     job = tmp / "runs" / f"{who}-seed{seed}"
@@ -195,6 +211,8 @@ def _train_one(who: str, source: Path, seed: int, inputs: Inputs, tmp: Path, con
         "training": asdict(rubric.training),
         "epochs_override": rubric.quick.epochs if context["quick"] else None,
         "modules": sorted({c.module for c in rubric.checks if c.module}),
+        "model_hook": rubric.model_hook if who == "student" else "build_model",
+        "keep_weights": keep,
         "arrays": {name: str(seen[name]) for name in ("train_x", "train_y", "test_x")},
         "train_idx": str(seen["train_idx"]), "val_idx": str(seen["val_idx"]),
     }
@@ -208,6 +226,7 @@ def _train_one(who: str, source: Path, seed: int, inputs: Inputs, tmp: Path, con
     run.update(seed=seed, wall_s=outcome.wall_s, log_tail=outcome.log_tail, accuracy=None,
                isolation=outcome.isolation)
     logits = run.pop("test_logits", None)
+    weights = run.pop("model_state", None)
     if run["failure"] is None:
         n, k = len(inputs.test_y), info.num_classes
         if logits is None or tuple(logits.shape) != (n, k):
@@ -215,7 +234,11 @@ def _train_one(who: str, source: Path, seed: int, inputs: Inputs, tmp: Path, con
             run["failure"] = failure_dict("output_shape", "the test-set predictions have the "
                                           "wrong shape", expected=[n, k], got=got)
         else:
-            run["accuracy"] = float((logits.argmax(1).numpy() == inputs.test_y).mean())
+            predicted = logits.argmax(1).numpy()
+            run["accuracy"] = float((predicted == inputs.test_y).mean())
+            run["confusion"] = confusion(inputs.test_y, predicted, k)
+            if keep:
+                run["_kept"] = {"weights": weights, "probs": logits.softmax(1).numpy()}
     on_event(who, {"event": "run_end", "accuracy": run["accuracy"], "failure": run["failure"]})
     return run
 
@@ -247,6 +270,7 @@ def _train_baseline(seed, key, inputs, tmp, context, cache_dir, use_cache, on_ev
         raise GraderError(f"the baseline ({rubric.baseline.submission}) failed to train: "
                           f"{run['failure']['message']}")
     record = {"seed": seed, "accuracy": run["accuracy"], "training": run.get("training"),
+              "confusion": run.get("confusion"),
               "inspection": {"parameters": run["inspection"]["parameters"]},
               "effective": run.get("effective"), "wall_s": run["wall_s"],
               "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "key": key}

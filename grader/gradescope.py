@@ -45,7 +45,7 @@ PYTHON="${AUTOGRADER_PYTHON:-/autograder/venv/bin/python}"
 cd "$ROOT/source" && exec "$PYTHON" -m grader.gradescope run
 """
 
-SOURCE_ITEMS = ("grader", "rubrics", "reference", "pyproject.toml", "README.md")
+SOURCE_ITEMS = ("grader", "rubrics", "reference", "student_template", "pyproject.toml", "README.md")
 
 
 def build_bundle(rubric: str, out: Path, data_dir: str | None = None) -> Path:
@@ -116,10 +116,19 @@ def run(root: Path) -> int:
 def gradescope_form(results: dict) -> dict:
     """Gradescope's keys at the top, everything else of ours under extra_data."""
     form = {k: results[k] for k in GRADESCOPE_KEYS if k in results}
-    form["tests"] = [{k: t[k] for k in ("name", "score", "max_score", "output", "status")
-                      if k in t} for t in results["tests"]]
+    form["tests"] = [_gradescope_test(t) for t in results["tests"]]
     form["extra_data"] = {k: v for k, v in results.items() if k not in GRADESCOPE_KEYS}
     return form
+
+
+def _gradescope_test(t: dict) -> dict:
+    """A written answer shows with its text and 0 of 0 points: Gradescope takes the score
+    from `score`, and the points come from a manually graded question beside the
+    autograder (README: "Written answers")."""
+    if t["status"] == "pending":
+        return {"name": f"{t['name']} (pending manual grading, {t['max_score']:g} points)",
+                "score": 0.0, "max_score": 0.0, "output": t["output"]}
+    return {k: t[k] for k in ("name", "score", "max_score", "output", "status") if k in t}
 
 
 def _the_submission(folder: Path) -> Path:

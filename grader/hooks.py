@@ -23,7 +23,10 @@ FUNCTIONS = {
     "build_loss": ("improvements", 0, "build_loss()"),
     "build_scheduler": ("improvements", 3, "build_scheduler(optimizer, epochs, steps_per_epoch)"),
 }
-CONSTANTS = ("SCHEDULER_STEP", "EPOCHS", "BATCH_SIZE", "GRAD_CLIP_NORM", "EARLY_STOPPING_PATIENCE")
+CONSTANTS = ("SCHEDULER_STEP", "EPOCHS", "BATCH_SIZE", "GRAD_CLIP_NORM", "EARLY_STOPPING_PATIENCE",
+             "PARAMETER_COUNTS")
+# Constants an exercise asks for and the baseline has no value of.
+OPTIONAL = {"PARAMETER_COUNTS": None}
 HOOK_NAMES = tuple(FUNCTIONS) + CONSTANTS
 PACKAGE_FILES = ("__init__", "transforms", "model", "improvements")
 
@@ -41,8 +44,13 @@ class Hooks:
             raise AttributeError(name) from None
 
 
-def load_hooks(submission: Path, reference: Path) -> Hooks:
-    """Import the submission and the reference; each missing hook falls back to the reference."""
+def load_hooks(submission: Path, reference: Path, model_hook: str = "build_model") -> Hooks:
+    """Import the submission and the reference; each missing hook falls back to the reference.
+
+    `model_hook` is the function that builds the graded model: `build_model`, or an
+    exercise's own (the SimpleCNN exercise grades `build_simple_cnn`), which has no
+    fallback: without it there is nothing to grade.
+    """
     ref = _namespace(reference, "_grader_reference")
     own = _namespace(submission, "submission")
     values, customised = {}, []
@@ -50,7 +58,16 @@ def load_hooks(submission: Path, reference: Path) -> Hooks:
         if name in own:
             values[name], customised = own[name], customised + [name]
         else:
-            values[name] = ref[name]
+            values[name] = ref.get(name, OPTIONAL.get(name))
+    if model_hook != "build_model":
+        if model_hook not in own:
+            raise SubmissionError("missing_hook", f"this rubric grades the model that "
+                                  f"`{model_hook}(info)` builds, and the submission does not "
+                                  f"define it", expected=f"{model_hook}(info) in model.py",
+                                  hint="Start from model.py in student_template/, where the "
+                                       "exercise's skeleton is.")
+        values["build_model"] = own[model_hook]
+        customised = [h for h in customised if h != "build_model"] + [model_hook]
     hooks = Hooks(values, customised, notes=_near_misses(own))
     _check_types(hooks)
     return hooks
@@ -149,6 +166,11 @@ def _check_types(hooks: Hooks):
     _constant("GRAD_CLIP_NORM", v["GRAD_CLIP_NORM"], v["GRAD_CLIP_NORM"] is None or (
         isinstance(v["GRAD_CLIP_NORM"], (int, float)) and not isinstance(v["GRAD_CLIP_NORM"], bool)
         and v["GRAD_CLIP_NORM"] > 0), "None or a positive number")
+    counts = v["PARAMETER_COUNTS"]
+    _constant("PARAMETER_COUNTS", counts, counts is None or (
+        isinstance(counts, dict) and all(isinstance(k, str) and (n is None or _is_int(n))
+                                         for k, n in counts.items())),
+        'None or a dict of layer name -> whole number (or None), e.g. {"layer1": 960}')
     p = v["EARLY_STOPPING_PATIENCE"]
     _constant("EARLY_STOPPING_PATIENCE", p, p is None or (_is_int(p) and p >= 1),
               "None or a whole number >= 1")

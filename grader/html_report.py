@@ -6,6 +6,8 @@ import base64
 from html import escape
 
 from grader.failures import describe
+from grader.tables import PICTURES, count, detail, points, summary_rows
+from grader.results import score_line
 
 CSS = """
 body{font:15px/1.5 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;color:#1f2328;
@@ -24,11 +26,14 @@ table{border-collapse:collapse;width:100%;font-size:.92rem}th,td{text-align:left
 th{color:#59636e;font-weight:600}.n{text-align:right;font-variant-numeric:tabular-nums;
  white-space:nowrap}pre{background:#f6f8fa;padding:.8rem;border-radius:6px;overflow:auto;
  white-space:pre-wrap}img{max-width:100%}footer{color:#59636e;font-size:.8rem;margin-top:2rem}
-code{font-size:.88em}
+code{font-size:.88em}.wait{color:#9a6700}tr.wrong{background:#ffebe9}tr.block{background:#f6f8fa;
+ font-weight:600}
 """
 
 
-def render_html(results: dict, curves_png: bytes | None = None) -> str:
+def render_html(results: dict, pictures: dict | None = None) -> str:
+    """`pictures`: name -> PNG bytes (grader.report.PICTURES), embedded in the page."""
+    pictures = pictures or {}
     m, sub, p = results["metrics"], results["submission"], results["provenance"]
     title = p["rubric"]["title"] or p["rubric_name"]
     e = escape
@@ -40,7 +45,10 @@ def render_html(results: dict, curves_png: bytes | None = None) -> str:
     if results["anomaly"]:
         out.append(f"<p class=flag><b>Flagged for review:</b> {e(results['anomaly'])}</p>")
     gain = m["gain_pp"]
-    cards = [("Score", f"{results['score']:g} / {results['max_score']:g}", ""),
+    score = f"{results['score']:g} / {results['max_score']:g}"
+    if results.get("pending_points"):
+        score += f" +{results['pending_points']:g}?"
+    cards = [("Score", score, ""),
              ("Test accuracy", _pct(m["accuracy"]), ""),
              ("Baseline", _pct(m["baseline_accuracy"]), ""),
              ("Gain", "n/a" if gain is None else f"{gain:+.2f} pp",
@@ -52,25 +60,43 @@ def render_html(results: dict, curves_png: bytes | None = None) -> str:
         out.append(f"<h2>Why it could not be graded</h2><pre>{e(describe(results['failure']))}</pre>")
     out.append("<h2>Rubric</h2><table><tr><th></th><th>Item</th><th>Points</th><th>Details</th></tr>")
     for t in results["tests"]:
-        ok = t["status"] == "passed"
-        out.append(f"<tr><td class={'good' if ok else 'bad'}>{'✔' if ok else '✘'}</td>"
-                   f"<td>{e(t['name'])}</td><td class=n>{t['score']:g} / {t['max_score']:g}</td>"
-                   f"<td>{e(t['output'])}</td></tr>")
+        sign, cls = {"passed": ("✔", "good"), "failed": ("✘", "bad"), "pending": ("…", "wait")}[t["status"]]
+        out.append(f"<tr><td class={cls}>{sign}</td><td>{e(t['name'])}</td>"
+                   f"<td class=n>{e(points(t))}</td><td>{e(detail(t))}</td></tr>")
     out.append("</table>")
-    if curves_png:
-        data = base64.b64encode(curves_png).decode()
-        out.append(f"<h2>Training curves</h2><img alt='training loss and validation accuracy per "
-                   f"epoch, submission against baseline' src='data:image/png;base64,{data}'>")
-    layers = results["model"]["layers"]
-    if layers:
-        out.append(f"<h2>Model summary</h2><table><tr><th>Layer</th><th>Type</th>"
-                   f"<th>Output shape</th><th class=n>Parameters</th></tr>")
-        for layer in layers:
-            shape = "×".join(str(d) for d in layer["output_shape"] or []) or "-"
-            out.append(f"<tr><td><code>{e(layer['name'])}</code></td><td>{e(layer['type'])}</td>"
-                       f"<td>{shape}</td><td class=n>{layer['parameters']:,}</td></tr>")
-        out.append(f"<tr><th colspan=3>Trainable parameters</th><th class=n>"
-                   f"{m['parameters']:,}</th></tr></table>")
+    if results.get("pending_points"):
+        out.append(f"<p class=notice>{e(score_line(results))}: written answers are graded by a "
+                   f"person.</p>")
+    for t in results["tests"]:
+        if t["status"] == "pending":
+            out.append(f"<h2>{e(t['name'])} <span class=wait>(pending, {t['max_score']:g} "
+                       f"points)</span></h2>")
+            if t.get("question"):
+                out.append(f"<p><i>{e(t['question'])}</i></p>")
+            out.append(f"<p class=sub>From {e(t['answer_source'])}</p><pre>{e(t['answer'])}</pre>"
+                       if t.get("answer") else f"<p class=bad>No answer found: "
+                                                f"{e(t['answer_source'])}.</p>")
+    for key, heading in (("curves", "Training curves"), ("per_class", "Accuracy per class"),
+                         ("confusion", "Where it goes wrong"), ("gallery", "Test images")):
+        if key in pictures:
+            data = base64.b64encode(pictures[key]).decode()
+            caption = PICTURES[key][1]
+            out.append(f"<h2>{heading}</h2><figure><img alt='{e(caption)}' "
+                       f"src='data:image/png;base64,{data}'><figcaption class=sub>{e(caption)}."
+                       f"</figcaption></figure>")
+    if results["model"]["layers"]:
+        out.append("<h2>Model summary</h2><p class=sub>Output shapes per image, in the order "
+                   "the forward pass ran the layers.</p><table><tr><th>Layer</th><th>Type</th>"
+                   "<th>Output shape</th><th>Expected</th><th class=n>Parameters</th><th></th></tr>")
+        for r in summary_rows(results):
+            cls = " class=wrong" if r["mark"] else (" class=block" if r["block"] else "")
+            ok = {True: "<span class=good>✔</span>", False: "<span class=bad>✘</span>", None: ""}[r["ok"]]
+            out.append(f"<tr{cls}><td><code>{e(r['name'])}</code></td><td>{e(r['type'])}</td>"
+                       f"<td>{e(r['shape'])}</td><td>{e(r['expected'])} {ok}</td>"
+                       f"<td class=n>{e(count(r['parameters']))}</td>"
+                       f"<td class=bad>{'◀ ' + e(r['mark']) if r['mark'] else ''}</td></tr>")
+        out.append(f"<tr><th colspan=4>Trainable parameters</th><th class=n>"
+                   f"{e(count(m['parameters']))}</th><th></th></tr></table>")
     hooks = sub["customised_hooks"]
     if hooks is not None or sub["notes"]:
         out.append("<h2>Your hooks</h2><p>Customised: " + (", ".join(

@@ -1,11 +1,16 @@
-"""Facts about a model before it trains: output shape, parameter counts, the output shape
-of each layer. Pure functions returning plain data; the parent judges them against the
-rubric (grader.checks) and prints them (grader.report).
+"""Facts about a model before it trains: output shape, parameter counts, what every layer
+received and produced, and where a forward pass broke. Pure functions returning plain
+data; the parent judges them against the rubric (grader.checks) and prints them
+(grader.report).
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
+
+# Layer settings worth showing a student next to a wrong shape or count.
+SETTINGS = ("in_channels", "out_channels", "kernel_size", "stride", "padding",
+            "in_features", "out_features", "num_features")
 
 
 def count_parameters(module: nn.Module) -> int:
@@ -14,43 +19,91 @@ def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
 
 
-def inspect_model(model: nn.Module, input_shape: tuple[int, ...], modules: list[str]) -> dict:
-    """Run one batch of 2 images through the model and record what every layer produced.
+def count_buffers(module: nn.Module) -> int:
+    return sum(b.numel() for b in module.buffers() if b.is_floating_point())
 
-    `modules` are the dotted names the rubric checks (e.g. "features", "layer1.0"); a name
-    the model does not have is reported as missing rather than failing the whole inspection.
+
+def inspect_model(model: nn.Module, input_shape: tuple[int, ...], modules: list[str]) -> dict:
+    """Run one batch of 2 images through the model and record what every layer received
+    and produced, in the order the forward pass reached them.
+
+    `modules` are the dotted names the rubric checks (e.g. "layer1", "fc"); a name the
+    model does not have is reported as missing rather than failing the whole inspection.
+    A forward pass that raises still returns what ran before it, and `error` says in which
+    layer it broke, so the layers before the break still earn their checks (the caller
+    pops `error["exception"]`, which is not plain data).
     """
     named = dict(model.named_modules())
     leaves = [name for name, m in named.items() if name and not list(m.children())]
     watched = list(dict.fromkeys(leaves + [m for m in modules if m in named]))
+    inputs: dict[str, list[int] | None] = {}
     outputs: dict[str, list[int] | None] = {}
+    order: list[str] = []
+    open_calls: list[str] = []  # modules entered and not yet left: the innermost one broke
 
-    def hook_for(name):
-        def record(_module, _inputs, output):
-            outputs[name] = list(output.shape) if torch.is_tensor(output) else None
+    def before(name):
+        def record(_module, args):
+            if name not in inputs:
+                order.append(name)
+                first = args[0] if args else None
+                inputs[name] = list(first.shape) if torch.is_tensor(first) else None
+            open_calls.append(name)
         return record
 
-    handles = [named[name].register_forward_hook(hook_for(name)) for name in watched]
+    def after(name):
+        def record(_module, _args, output):
+            outputs.setdefault(name, list(output.shape) if torch.is_tensor(output) else None)
+            if open_calls and open_calls[-1] == name:
+                open_calls.pop()
+        return record
+
+    handles = [h for name in watched for h in (
+        named[name].register_forward_pre_hook(before(name)),
+        named[name].register_forward_hook(after(name)))]
     was_training = model.training
     model.eval()
+    out, error = None, None
     try:
         with torch.no_grad():
             out = model(torch.randn(2, *input_shape))
+    except Exception as e:  # noqa: BLE001 - recorded; the caller decides what it costs
+        error = {"type": type(e).__name__, "message": str(e)[:500],
+                 "module": open_calls[-1] if open_calls else None, "exception": e}
     finally:
         for h in handles:
             h.remove()
         model.train(was_training)
-    layers = [{"name": name, "type": type(named[name]).__name__,
-               "output_shape": outputs.get(name), "parameters": count_parameters(named[name])}
-              for name in leaves]
+    ran = [n for n in order if n in leaves]
+    layers = [_layer(name, named[name], inputs.get(name), outputs.get(name))
+              for name in ran + [n for n in leaves if n not in inputs]]
     return {
         "output_shape": list(out.shape) if torch.is_tensor(out) else None,
         "output_type": type(out).__name__,
         "parameters": count_parameters(model),
         "total_parameters": sum(p.numel() for p in model.parameters()),
         "layers": layers,
-        "modules": {m: {"exists": m in named,
-                        "output_shape": outputs.get(m, None),
-                        "parameters": count_parameters(named[m]) if m in named else None}
+        "modules": {m: {"exists": m in named, **(_layer(m, named[m], inputs.get(m), outputs.get(m))
+                                                 if m in named else {})}
                     for m in modules},
+        "error": error,
     }
+
+
+def _layer(name: str, module: nn.Module, got_in, got_out) -> dict:
+    settings = {k: _plain(getattr(module, k)) for k in SETTINGS if hasattr(module, k)}
+    if isinstance(module, (nn.Conv2d, nn.Linear)):
+        settings["bias"] = module.bias is not None
+    return {"name": name, "type": type(module).__name__, "input_shape": got_in,
+            "output_shape": got_out, "parameters": count_parameters(module),
+            "buffers": count_buffers(module), "settings": settings,
+            "convs": [_conv(m) for m in module.modules() if isinstance(m, nn.Conv2d)],
+            "norms": [m.num_features for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]}
+
+
+def _conv(m: nn.Conv2d) -> dict:
+    return {"in": m.in_channels, "out": m.out_channels, "kernel": list(m.kernel_size),
+            "padding": _plain(m.padding), "stride": list(m.stride), "bias": m.bias is not None}
+
+
+def _plain(v):
+    return list(v) if isinstance(v, tuple) else v if isinstance(v, (int, float, str, bool)) else str(v)

@@ -23,14 +23,14 @@ def main(*, path: Path = Path("."), rubric: str = "cifar10", out: Path = Path("g
     spec = load_rubric(rubric)
     if as_json:
         results = grade_submission(submission=path, rubric=spec, data_dir=data_dir, quick=quick,
-                                   device=device, use_cache=use_cache)
+                                   device=device, use_cache=use_cache, artifacts=out)
     else:
         console.print(f"Grading [bold]{path}[/] with rubric [bold]{spec.name}[/]"
                       + (" [yellow](quick, unofficial)[/]" if quick else ""))
         with LiveProgress(console) as progress:
             results = grade_submission(submission=path, rubric=spec, data_dir=data_dir,
                                        quick=quick, device=device, use_cache=use_cache,
-                                       on_event=progress)
+                                       artifacts=out, on_event=progress)
     files = write_reports(results, out)
     if as_json:
         print(json.dumps(results, indent=2, default=str))

@@ -13,9 +13,10 @@ from rich.table import Table
 from rich.text import Text
 
 from grader.failures import describe
-from grader.figures import training_curves_png
+from grader.figures import confusion_png, per_class_png, training_curves_png
 from grader.html_report import render_html
-from grader.results import write_json, write_text
+from grader.results import score_line, write_json, write_text
+from grader.tables import MARKS, PICTURES, count, detail, points, shape, summary_rows
 
 
 def write_reports(results: dict, out_dir: Path) -> dict[str, Path]:
@@ -24,12 +25,32 @@ def write_reports(results: dict, out_dir: Path) -> dict[str, Path]:
     files = {"results": out_dir / "results.json", "markdown": out_dir / "report.md",
              "html": out_dir / "report.html"}
     write_json(files["results"], results)
-    write_text(files["markdown"], render_markdown(results))
-    curves = training_curves_png(results)
-    if curves:
-        files["curves"] = write_text(out_dir / "curves.png", curves)
-    write_text(files["html"], render_html(results, curves))
+    pictures = {}
+    for name, png in (("curves", training_curves_png(results)),
+                      ("per_class", _per_class(results)), ("confusion", _confusion(results))):
+        if png:
+            files[name] = write_text(out_dir / f"{name}.png", png)
+            pictures[name] = png
+    if "gallery.png" in results.get("artifacts", []) and (out_dir / "gallery.png").is_file():
+        pictures["gallery"] = (out_dir / "gallery.png").read_bytes()
+    write_text(files["markdown"], render_markdown(results, pictures))
+    write_text(files["html"], render_html(results, pictures))
     return files
+
+
+def _per_class(results):
+    m = results["metrics"]
+    if not m.get("per_class") or not m.get("classes"):
+        return None
+    return per_class_png(m["classes"], m["per_class"]["student"], m["per_class"]["baseline"])
+
+
+def _confusion(results):
+    m = results["metrics"]
+    matrix = (m.get("confusion") or {}).get("student")
+    return confusion_png(m["classes"], matrix, "Your model: confusion on the test set") if matrix else None
+
+
 
 
 def _pct(value) -> str:
@@ -40,7 +61,8 @@ def _status(results) -> str:
     return "FAILED" if results["status"] == "failed" else "graded"
 
 
-def render_markdown(results: dict) -> str:
+def render_markdown(results: dict, pictures: dict | None = None) -> str:
+    """`pictures`: the PNGs written beside report.md, linked by file name."""
     m, sub = results["metrics"], results["submission"]
     title = results["provenance"]["rubric"]["title"] or results["provenance"]["rubric_name"]
     out = [f"# {title}: {sub['name']}", ""]
@@ -48,12 +70,12 @@ def render_markdown(results: dict) -> str:
         out += [f"> **{results['notice']}**", ""]
     if results["anomaly"]:
         out += [f"> **FLAGGED FOR REVIEW:** {results['anomaly']}", ""]
-    out += [f"**Score: {results['score']:g} / {results['max_score']:g}** ({_status(results)})", ""]
+    out += [f"**{score_line(results)}** ({_status(results)})", ""]
     if results["failure"]:
         out += ["## Why it could not be graded", "", "```", describe(results["failure"]), "```", ""]
     out += ["| | Your model | Baseline |", "|---|---:|---:|",
             f"| Test accuracy | {_pct(m['accuracy'])} | {_pct(m['baseline_accuracy'])} |",
-            f"| Parameters | {_int(m['parameters'])} | {_int(m['baseline_parameters'])} |",
+            f"| Parameters | {count(m['parameters'])} | {count(m['baseline_parameters'])} |",
             f"| Epochs | {m['epochs'] or 'n/a'} | |", ""]
     if m.get("pipeline"):
         out += [f"Augmentation ran on the {m['pipeline']['train']} path (test transform: "
@@ -64,21 +86,47 @@ def render_markdown(results: dict) -> str:
                 f"({', '.join(m['baseline_source'] or [])} baseline).", ""]
     out += ["## Rubric", "", "| Item | Points | Details |", "|---|---:|---|"]
     for t in results["tests"]:
-        mark = "✅" if t["status"] == "passed" else "❌"
-        out.append(f"| {mark} {t['name']} | {t['score']:g} / {t['max_score']:g} | "
-                   f"{t['output'].replace('|', '/')} |")
+        out.append(f"| {MARKS[t['status']]} {t['name']} | {points(t)} | "
+                   f"{detail(t).replace('|', '/')} |")
     out.append("")
+    for t in results["tests"]:
+        if t["status"] == "pending":
+            out += [f"## {t['name']} (pending manual grading, {t['max_score']:g} points)", ""]
+            if t.get("question"):
+                out += [f"*{t['question']}*", ""]
+            if t.get("answer"):
+                out += [f"Answer from {t['answer_source']}:", ""] + \
+                       ["> " + line for line in t["answer"].splitlines()] + [""]
+            else:
+                out += [f"No answer found: {t['answer_source']}.", ""]
     if sub["customised_hooks"] is not None:
         out += ["## Your hooks", "", "Customised: " + (", ".join(f"`{h}`" for h in sub["customised_hooks"])
                                                        or "none (all from the baseline)"), ""]
     if sub["notes"]:
         out += ["Notes:", ""] + [f"- {n}" for n in sub["notes"]] + [""]
     if results["model"]["layers"]:
-        out += ["## Model summary", "", "| Layer | Type | Output shape | Parameters |",
-                "|---|---|---|---:|"]
-        out += [f"| `{layer['name']}` | {layer['type']} | {_shape(layer['output_shape'])} | "
-                f"{layer['parameters']:,} |" for layer in results["model"]["layers"]]
+        out += ["## Model summary", "", "Output shapes are per image; a batch adds N in front.", "",
+                "| Layer | Type | Output shape | Expected | Parameters | |",
+                "|---|---|---|---|---:|---|"]
+        for r in summary_rows(results):
+            name = f"**`{r['name']}`**" if r["block"] else f"`{r['name']}`"
+            ok = {True: " ✅", False: " ❌", None: ""}[r["ok"]]
+            mark = f"⬅ **{r['mark']}**".replace("|", "/") if r["mark"] else ""
+            out.append(f"| {name} | {r['type']} | {r['shape']} | {r['expected']}{ok} | "
+                       f"{count(r['parameters'])} | {mark} |")
         out.append("")
+    if pictures:
+        out += ["## Pictures", ""]
+        for key, (file, caption) in PICTURES.items():
+            if key in pictures:
+                out += [f"![{caption}]({file})", "", f"*{caption}.*", ""]
+        pc = results["metrics"].get("per_class") or {}
+        if pc.get("student"):
+            out += ["| Class | Yours | Baseline |", "|---|---:|---:|"]
+            base = pc.get("baseline") or [None] * len(pc["student"])
+            out += [f"| {c} | {_pct(s)} | {_pct(b)} |"
+                    for c, s, b in zip(results["metrics"]["classes"], pc["student"], base)]
+            out.append("")
     for who, runs in results["history"].items():
         for hist in runs:
             if hist:
@@ -111,16 +159,19 @@ def render_tables(results: dict) -> Group:
     if results["failure"]:
         parts.append(Panel(describe(results["failure"]), title="Could not be graded",
                            border_style="red"))
-    layers = results["model"]["layers"]
-    if layers:
-        summary = Table(title="Model summary", show_lines=False)
-        for col, just in (("Layer", "left"), ("Type", "left"), ("Output shape", "left"),
-                          ("Params", "right")):
+    if results["model"]["layers"]:
+        summary = Table(title="Model summary (output shape per image)", show_lines=False)
+        for col, just in (("Layer", "left"), ("Type", "left"), ("Output", "left"),
+                          ("Expected", "left"), ("Params", "right"), ("", "left")):
             summary.add_column(col, justify=just)
-        for layer in layers:
-            summary.add_row(layer["name"], layer["type"], _shape(layer["output_shape"]),
-                            f"{layer['parameters']:,}")
-        summary.caption = f"{m['parameters']:,} trainable parameters"
+        for r in summary_rows(results):
+            ok = {True: ("✓", "green"), False: ("✗", "red"), None: ("", "")}[r["ok"]]
+            summary.add_row(Text(r["name"], style="bold" if r["block"] else ""), r["type"],
+                            Text(r["shape"], style="red" if r["ok"] is False else ""),
+                            Text(f"{r['expected']} {ok[0]}".strip(), style=ok[1]),
+                            count(r["parameters"]), Text(f"◀ {r['mark']}" if r["mark"] else "",
+                                                        style="bold red"))
+        summary.caption = f"{count(m['parameters'])} trainable parameters"
         parts.append(summary)
     rubric = Table(title="Rubric")
     rubric.add_column("")
@@ -128,12 +179,12 @@ def render_tables(results: dict) -> Group:
     rubric.add_column("Points", justify="right")
     rubric.add_column("Details", overflow="fold")
     for t in results["tests"]:
-        ok = t["status"] == "passed"
-        rubric.add_row(Text("✓" if ok else "✗", style="green" if ok else "red"), t["name"],
-                       f"{t['score']:g}/{t['max_score']:g}", t["output"])
+        sign, style = {"passed": ("✓", "green"), "failed": ("✗", "red"),
+                       "pending": ("…", "yellow")}[t["status"]]
+        rubric.add_row(Text(sign, style=style), t["name"], points(t), detail(t))
     parts.append(rubric)
     line = Text()
-    line.append(f"Score {results['score']:g} / {results['max_score']:g}", style="bold")
+    line.append(score_line(results), style="bold")
     if m["accuracy"] is not None and m["baseline_accuracy"] is not None:
         line.append(f"   accuracy {m['accuracy']:.2%} vs baseline {m['baseline_accuracy']:.2%} "
                     f"({m['gain_pp']:+.2f} pp)")
@@ -142,11 +193,3 @@ def render_tables(results: dict) -> Group:
     for note in results["submission"]["notes"]:
         parts.append(Text(f"note: {note}", style="dim"))
     return Group(*parts)
-
-
-def _shape(shape) -> str:
-    return "?" if shape is None else "×".join(str(s) for s in shape)
-
-
-def _int(v) -> str:
-    return "n/a" if v is None else f"{v:,}"

@@ -7,7 +7,6 @@ resolved rubric, seeds, device, versions and code hashes behind every number).
 """
 from __future__ import annotations
 
-
 import json
 import os
 import tempfile
@@ -15,9 +14,12 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
+
 from grader.baseline import grader_code_digest
 from grader.failures import describe
-from grader.scoring import total
+from grader.checks import first_wrong
+from grader.scoring import pending_points, total
 from grader.submission import source_digest
 from grader import paths
 
@@ -29,8 +31,9 @@ UNOFFICIAL_QUICK = ("UNOFFICIAL smoke run (--quick): {train} training images, {e
 
 def build_results(*, rubric, data, device, quick, mode, started, versions, submission, origin,
                   runs, baseline_runs, failure, items, isolation=None, cpus=None,
-                  gpu_share=1.0) -> dict:
+                  gpu_share=1.0, artifacts=None) -> dict:
     score, max_score = total(items)
+    pending = pending_points(items)
     official = mode == "official" and not quick
     accuracy = _mean([r["accuracy"] for r in runs]) if runs and not failure else None
     base_acc = _mean([r["accuracy"] for r in baseline_runs]) if baseline_runs else None
@@ -59,7 +62,13 @@ def build_results(*, rubric, data, device, quick, mode, started, versions, submi
         "device": device,
         "cpu_cores": list(cpus) if cpus else None,  # a batch worker's share, else all
         "gpu_share": gpu_share,
+        # test-set confusion matrices (rows: true class), summed over seeds, and the
+        # per-class accuracy they give; the baseline's when it was trained or cached here
+        "classes": list(data.info.classes),
+        "confusion": {"student": _summed([r.get("confusion") for r in runs] if not failure else []),
+                      "baseline": _summed([b.get("confusion") for b in baseline_runs])},
     }
+    metrics["per_class"] = {who: per_class(m) for who, m in metrics["confusion"].items()}
     ceiling = rubric.scoring.max_plausible_accuracy
     anomaly = (f"Test accuracy {accuracy:.2%} is above what this budget plausibly allows "
                f"({ceiling:.0%}): flagged for an instructor's review."
@@ -69,6 +78,7 @@ def build_results(*, rubric, data, device, quick, mode, started, versions, submi
     results = {
         "score": round(score, 4),
         "max_score": max_score,
+        "pending_points": pending,  # written answers a person grades; not in score or max_score
         "execution_time": round(metrics["wall_time_s"], 1),
         "visibility": "visible",
         "stdout_visibility": "hidden",
@@ -93,7 +103,11 @@ def build_results(*, rubric, data, device, quick, mode, started, versions, submi
             "notes": notes,
             "output_tail": first.get("log_tail", ""),
         },
-        "model": {"layers": facts.get("layers", []), "modules": facts.get("modules", {})},
+        "artifacts": artifacts or [],
+        "model": {"layers": facts.get("layers", []), "modules": facts.get("modules", {}),
+                  "error": facts.get("error"), "first_wrong": first_wrong(rubric, facts),
+                  "expected": {c.module: list(c.expected) for c in rubric.checks
+                               if c.kind == "module_output_shape"}},
         "history": {"student": [(r.get("training") or {}).get("history", []) for r in runs],
                     "baseline": [(b.get("training") or {}).get("history", []) for b in baseline_runs]},
         "provenance": {
@@ -123,8 +137,16 @@ def summary_text(results: dict) -> str:
     if m["accuracy"] is not None and m["baseline_accuracy"] is not None:
         lines.append(f"Test accuracy {m['accuracy']:.2%} vs baseline {m['baseline_accuracy']:.2%} "
                      f"({m['gain_pp']:+.2f} points).")
-    lines.append(f"Score {results['score']:g} / {results['max_score']:g}.")
+    lines.append(score_line(results) + ".")
     return "\n".join(lines)
+
+
+def score_line(results: dict) -> str:
+    """`Score 62 / 100`, and the points still to be graded by hand, if any."""
+    line = f"Score {results['score']:g} / {results['max_score']:g}"
+    if results.get("pending_points"):
+        line += f" (+ {results['pending_points']:g} points pending manual grading)"
+    return line
 
 
 def write_json(path: Path, obj: dict) -> None:
@@ -150,6 +172,28 @@ def _notice(official: bool, quick: bool, rubric) -> str:
         epochs = f"{q.epochs} epoch" + ("" if q.epochs == 1 else "s")
         return UNOFFICIAL_QUICK.format(train=f"{q.train_subset:,}", epochs=epochs)
     return "" if official else ADVISORY
+
+
+def confusion(labels: np.ndarray, predicted: np.ndarray, k: int) -> list[list[int]]:
+    """Rows: the true class; columns: the prediction."""
+    m = np.zeros((k, k), dtype=np.int64)
+    np.add.at(m, (labels, predicted), 1)
+    return m.tolist()
+
+
+def per_class(matrix: list[list[int]] | None) -> list[float] | None:
+    if not matrix:
+        return None
+    m = np.asarray(matrix)
+    return (np.diag(m) / np.maximum(m.sum(1), 1)).round(4).tolist()
+
+
+def _summed(matrices):
+    matrices = [m for m in matrices if m]
+    if not matrices:
+        return None
+    return [[sum(m[i][j] for m in matrices) for j in range(len(matrices[0]))]
+            for i in range(len(matrices[0]))]
 
 
 def _mean(values):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import keyword
 import types
 import typing
 from dataclasses import dataclass, field
@@ -19,7 +20,9 @@ import yaml
 from grader.paths import RUBRICS_DIR
 
 DATASETS = ("cifar10", "fashion_mnist", "imagefolder")
-CHECK_KINDS = ("output_shape", "max_parameters", "budget", "module_output_shape", "module_parameters")
+CHECK_KINDS = ("output_shape", "max_parameters", "budget", "module_output_shape",
+               "module_input_shape", "module_parameters", "stated_parameters")
+SHAPE_KINDS = ("module_output_shape", "module_input_shape")
 
 
 class RubricError(Exception):
@@ -85,8 +88,23 @@ class Check:
     kind: str = doc("one of " + ", ".join(CHECK_KINDS))
     points: float = doc("points when the check passes")
     title: str | None = doc("what the report calls it", None)
-    module: str | None = doc("module_* kinds: dotted submodule name, e.g. features or layer1.0", None)
-    expected: typing.Any = doc("module_output_shape: [C, H, W]; module_parameters: an integer", None)
+    module: str | None = doc("module_* and stated_parameters: dotted submodule name, e.g. "
+                             "layer1 or features.0", None)
+    expected: typing.Any = doc("module_output_shape: [C, H, W] per image; module_input_shape: "
+                               "the shape one image reaches the module with, e.g. [2048]; "
+                               "module_parameters: an integer. stated_parameters takes none: "
+                               "the student's PARAMETER_COUNTS[module] is compared with the "
+                               "count of their own module", None)
+
+
+@dataclass(frozen=True)
+class ManualItem:
+    id: str = doc("short unique name, e.g. xray_answer")
+    points: float = doc("points a person awards by hand")
+    title: str = doc("what the report calls it")
+    file: str = doc("the answer's file in a submission folder (in a notebook: the markdown "
+                    "under a heading that names the id or the title)", "answers.md")
+    question: str = doc("the question, shown beside the answer", "")
 
 
 @dataclass(frozen=True)
@@ -120,14 +138,23 @@ class Rubric:
     seeds: list[int] = doc("a training run per seed; accuracies are averaged", [0])
     baseline: BaselineSpec = doc("the reference the gain is measured against", BaselineSpec())
     checks: list[Check] = doc("structural checks before training", [])
+    manual: list[ManualItem] = doc("written answers: collected and shown, their points left "
+                                   "pending for a person to grade", [])
+    model_hook: str = doc("the hook whose model is graded: build_model, or an exercise's own "
+                          "such as build_simple_cnn (no baseline fallback)", "build_model")
     quick: QuickSpec = doc("the small unofficial --quick run", QuickSpec())
     training: Training = doc("how the loop runs: layout, precision, loader workers",
                              Training())
 
     @property
     def max_points(self) -> float:
+        """The points the grader awards itself; manual_points come on top, by hand."""
         tiers = max((t.points for t in self.scoring.gain_tiers), default=0.0)
         return sum(c.points for c in self.checks) + self.scoring.trains_points + tiers
+
+    @property
+    def manual_points(self) -> float:
+        return sum(m.points for m in self.manual)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -250,13 +277,26 @@ def _validate(r: Rubric, file):
             bad(f"{key}.kind", f"unknown kind {c.kind!r} (choose from {', '.join(CHECK_KINDS)})")
         if c.points < 0:
             bad(f"{key}.points", "must not be negative")
-        if c.kind.startswith("module_") and not c.module:
+        if (c.kind.startswith("module_") or c.kind == "stated_parameters") and not c.module:
             bad(f"{key}.module", f"required for kind {c.kind}")
-        if c.kind == "module_output_shape" and not (
-                isinstance(c.expected, list) and all(isinstance(v, int) for v in c.expected)):
+        if c.kind in SHAPE_KINDS and not (
+                isinstance(c.expected, list) and c.expected
+                and all(isinstance(v, int) and not isinstance(v, bool) for v in c.expected)):
             bad(f"{key}.expected", f"expected a shape like [64, 8, 8], got {_show(c.expected)}")
-        if c.kind == "module_parameters" and not isinstance(c.expected, int):
+        if c.kind == "module_parameters" and not (
+                isinstance(c.expected, int) and not isinstance(c.expected, bool)):
             bad(f"{key}.expected", f"expected an integer parameter count, got {_show(c.expected)}")
+    if not (r.model_hook.isidentifier() and not keyword.iskeyword(r.model_hook)):
+        bad("model_hook", f"must be a Python function name, got {r.model_hook!r}")
+    for i, m in enumerate(r.manual):
+        key = f"manual[{i}]"
+        if m.id in seen:
+            bad(f"{key}.id", f"duplicate id {m.id!r} (ids are shared with checks)")
+        seen.add(m.id)
+        if m.points < 0:
+            bad(f"{key}.points", "must not be negative")
+        if not m.file or "/" in m.file or "\\" in m.file or m.file.startswith("."):
+            bad(f"{key}.file", f"a plain file name in the submission folder, got {m.file!r}")
     ceiling = r.scoring.max_plausible_accuracy
     if ceiling is not None and not 0 < ceiling <= 1:
         bad("scoring.max_plausible_accuracy", "is a fraction between 0 and 1 (e.g. 0.9)")

@@ -1,6 +1,7 @@
 """Points: pure functions from checks and accuracies to the rubric items ("tests")."""
 from __future__ import annotations
 
+from grader.answers import manual_items
 from grader.checks import CheckResult
 from grader.rubric import Rubric, Tier
 
@@ -18,8 +19,10 @@ def next_tier(gain_pp: float, tiers: list[Tier]) -> Tier | None:
 
 
 def rubric_items(rubric: Rubric, checks: list[CheckResult], accuracy: float | None,
-                 baseline_accuracy: float | None, num_classes: int) -> list[dict]:
-    """The rubric's items in Gradescope's `tests` form: checks, then training, then gain."""
+                 baseline_accuracy: float | None, num_classes: int,
+                 answers: dict | None = None) -> list[dict]:
+    """The rubric's items in Gradescope's `tests` form: checks, then training, then gain,
+    then the written answers a person grades (pending)."""
     items = [_item(c.title, c.points, c.max_points, c.output, c.id) for c in checks]
     s = rubric.scoring
     chance = 1.0 / num_classes
@@ -48,11 +51,17 @@ def rubric_items(rubric: Rubric, checks: list[CheckResult], accuracy: float | No
             items.append(_item("Accuracy gain over the baseline", pts, top,
                                f"{accuracy:.2%} vs baseline {baseline_accuracy:.2%}: "
                                f"{gain:+.2f} percentage points.{more}", "gain"))
-    return items
+    return items + manual_items(rubric.manual, answers or {})
 
 
 def total(items: list[dict]) -> tuple[float, float]:
-    return sum(i["score"] for i in items), sum(i["max_score"] for i in items)
+    """Score and maximum of what the grader graded; pending items are not in either."""
+    graded = [i for i in items if i["status"] != "pending"]
+    return sum(i["score"] for i in graded), sum(i["max_score"] for i in graded)
+
+
+def pending_points(items: list[dict]) -> float:
+    return sum(i["max_score"] for i in items if i["status"] == "pending")
 
 
 def _item(name, score, max_score, output, item_id):

@@ -28,6 +28,8 @@ class Submission:
     source: Path          # a folder or a .py file, ready for the child to import
     digest: str           # sha256 of the source the child imports
     notes: list[str] = field(default_factory=list)
+    folder: Path | None = None    # the folder handed in (or unzipped): written answers live there
+    notebook: Path | None = None  # the notebook handed in: its markdown cells hold answers
 
 
 def load_submission(path: Path, workdir: Path) -> Submission:
@@ -55,7 +57,9 @@ def _load(path: Path, workdir: Path, notes: list[str], depth: int = 0) -> Submis
         source, skipped = notebook_to_source(path)
         target = workdir / "submission.py"
         target.write_text(source)
-        return _made("notebook", target, notes + skipped)
+        sub = _made("notebook", target, notes + skipped)
+        sub.notebook = path
+        return sub
     if suffix == ".zip" and depth == 0:
         unpacked = workdir / "unzipped"
         _safe_unzip(path, unpacked)
@@ -84,11 +88,15 @@ def _load_dir(path: Path, workdir: Path, notes: list[str], depth: int) -> Submis
         if ignored:
             notes.append(f"Only {', '.join(s + '.py' for s in PACKAGE_FILES)} are graded; "
                          f"ignored: {', '.join(ignored)}.")
-        return _made("package", target, notes)
+        sub = _made("package", target, notes)
+        sub.folder = path
+        return sub
     candidates = [p for p in sorted(path.iterdir())
                   if p.suffix.lower() in (".py", ".ipynb") and not p.name.startswith(".")]
     if len(candidates) == 1:
-        return _load(candidates[0], workdir, notes, depth)
+        sub = _load(candidates[0], workdir, notes, depth)
+        sub.folder = path
+        return sub
     subdirs = [p for p in path.iterdir() if p.is_dir() and not p.name.startswith((".", "__"))]
     if not candidates and len(subdirs) == 1 and depth < 3:  # e.g. a zip of the folder
         return _load_dir(subdirs[0], workdir, notes, depth + 1)

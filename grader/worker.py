@@ -25,7 +25,7 @@ def main(job_dir: str) -> int:
         events.write(json.dumps(event) + "\n")
 
     try:
-        run(request, state, emit)
+        (run_predict if request.get("mode") == "predict" else run)(request, state, emit)
         state["status"] = "ok"
     except BaseException as e:  # noqa: BLE001 - everything becomes a result, nothing escapes
         state["failure"] = _as_failure(e, request)
@@ -39,7 +39,6 @@ def run(request: dict, state: dict, emit) -> None:
     import numpy as np
     import torch
 
-    from grader.data import DatasetInfo
     from grader.failures import SubmissionError
     from grader.hooks import load_hooks
     from grader.inspection import inspect_model
@@ -48,15 +47,15 @@ def run(request: dict, state: dict, emit) -> None:
     torch.set_num_threads(request["threads"])
     if request["device"].startswith("cuda"):  # rlimits break CUDA; cap its allocator instead
         torch.cuda.set_per_process_memory_fraction(request["budget"]["gpu_memory_fraction"])
-    info = DatasetInfo(**{k: tuple(v) if isinstance(v, list) else v
-                          for k, v in request["info"].items()})
+    info = _info(request)
     t0 = time.perf_counter()
     emit({"event": "phase", "phase": "import"})
-    hooks = load_hooks(Path(request["submission"]), Path(request["reference"]))
+    hooks = load_hooks(Path(request["submission"]), Path(request["reference"]),
+                       model_hook=request.get("model_hook", "build_model"))
     state.update(customised=hooks.customised, notes=hooks.notes)
     state["requested"] = {k: hooks.values[k] for k in
                           ("EPOCHS", "BATCH_SIZE", "GRAD_CLIP_NORM", "EARLY_STOPPING_PATIENCE",
-                           "SCHEDULER_STEP")}
+                           "SCHEDULER_STEP", "PARAMETER_COUNTS")}
     budget = request["budget"]
     epochs = request.get("epochs_override") or min(hooks.EPOCHS, budget["max_epochs"])
     batch_size = min(hooks.BATCH_SIZE, budget["max_batch_size"])
@@ -74,16 +73,18 @@ def run(request: dict, state: dict, emit) -> None:
         raise SubmissionError("bad_hook", "build_model(info) must return a torch.nn.Module",
                               expected="torch.nn.Module", got=type(model).__name__)
     input_shape = (info.in_channels, *info.image_size)
-    try:
-        facts = inspect_model(model, input_shape, request["modules"])
-    except Exception as e:
-        _raise_if_limit(e)
-        raise SubmissionError("forward_error", f"model(x) raised {type(e).__name__}: {e}",
+    facts = inspect_model(model, input_shape, request["modules"])
+    error = facts["error"] and facts["error"].pop("exception")
+    state["inspection"] = facts
+    _share(state, emit, "inspection")  # before raising: the layers that ran earn their checks
+    if error:
+        _raise_if_limit(error)
+        where = f" in `{facts['error']['module']}`" if facts["error"]["module"] else ""
+        raise SubmissionError("forward_error", f"model(x) raised {type(error).__name__}{where}: "
+                              f"{error}",
                               expected=f"a batch [N, {', '.join(map(str, input_shape))}] -> "
                                        f"[N, {info.num_classes}]",
-                              hint=_forward_hint(e), trace=_trace(e, request)) from None
-    state["inspection"] = facts
-    _share(state, emit, "inspection")
+                              hint=_forward_hint(error), trace=_trace(error, request))
     if facts["output_shape"] != [2, info.num_classes]:
         raise SubmissionError("output_shape", "the model's output for 2 images has the wrong shape",
                               expected=[2, info.num_classes], got=facts["output_shape"],
@@ -121,12 +122,45 @@ def run(request: dict, state: dict, emit) -> None:
         t1 = time.perf_counter()
         state["test_logits"] = predict(model, Images(arrays["test_x"], device), test_batches, cfg)
         state["timings"]["predict_s"] = time.perf_counter() - t1
+        if request.get("keep_weights"):  # for the run's output folder and `grade predict`
+            state["model_state"] = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     except SubmissionError:
         raise
     except Exception as e:
         _raise_if_limit(e)
         raise SubmissionError("training_error", f"{type(e).__name__} during training: {e}",
                               trace=_trace(e, request)) from None
+
+
+def run_predict(request: dict, state: dict, emit) -> None:
+    """`grade predict`: rebuild a graded run's model from its hooks, load its weights and
+    return logits for the given images, through the run's own test transform."""
+    import numpy as np
+    import torch
+
+    from grader.hooks import load_hooks
+    from grader.train import Batches, Images, TrainConfig, predict
+
+    torch.set_num_threads(request["threads"])
+    info = _info(request)
+    hooks = load_hooks(Path(request["submission"]), Path(request["reference"]),
+                       model_hook=request.get("model_hook", "build_model"))
+    torch.manual_seed(0)
+    model = _hook_call("build_model", hooks.build_model, info)
+    model.load_state_dict(torch.load(request["weights"], weights_only=True, map_location="cpu"))
+    device = request["device"]
+    model.to(device)
+    cfg = TrainConfig(epochs=1, batch_size=1, grad_clip_norm=None, early_stopping_patience=None,
+                      scheduler_step="epoch", seed=0, device=device, **request["training"])
+    batches = Batches(hooks.build_test_transform(info), "test", 2, device)
+    with torch.no_grad():
+        state["logits"] = predict(model, Images(np.load(request["images"]), device), batches, cfg)
+
+
+def _info(request: dict):
+    from grader.data import DatasetInfo
+    return DatasetInfo(**{k: tuple(v) if isinstance(v, list) else v
+                          for k, v in request["info"].items()})
 
 
 def _share(state: dict, emit, *keys) -> None:

@@ -120,6 +120,11 @@ def test_exports_from_the_gradebook(graded_class):
     feedback = export.main(out=out, fmt="feedback")
     names = {p.read_text().strip() for p in feedback}
     assert {r["name"] for r in board} <= names
+    # the batch left each trained model, and the class summary, behind
+    assert (out / "feedback" / "u_ada" / "model.pt").is_file()
+    assert (out / "exports" / "feedback" / "u_ada" / "gallery.png").is_file()
+    summary = (out / "exports" / "summary.md").read_text()
+    assert "## The most common confusions" in summary and "failed" in summary
 
 
 def test_export_without_a_gradebook_is_a_usage_error(tmp_path):

@@ -17,17 +17,28 @@ def rubric(tmp_path):
     return load_rubric(str(write_rubric(tmp_path, text=text)))
 
 
+def module(name, type_, output_shape, parameters, convs=(), norms=(), **settings):
+    """Facts as grader.inspection reports them for one module."""
+    return {"exists": True, "name": name, "type": type_, "input_shape": None,
+            "output_shape": list(output_shape), "parameters": parameters, "buffers": 0,
+            "settings": settings, "convs": list(convs), "norms": list(norms)}
+
+
 def facts(output_shape=(2, 10), parameters=421_642, features=(2, 64, 7, 7), conv1=320):
+    conv = {"in": 1, "out": 32, "kernel": [3, 3], "padding": [1, 1], "stride": [1, 1], "bias": True}
+    conv1_facts = module("features.0", "Conv2d", [2, 32, 28, 28], conv1, convs=[conv],
+                         in_channels=1, out_channels=32, kernel_size=[3, 3], padding=[1, 1], bias=True)
     return {
         "inspection": {
             "output_shape": list(output_shape), "output_type": "Tensor", "parameters": parameters,
-            "layers": [{"name": "features.0", "type": "Conv2d", "output_shape": [2, 32, 28, 28],
-                        "parameters": conv1},
-                       {"name": "classifier.1", "type": "Linear", "output_shape": [2, 128],
-                        "parameters": 401_536}],
-            "modules": {"features": {"exists": True, "output_shape": list(features), "parameters": 18_816},
-                        "features.0": {"exists": True, "output_shape": [2, 32, 28, 28], "parameters": conv1},
+            "layers": [conv1_facts,
+                       module("classifier.1", "Linear", [2, 128], 401_536, in_features=3136,
+                              out_features=128, bias=True)],
+            "modules": {"features": module("features", "Sequential", features, 18_816,
+                                           convs=[conv, {**conv, "in": 32, "out": 64}]),
+                        "features.0": conv1_facts,
                         "layer1": {"exists": False, "output_shape": None, "parameters": None}},
+            "error": None,
         },
         "requested": {"EPOCHS": 5, "BATCH_SIZE": 128},
     }
@@ -53,7 +64,8 @@ def test_failures_say_expected_and_got(rubric):
     assert not r["parameters"].passed and "3,000,000" in r["parameters"].output
     assert "classifier.1" in r["parameters"].output  # names the largest layer
     assert not r["budget"].passed and "EPOCHS = 50 is over the budget of 5" in r["budget"].output
-    assert "should output [64, 7, 7] per image, got [64, 14, 14]" in r["features_shape"].output
+    assert "should output 64×7×7 per image, got 64×14×14" in r["features_shape"].output
+    assert "a MaxPool2d(2) is missing" in r["features_shape"].output
     assert "should have 320 parameters, got 288" in r["conv1_params"].output
     assert sum(c.points for c in r.values()) == 0
 

@@ -1,0 +1,103 @@
+"""Written answers: found in the submission, shown in every report, graded by a person.
+
+The grader does not pretend to grade prose. A rubric's `manual` items become rubric
+items whose points stay pending (status "pending", not counted in the score) until a
+person grades them; every output says so. Nothing here runs student code: files are read
+as text and notebooks are parsed.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+
+from grader.paths import ROOT
+
+MAX_CHARS = 20_000  # a page or two of prose; more is cut with a note
+PLACEHOLDER = "(your answer here)"
+TEMPLATE = ROOT / "student_template"
+
+
+def collect_answers(submission, items) -> dict[str, dict]:
+    """id -> {"text", "source"}; text is None when no answer was found, and source then
+    says where it was looked for."""
+    return {m.id: _find(submission, m) for m in items}
+
+
+def manual_items(items, answers: dict[str, dict]) -> list[dict]:
+    """The rubric items ("tests") for written answers: 0 of their points, pending."""
+    out = []
+    for m in items:
+        found = answers.get(m.id) or {"text": None, "source": "no submission"}
+        if found["text"]:
+            shown = f"Pending manual grading ({m.points:g} points). Answer from {found['source']}:\n\n" \
+                    f"{found['text']}"
+        else:
+            shown = (f"Pending manual grading ({m.points:g} points). No answer found "
+                     f"({found['source']}).")
+        out.append({"name": m.title, "score": 0.0, "max_score": float(m.points),
+                    "status": "pending", "output": shown, "tags": [m.id, "manual"],
+                    "question": m.question, "answer": found["text"],
+                    "answer_source": found["source"]})
+    return out
+
+
+def _find(submission, item) -> dict:
+    if submission is None:
+        return {"text": None, "source": "the submission could not be loaded"}
+    if submission.notebook is not None:
+        text = _from_notebook(submission.notebook, item)
+        if text:
+            return _answer(text, f"{submission.notebook.name}, the cells under its heading")
+    if submission.folder is not None:
+        path = submission.folder / item.file
+        if path.is_file():
+            return _answer(path.read_bytes()[:4 * MAX_CHARS].decode("utf-8", "replace"), item.file)
+        return {"text": None, "source": f"no {item.file} in the submission folder"}
+    if submission.notebook is not None:
+        return {"text": None, "source": f"no markdown heading naming `{item.id}` or "
+                                        f"\"{item.title}\" in {submission.notebook.name}"}
+    return {"text": None, "source": f"a single .py file carries no {item.file}; hand in the "
+                                    f"folder (or a .zip of it) instead"}
+
+
+def _answer(text: str, source: str) -> dict:
+    text = _clean(text)
+    template = TEMPLATE / source
+    if not text or (template.is_file() and text == _clean(template.read_text())):
+        return {"text": None, "source": f"{source} is still the template's, unanswered"}
+    if len(text) > MAX_CHARS:
+        text = text[:MAX_CHARS] + f"\n\n[... cut at {MAX_CHARS:,} characters]"
+    return {"text": text, "source": source}
+
+
+def _clean(text: str) -> str:
+    """Without the template's comments and placeholder."""
+    return re.sub(r"<!--.*?-->", "", text, flags=re.S).replace(PLACEHOLDER, "").strip()
+
+
+def _from_notebook(path: Path, item) -> str | None:
+    """The markdown cells from a heading that names the item (its id or title) up to the
+    next heading or code cell."""
+    try:
+        nb = nbformat.read(str(path), as_version=4)
+    except Exception:  # noqa: BLE001 - the hooks' loader reports an unreadable notebook
+        return None
+    keys = {_norm(item.id), _norm(item.title)}
+    taken, inside = [], False
+    for cell in nb.cells:
+        lines = cell.source.strip().splitlines() if cell.cell_type == "markdown" else []
+        heading = lines[0] if lines and lines[0].startswith("#") else None
+        if inside and (cell.cell_type != "markdown" or heading):
+            break
+        if heading and any(k and k in _norm(heading) for k in keys):
+            inside = True
+            taken.append("\n".join(lines[1:]))
+        elif inside:
+            taken.append(cell.source)
+    return "\n\n".join(t.strip() for t in taken if t.strip()) or None
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", " ", text.lower()).strip()

@@ -1,0 +1,150 @@
+"""`grade predict IMAGE... --run OUT`: the lab's inference step with a graded run's model.
+
+Each image (JPEG, PNG, anything PIL reads; colour or grey, any size) is converted to the
+data set's channels, resized to its image size and handed to the run's own test
+transform, exactly as the test set was; the model is rebuilt from the run's saved hook
+source and weights in the same sandboxed child process as grading (the source is the
+student's code). Prints top-1 and top-3 with probabilities; `--picture FILE` saves the
+images with their predictions as titles.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from grader import paths
+from grader.artifacts import META
+from grader.isolation import Limits
+from grader.sandbox import run_job
+
+
+class PredictError(Exception):
+    """Bad input to `grade predict`: a message for the user, exit status 2."""
+
+
+@dataclass
+class Prediction:
+    image: str
+    top: list[tuple[str, float]]   # (class, probability), best first
+
+
+def load_image(path: Path, channels: int, size: tuple[int, int]) -> np.ndarray:
+    """[H, W, C] uint8, as the data set stores its images."""
+    path = Path(path)
+    if not path.is_file():
+        raise PredictError(f"{path}: no such file")
+    try:
+        with Image.open(path) as img:
+            img = img.convert("L" if channels == 1 else "RGB")
+            if img.size != (size[1], size[0]):
+                img = img.resize((size[1], size[0]), Image.BILINEAR)
+            array = np.asarray(img, dtype=np.uint8)
+    except (UnidentifiedImageError, OSError) as e:
+        raise PredictError(f"{path}: not an image PIL can read ({e})") from None
+    return array[..., None] if array.ndim == 2 else array
+
+
+def load_run(run: Path) -> dict:
+    meta_path = Path(run) / META
+    if not meta_path.is_file():
+        raise PredictError(f"{run} holds no trained model ({META} is missing): point --run at "
+                           f"the --out folder of a graded run (grade --local, ci or batch "
+                           f"feedback/<student>)")
+    meta = json.loads(meta_path.read_text())
+    for key in ("weights", "source"):
+        if not (Path(run) / meta[key]).exists():
+            raise PredictError(f"{run}: {meta[key]} is missing; grade the submission again")
+    return meta
+
+
+def predict_images(images: list[Path], run: Path, device: str = "cpu", k: int = 3) -> list[Prediction]:
+    from grader.grade import resolve_device
+    run = Path(run)
+    meta = load_run(run)
+    info = meta["info"]
+    arrays = [load_image(p, info["in_channels"], tuple(info["image_size"])) for p in images]
+    device = resolve_device(device)
+    with tempfile.TemporaryDirectory(prefix="predict-") as tmp:
+        job = Path(tmp) / "job"
+        job.mkdir()
+        source = run / meta["source"]
+        submission = source / "submission.py" if (source / "submission.py").is_file() else source
+        np.save(Path(tmp) / "images.npy", np.stack(arrays))
+        seen = {"images": job / "inputs" / "images.npy", "weights": job / "inputs" / "model.pt"}
+        request = {"mode": "predict", "submission": str(submission),
+                   "reference": str(paths.REFERENCE_DIR / "baseline.py"),
+                   "model_hook": meta["model_hook"], "info": info, "device": device,
+                   "threads": max(1, os.cpu_count() or 1), "training": meta["training"],
+                   "images": str(seen["images"]), "weights": str(seen["weights"])}
+        (job / "request.json").write_text(json.dumps(request))
+        outcome = run_job(job, limits=Limits(time_s=300, memory_mb=None if device.startswith("cuda")
+                                             else 4096, threads=request["threads"]),
+                          inputs={Path(tmp) / "images.npy": seen["images"],
+                                  run / meta["weights"]: seen["weights"]},
+                          show=[submission, paths.REFERENCE_DIR / "baseline.py"], device=device)
+    result = outcome.result or {}
+    if result.get("failure") or result.get("logits") is None:
+        failure = result.get("failure") or {"message": "no result"}
+        raise PredictError(f"the model could not be run: {failure['message']}")
+    import torch
+    probs = torch.softmax(result["logits"].float(), 1).numpy()
+    classes = info["classes"]
+    out = []
+    for path, p in zip(images, probs):
+        best = np.argsort(-p, kind="stable")[:k]
+        out.append(Prediction(str(path), [(classes[i], float(p[i])) for i in best]))
+    return out
+
+
+def picture_png(images: list[Path], predictions: list[Prediction], info: dict) -> bytes:
+    """The images as the model saw them (resized), each titled with its top-1."""
+    from grader.figures import _png, _pyplot
+    plt = _pyplot()
+    n = len(images)
+    cols = min(n, 4)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(2.6 * cols, 2.9 * rows), dpi=110, squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, path, pred in zip(axes.flat, images, predictions):
+        img = load_image(path, info["in_channels"], tuple(info["image_size"]))
+        ax.imshow(img[..., 0] if img.shape[-1] == 1 else img,
+                  cmap="gray" if img.shape[-1] == 1 else None, interpolation="nearest")
+        name, p = pred.top[0]
+        ax.set_title(f"{name} {100 * p:.2f}%\n{Path(path).name}", fontsize=8)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def main(*, images: list[Path], run: Path, device: str = "cpu", picture: Path | None = None,
+         console=None) -> int:
+    from rich.console import Console
+    from rich.table import Table
+    console = console or Console(soft_wrap=True)  # whole lines for grep and logs
+    try:
+        predictions = predict_images(images, run, device)
+    except PredictError as e:
+        console.print(f"[red]error[/]: {e}")
+        return 2
+    meta = load_run(run)
+    table = Table(title=f"Predictions of the model in {run} ({meta['rubric']}, test accuracy "
+                        f"{meta['test_accuracy']:.2%})")
+    table.add_column("Image")
+    table.add_column("Top-1")
+    table.add_column("Top-3")
+    for pred in predictions:
+        name, p = pred.top[0]
+        table.add_row(Path(pred.image).name, f"{name} {100 * p:.2f}%",
+                      ", ".join(f"{c} {100 * q:.2f}%" for c, q in pred.top))
+    console.print(table)
+    if picture:
+        from grader.results import write_text
+        write_text(Path(picture), picture_png(images, predictions, meta["info"]))
+        console.print(f"wrote {picture}")
+    return 0

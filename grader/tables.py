@@ -1,0 +1,76 @@
+"""What every report shows, as rows: the model summary with the rubric's expectations and
+the first wrong layer, and how a rubric item's points and details read. Markdown, the
+terminal and HTML each lay these out their own way."""
+from __future__ import annotations
+
+
+def summary_rows(results: dict) -> list[dict]:
+    """The model summary: every layer in the order the forward pass ran it, with a row for
+    each block the rubric checks just before its layers, the rubric's expected shape beside
+    the one it got, and a mark on the first layer where the shapes go wrong (or that
+    raised)."""
+    model = results["model"]
+    expected = model.get("expected") or {}
+    wrong = model.get("first_wrong") or {}
+    error = model.get("error") or {}
+    blocks = {name: m for name, m in (model.get("modules") or {}).items()
+              if m.get("exists") and name in expected}
+    rows, shown = [], set()
+
+    def row(name, facts):
+        want = expected.get(name)
+        got = facts.get("output_shape")
+        ok = None if want is None else (got is not None and got[1:] == want)
+        mark = ""
+        if wrong.get("module") == name and wrong["what"] != "raised":
+            mark = "first wrong shape"
+        elif error.get("module") == name:
+            mark = "raised here: " + error.get("message", "")[:120]
+        return {"name": name, "type": facts.get("type", ""), "shape": shape(got[1:] if got else None),
+                "parameters": facts.get("parameters"), "expected": shape(want) if want else "",
+                "ok": ok, "mark": mark, "block": name in blocks and name not in
+                {layer["name"] for layer in model["layers"]}}
+
+    for layer in model["layers"]:
+        for name, facts in blocks.items():
+            if name not in shown and layer["name"].startswith(name + "."):
+                rows.append(row(name, facts))
+                shown.add(name)
+        rows.append(row(layer["name"], layer))
+    return rows
+
+
+PICTURES = {  # file, what it shows (alt text and caption)
+    "curves": ("curves.png", "Training loss and validation accuracy per epoch, yours against the baseline"),
+    "per_class": ("per_class.png", "Test accuracy per class, yours against the baseline"),
+    "confusion": ("confusion.png", "Confusion matrix: rows are the true class, columns your model's "
+                                   "prediction, in % of the row"),
+    "gallery": ("gallery.png", "Test images with the true label and your model's prediction: the "
+                               "most confident mistakes first (red), then right answers (green)"),
+}
+
+
+MARKS = {"passed": "✅", "failed": "❌", "pending": "⏳"}
+
+
+def points(t: dict) -> str:
+    if t["status"] == "pending":
+        return f"pending / {t['max_score']:g}"
+    return f"{t['score']:g} / {t['max_score']:g}"
+
+
+def detail(t: dict) -> str:
+    """A rubric item's explanation; a written answer is shown in full elsewhere."""
+    if t["status"] == "pending":
+        if t.get("answer"):
+            return f"Graded by hand; the answer was collected from {t['answer_source']}."
+        return f"Graded by hand; no answer found: {t['answer_source']}."
+    return t["output"]
+
+
+def shape(dims) -> str:
+    return "?" if dims is None else "×".join(str(d) for d in dims)
+
+
+def count(v) -> str:
+    return "n/a" if v is None else f"{v:,}"
