@@ -138,9 +138,10 @@ def main(*, images: list[Path], run: Path, device: str = "cpu", picture: Path | 
     table.add_column("Image")
     table.add_column("Top-1")
     table.add_column("Top-3")
-    for pred in predictions:
+    names = [Path(pred.image).name for pred in predictions]
+    for pred, short in zip(predictions, names):
         name, p = pred.top[0]
-        table.add_row(Path(pred.image).name, f"{name} {100 * p:.2f}%",
+        table.add_row(short if names.count(short) == 1 else pred.image, f"{name} {100 * p:.2f}%",
                       ", ".join(f"{c} {100 * q:.2f}%" for c, q in pred.top))
     console.print(table)
     if picture:
