@@ -52,6 +52,8 @@ def _find(submission, item) -> dict:
             return _answer(text, f"{submission.notebook.name}, the cells under its heading")
     if submission.folder is not None:
         path = submission.folder / item.file
+        if path.is_symlink():  # e.g. a cloned repo pointing at the grader's own files
+            return {"text": None, "source": f"{item.file} is a symbolic link; hand in the file itself"}
         if path.is_file():
             return _answer(path.read_bytes()[:4 * MAX_CHARS].decode("utf-8", "replace"), item.file)
         return {"text": None, "source": f"no {item.file} in the submission folder"}

@@ -77,6 +77,9 @@ def _load_dir(path: Path, workdir: Path, notes: list[str], depth: int) -> Submis
         total = 0
         for stem in PACKAGE_FILES:
             src = path / f"{stem}.py"
+            if src.is_symlink():  # would copy whatever it points at, e.g. the grader's files
+                raise SubmissionError("no_submission", f"{src.name} is a symbolic link",
+                                      hint="Hand in the file itself, not a link to it.")
             if src.is_file():
                 total += src.stat().st_size
                 shutil.copyfile(src, target / src.name)

@@ -167,6 +167,13 @@ def test_answers_come_from_the_folder_a_notebook_heading_or_nowhere(tmp_path, te
     zipped = collect_answers(_loaded(archive, tmp_path / "z"), RUBRIC.manual)["xray_answer"]
     assert zipped["text"].endswith("Use Conv2d(1, 32, 3).")
 
+    secret = tmp_path / "secret.txt"  # a link (a cloned repo can carry one) is not followed
+    secret.write_text("the grader's private key")
+    (template_copy / "answers.md").unlink()
+    (template_copy / "answers.md").symlink_to(secret)
+    linked = collect_answers(_loaded(template_copy, tmp_path / "l"), RUBRIC.manual)["xray_answer"]
+    assert linked["text"] is None and "symbolic link" in linked["source"]
+
 
 def test_rubric_refuses_bad_manual_items_and_hooks(tmp_path):
     base = (REPO / "rubrics" / "simple_cnn.yaml").read_text()

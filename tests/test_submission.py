@@ -92,3 +92,13 @@ def test_oversized_source_is_refused_before_it_runs(tmp_path):
 
 def test_fixture_submissions_are_loadable():
     assert len(list(SUBMISSIONS.glob("*.py"))) >= 10
+
+
+def test_a_hook_file_that_is_a_symbolic_link_is_refused(template_copy, tmp_path):
+    secret = tmp_path / "grader_secret.py"  # e.g. a cloned repo linking to the grader's files
+    secret.write_text("KEY = 'private'\n")
+    (template_copy / "model.py").unlink()
+    (template_copy / "model.py").symlink_to(secret)
+    with pytest.raises(SubmissionError) as e:
+        load_submission(template_copy, tmp_path / "work")
+    assert "model.py is a symbolic link" in str(e.value)
