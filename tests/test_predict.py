@@ -29,7 +29,7 @@ def run(tmp_path_factory, fmnist_dir, session_cache, tiny_rubric):
     out = tmp_path_factory.mktemp("run")
     results = grade_submission(submission=REPO / "reference" / "strong.py",
                                rubric=load_rubric(str(tiny_rubric)), data_dir=fmnist_dir,
-                               cache_dir=session_cache, artifacts=out)
+                               cache_dir=session_cache, artifacts=out, quick=True)
     write_reports(results, out)
     return out, results
 
@@ -57,7 +57,8 @@ def test_a_graded_run_leaves_weights_source_predictions_and_pictures(run):
     assert m["per_class"]["student"] == pytest.approx((np.diag(student) / np.maximum(rows_, 1)).tolist(),
                                                       abs=1e-4)
     preds = list(csv.DictReader((out / "predictions.csv").open()))
-    assert len(preds) == n_test and sorted(int(p["test_index"]) for p in preds) == list(range(n_test))
+    indices = [int(p["test_index"]) for p in preds]  # --quick: a subset of the test split
+    assert len(preds) == n_test == len(set(indices)) and indices == sorted(indices)
     assert np.mean([p["label"] == p["predicted"] for p in preds]) == pytest.approx(m["accuracy"])
 
     html = (out / "report.html").read_text()
@@ -85,14 +86,15 @@ def test_predict_gives_the_runs_own_top1_on_test_images_written_to_files(
                         cache_dir=session_cache)
     x = data.load("test_x")
     preds = {int(p["test_index"]): p for p in csv.DictReader((out / "predictions.csv").open())}
+    chosen = sorted(preds)[:12]
     files = []
-    for i in range(12):
+    for i in chosen:
         path = tmp_path / f"test{i}.png"
         Image.fromarray(np.asarray(x[i])[..., 0], mode="L").save(path)
         files.append(path)
     from grader.predict import predict_images
     got = predict_images(files, out)
-    for i, pred in enumerate(got):
+    for i, pred in zip(chosen, got):
         assert pred.top[0][0] == preds[i]["predicted_name"]
         assert pred.top[0][1] == pytest.approx(float(preds[i]["confidence"]), abs=1e-3)
         assert len(pred.top) == 3 and pred.top[0][1] >= pred.top[1][1] >= pred.top[2][1]
@@ -103,7 +105,7 @@ def test_predict_gives_the_runs_own_top1_on_test_images_written_to_files(
     picture = tmp_path / "pred.png"
     assert cli(["predict", str(files[0]), str(big), "--run", str(out), "--picture", str(picture)]) == 0
     shown = capsys.readouterr().out
-    assert preds[0]["predicted_name"] in shown and "%" in shown and "photo.jpg" in shown
+    assert preds[chosen[0]]["predicted_name"] in shown and "%" in shown and "photo.jpg" in shown
     assert picture.read_bytes().startswith(PNG)
 
 

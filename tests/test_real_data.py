@@ -40,10 +40,11 @@ def test_template_on_fashion_mnist_one_epoch_matches_the_lab(tmp_path, real_cach
     assert m["accuracy"] == m["baseline_accuracy"]
 
 
-def test_cifar10_from_the_jpeg_tarball_end_to_end(real_cache):
+def test_cifar10_from_the_jpeg_tarball_end_to_end(real_cache, tmp_path):
     rubric = load_rubric("cifar10")
     r = grade_submission(submission=REPO / "reference" / "strong.py", rubric=rubric,
-                         data_dir=SHARED_DATA, cache_dir=real_cache, device="cpu", quick=True)
+                         data_dir=SHARED_DATA, cache_dir=real_cache, device="cpu", quick=True,
+                         artifacts=tmp_path / "run")
     assert r["status"] == "graded", r["failure"]
     m = r["metrics"]
     assert r["provenance"]["data"]["source"].endswith("cifar10-jpeg.tar.gz")
@@ -52,3 +53,22 @@ def test_cifar10_from_the_jpeg_tarball_end_to_end(real_cache):
     # strong 0.34, baseline 0.19)
     assert m["accuracy"] > 0.12 and m["baseline_accuracy"] > 0.12
     assert "UNOFFICIAL" in r["notice"]
+
+    # the lab's inference step on real test images written out as files: the run's own
+    # top-1 and probability (grade predict runs the saved model through the test transform)
+    import csv
+
+    import numpy as np
+    from PIL import Image
+
+    from grader.data import prepare_data
+    from grader.predict import predict_images
+    x = prepare_data(rubric.dataset, data_dir=SHARED_DATA, cache_dir=real_cache).load("test_x")
+    rows = list(csv.DictReader((tmp_path / "run" / "predictions.csv").open()))[:8]
+    files = []
+    for row in rows:
+        files.append(tmp_path / f"test{row['test_index']}.png")
+        Image.fromarray(np.asarray(x[int(row["test_index"])])).save(files[-1])
+    for row, pred in zip(rows, predict_images(files, tmp_path / "run")):
+        assert pred.top[0][0] == row["predicted_name"]
+        assert abs(pred.top[0][1] - float(row["confidence"])) < 1e-3
