@@ -70,6 +70,7 @@ def prepare_data(spec: DatasetSpec, *, data_dir: Path | None, cache_dir: Path,
                  download: bool = True) -> CachedData:
     """Find the data set, decode it into the cache if needed, and return the cached copy."""
     info = dataset_info(spec)
+    cache_dir = Path(cache_dir)  # callers pass str from the CLI and tests
     source, loader = _find_source(spec, info, data_dir, cache_dir, download)
     key_parts = [info.name, str(source), _stat_fingerprint(source)]
     if spec.test_dir:
