@@ -54,7 +54,8 @@ def build_results(*, rubric, data, device, quick, mode, started, versions, submi
         "seeds": [r["seed"] for r in runs],
         "per_seed": [{"seed": r["seed"], "accuracy": r["accuracy"],
                       "train_seconds": (r.get("training") or {}).get("train_seconds"),
-                      "wall_s": r.get("wall_s")} for r in runs],
+                      "wall_s": r.get("wall_s"), "startup_s": r.get("startup_s")}
+                     for r in runs],
         "baseline_per_seed": [{"seed": b["seed"], "accuracy": b["accuracy"], "source": b["source"],
                                "measured_at": b.get("measured_at")} for b in baseline_runs],
         "baseline_source": sorted({b["source"] for b in baseline_runs}) or None,

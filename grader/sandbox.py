@@ -23,6 +23,9 @@ from grader.failures import failure_dict
 from grader.isolation import Limits
 
 POLL_S = 0.1
+# The child's own start-up (imports, CUDA context) before it touches the submission. It
+# is not charged to the submission's time limit, but it is limited too.
+STARTUP_S = 180
 LOG_TAIL_CHARS = 4000
 # Variables the child may inherit; everything else (tokens, credentials) stays behind.
 ENV_PASSTHROUGH = ("PATH", "LANG", "LC_ALL", "PYTHONPATH", "CUDA_VISIBLE_DEVICES",
@@ -36,6 +39,7 @@ class ChildOutcome:
     wall_s: float
     log_tail: str
     isolation: dict         # the protections that were in force
+    startup_s: float | None = None  # the child's start-up, not charged to the time limit
 
 
 def run_job(job_dir: Path, *, limits: Limits, inputs: dict[Path, Path], show: list[Path],
@@ -65,13 +69,21 @@ def run_job(job_dir: Path, *, limits: Limits, inputs: dict[Path, Path], show: li
     events_path = job_dir / "events.jsonl"
     events_path.touch()
     start = time.monotonic()
+    ready_at: list[float] = []  # when the child finished its start-up; the clock starts then
     partial: dict = {}  # facts the child shared before it ended, however it ended
 
     def relay(event):
-        if event.get("event") == "state" and isinstance(event.get("data"), dict):
+        if event.get("event") == "ready":
+            ready_at[:] = ready_at or [time.monotonic()]
+        elif event.get("event") == "state" and isinstance(event.get("data"), dict):
             partial.update(event["data"])
         else:
             on_event(event)
+
+    def out_of_time() -> bool:
+        if ready_at:
+            return time.monotonic() - ready_at[0] > limits.time_s
+        return time.monotonic() - start > STARTUP_S
 
     with open(log_path, "wb") as log, open(events_path) as events:
         proc = subprocess.Popen(command, cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=log,
@@ -80,7 +92,7 @@ def run_job(job_dir: Path, *, limits: Limits, inputs: dict[Path, Path], show: li
         timed_out = False
         while proc.poll() is None:
             _relay(events, relay)
-            if time.monotonic() - start > limits.time_s:
+            if out_of_time():
                 timed_out = True
                 break
             time.sleep(POLL_S)
@@ -90,14 +102,19 @@ def run_job(job_dir: Path, *, limits: Limits, inputs: dict[Path, Path], show: li
     wall = time.monotonic() - start
     tail = _tail(log_path)
     result = _load_result(job_dir / "result.pt")
-    if timed_out:
+    startup = (ready_at[0] - start) if ready_at else None
+    if timed_out and not ready_at:  # the grader's side: say so, charge nothing to the student
+        result = {"status": "failed", "failure": failure_dict(
+            "grader_error", f"the grader's child process did not start within {STARTUP_S} s "
+            "(the machine may be overloaded)")}
+    elif timed_out:
         result = _keep_facts(result or partial, failure_dict(
             "timeout", f"the run was stopped after {limits.time_s:.0f} s",
             hint="Fewer epochs, a smaller model or a larger batch size train faster."))
     elif result is None:
         result = _keep_facts(partial, _death_reason(proc.returncode, tail))
     return ChildOutcome(result, proc.returncode, wall, tail,
-                        isolation.describe(limits, sandboxed, device))
+                        isolation.describe(limits, sandboxed, device), startup)
 
 
 def _relay(events, on_event):

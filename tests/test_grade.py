@@ -134,6 +134,9 @@ def test_time_limit_stops_a_hanging_forward(tmp_path, fmnist_dir, session_cache)
     assert r["failure"]["code"] == "timeout" and "6 s" in r["failure"]["message"]
     assert r["score"] == 5  # the budget check passed before the model hung
     assert r["metrics"]["wall_time_s"] < 30
+    # the clock started after the grader's own imports, which are recorded, not charged
+    startup = r["metrics"]["per_seed"][0]["startup_s"]
+    assert 0 < startup < r["metrics"]["per_seed"][0]["wall_s"] - 6
 
 
 def test_notebook_submission_is_graded_on_its_hooks(tmp_path, fmnist_dir, session_cache, tiny_rubric):
