@@ -223,8 +223,8 @@ def _train_one(who: str, source: Path, seed: int, inputs: Inputs, tmp: Path, con
                       on_event=lambda e: on_event(who, e))
     run = outcome.result
     run.setdefault("failure", None)
-    run.update(seed=seed, wall_s=outcome.wall_s, startup_s=outcome.startup_s, log_tail=outcome.log_tail, accuracy=None,
-               isolation=outcome.isolation)
+    run.update(seed=seed, wall_s=outcome.wall_s, startup_s=outcome.startup_s,
+               log_tail=outcome.log_tail, accuracy=None, isolation=outcome.isolation)
     logits = run.pop("test_logits", None)
     weights = run.pop("model_state", None)
     if run["failure"] is None:
