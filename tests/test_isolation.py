@@ -160,3 +160,17 @@ def test_other_submissions_are_unaffected_by_a_hostile_one(fmnist_dir, session_c
     after = grade(REPO / "reference" / "baseline.py", tiny_rubric, fmnist_dir, session_cache)
     assert after["metrics"]["accuracy"] == before["metrics"]["accuracy"]
     assert after["score"] == before["score"]
+
+
+def test_a_child_that_cannot_start_is_the_graders_fault_not_the_students(tmp_path, monkeypatch):
+    """The start-up (imports) has its own limit; a child stuck there is a grader_error,
+    never a student's timeout."""
+    import json
+
+    from grader import sandbox
+    monkeypatch.setattr(sandbox, "STARTUP_S", 0.3)  # far less than importing torch takes
+    (tmp_path / "request.json").write_text(json.dumps({"device": "cpu"}))
+    out = sandbox.run_job(tmp_path, limits=isolation.Limits(time_s=600), inputs={}, show=[])
+    assert out.result["failure"]["code"] == "grader_error"
+    assert "did not start" in out.result["failure"]["message"]
+    assert out.startup_s is None and out.wall_s < 30
