@@ -18,10 +18,7 @@ def training_curves_png(results: dict) -> bytes | None:
     baseline = [h for h in history.get("baseline", []) if h]
     if not student and not baseline:
         return None
-    import matplotlib
-    matplotlib.use("Agg")  # no display needed, and none is opened
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(9, 3.4), dpi=110)
     for runs, colour, label in ((baseline, BASELINE, "baseline"), (student, STUDENT, "submission")):
         for i, hist in enumerate(runs):
@@ -48,15 +45,12 @@ def training_curves_png(results: dict) -> bytes | None:
                     transform=acc_ax.transAxes, fontsize=7, color="#666")
     fig.text(0.99, 0.01, "thin lines: test accuracy", ha="right", fontsize=7, color="#666")
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return buf.getvalue()
+    return _png(fig)
 
 
 def _pyplot():
     import matplotlib
-    matplotlib.use("Agg")
+    matplotlib.use("Agg")  # no display needed, and none is opened
     import matplotlib.pyplot as plt
     return plt
 
@@ -121,11 +115,24 @@ def confusion_png(classes: list[str], matrix: list[list[int]],
 def gallery_png(images, true: list[int], predicted: list[int], confidence: list[float],
                 classes: list[str], columns: int = 8) -> bytes | None:
     """Test images titled `true -> predicted (confidence)`, mistakes in red."""
+    wrong = [t != p for t, p in zip(true, predicted)]
+    titles = [f"{classes[t]}\n→ {classes[p]} {100 * c:.0f}%" if w else
+              f"{classes[t]}\n✓ {100 * c:.0f}%"
+              for t, p, c, w in zip(true, predicted, confidence, wrong)]
+    return image_grid_png(images, titles, ["#cf222e" if w else "#1a7f37" for w in wrong],
+                          columns=columns, cell=(1.45, 1.95), fontsize=6.5,
+                          layout={"pad": 0.3, "h_pad": 1.2})
+
+
+def image_grid_png(images, titles: list[str], colours: list[str] | None = None, *,
+                   columns: int, cell: tuple[float, float], fontsize: float,
+                   layout: dict | None = None) -> bytes | None:
+    """[H, W, C] uint8 images in a grid, each with its title (grey for one channel)."""
     if len(images) == 0:
         return None
     plt = _pyplot()
     rows = -(-len(images) // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(1.45 * columns, 1.95 * rows), dpi=110,
+    fig, axes = plt.subplots(rows, columns, figsize=(cell[0] * columns, cell[1] * rows), dpi=110,
                              squeeze=False)
     for k, ax in enumerate(axes.flat):
         ax.axis("off")
@@ -134,9 +141,6 @@ def gallery_png(images, true: list[int], predicted: list[int], confidence: list[
         img = images[k]
         ax.imshow(img[..., 0] if img.shape[-1] == 1 else img, cmap="gray" if img.shape[-1] == 1 else None,
                   interpolation="nearest")
-        wrong = true[k] != predicted[k]
-        label = (f"{classes[true[k]]}\n→ {classes[predicted[k]]} {100 * confidence[k]:.0f}%"
-                 if wrong else f"{classes[true[k]]}\n✓ {100 * confidence[k]:.0f}%")
-        ax.set_title(label, fontsize=6.5, color="#cf222e" if wrong else "#1a7f37")
-    fig.tight_layout(pad=0.3, h_pad=1.2)
+        ax.set_title(titles[k], fontsize=fontsize, **({"color": colours[k]} if colours else {}))
+    fig.tight_layout(**(layout or {}))
     return _png(fig)

@@ -32,6 +32,7 @@ class PredictError(Exception):
 class Prediction:
     image: str
     top: list[tuple[str, float]]   # (class, probability), best first
+    pixels: np.ndarray             # [H, W, C] uint8: the image as the model was given it
 
 
 def load_image(path: Path, channels: int, size: tuple[int, int]) -> np.ndarray:
@@ -96,30 +97,18 @@ def predict_images(images: list[Path], run: Path, device: str = "cpu", k: int = 
     probs = torch.softmax(result["logits"].float(), 1).numpy()
     classes = info["classes"]
     out = []
-    for path, p in zip(images, probs):
+    for path, p, pixels in zip(images, probs, arrays):
         best = np.argsort(-p, kind="stable")[:k]
-        out.append(Prediction(str(path), [(classes[i], float(p[i])) for i in best]))
+        out.append(Prediction(str(path), [(classes[i], float(p[i])) for i in best], pixels))
     return out
 
 
-def picture_png(images: list[Path], predictions: list[Prediction], info: dict) -> bytes:
+def picture_png(predictions: list[Prediction]) -> bytes:
     """The images as the model saw them (resized), each titled with its top-1."""
-    from grader.figures import _png, _pyplot
-    plt = _pyplot()
-    n = len(images)
-    cols = min(n, 4)
-    rows = -(-n // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(2.6 * cols, 2.9 * rows), dpi=110, squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
-    for ax, path, pred in zip(axes.flat, images, predictions):
-        img = load_image(path, info["in_channels"], tuple(info["image_size"]))
-        ax.imshow(img[..., 0] if img.shape[-1] == 1 else img,
-                  cmap="gray" if img.shape[-1] == 1 else None, interpolation="nearest")
-        name, p = pred.top[0]
-        ax.set_title(f"{name} {100 * p:.2f}%\n{Path(path).name}", fontsize=8)
-    fig.tight_layout()
-    return _png(fig)
+    from grader.figures import image_grid_png
+    titles = [f"{p.top[0][0]} {100 * p.top[0][1]:.2f}%\n{Path(p.image).name}" for p in predictions]
+    return image_grid_png([p.pixels for p in predictions], titles,
+                          columns=min(len(predictions), 4), cell=(2.6, 2.9), fontsize=8)
 
 
 def main(*, images: list[Path], run: Path, device: str = "cpu", picture: Path | None = None,
@@ -146,6 +135,6 @@ def main(*, images: list[Path], run: Path, device: str = "cpu", picture: Path | 
     console.print(table)
     if picture:
         from grader.results import write_text
-        write_text(Path(picture), picture_png(images, predictions, meta["info"]))
+        write_text(Path(picture), picture_png(predictions))
         console.print(f"wrote {picture}")
     return 0
