@@ -5,9 +5,11 @@ because an earlier step failed is failed with the reason, like check50's skipped
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
-from grader.rubric import Check, Rubric
+from grader.rubric import SHAPE_KINDS, Check, Rubric
+from grader.tables import shape
 
 DEFAULT_TITLES = {
     "output_shape": "Model returns logits [N, num_classes]",
@@ -104,7 +106,7 @@ def _module_output_shape(check, rubric, run, facts, num_classes):
         return False, f"`{check.module}` produced no output: {_no_output(check.module, m, facts)}."
     got = m["output_shape"][1:]
     if got == want:
-        return True, f"`{check.module}` outputs {_dims(got)} per image."
+        return True, f"`{check.module}` outputs {shape(got)} per image."
     first = first_wrong(rubric, facts)
     if m["type"] == "Identity":
         cause = "it is still the skeleton's nn.Identity() placeholder: build the block."
@@ -112,7 +114,7 @@ def _module_output_shape(check, rubric, run, facts, num_classes):
         cause = f"it follows from `{first['module']}`, the first wrong shape: fix that first."
     else:
         cause = shape_cause(want, got, m)
-    return False, (f"`{check.module}` should output {_dims(want)} per image, got {_dims(got)}."
+    return False, (f"`{check.module}` should output {shape(want)} per image, got {shape(got)}."
                    + (f" Likely cause: {cause}" if cause else ""))
 
 
@@ -128,13 +130,13 @@ def _module_input_shape(check, rubric, run, facts, num_classes):
         return False, f"Nothing reached `{check.module}`: {_no_output(check.module, m, facts)}."
     got = m["input_shape"][1:]
     if got == want and (declared is None or [declared] == want[-1:]):
-        return True, f"`{check.module}` receives {_dims(got)} per image" + (
+        return True, f"`{check.module}` receives {shape(got)} per image" + (
             f" and is sized for it (in_features={declared})." if declared else ".")
     if got == want:
-        return False, (f"`{check.module}` receives {_dims(got)} features per image but is "
+        return False, (f"`{check.module}` receives {shape(got)} features per image but is "
                        f"Linear({declared}, ...). Likely cause: "
                        f"{linear_cause(declared, want[-1], facts, check.module)}")
-    ratio = _prod(got) / max(1, _prod(want))
+    ratio = math.prod(got) / max(1, math.prod(want))
     cause = ""
     first = first_wrong(rubric, facts)
     if first and first["module"] != check.module:
@@ -143,7 +145,7 @@ def _module_input_shape(check, rubric, run, facts, num_classes):
         k = _power_of(ratio, 4)
         cause = (f" {ratio:g}x too many: {k} MaxPool2d(2) missing upstream (each halves height "
                  f"and width, so it quarters the flattened size).")
-    return False, (f"`{check.module}` should receive {_dims(want)} per image, got {_dims(got)}."
+    return False, (f"`{check.module}` should receive {shape(want)} per image, got {shape(got)}."
                    f"{cause}")
 
 
@@ -251,7 +253,8 @@ def linear_cause(declared: int, received: int, facts: dict, module: str) -> str:
         c, h = before[0], before[1]
         s = round((declared // c) ** 0.5)
         if s * s * c == declared:
-            image = facts["layers"][0]["input_shape"][-1] if facts["layers"] and                 facts["layers"][0]["input_shape"] else None
+            first = facts["layers"][0] if facts["layers"] else None
+            image = first["input_shape"][-1] if first and first["input_shape"] else None
             factor = image // h if image and h else None
             other = next((size for size in (28, 32, 64, 96, 224)
                           if factor and size // factor == s and size != image), None)
@@ -296,14 +299,14 @@ def first_wrong(rubric: Rubric, facts: dict | None) -> dict | None:
     candidates = []
     for c in rubric.checks:
         m = facts["modules"].get(c.module) if c.module else None
-        if c.kind not in ("module_output_shape", "module_input_shape") or not m or not m["exists"]:
+        if c.kind not in SHAPE_KINDS or not m or not m["exists"]:
             continue
-        shape = m["output_shape" if c.kind == "module_output_shape" else "input_shape"]
-        if shape is not None and shape[1:] != list(c.expected):
+        seen = m["output_shape" if c.kind == "module_output_shape" else "input_shape"]
+        if seen is not None and seen[1:] != list(c.expected):
             first_leaf = min((i for n, i in order.items()
                               if n == c.module or n.startswith(c.module + ".")), default=len(order))
             candidates.append((first_leaf, {"module": c.module, "expected": list(c.expected),
-                                            "got": shape[1:], "what": c.kind.split("_")[1]}))
+                                            "got": seen[1:], "what": c.kind.split("_")[1]}))
     error = facts.get("error")
     if error and error.get("module"):
         candidates.append((order.get(error["module"], len(order)),
@@ -346,15 +349,6 @@ def _power_of(ratio: float, base: int) -> int:
     return k if ratio == 1 else 0
 
 
-def _prod(dims):
-    out = 1
-    for d in dims:
-        out *= d
-    return out
-
-
-def _dims(shape) -> str:
-    return "×".join(str(d) for d in shape)
 
 
 JUDGES = {
