@@ -22,7 +22,7 @@ from grader.local import exit_code
 from grader.report import render_markdown, render_tables, write_reports
 from grader.results import write_text
 from grader.rubric import load_rubric
-from grader.tables import detail
+from grader.tables import detail, pending_title
 
 
 def main(*, path: Path = Path("."), rubric: str = "cifar10", out: Path = Path("grade-report"),
@@ -83,7 +83,7 @@ def classroom_result(results: dict) -> dict:
 
 def _classroom_test(t: dict) -> dict:
     if t["status"] == "pending":  # out of the autograded total: a person adds these points
-        return {"name": f"{t['name']} (pending manual grading, {t['max_score']:g} points)",
+        return {"name": pending_title(t),
                 "status": "pass", "score": 0, "max_score": 0, "message": detail(t)}
     return {"name": t["name"], "status": "pass" if t["status"] == "passed" else "fail",
             "score": t["score"], "max_score": t["max_score"], "message": t["output"]}

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from grader import paths
 from grader.rubric import load_rubric, resolve_rubric_path
+from grader.tables import pending_title
 
 GRADESCOPE_KEYS = ("score", "execution_time", "output", "output_format", "visibility",
                    "stdout_visibility", "tests", "leaderboard")
@@ -126,7 +127,7 @@ def _gradescope_test(t: dict) -> dict:
     from `score`, and the points come from a manually graded question beside the
     autograder (README: "Written answers")."""
     if t["status"] == "pending":
-        return {"name": f"{t['name']} (pending manual grading, {t['max_score']:g} points)",
+        return {"name": pending_title(t),
                 "score": 0.0, "max_score": 0.0, "output": t["output"]}
     return {k: t[k] for k in ("name", "score", "max_score", "output", "status") if k in t}
 

@@ -16,7 +16,7 @@ from grader.failures import describe
 from grader.figures import confusion_png, per_class_png, training_curves_png
 from grader.html_report import render_html
 from grader.results import score_line, write_json, write_text
-from grader.tables import MARKS, PICTURES, count, detail, points, shape, summary_rows
+from grader.tables import MARKS, PICTURES, count, detail, pending_title, points, summary_rows
 
 
 def write_reports(results: dict, out_dir: Path) -> dict[str, Path]:
@@ -49,8 +49,6 @@ def _confusion(results):
     m = results["metrics"]
     matrix = (m.get("confusion") or {}).get("student")
     return confusion_png(m["classes"], matrix, "Your model: confusion on the test set") if matrix else None
-
-
 
 
 def _pct(value) -> str:
@@ -91,7 +89,7 @@ def render_markdown(results: dict, pictures: dict | None = None) -> str:
     out.append("")
     for t in results["tests"]:
         if t["status"] == "pending":
-            out += [f"## {t['name']} (pending manual grading, {t['max_score']:g} points)", ""]
+            out += [f"## {pending_title(t)}", ""]
             if t.get("question"):
                 out += [f"*{t['question']}*", ""]
             if t.get("answer"):

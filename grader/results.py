@@ -191,10 +191,7 @@ def per_class(matrix: list[list[int]] | None) -> list[float] | None:
 
 def _summed(matrices):
     matrices = [m for m in matrices if m]
-    if not matrices:
-        return None
-    return [[sum(m[i][j] for m in matrices) for j in range(len(matrices[0]))]
-            for i in range(len(matrices[0]))]
+    return np.sum(matrices, axis=0).tolist() if matrices else None
 
 
 def _mean(values):

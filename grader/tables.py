@@ -59,6 +59,12 @@ def points(t: dict) -> str:
     return f"{t['score']:g} / {t['max_score']:g}"
 
 
+def pending_title(t: dict) -> str:
+    """How a written answer is named where only a name and points fit (Gradescope, GitHub
+    Classroom, the Markdown heading)."""
+    return f"{t['name']} (pending manual grading, {t['max_score']:g} points)"
+
+
 def detail(t: dict) -> str:
     """A rubric item's explanation; a written answer is shown in full elsewhere."""
     if t["status"] == "pending":

@@ -55,7 +55,7 @@ def run(request: dict, state: dict, emit) -> None:
     import torch
 
     from grader.failures import SubmissionError
-    from grader.hooks import load_hooks
+    from grader.hooks import CONSTANTS, load_hooks
     from grader.inspection import inspect_model
     from grader.train import Images, TrainConfig, predict, train
 
@@ -68,9 +68,7 @@ def run(request: dict, state: dict, emit) -> None:
     hooks = load_hooks(Path(request["submission"]), Path(request["reference"]),
                        model_hook=request.get("model_hook", "build_model"))
     state.update(customised=hooks.customised, notes=hooks.notes)
-    state["requested"] = {k: hooks.values[k] for k in
-                          ("EPOCHS", "BATCH_SIZE", "GRAD_CLIP_NORM", "EARLY_STOPPING_PATIENCE",
-                           "SCHEDULER_STEP", "PARAMETER_COUNTS")}
+    state["requested"] = {k: hooks.values[k] for k in CONSTANTS}
     budget = request["budget"]
     epochs = request.get("epochs_override") or min(hooks.EPOCHS, budget["max_epochs"])
     batch_size = min(hooks.BATCH_SIZE, budget["max_batch_size"])
