@@ -30,11 +30,11 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from grader.data import prepare_data
-from grader.grade import grade_submission, library_versions
+from grader.load.datasets import prepare_data
+from grader.grading import grade_submission, library_versions
 from grader.paths import REFERENCE_DIR, RUBRICS_DIR, cache_dir
 from grader.rubric import load_rubric
-from grader.train import to_pil
+from grader.training.loop import to_pil
 
 
 class ArrayDataset(Dataset):

@@ -1,7 +1,8 @@
 """Student mistakes as typed failures: a stable code, a sentence a student understands,
 and where it helps, what was expected, what we got and the likely cause.
 
-Anything that is not a SubmissionError is a grader bug and is reported as one.
+Anything that is not a SubmissionError is a grader bug and is reported as one. The exit
+statuses of every command live here too: they are how a failure leaves the grader.
 """
 from __future__ import annotations
 
@@ -30,6 +31,31 @@ CODES = {
     "output_limit": "The submission wrote too much output",
     "grader_error": "Internal grader error (not your fault; please report it)",
 }
+
+# The advice that goes with a failure wherever it is detected (in the child, or by the
+# parent when the child died of it).
+HINTS = {
+    "output_limit": "Remove print() calls inside the training loop or forward().",
+    "out_of_memory": "Lower BATCH_SIZE or make the model smaller; the rubric limits the "
+                     "memory one run may use.",
+    "exit": "Remove calls to exit(), sys.exit() or os._exit() from your code.",
+    "timeout": "Fewer epochs, a smaller model or a larger batch size train faster.",
+}
+
+# The spec's exit statuses.
+EXIT_GRADED = 0       # graded
+EXIT_UNDER = 1        # graded, but under --fail-under
+EXIT_USAGE = 2        # bad usage, an invalid rubric, no data
+EXIT_UNGRADABLE = 3   # the submission could not be graded (it still gets a report)
+EXIT_INTERNAL = 4     # the grader failed (not the student's fault)
+
+
+def exit_status(results: dict, fail_under: float | None) -> int:
+    if results["status"] == "failed":
+        return EXIT_UNGRADABLE
+    if fail_under is not None and results["score"] < fail_under:
+        return EXIT_UNDER
+    return EXIT_GRADED
 
 
 class SubmissionError(Exception):

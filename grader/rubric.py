@@ -17,12 +17,32 @@ from pathlib import Path
 
 import yaml
 
-from grader.paths import RUBRICS_DIR
+from grader.paths import ROOT, RUBRICS_DIR
 
 DATASETS = ("cifar10", "fashion_mnist", "imagefolder")
-CHECK_KINDS = ("output_shape", "max_parameters", "budget", "module_output_shape",
-               "module_input_shape", "module_parameters", "stated_parameters")
-SHAPE_KINDS = ("module_output_shape", "module_input_shape")
+
+
+@dataclass(frozen=True)
+class CheckKind:
+    """What a rubric's check `kind` means; its judge is grader.inspection.checks.JUDGES[kind]."""
+    title: str                   # the report's title unless the check gives one
+    needs: tuple[str, ...]       # the child's facts it is judged on
+    module: bool = False         # names a submodule (`module:` required)
+    expected: str | None = None  # what `expected:` holds: "shape", "count" or nothing
+
+
+# The one list of check kinds: validation, titles and the judges all key on it.
+CHECK_KINDS = {
+    "output_shape": CheckKind("Model returns logits [N, num_classes]", ("inspection",)),
+    "max_parameters": CheckKind("Parameter count within the budget", ("inspection",)),
+    "budget": CheckKind("EPOCHS and BATCH_SIZE within the budget", ("requested",)),
+    "module_output_shape": CheckKind("Output shape of `{module}`", ("inspection",), True, "shape"),
+    "module_input_shape": CheckKind("Input size of `{module}`", ("inspection",), True, "shape"),
+    "module_parameters": CheckKind("Parameters of `{module}`", ("inspection",), True, "count"),
+    "stated_parameters": CheckKind("Your hand count of `{module}`'s parameters",
+                                   ("requested", "inspection"), True),
+}
+SHAPE_KINDS = tuple(k for k, v in CHECK_KINDS.items() if v.expected == "shape")
 
 
 class RubricError(Exception):
@@ -145,6 +165,11 @@ class Rubric:
     quick: QuickSpec = doc("the small unofficial --quick run", QuickSpec())
     training: Training = doc("how the loop runs: layout, precision, loader workers",
                              Training())
+
+    @property
+    def baseline_path(self) -> Path:
+        """The reference hooks the gain is measured against (also every hook's fallback)."""
+        return ROOT / self.baseline.submission
 
     @property
     def max_points(self) -> float:
@@ -277,13 +302,14 @@ def _validate(r: Rubric, file):
             bad(f"{key}.kind", f"unknown kind {c.kind!r} (choose from {', '.join(CHECK_KINDS)})")
         if c.points < 0:
             bad(f"{key}.points", "must not be negative")
-        if (c.kind.startswith("module_") or c.kind == "stated_parameters") and not c.module:
+        kind = CHECK_KINDS[c.kind]
+        if kind.module and not c.module:
             bad(f"{key}.module", f"required for kind {c.kind}")
-        if c.kind in SHAPE_KINDS and not (
+        if kind.expected == "shape" and not (
                 isinstance(c.expected, list) and c.expected
                 and all(isinstance(v, int) and not isinstance(v, bool) for v in c.expected)):
             bad(f"{key}.expected", f"expected a shape like [64, 8, 8], got {_show(c.expected)}")
-        if c.kind == "module_parameters" and not (
+        if kind.expected == "count" and not (
                 isinstance(c.expected, int) and not isinstance(c.expected, bool)):
             bad(f"{key}.expected", f"expected an integer parameter count, got {_show(c.expected)}")
     if not (r.model_hook.isidentifier() and not keyword.iskeyword(r.model_hook)):

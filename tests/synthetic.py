@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from grader.data import CIFAR10_CLASSES, FASHION_FILES
+from grader.load.datasets import CIFAR10_CLASSES, FASHION_FILES
 
 
 def make_images(n: int, size: int, channels: int, seed: int, signal: float = 0.45):

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, SUBMISSIONS
-from grader import batch, export, gradebook
+from grader.batch import driver as batch, export, gradebook
 from grader.cli import main as cli
 
 # student id -> (what they hand in, the outcome the gradebook must hold)
@@ -37,7 +37,7 @@ def hand_in(folder: Path, students=CLASS) -> Path:
 
 
 def outcomes(out: Path) -> dict:
-    db = sqlite3.connect(out / batch.GRADEBOOK)
+    db = sqlite3.connect(out / gradebook.FILE)
     rows = db.execute("SELECT student, status, failure_code FROM grades").fetchall()
     db.close()
     return {s: (code or status) for s, status, code in rows}
@@ -75,7 +75,7 @@ def test_batch_grades_everyone_once_with_the_right_outcome(graded_class):
     for student in CLASS:  # the same reports a student gets from grade --local
         assert (out / "feedback" / student / "results.json").is_file()
         assert (out / "feedback" / student / "report.md").is_file()
-    db = gradebook.connect(out / batch.GRADEBOOK)
+    db = gradebook.connect(out / gradebook.FILE)
     runs = dict(db.execute("SELECT student, accuracy FROM runs WHERE seed = 0").fetchall())
     assert sorted(runs) == sorted(CLASS)  # a row per seed attempted
     assert sorted(s for s, acc in runs.items() if acc is not None) == ["u_ada", "u_bo", "u_ed"]
@@ -83,7 +83,7 @@ def test_batch_grades_everyone_once_with_the_right_outcome(graded_class):
 
 def test_a_second_run_regrades_only_what_changed(graded_class, fmnist_dir, session_cache, tiny_rubric):
     folder, out, _, _ = graded_class
-    db = sqlite3.connect(out / batch.GRADEBOOK)
+    db = sqlite3.connect(out / gradebook.FILE)
     before = dict(db.execute("SELECT student, graded_at || rowid FROM grades"))
     # cy fixes the syntax error: only cy is graded again
     shutil.copyfile(SUBMISSIONS / "passes_only_optimizer_changed.py", folder / "u_cy.py")
@@ -143,7 +143,7 @@ def test_killed_with_sigkill_and_resumed_loses_and_doubles_nothing(tmp_path, fmn
                             start_new_session=True)
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and proc.poll() is None:
-        if (out / batch.GRADEBOOK).exists() and 2 <= _count(out) < len(students):
+        if (out / gradebook.FILE).exists() and 2 <= _count(out) < len(students):
             break
         time.sleep(0.2)
     os.killpg(proc.pid, signal.SIGKILL)  # the driver and every grading it had started
@@ -157,7 +157,7 @@ def test_killed_with_sigkill_and_resumed_loses_and_doubles_nothing(tmp_path, fmn
 
 def _count(out: Path) -> int:
     try:
-        db = sqlite3.connect(out / batch.GRADEBOOK, timeout=5)
+        db = sqlite3.connect(out / gradebook.FILE, timeout=5)
         return db.execute("SELECT COUNT(*) FROM grades").fetchone()[0]
     except sqlite3.Error:
         return 0
@@ -166,7 +166,7 @@ def _count(out: Path) -> int:
 def test_submitit_local_executor_gives_the_same_gradebook(graded_class, tmp_path, fmnist_dir,
                                                           session_cache, tiny_rubric):
     pytest.importorskip("submitit")
-    from grader.executors import run_slurm
+    from grader.batch.executors import run_slurm
     folder, out, _, _ = graded_class
     jobs = _jobs(folder, tiny_rubric, fmnist_dir, session_cache)
     via_submitit = dict((j.student, r) for j, r in run_slurm(jobs, tmp_path / "slurm", local=True,
@@ -176,7 +176,7 @@ def test_submitit_local_executor_gives_the_same_gradebook(graded_class, tmp_path
 
 def test_ray_executor_gives_the_same_gradebook(graded_class, fmnist_dir, session_cache, tiny_rubric):
     ray = pytest.importorskip("ray")
-    from grader.executors import run_ray
+    from grader.batch.executors import run_ray
     folder, out, _, _ = graded_class
     jobs = _jobs(folder, tiny_rubric, fmnist_dir, session_cache)
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
@@ -190,7 +190,7 @@ def test_ray_executor_gives_the_same_gradebook(graded_class, fmnist_dir, session
 def _jobs(folder, rubric_path, data_dir, cache, n=3):
     """The first n students, each on one core like a local pool worker, so thread counts
     (and with them float sums) match the gradebook's."""
-    from grader.executors import Job
+    from grader.batch.executors import Job
     from grader.rubric import load_rubric
     rubric = load_rubric(str(rubric_path))
     found = sorted(batch.discover(folder).entries.items())[:n]
@@ -200,7 +200,7 @@ def _jobs(folder, rubric_path, data_dir, cache, n=3):
 
 
 def _from_gradebook(out: Path, students) -> dict:
-    db = gradebook.connect(out / batch.GRADEBOOK)
+    db = gradebook.connect(out / gradebook.FILE)
     return {r.student: r.results for r in gradebook.rows(db) if r.student in students}
 
 
@@ -211,7 +211,7 @@ def _summary(results: dict) -> dict:
 
 
 def test_local_workers_get_disjoint_core_shares():
-    from grader.executors import worker_slots
+    from grader.batch.executors import worker_slots
     slots = worker_slots(2, "cpu")
     cores = [set(s["cpus"] or ()) for s in slots]
     if all(cores) and len(os.sched_getaffinity(0)) >= 2:

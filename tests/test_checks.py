@@ -1,7 +1,8 @@
 import pytest
 
 from conftest import write_rubric, TINY_RUBRIC
-from grader.checks import evaluate_checks
+from grader.inspection.checks import evaluate_checks
+from grader.sandbox.protocol import Run
 from grader.rubric import load_rubric
 
 MODULE_CHECKS = """\
@@ -18,7 +19,7 @@ def rubric(tmp_path):
 
 
 def module(name, type_, output_shape, parameters, convs=(), norms=(), **settings):
-    """Facts as grader.inspection reports them for one module."""
+    """Facts as grader.inspection.facts reports them for one module."""
     return {"exists": True, "name": name, "type": type_, "input_shape": None,
             "output_shape": list(output_shape), "parameters": parameters, "buffers": 0,
             "settings": settings, "convs": list(convs), "norms": list(norms)}
@@ -28,8 +29,9 @@ def facts(output_shape=(2, 10), parameters=421_642, features=(2, 64, 7, 7), conv
     conv = {"in": 1, "out": 32, "kernel": [3, 3], "padding": [1, 1], "stride": [1, 1], "bias": True}
     conv1_facts = module("features.0", "Conv2d", [2, 32, 28, 28], conv1, convs=[conv],
                          in_channels=1, out_channels=32, kernel_size=[3, 3], padding=[1, 1], bias=True)
-    return {
-        "inspection": {
+    return Run(
+        seed=0,
+        inspection={
             "output_shape": list(output_shape), "output_type": "Tensor", "parameters": parameters,
             "layers": [conv1_facts,
                        module("classifier.1", "Linear", [2, 128], 401_536, in_features=3136,
@@ -40,8 +42,8 @@ def facts(output_shape=(2, 10), parameters=421_642, features=(2, 64, 7, 7), conv
                         "layer1": {"exists": False, "output_shape": None, "parameters": None}},
             "error": None,
         },
-        "requested": {"EPOCHS": 5, "BATCH_SIZE": 128},
-    }
+        requested={"EPOCHS": 5, "BATCH_SIZE": 128},
+    )
 
 
 def by_id(results):
@@ -58,7 +60,7 @@ def test_a_baseline_shaped_model_passes_all_but_the_missing_module(rubric):
 
 def test_failures_say_expected_and_got(rubric):
     f = facts(output_shape=(2, 128), parameters=3_000_000, features=(2, 64, 14, 14), conv1=288)
-    f["requested"] = {"EPOCHS": 50, "BATCH_SIZE": 128}
+    f.requested = {"EPOCHS": 50, "BATCH_SIZE": 128}
     r = by_id(evaluate_checks(rubric, f, num_classes=10))
     assert not r["output_shape"].passed and "[2, 128]" in r["output_shape"].output
     assert not r["parameters"].passed and "3,000,000" in r["parameters"].output
@@ -71,13 +73,14 @@ def test_failures_say_expected_and_got(rubric):
 
 
 def test_checks_without_facts_fail_with_the_reason(rubric):
-    run = {"failure": {"summary": "Syntax error in the submission"}}
+    run = Run(seed=0, failure={"summary": "Syntax error in the submission"})
     results = evaluate_checks(rubric, run, num_classes=10)
     assert all(not c.passed and c.points == 0 for c in results)
     assert "Not checked: Syntax error in the submission." in results[0].output
 
 
 def test_budget_check_only_needs_the_hooks(rubric):
-    run = {"requested": {"EPOCHS": 2, "BATCH_SIZE": 64}, "failure": {"summary": "forward failed"}}
+    run = Run(seed=0, requested={"EPOCHS": 2, "BATCH_SIZE": 64},
+              failure={"summary": "forward failed"})
     r = by_id(evaluate_checks(rubric, run, num_classes=10))
     assert r["budget"].passed and not r["output_shape"].passed

@@ -39,8 +39,8 @@ def test_invalid_rubric_exits_2(tmp_path, capsys, cache_dir):
 
 
 def test_missing_data_exits_2_with_where_to_put_it(tmp_path, tiny_rubric, capsys, cache_dir, monkeypatch):
-    import grader.data
-    monkeypatch.setattr(grader.data, "_download", lambda *a: (_ for _ in ()).throw(OSError("offline")))
+    import grader.load.datasets
+    monkeypatch.setattr(grader.load.datasets, "_download", lambda *a: (_ for _ in ()).throw(OSError("offline")))
     code = main(["--local", str(REPO / "student_template"), "--rubric", str(tiny_rubric),
                  "--data-dir", str(tmp_path / "nothing"), "--out", str(tmp_path / "o")])
     assert code == 2

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from synthetic import write_tarball
-from grader.data import (CIFAR10_CLASSES, DataNotFound, prepare_data, split_validation)
+from grader.load.datasets import (CIFAR10_CLASSES, DataNotFound, prepare_data, split_validation)
 from grader.rubric import DatasetSpec
 
 
@@ -17,7 +17,7 @@ def test_fashion_mnist_idx_files_decode_to_uint8_nhwc(fmnist_dir, tmp_path):
 
 def test_second_prepare_reads_the_cache_without_decoding(fmnist_dir, tmp_path, monkeypatch):
     first = prepare_data(DatasetSpec(name="fashion_mnist"), data_dir=fmnist_dir, cache_dir=tmp_path)
-    import grader.data as data
+    import grader.load.datasets as data
     monkeypatch.setattr(data, "_load_torchvision", lambda *a: pytest.fail("decoded again"))
     again = prepare_data(DatasetSpec(name="fashion_mnist"), data_dir=fmnist_dir, cache_dir=tmp_path)
     assert again.folder == first.folder and again.digest == first.digest

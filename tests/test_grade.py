@@ -4,8 +4,8 @@ import json
 import pytest
 
 from conftest import REPO, SUBMISSIONS, write_rubric
-from grader.grade import grade_submission
-from grader.report import render_markdown
+from grader.grading import grade_submission
+from grader.report.markdown import render_markdown
 from grader.rubric import load_rubric
 
 GRADESCOPE_KEYS = {"score", "execution_time", "output", "visibility", "stdout_visibility",
@@ -152,8 +152,8 @@ def test_notebook_submission_is_graded_on_its_hooks(tmp_path, fmnist_dir, sessio
 def test_the_child_never_gets_test_labels_and_sees_a_secret_order(fmnist_dir, session_cache, tiny_rubric,
                                                                    tmp_path):
     import numpy as np
-    from grader.data import prepare_data
-    from grader.grade import _prepare_inputs
+    from grader.load.datasets import prepare_data
+    from grader.grading import _prepare_inputs
     rubric = load_rubric(str(tiny_rubric))
     data = prepare_data(rubric.dataset, data_dir=fmnist_dir, cache_dir=session_cache)
     (tmp_path / "a").mkdir()
@@ -172,7 +172,7 @@ def test_the_child_never_gets_test_labels_and_sees_a_secret_order(fmnist_dir, se
 
 
 def test_reports_include_curves_and_a_self_contained_html_page(template_results, tmp_path):
-    from grader.report import write_reports
+    from grader.report.folder import write_reports
     files = write_reports(template_results, tmp_path)
     assert files["curves"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     html = files["html"].read_text()

@@ -3,7 +3,7 @@ import pytest
 
 from conftest import REPO, SUBMISSIONS
 from grader.failures import SubmissionError
-from grader.hooks import HOOK_NAMES, load_hooks
+from grader.sandbox.hooks import HOOK_NAMES, load_hooks
 
 REFERENCE = REPO / "reference" / "baseline.py"
 

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, SUBMISSIONS, write_rubric
-from grader import isolation
-from grader.grade import grade_submission
+from grader.sandbox import confine as isolation
+from grader.grading import grade_submission
+from grader.report.markdown import render_markdown
 from grader.rubric import load_rubric
 
 needs_bwrap = pytest.mark.skipif(not isolation.bwrap_works(), reason="bubblewrap unavailable here")
@@ -36,7 +37,7 @@ def workers_left():
             argv = (proc / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if b"grader.worker" in argv and not Path(argv[argv.index(b"grader.worker") + 1].decode()).exists():
+        if b"grader.sandbox.worker" in argv and not Path(argv[argv.index(b"grader.sandbox.worker") + 1].decode()).exists():
             left.append(proc.name)
     return left
 
@@ -47,7 +48,7 @@ def test_the_report_says_which_protections_were_in_force(fmnist_dir, session_cac
     assert {"sandbox", "filesystem", "network", "processes", "memory", "output", "time"} <= set(iso)
     assert iso["sandbox"] == ("bubblewrap" if isolation.bwrap_works() else
                               "none (bubblewrap unavailable or GRADER_SANDBOX=none)")
-    assert "Isolation of the submission's code" in __import__("grader.report").report.render_markdown(r)
+    assert "Isolation of the submission's code" in render_markdown(r)
 
 
 @needs_bwrap
@@ -145,12 +146,13 @@ def test_an_implausible_accuracy_is_flagged(tmp_path, fmnist_dir, session_cache,
 
 
 def test_relative_time_limit_follows_the_baseline():
-    from grader.grade import _time_limit
+    from grader.grading import _time_limit
+    from grader.sandbox.protocol import Run
     rubric = load_rubric("fashion_mnist")
-    cached = [{"training": {"train_seconds": 300.0, "epochs_run": 5}}]
+    cached = [Run(seed=0, training={"train_seconds": 300.0, "epochs_run": 5}, source="cache")]
     assert _time_limit(rubric, cached, quick=False) == 60 + 4 * 60.0 * 10
     assert _time_limit(rubric, [], quick=False) == rubric.budget.time_limit_s
-    assert _time_limit(rubric, [{"source": "pinned", "accuracy": 0.9}], quick=False) == 3600
+    assert _time_limit(rubric, [Run(seed=0, source="pinned", accuracy=0.9)], quick=False) == 3600
 
 
 def test_other_submissions_are_unaffected_by_a_hostile_one(fmnist_dir, session_cache, tiny_rubric):
@@ -165,12 +167,12 @@ def test_other_submissions_are_unaffected_by_a_hostile_one(fmnist_dir, session_c
 def test_a_child_that_cannot_start_is_the_graders_fault_not_the_students(tmp_path, monkeypatch):
     """The start-up (imports) has its own limit; a child stuck there is a grader_error,
     never a student's timeout."""
-    import json
-
-    from grader import sandbox
-    monkeypatch.setattr(sandbox, "STARTUP_S", 0.3)  # far less than importing torch takes
-    (tmp_path / "request.json").write_text(json.dumps({"device": "cpu"}))
-    out = sandbox.run_job(tmp_path, limits=isolation.Limits(time_s=600), inputs={}, show=[])
+    from grader.sandbox import launch
+    from grader.sandbox.protocol import JobRequest
+    monkeypatch.setattr(launch, "STARTUP_S", 0.3)  # far less than importing torch takes
+    request = JobRequest(mode="train", submission=str(tmp_path), reference=str(tmp_path),
+                         model_hook="build_model", info={}, device="cpu", threads=1, training={})
+    out = launch.run_job(tmp_path, request, files={}, limits=isolation.Limits(time_s=600), show=[])
     assert out.result["failure"]["code"] == "grader_error"
     assert "did not start" in out.result["failure"]["message"]
     assert out.startup_s is None and out.wall_s < 30

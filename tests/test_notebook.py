@@ -2,7 +2,7 @@ import nbformat
 import pytest
 
 from grader.failures import SubmissionError
-from grader.notebook import notebook_to_source
+from grader.load.notebook import notebook_to_source
 
 
 def write_notebook(path, cells):

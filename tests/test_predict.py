@@ -5,19 +5,20 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from conftest import REPO
-from grader import export
-from grader.artifacts import gallery_choice
+from grader.batch import export
+from grader.report.artifacts import gallery_choice
 from grader.cli import main as cli
-from grader.data import prepare_data
-from grader.grade import grade_submission
-from grader.gradebook import Row
-from grader.report import write_reports
+from grader.load.datasets import prepare_data
+from grader.grading import grade_submission
+from grader.batch.gradebook import Row
+from grader.report.folder import write_reports
 from grader.rubric import load_rubric
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -92,7 +93,7 @@ def test_predict_gives_the_runs_own_top1_on_test_images_written_to_files(
         path = tmp_path / f"test{i}.png"
         Image.fromarray(np.asarray(x[i])[..., 0], mode="L").save(path)
         files.append(path)
-    from grader.predict import predict_images
+    from grader.commands.predict import predict_images
     got = predict_images(files, out)
     for i, pred in zip(chosen, got):
         assert pred.top[0][0] == preds[i]["predicted_name"]
@@ -107,6 +108,17 @@ def test_predict_gives_the_runs_own_top1_on_test_images_written_to_files(
     shown = capsys.readouterr().out
     assert preds[chosen[0]]["predicted_name"] in shown and "%" in shown and "photo.jpg" in shown
     assert picture.read_bytes().startswith(PNG)
+
+
+def test_predict_takes_relative_paths_as_a_user_types_them(run, tmp_path, monkeypatch, capsys):
+    """bubblewrap binds paths at the same place inside the sandbox, and the child starts in
+    its own folder: a relative --run once failed there with only "exited with status 1"."""
+    out, _ = run
+    image = tmp_path / "shirt.png"
+    Image.fromarray(np.full((28, 28), 128, dtype=np.uint8), mode="L").save(image)
+    monkeypatch.chdir(tmp_path)
+    assert cli(["predict", "shirt.png", "--run", os.path.relpath(out, tmp_path)]) == 0
+    assert "shirt.png" in capsys.readouterr().out
 
 
 def test_predict_says_what_is_wrong_with_bad_input(run, tmp_path, capsys):

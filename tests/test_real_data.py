@@ -6,7 +6,7 @@ import re
 import pytest
 
 from conftest import REPO, SHARED_DATA, write_rubric
-from grader.grade import grade_submission
+from grader.grading import grade_submission
 from grader.rubric import load_rubric
 
 pytestmark = [
@@ -61,8 +61,8 @@ def test_cifar10_from_the_jpeg_tarball_end_to_end(real_cache, tmp_path):
     import numpy as np
     from PIL import Image
 
-    from grader.data import prepare_data
-    from grader.predict import predict_images
+    from grader.load.datasets import prepare_data
+    from grader.commands.predict import predict_images
     x = prepare_data(rubric.dataset, data_dir=SHARED_DATA, cache_dir=real_cache).load("test_x")
     rows = list(csv.DictReader((tmp_path / "run" / "predictions.csv").open()))[:8]
     files = []

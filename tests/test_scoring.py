@@ -1,8 +1,8 @@
 import pytest
 
-from grader.checks import CheckResult
+from grader.inspection.checks import CheckResult
 from grader.rubric import load_rubric, Tier
-from grader.scoring import gain_points, rubric_items, total
+from grader.scoring.points import gain_points, rubric_items, total
 
 TIERS = [Tier(0.0, 20), Tier(2.0, 40), Tier(5.0, 60), Tier(8.0, 70)]
 

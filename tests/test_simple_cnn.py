@@ -12,19 +12,20 @@ import nbformat
 import pytest
 
 from conftest import REPO
-from grader.answers import collect_answers
-from grader.checks import evaluate_checks, first_wrong
-from grader.ci import classroom_result, junit_xml
-from grader.export import canvas_table, grades_table
-from grader.gradebook import Row
-from grader.gradescope import gradescope_form
-from grader.grade import grade_submission
-from grader.inspection import inspect_model
-from grader.report import render_markdown
-from grader.html_report import render_html
+from grader.load.answers import collect_answers
+from grader.inspection.checks import evaluate_checks, first_wrong
+from grader.sandbox.protocol import Run
+from grader.commands.ci import classroom_result, junit_xml
+from grader.batch.export import canvas_table, grades_table
+from grader.batch.gradebook import Row
+from grader.commands.gradescope import gradescope_form
+from grader.grading import grade_submission
+from grader.inspection.facts import inspect_model
+from grader.report.markdown import render_markdown
+from grader.report.html import render_html
 from grader.rubric import RubricError, load_rubric
-from grader.submission import load_submission
-from grader.tables import summary_rows
+from grader.load.submission import load_submission
+from grader.report.rows import summary_rows
 from simple_cnn_variants import MISTAKES, SimpleCNN
 
 RUBRIC = load_rubric("simple_cnn")
@@ -38,8 +39,8 @@ def judge(model, counts=RIGHT_COUNTS):
     facts = inspect_model(model, (3, 32, 32), MODULES)
     if facts["error"]:
         facts["error"].pop("exception")
-    run = {"inspection": facts,
-           "requested": {"EPOCHS": 5, "BATCH_SIZE": 128, "PARAMETER_COUNTS": counts}}
+    run = Run(seed=0, inspection=facts,
+              requested={"EPOCHS": 5, "BATCH_SIZE": 128, "PARAMETER_COUNTS": counts})
     return facts, {c.id: c for c in evaluate_checks(RUBRIC, run, 10)}
 
 

@@ -5,7 +5,7 @@ import pytest
 
 from conftest import REPO, SUBMISSIONS
 from grader.failures import SubmissionError
-from grader.submission import load_submission
+from grader.load.submission import load_submission
 from test_notebook import COLAB, write_notebook
 
 

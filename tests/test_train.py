@@ -5,10 +5,10 @@ import torch
 from torchvision import transforms as T
 
 from conftest import REPO
-from grader.data import FASHION_MNIST
+from grader.load.datasets import FASHION_MNIST
 from grader.failures import SubmissionError
-from grader.hooks import load_hooks
-from grader.train import Batches, Images, TrainConfig, train
+from grader.sandbox.hooks import load_hooks
+from grader.training.loop import Batches, Images, TrainConfig, train
 from synthetic import make_images
 
 REFERENCE = REPO / "reference" / "baseline.py"
@@ -34,7 +34,7 @@ def run(hooks, data, cfg):
 
 
 BATCHED = T.Compose([T.RandomCrop(28, padding=3), T.ToTensor()])
-PER_IMAGE_ONLY = T.Compose([T.RandomPerspective(), T.ToTensor()])  # grader.augment lacks it
+PER_IMAGE_ONLY = T.Compose([T.RandomPerspective(), T.ToTensor()])  # grader.training.augment lacks it
 
 
 @pytest.mark.parametrize("tf", [BATCHED, PER_IMAGE_ONLY], ids=["batched", "per-image"])

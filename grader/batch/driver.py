@@ -18,14 +18,15 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from grader import gradebook, paths
-from grader.executors import EXECUTORS, Job, run_local, run_ray, run_slurm, worker_slots
-from grader.grade import ensure_baselines
-from grader.report import write_reports
+from grader import paths
+from grader.failures import EXIT_GRADED, EXIT_INTERNAL, EXIT_USAGE
+from grader.batch import export, gradebook
+from grader.batch.executors import EXECUTORS, Job, run_local, run_ray, run_slurm, worker_slots
+from grader.grading import ensure_baselines
+from grader.report.folder import write_reports
 from grader.rubric import load_rubric
 
 KINDS = (".py", ".ipynb", ".zip")
-GRADEBOOK = "gradebook.sqlite"
 
 
 @dataclass
@@ -98,7 +99,7 @@ class Tally:
         return t
 
 
-def main(*, folder: Path, rubric: str, out: Path, workers: int = 1, executor: str = "local",
+def main(*, folder: Path, out: Path, rubric: str = "cifar10", workers: int = 1, executor: str = "local",
          force: bool = False, data_dir: Path | None = None, quick: bool = False,
          device: str = "auto", cache_dir: Path | None = None, slurm_partition: str | None = None,
          gpus_per_task: float = 0, console: Console | None = None) -> int:
@@ -106,16 +107,16 @@ def main(*, folder: Path, rubric: str, out: Path, workers: int = 1, executor: st
     spec = load_rubric(rubric)
     if executor not in EXECUTORS:
         console.print(f"unknown executor {executor!r} (choose from {', '.join(EXECUTORS)})")
-        return 2
+        return EXIT_USAGE
     folder, out = Path(folder), Path(out)
     if not folder.is_dir():
         console.print(f"{folder} is not a folder of submissions")
-        return 2
+        return EXIT_USAGE
     cache_dir = Path(cache_dir or paths.cache_dir())
     found = discover(folder)
     for name, why in found.skipped:
         console.print(f"[yellow]skipped[/] {name}: {why}")
-    db = gradebook.connect(out / GRADEBOOK)
+    db = gradebook.connect(out / gradebook.FILE)
     digest = spec.digest() + ("-quick" if quick else "")
     jobs, unchanged = [], 0
     for student, path in found.entries.items():
@@ -129,7 +130,7 @@ def main(*, folder: Path, rubric: str, out: Path, workers: int = 1, executor: st
     console.print(f"{len(found.entries)} submissions: {unchanged} already graded with this "
                   f"rubric, {len(jobs)} to grade ({executor}, {workers} worker(s))")
     if not jobs:
-        return 0
+        return EXIT_GRADED
     console.print("Baseline: once per seed, before the submissions")
     slot = worker_slots(1 if executor != "local" else workers, device)[0]
     # the baseline trains on one worker's share of the machine, as each submission will
@@ -151,13 +152,12 @@ def main(*, folder: Path, rubric: str, out: Path, workers: int = 1, executor: st
             record(db, out, job, digest, results, tally)
             live.update(tally.view(workers))
     db.close()
-    from grader.export import main as export
-    summary = export(out=out, fmt="summary", rubric=spec.name)[0]
+    summary = export.main(out=out, fmt="summary", rubric=spec.name)[0]
     o = tally.outcomes
     console.print(f"Done: {o['graded']} graded, {o['failed']} failed (reasons in the gradebook), "
                   f"{o['error']} grader errors (not recorded; run again to retry). "
-                  f"Gradebook: {out / GRADEBOOK}; class summary: {summary}")
-    return 4 if o["error"] else 0
+                  f"Gradebook: {out / gradebook.FILE}; class summary: {summary}")
+    return EXIT_INTERNAL if o["error"] else EXIT_GRADED
 
 
 def record(db, out: Path, job: Job, digest: str, results: dict, tally: Tally) -> None:

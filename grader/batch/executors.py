@@ -1,7 +1,7 @@
 """Where a batch's submissions are graded: one small interface, three engines.
 
 Each executor takes the jobs and yields (job, results) as gradings finish, in any order;
-the driver (grader.batch) alone writes the gradebook. A job is graded by `grade_job`, a
+the driver (grader.batch.driver) alone writes the gradebook. A job is graded by `grade_job`, a
 plain top-level function, so a Slurm array task or a Ray worker can unpickle and run it.
 
 - local: a pool of N workers on this machine; each gets its own share of the CPU cores,
@@ -42,7 +42,7 @@ class Job:
 def grade_job(job: Job) -> dict:
     """Grade one submission; a grader failure (not the student's fault) comes back as
     {"grader_error": ...} so the batch goes on and a later run retries it."""
-    from grader.grade import grade_submission
+    from grader.grading import grade_submission
     try:
         return grade_submission(submission=job.path, rubric=job.rubric, data_dir=job.data_dir,
                                 quick=job.quick, device=job.device, cache_dir=job.cache_dir,

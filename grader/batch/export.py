@@ -26,10 +26,9 @@ import secrets
 from collections import Counter
 from pathlib import Path
 
-from grader import gradebook
-from grader.batch import GRADEBOOK
-from grader.report import write_reports
-from grader.results import write_text
+from grader.batch import gradebook
+from grader.report.folder import write_reports
+from grader.files import write_atomic
 
 FORMATS = ("csv", "canvas", "leaderboard", "feedback", "summary")
 WORDS = ("amber", "birch", "cedar", "delta", "ember", "fjord", "garnet", "harbor", "iris",
@@ -39,9 +38,9 @@ WORDS = ("amber", "birch", "cedar", "delta", "ember", "fjord", "garnet", "harbor
 
 def main(*, out: Path, fmt: str, rubric: str | None = None) -> list[Path]:
     out = Path(out)
-    if not (out / GRADEBOOK).is_file():
-        raise FileNotFoundError(f"no gradebook at {out / GRADEBOOK}: run `grade batch` first")
-    db = gradebook.connect(out / GRADEBOOK)
+    if not (out / gradebook.FILE).is_file():
+        raise FileNotFoundError(f"no gradebook at {out / gradebook.FILE}: run `grade batch` first")
+    db = gradebook.connect(out / gradebook.FILE)
     rows = gradebook.rows(db, rubric)
     db.close()
     target = out / "exports"
@@ -53,7 +52,7 @@ def main(*, out: Path, fmt: str, rubric: str | None = None) -> list[Path]:
         key = _leaderboard_key(out)
         md, table = leaderboard(rows, key)
         return [_write_csv(target / "leaderboard.csv", *table),
-                write_text(target / "leaderboard.md", md)]
+                write_atomic(target / "leaderboard.md", md)]
     if fmt == "feedback":
         key = _leaderboard_key(out)
         written = []
@@ -67,12 +66,12 @@ def main(*, out: Path, fmt: str, rubric: str | None = None) -> list[Path]:
                     folder.mkdir(parents=True, exist_ok=True)
                     shutil.copyfile(kept / name, folder / name)
             write_reports(r.results, folder)
-            written.append(write_text(folder / "leaderboard-name.txt", pseudonym(r.student, key) + "\n"))
+            written.append(write_atomic(folder / "leaderboard-name.txt", pseudonym(r.student, key) + "\n"))
         return written
     if fmt == "summary":
         md, pictures = class_summary(rows)
-        written = [write_text(target / "summary.md", md)]
-        written += [write_text(target / f"{name}.png", png) for name, png in pictures.items()]
+        written = [write_atomic(target / "summary.md", md)]
+        written += [write_atomic(target / f"{name}.png", png) for name, png in pictures.items()]
         return written
     raise ValueError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
 
@@ -83,7 +82,7 @@ def class_summary(rows: list[gradebook.Row]) -> tuple[str, dict[str, bytes]]:
     students' models make."""
     import numpy as np
 
-    from grader.figures import confusion_png, per_class_png
+    from grader.report.figures import confusion_png, per_class_png
     trained = [r for r in rows if (r.results["metrics"].get("confusion") or {}).get("student")]
     md = ["# Class summary", "", f"{len(rows)} gradings, {sum(r.status == 'graded' for r in rows)} "
           f"graded, {sum(r.status == 'failed' for r in rows)} failed.", ""]
@@ -185,7 +184,7 @@ def _leaderboard_key(out: Path) -> bytes:
     """Kept beside the gradebook, so pseudonyms stay the same from one export to the next."""
     path = out / ".leaderboard-key"
     if not path.exists():
-        write_text(path, secrets.token_hex(32))
+        write_atomic(path, secrets.token_hex(32))
     return bytes.fromhex(path.read_text().strip())
 
 
@@ -198,4 +197,4 @@ def _write_csv(path: Path, header: list[str], body: list[list]) -> Path:
     writer = csv.writer(buf)
     writer.writerow(header)
     writer.writerows(body)
-    return write_text(path, buf.getvalue())
+    return write_atomic(path, buf.getvalue())

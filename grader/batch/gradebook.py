@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+FILE = "gradebook.sqlite"  # in the batch's --out folder
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS grades (
     student TEXT NOT NULL,

@@ -17,12 +17,14 @@ from xml.etree import ElementTree as ET
 
 from rich.console import Console
 
-from grader.grade import grade_submission
-from grader.local import exit_code
-from grader.report import render_markdown, render_tables, write_reports
-from grader.results import write_text
+from grader.failures import exit_status
+from grader.grading import grade_submission
+from grader.report.folder import write_reports
+from grader.report.markdown import render_markdown
+from grader.report.terminal import render_tables
+from grader.files import write_atomic
 from grader.rubric import load_rubric
-from grader.tables import detail, pending_title
+from grader.report.rows import detail, pending_title
 
 
 def main(*, path: Path = Path("."), rubric: str = "cifar10", out: Path = Path("grade-report"),
@@ -34,8 +36,8 @@ def main(*, path: Path = Path("."), rubric: str = "cifar10", out: Path = Path("g
     results = grade_submission(submission=path, rubric=spec, data_dir=data_dir, quick=quick,
                                device=device, mode="ci", artifacts=out)
     files = write_reports(results, out)
-    files["junit"] = write_text(Path(out) / "junit.xml", junit_xml(results))
-    code = exit_code(results, fail_under)
+    files["junit"] = write_atomic(Path(out) / "junit.xml", junit_xml(results))
+    code = exit_status(results, fail_under)
     github_outputs(results, fail_under, code)
     console.print(render_tables(results))
     console.print("Reports: " + ", ".join(str(p) for p in files.values()))

@@ -10,6 +10,7 @@ source. AUTOGRADER_ROOT and AUTOGRADER_PYTHON let a test run it on a simulated t
 """
 from __future__ import annotations
 
+import io
 import json
 import os
 import sys
@@ -17,8 +18,9 @@ import zipfile
 from pathlib import Path
 
 from grader import paths
+from grader.files import write_atomic
 from grader.rubric import load_rubric, resolve_rubric_path
-from grader.tables import pending_title
+from grader.report.rows import pending_title
 
 GRADESCOPE_KEYS = ("score", "execution_time", "output", "output_format", "visibility",
                    "stdout_visibility", "tests", "leaderboard")
@@ -34,7 +36,7 @@ python3.11 -m venv /autograder/venv
 /autograder/venv/bin/pip install torch torchvision --index-url https://download.pytorch.org/whl/cpu
 /autograder/venv/bin/pip install /autograder/source/grader-src
 # Data and baseline into the image, so no submission waits for them.
-cd /autograder/source && /autograder/venv/bin/python -m grader.gradescope prepare
+cd /autograder/source && /autograder/venv/bin/python -m grader.commands.gradescope prepare
 """
 
 RUN_AUTOGRADER = """\
@@ -43,13 +45,14 @@ RUN_AUTOGRADER = """\
 set -uo pipefail
 ROOT="${AUTOGRADER_ROOT:-/autograder}"
 PYTHON="${AUTOGRADER_PYTHON:-/autograder/venv/bin/python}"
-cd "$ROOT/source" && exec "$PYTHON" -m grader.gradescope run
+cd "$ROOT/source" && exec "$PYTHON" -m grader.commands.gradescope run
 """
 
 SOURCE_ITEMS = ("grader", "rubrics", "reference", "student_template", "pyproject.toml", "README.md")
 
 
-def build_bundle(rubric: str, out: Path, data_dir: str | None = None) -> Path:
+def build_bundle(*, rubric: str = "cifar10", out: Path = Path("autograder.zip"),
+                 data_dir: str | None = None) -> Path:
     """The zip to upload as the assignment's autograder."""
     spec = load_rubric(rubric)  # refuse an invalid rubric now, not in Gradescope
     if not (paths.ROOT / "pyproject.toml").is_file():
@@ -57,10 +60,8 @@ def build_bundle(rubric: str, out: Path, data_dir: str | None = None) -> Path:
                                 "(an installed wheel lacks pyproject.toml)")
     rubric_path = resolve_rubric_path(rubric)
     config = {"rubric": "rubric.yaml", "data_dir": data_dir, "rubric_name": spec.name}
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".partial")
-    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
+    buf = io.BytesIO()  # a few hundred KiB of source: built in memory, written atomically
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
         _add_script(z, "setup.sh", SETUP_SH)
         _add_script(z, "run_autograder", RUN_AUTOGRADER)
         z.writestr("rubric.yaml", rubric_path.read_text())
@@ -70,8 +71,7 @@ def build_bundle(rubric: str, out: Path, data_dir: str | None = None) -> Path:
             for f in ([src] if src.is_file() else sorted(src.rglob("*"))):
                 if f.is_file() and "__pycache__" not in f.parts:
                     z.write(f, f"grader-src/{f.relative_to(paths.ROOT)}")
-    os.replace(tmp, out)
-    return out
+    return write_atomic(Path(out), buf.getvalue())
 
 
 def _add_script(z: zipfile.ZipFile, name: str, text: str) -> None:
@@ -88,16 +88,16 @@ def _settings(root: Path) -> tuple:
 
 
 def prepare(root: Path) -> None:
-    from grader.grade import ensure_baselines
+    from grader.grading import ensure_baselines
     rubric, data_dir = _settings(root)
     ensure_baselines(rubric=rubric, data_dir=data_dir)
 
 
 def run(root: Path) -> int:
     """Grade /autograder/submission; always leave a results.json Gradescope can show."""
-    from grader.grade import grade_submission
-    from grader.report import render_markdown
-    from grader.results import write_json
+    from grader.grading import grade_submission
+    from grader.report.markdown import render_markdown
+    from grader.files import write_json
     results_path = root / "results" / "results.json"
     try:
         rubric, data_dir = _settings(root)

@@ -7,13 +7,11 @@ from pathlib import Path
 
 from rich.console import Console
 
-from grader.grade import grade_submission
-from grader.progress import LiveProgress
-from grader.report import render_tables, write_reports
+from grader.failures import exit_status
+from grader.grading import grade_submission
+from grader.report.terminal import LiveProgress, render_tables
+from grader.report.folder import write_reports
 from grader.rubric import load_rubric
-
-EXIT_GRADED, EXIT_UNDER, EXIT_USAGE, EXIT_UNGRADABLE = 0, 1, 2, 3
-
 
 def main(*, path: Path = Path("."), rubric: str = "cifar10", out: Path = Path("grade-report"),
          data_dir: Path | None = None, quick: bool = False, device: str = "auto",
@@ -37,12 +35,4 @@ def main(*, path: Path = Path("."), rubric: str = "cifar10", out: Path = Path("g
     else:
         console.print(render_tables(results))
         console.print(f"[dim]Reports: {files['results']}, {files['markdown']}[/]")
-    return exit_code(results, fail_under)
-
-
-def exit_code(results: dict, fail_under: float | None) -> int:
-    if results["status"] == "failed":
-        return EXIT_UNGRADABLE
-    if fail_under is not None and results["score"] < fail_under:
-        return EXIT_UNDER
-    return EXIT_GRADED
+    return exit_status(results, fail_under)

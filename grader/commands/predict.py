@@ -16,12 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import UnidentifiedImageError
 
 from grader import paths
-from grader.artifacts import META
-from grader.isolation import Limits
-from grader.sandbox import run_job
+from grader.failures import EXIT_GRADED, EXIT_USAGE
+from grader.load.datasets import decode_image
+from grader.report.artifacts import META
+from grader.sandbox.confine import Limits
+from grader.sandbox.launch import run_job
+from grader.sandbox.protocol import JobRequest
 
 
 class PredictError(Exception):
@@ -41,14 +44,9 @@ def load_image(path: Path, channels: int, size: tuple[int, int]) -> np.ndarray:
     if not path.is_file():
         raise PredictError(f"{path}: no such file")
     try:
-        with Image.open(path) as img:
-            img = img.convert("L" if channels == 1 else "RGB")
-            if img.size != (size[1], size[0]):
-                img = img.resize((size[1], size[0]), Image.BILINEAR)
-            array = np.asarray(img, dtype=np.uint8)
+        return decode_image(path, channels, size)
     except (UnidentifiedImageError, OSError) as e:
         raise PredictError(f"{path}: not an image PIL can read ({e})") from None
-    return array[..., None] if array.ndim == 2 else array
 
 
 def load_run(run: Path) -> dict:
@@ -65,34 +63,33 @@ def load_run(run: Path) -> dict:
 
 
 def predict_images(images: list[Path], run: Path, device: str = "cpu", k: int = 3) -> list[Prediction]:
-    from grader.grade import resolve_device
+    from grader.grading import resolve_device
     run = Path(run)
     meta = load_run(run)
     info = meta["info"]
     arrays = [load_image(p, info["in_channels"], tuple(info["image_size"])) for p in images]
     device = resolve_device(device)
+    reference = paths.ROOT / meta.get("baseline", "reference/baseline.py")
     with tempfile.TemporaryDirectory(prefix="predict-") as tmp:
         job = Path(tmp) / "job"
         job.mkdir()
         source = run / meta["source"]
         submission = source / "submission.py" if (source / "submission.py").is_file() else source
         np.save(Path(tmp) / "images.npy", np.stack(arrays))
-        seen = {"images": job / "inputs" / "images.npy", "weights": job / "inputs" / "model.pt"}
-        request = {"mode": "predict", "submission": str(submission),
-                   "reference": str(paths.REFERENCE_DIR / "baseline.py"),
-                   "model_hook": meta["model_hook"], "info": info, "device": device,
-                   "threads": max(1, os.cpu_count() or 1), "training": meta["training"],
-                   "images": str(seen["images"]), "weights": str(seen["weights"])}
-        (job / "request.json").write_text(json.dumps(request))
-        outcome = run_job(job, limits=Limits(time_s=300, memory_mb=None if device.startswith("cuda")
-                                             else 4096, threads=request["threads"]),
-                          inputs={Path(tmp) / "images.npy": seen["images"],
-                                  run / meta["weights"]: seen["weights"]},
-                          show=[submission, paths.REFERENCE_DIR / "baseline.py"], device=device)
+        request = JobRequest(mode="predict", submission=str(submission), reference=str(reference),
+                             model_hook=meta["model_hook"], info=info, device=device,
+                             threads=max(1, os.cpu_count() or 1), training=meta["training"])
+        limits = Limits(time_s=300, memory_mb=None if device.startswith("cuda") else 4096,
+                        threads=request.threads)
+        outcome = run_job(job, request, files={"images": Path(tmp) / "images.npy",
+                                               "weights": run / meta["weights"]},
+                          limits=limits, show=[submission, reference])
     result = outcome.result or {}
     if result.get("failure") or result.get("logits") is None:
         failure = result.get("failure") or {"message": "no result"}
-        raise PredictError(f"the model could not be run: {failure['message']}")
+        last = (failure.get("got") or failure.get("trace") or "").strip().splitlines()[-3:]
+        raise PredictError(f"the model could not be run: {failure['message']}"
+                           + "".join(f"\n  {line}" for line in last))
     import torch
     probs = torch.softmax(result["logits"].float(), 1).numpy()
     classes = info["classes"]
@@ -105,7 +102,7 @@ def predict_images(images: list[Path], run: Path, device: str = "cpu", k: int = 
 
 def picture_png(predictions: list[Prediction]) -> bytes:
     """The images as the model saw them (resized), each titled with its top-1."""
-    from grader.figures import image_grid_png
+    from grader.report.figures import image_grid_png
     titles = [f"{p.top[0][0]} {100 * p.top[0][1]:.2f}%\n{Path(p.image).name}" for p in predictions]
     return image_grid_png([p.pixels for p in predictions], titles,
                           columns=min(len(predictions), 4), cell=(2.6, 2.9), fontsize=8)
@@ -120,7 +117,7 @@ def main(*, images: list[Path], run: Path, device: str = "cpu", picture: Path | 
         predictions = predict_images(images, run, device)
     except PredictError as e:
         console.print(f"[red]error[/]: {e}")
-        return 2
+        return EXIT_USAGE
     meta = load_run(run)
     table = Table(title=f"Predictions of the model in {run} ({meta['rubric']}, test accuracy "
                         f"{meta['test_accuracy']:.2%})")
@@ -134,7 +131,7 @@ def main(*, images: list[Path], run: Path, device: str = "cpu", picture: Path | 
                       ", ".join(f"{c} {100 * q:.2f}%" for c, q in pred.top))
     console.print(table)
     if picture:
-        from grader.results import write_text
-        write_text(Path(picture), picture_png(predictions))
+        from grader.files import write_atomic
+        write_atomic(Path(picture), picture_png(predictions))
         console.print(f"wrote {picture}")
-    return 0
+    return EXIT_GRADED

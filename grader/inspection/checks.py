@@ -8,18 +8,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from grader.rubric import SHAPE_KINDS, Check, Rubric
-from grader.tables import shape
+from grader.rubric import CHECK_KINDS, SHAPE_KINDS, Check, Rubric
 
-DEFAULT_TITLES = {
-    "output_shape": "Model returns logits [N, num_classes]",
-    "max_parameters": "Parameter count within the budget",
-    "budget": "EPOCHS and BATCH_SIZE within the budget",
-    "module_output_shape": "Output shape of `{module}`",
-    "module_input_shape": "Input size of `{module}`",
-    "module_parameters": "Parameters of `{module}`",
-    "stated_parameters": "Your hand count of `{module}`'s parameters",
-}
+
+def shape(dims) -> str:
+    """[64, 8, 8] as the reports write it: 64×8×8."""
+    return "?" if dims is None else "×".join(str(d) for d in dims)
 
 
 @dataclass(frozen=True)
@@ -32,20 +26,18 @@ class CheckResult:
     output: str
 
 
-def evaluate_checks(rubric: Rubric, run: dict, num_classes: int) -> list[CheckResult]:
-    """`run` is the child's result: `inspection` and `requested` are present when it got
-    that far; `failure` says why not otherwise."""
+def evaluate_checks(rubric: Rubric, run, num_classes: int) -> list[CheckResult]:
+    """`run` is the submission's first grader.sandbox.protocol.Run: its `inspection` and
+    `requested` are there when the child got that far; `failure` says why not otherwise."""
     return [_evaluate(c, rubric, run, num_classes) for c in rubric.checks]
 
 
-def _evaluate(check: Check, rubric: Rubric, run: dict, num_classes: int) -> CheckResult:
-    title = check.title or DEFAULT_TITLES[check.kind].format(module=check.module)
-    facts = run.get("inspection")
-    needs = "requested" if check.kind == "budget" else "inspection"
-    if check.kind == "stated_parameters" and run.get("requested") is None:
-        needs = "requested"
-    if run.get(needs) is None:
-        reason = (run.get("failure") or {}).get("summary", "an earlier step failed")
+def _evaluate(check: Check, rubric: Rubric, run, num_classes: int) -> CheckResult:
+    kind = CHECK_KINDS[check.kind]
+    title = check.title or kind.title.format(module=check.module)
+    facts = run.inspection
+    if any(getattr(run, need) is None for need in kind.needs):
+        reason = (run.failure or {}).get("summary", "an earlier step failed")
         return CheckResult(check.id, title, False, 0.0, check.points, f"Not checked: {reason}.")
     passed, output = JUDGES[check.kind](check, rubric, run, facts, num_classes)
     return CheckResult(check.id, title, passed, check.points if passed else 0.0, check.points, output)
@@ -74,7 +66,7 @@ def _max_parameters(check, rubric, run, facts, num_classes):
 
 
 def _budget(check, rubric, run, facts, num_classes):
-    req, b = run["requested"], rubric.budget
+    req, b = run.requested, rubric.budget
     problems = []
     if req["EPOCHS"] > b.max_epochs:
         problems.append(f"EPOCHS = {req['EPOCHS']} is over the budget of {b.max_epochs} "
@@ -167,7 +159,7 @@ def _stated_parameters(check, rubric, run, facts, num_classes):
     m, missing = _module_facts(check, facts)
     if missing:
         return False, missing
-    stated = ((run.get("requested") or {}).get("PARAMETER_COUNTS") or {}).get(check.module)
+    stated = ((run.requested or {}).get("PARAMETER_COUNTS") or {}).get(check.module)
     actual = m["parameters"]
     if stated is None:
         return False, (f"PARAMETER_COUNTS has no entry for `{check.module}`: count it by hand "

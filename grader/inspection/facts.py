@@ -1,7 +1,7 @@
 """Facts about a model before it trains: output shape, parameter counts, what every layer
 received and produced, and where a forward pass broke. Pure functions returning plain
-data; the parent judges them against the rubric (grader.checks) and prints them
-(grader.report).
+data; the parent judges them against the rubric (grader.inspection.checks) and prints them
+(grader.report.markdown).
 """
 from __future__ import annotations
 

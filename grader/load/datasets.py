@@ -206,28 +206,33 @@ def _decode_split_tree(root, info):
     return {"train_x": train_x, "train_y": train_y, "test_x": test_x, "test_y": test_y}
 
 
+def decode_image(path: Path, channels: int, size: tuple[int, int]) -> np.ndarray:
+    """One image file as the data set stores its images: [H, W, C] uint8, converted to
+    the data set's channels and resized (bilinear) to its size. Raises what PIL raises."""
+    from PIL import Image
+    h, w = size
+    with Image.open(path) as im:
+        im = im.convert("L" if channels == 1 else "RGB")
+        if im.size != (w, h):
+            im = im.resize((w, h), Image.BILINEAR)
+        return np.asarray(im, dtype=np.uint8).reshape(h, w, channels)
+
+
 def _decode_image_folder(folder, info, classes=None):
     """folder/<class>/<image> -> ([N, H, W, C] uint8, [N] int64), classes in `classes` order."""
-    from PIL import Image
     found = sorted(p.name for p in Path(folder).iterdir() if p.is_dir())
     classes = list(classes or found)
     missing = sorted(set(found) - set(classes))
     if missing:
         raise DataNotFound(f"{folder}: class folders {missing} are not classes of {info.name} "
                            f"({', '.join(classes)})")
-    h, w = info.image_size
-    mode = "L" if info.in_channels == 1 else "RGB"
     images, labels = [], []
     for label, name in enumerate(classes):
         cdir = Path(folder) / name
         files = sorted(p for p in cdir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) \
             if cdir.is_dir() else []
         for f in files:
-            with Image.open(f) as im:
-                im = im.convert(mode)
-                if im.size != (w, h):
-                    im = im.resize((w, h), Image.BILINEAR)
-                images.append(np.asarray(im, dtype=np.uint8).reshape(h, w, info.in_channels))
+            images.append(decode_image(f, info.in_channels, info.image_size))
             labels.append(label)
     if not images:
         raise DataNotFound(f"{folder}: no images found in its class folders")

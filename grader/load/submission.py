@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.failures import SubmissionError
-from grader.hooks import PACKAGE_FILES
-from grader.notebook import notebook_to_source
+from grader.load.notebook import notebook_to_source
+from grader.load.template import PACKAGE_FILES
 
 MAX_SOURCE_BYTES = 5 * 2**20      # a lab's hooks are a few KB; 5 MB is no honest submission
 MAX_ARCHIVE_BYTES = 50 * 2**20    # unpacked size of a .zip (notebooks with outputs are big)

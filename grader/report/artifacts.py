@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from grader.figures import gallery_png
-from grader.results import write_text
+from grader.report.figures import gallery_png
+from grader.files import write_atomic
 
 GALLERY_MISTAKES, GALLERY_SIZE = 16, 24
 WEIGHTS, META, SOURCE = "model.pt", "model.json", "model-source"
@@ -33,10 +33,12 @@ def gallery_choice(labels: np.ndarray, probs: np.ndarray) -> np.ndarray:
     return np.concatenate([wrong, right])
 
 
-def save_run(folder: Path, *, submission, rubric, info, weights: dict | None, probs: np.ndarray,
-             test_x: np.ndarray, test_y: np.ndarray, order: np.ndarray, seed: int,
-             accuracy: float, training: dict) -> list[str]:
-    """Write the run's artifacts into `folder`; return the names written."""
+def save_run(folder: Path, *, submission, rubric, info, run, weights: dict | None,
+             probs: np.ndarray, test_x: np.ndarray, test_y: np.ndarray,
+             order: np.ndarray) -> list[str]:
+    """Write the artifacts of `run` (a grader.sandbox.protocol.Run) into `folder`: its
+    weights and the source that builds them, and its test predictions (`probs`, in the
+    grading's permuted test order `order`); return the names written."""
     import torch
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -44,7 +46,7 @@ def save_run(folder: Path, *, submission, rubric, info, weights: dict | None, pr
     if weights is not None:
         buf = io.BytesIO()
         torch.save(weights, buf)
-        write_text(folder / WEIGHTS, buf.getvalue())
+        write_atomic(folder / WEIGHTS, buf.getvalue())
         source = folder / SOURCE
         shutil.rmtree(source, ignore_errors=True)
         if submission.source.is_dir():
@@ -53,10 +55,13 @@ def save_run(folder: Path, *, submission, rubric, info, weights: dict | None, pr
             source.mkdir()
             shutil.copyfile(submission.source, source / "submission.py")
         meta = {"model_hook": rubric.model_hook, "info": asdict(info), "rubric": rubric.name,
-                "rubric_digest": rubric.digest(), "seed": seed, "test_accuracy": accuracy,
-                "training": {k: training[k] for k in ("channels_last", "mixed_precision")},
+                "rubric_digest": rubric.digest(), "seed": run.seed, "test_accuracy": run.accuracy,
+                # every hook the submission left out falls back to this rubric's baseline
+                "baseline": rubric.baseline.submission,
+                "training": {k: getattr(rubric.training, k)
+                             for k in ("channels_last", "mixed_precision")},
                 "submission_digest": submission.digest, "weights": WEIGHTS, "source": SOURCE}
-        write_text(folder / META, json.dumps(meta, indent=2) + "\n")
+        write_atomic(folder / META, json.dumps(meta, indent=2) + "\n")
         written += [WEIGHTS, META, SOURCE]
     predicted, conf = probs.argmax(1), probs.max(1)
     rows = sorted(zip(order.tolist(), test_y.tolist(), predicted.tolist(), conf.tolist()))
@@ -64,12 +69,12 @@ def save_run(folder: Path, *, submission, rubric, info, weights: dict | None, pr
     out = csv.writer(buf)
     out.writerow(["test_index", "label", "predicted", "confidence", "label_name", "predicted_name"])
     out.writerows([i, y, p, round(c, 4), info.classes[y], info.classes[p]] for i, y, p, c in rows)
-    write_text(folder / "predictions.csv", buf.getvalue())
+    write_atomic(folder / "predictions.csv", buf.getvalue())
     written.append("predictions.csv")
     pick = gallery_choice(test_y, probs)
     png = gallery_png(test_x[pick], test_y[pick].tolist(), predicted[pick].tolist(),
                       conf[pick].tolist(), list(info.classes))
     if png:
-        write_text(folder / "gallery.png", png)
+        write_atomic(folder / "gallery.png", png)
         written.append("gallery.png")
     return written

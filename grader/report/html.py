@@ -6,8 +6,8 @@ import base64
 from html import escape
 
 from grader.failures import describe
-from grader.tables import PICTURES, count, detail, points, summary_rows
-from grader.results import score_line
+from grader.report.rows import PICTURES, count, detail, points, summary_rows
+from grader.report.results import score_line
 
 CSS = """
 body{font:15px/1.5 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;color:#1f2328;
@@ -32,7 +32,7 @@ code{font-size:.88em}.wait{color:#9a6700}tr.wrong{background:#ffebe9}tr.block{ba
 
 
 def render_html(results: dict, pictures: dict | None = None) -> str:
-    """`pictures`: name -> PNG bytes (grader.report.PICTURES), embedded in the page."""
+    """`pictures`: name -> PNG bytes (grader.report.markdown.PICTURES), embedded in the page."""
     pictures = pictures or {}
     m, sub, p = results["metrics"], results["submission"], results["provenance"]
     title = p["rubric"]["title"] or p["rubric_name"]

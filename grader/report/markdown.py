@@ -1,54 +1,10 @@
-"""Human reports, rendered from the one results object (grader.results).
-
-`render_markdown` and `render_tables` are pure; `write_reports` puts results.json and
-report.md in the output folder, each written atomically.
-"""
+"""report.md: the Markdown report, a pure renderer of the one results object
+(grader.report.results). The GitHub job summary and Gradescope's output use it too."""
 from __future__ import annotations
 
-from pathlib import Path
-
-from rich.console import Group
-from rich.panel import Panel
-from rich.table import Table
-from rich.text import Text
-
 from grader.failures import describe
-from grader.figures import confusion_png, per_class_png, training_curves_png
-from grader.html_report import render_html
-from grader.results import score_line, write_json, write_text
-from grader.tables import MARKS, PICTURES, count, detail, pending_title, points, summary_rows
-
-
-def write_reports(results: dict, out_dir: Path) -> dict[str, Path]:
-    """results.json first (the record), then the human reports made from it."""
-    out_dir = Path(out_dir)
-    files = {"results": out_dir / "results.json", "markdown": out_dir / "report.md",
-             "html": out_dir / "report.html"}
-    write_json(files["results"], results)
-    pictures = {}
-    for name, png in (("curves", training_curves_png(results)),
-                      ("per_class", _per_class(results)), ("confusion", _confusion(results))):
-        if png:
-            files[name] = write_text(out_dir / f"{name}.png", png)
-            pictures[name] = png
-    if "gallery.png" in results.get("artifacts", []) and (out_dir / "gallery.png").is_file():
-        pictures["gallery"] = (out_dir / "gallery.png").read_bytes()
-    write_text(files["markdown"], render_markdown(results, pictures))
-    write_text(files["html"], render_html(results, pictures))
-    return files
-
-
-def _per_class(results):
-    m = results["metrics"]
-    if not m.get("per_class") or not m.get("classes"):
-        return None
-    return per_class_png(m["classes"], m["per_class"]["student"], m["per_class"]["baseline"])
-
-
-def _confusion(results):
-    m = results["metrics"]
-    matrix = (m.get("confusion") or {}).get("student")
-    return confusion_png(m["classes"], matrix, "Your model: confusion on the test set") if matrix else None
+from grader.report.results import score_line
+from grader.report.rows import MARKS, PICTURES, count, detail, pending_title, points, summary_rows
 
 
 def _pct(value) -> str:
@@ -144,50 +100,3 @@ def render_markdown(results: dict, pictures: dict | None = None) -> str:
         out += ["Isolation of the submission's code: " + "; ".join(
             f"{k}: {v}" for k, v in p["isolation"].items()) + ".", ""]
     return "\n".join(out)
-
-
-def render_tables(results: dict) -> Group:
-    """The final screen of `grade --local`: readable in five seconds."""
-    m = results["metrics"]
-    parts = []
-    if results["notice"]:
-        parts.append(Text(results["notice"], style="bold yellow"))
-    if results["anomaly"]:
-        parts.append(Text("FLAGGED FOR REVIEW: " + results["anomaly"], style="bold red"))
-    if results["failure"]:
-        parts.append(Panel(describe(results["failure"]), title="Could not be graded",
-                           border_style="red"))
-    if results["model"]["layers"]:
-        summary = Table(title="Model summary (output shape per image)", show_lines=False)
-        for col, just in (("Layer", "left"), ("Type", "left"), ("Output", "left"),
-                          ("Expected", "left"), ("Params", "right"), ("", "left")):
-            summary.add_column(col, justify=just)
-        for r in summary_rows(results):
-            ok = {True: ("✓", "green"), False: ("✗", "red"), None: ("", "")}[r["ok"]]
-            summary.add_row(Text(r["name"], style="bold" if r["block"] else ""), r["type"],
-                            Text(r["shape"], style="red" if r["ok"] is False else ""),
-                            Text(f"{r['expected']} {ok[0]}".strip(), style=ok[1]),
-                            count(r["parameters"]), Text(f"◀ {r['mark']}" if r["mark"] else "",
-                                                        style="bold red"))
-        summary.caption = f"{count(m['parameters'])} trainable parameters"
-        parts.append(summary)
-    rubric = Table(title="Rubric")
-    rubric.add_column("")
-    rubric.add_column("Item")
-    rubric.add_column("Points", justify="right")
-    rubric.add_column("Details", overflow="fold")
-    for t in results["tests"]:
-        sign, style = {"passed": ("✓", "green"), "failed": ("✗", "red"),
-                       "pending": ("…", "yellow")}[t["status"]]
-        rubric.add_row(Text(sign, style=style), t["name"], points(t), detail(t))
-    parts.append(rubric)
-    line = Text()
-    line.append(score_line(results), style="bold")
-    if m["accuracy"] is not None and m["baseline_accuracy"] is not None:
-        line.append(f"   accuracy {m['accuracy']:.2%} vs baseline {m['baseline_accuracy']:.2%} "
-                    f"({m['gain_pp']:+.2f} pp)")
-    line.append(f"   {m['device']}, {m['wall_time_s']:.0f} s")
-    parts.append(line)
-    for note in results["submission"]["notes"]:
-        parts.append(Text(f"note: {note}", style="dim"))
-    return Group(*parts)

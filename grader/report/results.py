@@ -7,21 +7,16 @@ resolved rubric, seeds, device, versions and code hashes behind every number).
 """
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 import time
 from dataclasses import asdict
 from pathlib import Path
 
-import numpy as np
-
-from grader.baseline import grader_code_digest
 from grader.failures import describe
-from grader.checks import first_wrong
-from grader.scoring import pending_points, total
-from grader.submission import source_digest
-from grader import paths
+from grader.inspection.checks import first_wrong
+from grader.load.submission import source_digest
+from grader.scoring.baseline_cache import grader_code_digest
+from grader.scoring.metrics import mean, per_class, summed
+from grader.scoring.points import pending_points, total
 
 ADVISORY = ("Advisory score: graded where the student controls the environment. "
             "The official grade comes from the instructor's run.")
@@ -29,45 +24,48 @@ UNOFFICIAL_QUICK = ("UNOFFICIAL smoke run (--quick): {train} training images, {e
                     "Accuracies and points are not comparable with the real grade.")
 
 
-def build_results(*, rubric, data, device, quick, mode, started, versions, submission, origin,
-                  runs, baseline_runs, failure, items, isolation=None, cpus=None,
-                  gpu_share=1.0, artifacts=None) -> dict:
+def build_results(ctx, *, submission, origin, runs, baseline_runs, failure, items) -> dict:
+    """`ctx` is the grading's grader.grading.GradingContext; `runs` and `baseline_runs` are
+    grader.sandbox.protocol.Run records; `submission` the loaded Submission (None when it
+    could not be loaded)."""
+    rubric, data = ctx.rubric, ctx.data
     score, max_score = total(items)
     pending = pending_points(items)
-    official = mode == "official" and not quick
-    accuracy = _mean([r["accuracy"] for r in runs]) if runs and not failure else None
-    base_acc = _mean([r["accuracy"] for r in baseline_runs]) if baseline_runs else None
-    first = runs[0] if runs else {}
-    facts = first.get("inspection") or {}
+    official = ctx.mode == "official" and not ctx.quick
+    accuracy = mean([r.accuracy for r in runs]) if runs and not failure else None
+    base_acc = mean([r.accuracy for r in baseline_runs]) if baseline_runs else None
+    first = runs[0] if runs else None
+    facts = (first.inspection if first else None) or {}
+    effective, training = (first and first.effective) or {}, (first and first.training) or {}
     metrics = {
         "accuracy": accuracy,
         "baseline_accuracy": base_acc,
         "gain_pp": (accuracy - base_acc) * 100 if accuracy is not None and base_acc is not None else None,
         "parameters": facts.get("parameters"),
-        "baseline_parameters": next((b.get("inspection", {}).get("parameters")
-                                     for b in baseline_runs if b.get("inspection")), None),
-        "epochs": (first.get("effective") or {}).get("epochs"),
-        "epochs_run": (first.get("training") or {}).get("epochs_run"),
-        "batch_size": (first.get("effective") or {}).get("batch_size"),
-        "pipeline": (first.get("training") or {}).get("pipeline"),
+        "baseline_parameters": next((b.inspection.get("parameters")
+                                     for b in baseline_runs if b.inspection), None),
+        "epochs": effective.get("epochs"),
+        "epochs_run": training.get("epochs_run"),
+        "batch_size": effective.get("batch_size"),
+        "pipeline": training.get("pipeline"),
         "training_switches": asdict(rubric.training),
-        "seeds": [r["seed"] for r in runs],
-        "per_seed": [{"seed": r["seed"], "accuracy": r["accuracy"],
-                      "train_seconds": (r.get("training") or {}).get("train_seconds"),
-                      "wall_s": r.get("wall_s"), "startup_s": r.get("startup_s")}
+        "seeds": [r.seed for r in runs],
+        "per_seed": [{"seed": r.seed, "accuracy": r.accuracy,
+                      "train_seconds": (r.training or {}).get("train_seconds"),
+                      "wall_s": r.wall_s, "startup_s": r.startup_s}
                      for r in runs],
-        "baseline_per_seed": [{"seed": b["seed"], "accuracy": b["accuracy"], "source": b["source"],
-                               "measured_at": b.get("measured_at")} for b in baseline_runs],
-        "baseline_source": sorted({b["source"] for b in baseline_runs}) or None,
-        "wall_time_s": time.time() - started,
-        "device": device,
-        "cpu_cores": list(cpus) if cpus else None,  # a batch worker's share, else all
-        "gpu_share": gpu_share,
+        "baseline_per_seed": [{"seed": b.seed, "accuracy": b.accuracy, "source": b.source,
+                               "measured_at": b.measured_at} for b in baseline_runs],
+        "baseline_source": sorted({b.source for b in baseline_runs}) or None,
+        "wall_time_s": time.time() - ctx.started,
+        "device": ctx.device,
+        "cpu_cores": list(ctx.cpus) if ctx.cpus else None,  # a batch worker's share, else all
+        "gpu_share": ctx.gpu_share,
         # test-set confusion matrices (rows: true class), summed over seeds, and the
         # per-class accuracy they give; the baseline's when it was trained or cached here
         "classes": list(data.info.classes),
-        "confusion": {"student": _summed([r.get("confusion") for r in runs] if not failure else []),
-                      "baseline": _summed([b.get("confusion") for b in baseline_runs])},
+        "confusion": {"student": summed([r.confusion for r in runs] if not failure else []),
+                      "baseline": summed([b.confusion for b in baseline_runs])},
     }
     metrics["per_class"] = {who: per_class(m) for who, m in metrics["confusion"].items()}
     ceiling = rubric.scoring.max_plausible_accuracy
@@ -75,7 +73,7 @@ def build_results(*, rubric, data, device, quick, mode, started, versions, submi
                f"({ceiling:.0%}): flagged for an instructor's review."
                if ceiling is not None and accuracy is not None and accuracy > ceiling else None)
     notes = list(submission.notes) if submission else []
-    notes += first.get("notes") or []
+    notes += (first.notes if first else None) or []
     results = {
         "score": round(score, 4),
         "max_score": max_score,
@@ -85,9 +83,9 @@ def build_results(*, rubric, data, device, quick, mode, started, versions, submi
         "stdout_visibility": "hidden",
         "status": "failed" if failure else "graded",
         "official": official,
-        "mode": mode,
-        "quick": quick,
-        "notice": _notice(official, quick, rubric),
+        "mode": ctx.mode,
+        "quick": ctx.quick,
+        "notice": _notice(official, ctx.quick, rubric),
         "tests": items,
         "leaderboard": ([{"name": "Accuracy", "value": round(accuracy * 100, 2), "order": "desc"}]
                         if accuracy is not None else []),
@@ -99,28 +97,28 @@ def build_results(*, rubric, data, device, quick, mode, started, versions, submi
             "origin": str(origin),
             "kind": submission.kind if submission else None,
             "digest": submission.digest if submission else None,
-            "customised_hooks": first.get("customised"),
-            "requested": first.get("requested"),
+            "customised_hooks": first.customised if first else None,
+            "requested": first.requested if first else None,
             "notes": notes,
-            "output_tail": first.get("log_tail", ""),
+            "output_tail": first.log_tail if first else "",
         },
-        "artifacts": artifacts or [],
+        "artifacts": ctx.artifacts or [],
         "model": {"layers": facts.get("layers", []), "modules": facts.get("modules", {}),
                   "error": facts.get("error"), "first_wrong": first_wrong(rubric, facts),
                   "expected": {c.module: list(c.expected) for c in rubric.checks
                                if c.kind == "module_output_shape"}},
-        "history": {"student": [(r.get("training") or {}).get("history", []) for r in runs],
-                    "baseline": [(b.get("training") or {}).get("history", []) for b in baseline_runs]},
+        "history": {"student": [(r.training or {}).get("history", []) for r in runs],
+                    "baseline": [(b.training or {}).get("history", []) for b in baseline_runs]},
         "provenance": {
             "rubric_name": rubric.name, "rubric_digest": rubric.digest(), "rubric": rubric.to_dict(),
-            "seeds": list(rubric.seeds), "device": device, "versions": versions,
-            "isolation": isolation,
+            "seeds": list(rubric.seeds), "device": ctx.device, "versions": ctx.versions,
+            "isolation": ctx.isolation,
             "data": {"name": data.info.name, "source": data.source, "digest": data.digest,
                      "info": asdict(data.info)},
             "code": {"grader_training": grader_code_digest(),
-                     "reference": source_digest(paths.ROOT / rubric.baseline.submission),
+                     "reference": source_digest(rubric.baseline_path),
                      "submission": submission.digest if submission else None},
-            "graded_at": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
+            "graded_at": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(ctx.started)),
         },
     }
     results["output"] = summary_text(results)
@@ -150,50 +148,9 @@ def score_line(results: dict) -> str:
     return line
 
 
-def write_json(path: Path, obj: dict) -> None:
-    write_text(path, json.dumps(obj, indent=2, default=str) + "\n")
-
-
-def write_text(path: Path, text: str | bytes) -> Path:
-    """Atomic: a reader sees the old file or the new one, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "wb" if isinstance(text, bytes) else "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.chmod(tmp, 0o644)  # mkstemp makes it 0600; reports are for others to read
-    os.replace(tmp, path)
-    return path
-
-
 def _notice(official: bool, quick: bool, rubric) -> str:
     if quick:
         q = rubric.quick
         epochs = f"{q.epochs} epoch" + ("" if q.epochs == 1 else "s")
         return UNOFFICIAL_QUICK.format(train=f"{q.train_subset:,}", epochs=epochs)
     return "" if official else ADVISORY
-
-
-def confusion(labels: np.ndarray, predicted: np.ndarray, k: int) -> list[list[int]]:
-    """Rows: the true class; columns: the prediction."""
-    m = np.zeros((k, k), dtype=np.int64)
-    np.add.at(m, (labels, predicted), 1)
-    return m.tolist()
-
-
-def per_class(matrix: list[list[int]] | None) -> list[float] | None:
-    if not matrix:
-        return None
-    m = np.asarray(matrix)
-    return (np.diag(m) / np.maximum(m.sum(1), 1)).round(4).tolist()
-
-
-def _summed(matrices):
-    matrices = [m for m in matrices if m]
-    return np.sum(matrices, axis=0).tolist() if matrices else None
-
-
-def _mean(values):
-    values = [v for v in values if v is not None]
-    return sum(values) / len(values) if values else None

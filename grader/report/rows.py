@@ -3,6 +3,8 @@ the first wrong layer, and how a rubric item's points and details read. Markdown
 terminal and HTML each lay these out their own way."""
 from __future__ import annotations
 
+from grader.inspection.checks import shape
+
 
 def summary_rows(results: dict) -> list[dict]:
     """The model summary: every layer in the order the forward pass ran it, with a row for
@@ -72,10 +74,6 @@ def detail(t: dict) -> str:
             return f"Graded by hand; the answer was collected from {t['answer_source']}."
         return f"Graded by hand; no answer found: {t['answer_source']}."
     return t["output"]
-
-
-def shape(dims) -> str:
-    return "?" if dims is None else "×".join(str(d) for d in dims)
 
 
 def count(v) -> str:

@@ -13,23 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.failures import SubmissionError, student_traceback
-
-# hook -> (file in the template, number of positional arguments, the spec's signature)
-FUNCTIONS = {
-    "build_train_transform": ("transforms", 1, "build_train_transform(info)"),
-    "build_test_transform": ("transforms", 1, "build_test_transform(info)"),
-    "build_model": ("model", 1, "build_model(info)"),
-    "build_optimizer": ("improvements", 1, "build_optimizer(model)"),
-    "build_loss": ("improvements", 0, "build_loss()"),
-    "build_scheduler": ("improvements", 3, "build_scheduler(optimizer, epochs, steps_per_epoch)"),
-}
-CONSTANTS = ("SCHEDULER_STEP", "EPOCHS", "BATCH_SIZE", "GRAD_CLIP_NORM", "EARLY_STOPPING_PATIENCE",
-             "PARAMETER_COUNTS")
-# Constants an exercise asks for and the baseline has no value of.
-OPTIONAL = {"PARAMETER_COUNTS": None}
-HOOK_NAMES = tuple(FUNCTIONS) + CONSTANTS
-PACKAGE_FILES = ("__init__", "transforms", "model", "improvements")
-
+from grader.load.template import CONSTANTS, FUNCTIONS, HOOK_NAMES, OPTIONAL, PACKAGE_FILES
 
 @dataclass
 class Hooks:

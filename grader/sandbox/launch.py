@@ -1,6 +1,6 @@
 """Run one grading job in a child process and collect what it returns.
 
-The parent never imports student code. The child runs confined (grader.isolation), in a
+The parent never imports student code. The child runs confined (grader.sandbox.confine), in a
 fresh working folder, with a trimmed environment and a wall-clock limit; when it ends,
 everything it started is killed before its result is read. The result file is loaded
 with `torch.load(weights_only=True)`, which accepts tensors and plain containers only.
@@ -14,13 +14,14 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
-from grader import isolation
-from grader.failures import failure_dict
-from grader.isolation import Limits
+from grader.failures import HINTS, failure_dict
+from grader.sandbox import confine
+from grader.sandbox.confine import Limits
+from grader.sandbox.protocol import JobRequest
 
 POLL_S = 0.1
 # The child's own start-up (imports, CUDA context) before it touches the submission. It
@@ -42,11 +43,22 @@ class ChildOutcome:
     startup_s: float | None = None  # the child's start-up, not charged to the time limit
 
 
-def run_job(job_dir: Path, *, limits: Limits, inputs: dict[Path, Path], show: list[Path],
-            device: str = "cpu", on_event: Callable[[dict], None] = lambda e: None) -> ChildOutcome:
-    """`inputs` maps files the child may read to where it finds them (inside job_dir);
-    `show` are the other paths it needs, read-only (the submission, the reference)."""
-    job_dir = Path(job_dir)
+def run_job(job_dir: Path, request: JobRequest, *, files: dict[str, Path], limits: Limits,
+            show: list[Path], on_event: Callable[[dict], None] = lambda e: None) -> ChildOutcome:
+    """Run `request` in a confined child. `files` are the inputs it may read, by name: each
+    is shown at JOB/inputs/ (the request says where); `show` are the other paths it needs,
+    read-only (the submission, the reference)."""
+    # Absolute paths throughout: the child starts in its own working folder, and
+    # bubblewrap binds a path at the same place inside the sandbox.
+    job_dir = Path(job_dir).resolve()
+    seen = {name: job_dir / "inputs" / f"{name}{Path(src).suffix}" for name, src in files.items()}
+    inputs = {Path(files[name]).resolve(): path for name, path in seen.items()}  # file -> where it shows
+    show = [Path(p).resolve() for p in show]
+    request = replace(request, inputs={name: str(path) for name, path in seen.items()},
+                      submission=str(Path(request.submission).resolve()),
+                      reference=str(Path(request.reference).resolve()))
+    request.write(job_dir)
+    device = request.device
     work = job_dir / "work"
     work.mkdir(parents=True, exist_ok=True)
     token = secrets.token_hex(8)
@@ -54,8 +66,8 @@ def run_job(job_dir: Path, *, limits: Limits, inputs: dict[Path, Path], show: li
     env.update(HOME=str(work), TMPDIR=str(work), PYTHONUNBUFFERED="1",
                OMP_NUM_THREADS=str(limits.threads), MKL_NUM_THREADS=str(limits.threads),
                PYTHONDONTWRITEBYTECODE="1", GRADER_JOB=token)
-    sandboxed = isolation.use_bwrap()
-    command = [sys.executable, "-m", "grader.worker", str(job_dir)]
+    sandboxed = confine.use_bwrap()
+    command = [sys.executable, "-m", "grader.sandbox.worker", str(job_dir)]
     for src, dst in inputs.items():
         dst.parent.mkdir(parents=True, exist_ok=True)
         if sandboxed:
@@ -63,8 +75,8 @@ def run_job(job_dir: Path, *, limits: Limits, inputs: dict[Path, Path], show: li
         else:
             dst.symlink_to(Path(src).resolve())
     if sandboxed:
-        command = isolation.wrap(command, job_dir=job_dir, inputs=inputs,
-                                 show=isolation.interpreter_paths() + list(show))
+        command = confine.wrap(command, job_dir=job_dir, inputs=inputs,
+                               show=confine.interpreter_paths() + show)
     log_path = job_dir / "output.log"
     events_path = job_dir / "events.jsonl"
     events_path.touch()
@@ -85,10 +97,11 @@ def run_job(job_dir: Path, *, limits: Limits, inputs: dict[Path, Path], show: li
             return time.monotonic() - ready_at[0] > limits.time_s
         return time.monotonic() - start > STARTUP_S
 
+    cpus = set(limits.cpus or ()) or confine.cpu_set(limits.threads)
     with open(log_path, "wb") as log, open(events_path) as events:
         proc = subprocess.Popen(command, cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True,
-                                preexec_fn=isolation.preexec(limits, set(limits.cpus or ()) or isolation.cpu_set(limits.threads)))
+                                preexec_fn=confine.preexec(limits, cpus))
         timed_out = False
         while proc.poll() is None:
             _relay(events, relay)
@@ -97,7 +110,7 @@ def run_job(job_dir: Path, *, limits: Limits, inputs: dict[Path, Path], show: li
                 break
             time.sleep(POLL_S)
         _kill_group(proc)
-        isolation.kill_marked(token)
+        confine.kill_marked(token)
         _relay(events, relay)
     wall = time.monotonic() - start
     tail = _tail(log_path)
@@ -110,11 +123,11 @@ def run_job(job_dir: Path, *, limits: Limits, inputs: dict[Path, Path], show: li
     elif timed_out:
         result = _keep_facts(result or partial, failure_dict(
             "timeout", f"the run was stopped after {limits.time_s:.0f} s",
-            hint="Fewer epochs, a smaller model or a larger batch size train faster."))
+            hint=HINTS["timeout"]))
     elif result is None:
         result = _keep_facts(partial, _death_reason(proc.returncode, tail))
     return ChildOutcome(result, proc.returncode, wall, tail,
-                        isolation.describe(limits, sandboxed, device), startup)
+                        confine.describe(limits, sandboxed, device), startup)
 
 
 def _relay(events, on_event):
@@ -161,15 +174,15 @@ def _death_reason(returncode: int | None, tail: str) -> dict:
         if sig == "SIGXFSZ":
             return failure_dict("output_limit", "the submission wrote more than the output "
                                 "limit allows and was stopped",
-                                hint="Remove print() calls inside the training loop or forward().")
+                                hint=HINTS["output_limit"])
         if sig == "SIGKILL":  # nobody else sends it: the kernel's out-of-memory killer
             return failure_dict("killed", "the process was killed (SIGKILL); this is usually "
                                 "the system running out of memory",
-                                hint="Lower BATCH_SIZE or make the model smaller.")
+                                hint=HINTS["out_of_memory"])
         return failure_dict("killed", f"the process was killed by {sig}")
     return failure_dict("killed", f"the process exited with status {returncode} before "
                         "returning a result", got=tail[-800:] or None,
-                        hint="Remove calls to exit() or os._exit() from your code.")
+                        hint=HINTS["exit"])
 
 
 def _tail(path: Path) -> str:

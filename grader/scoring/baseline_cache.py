@@ -9,20 +9,24 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
+from grader.files import write_json
 from grader.rubric import Rubric
 
-TRAINING_CODE = ("train.py", "worker.py", "hooks.py", "inspection.py")
+GRADER_DIR = Path(__file__).resolve().parent.parent
+# Everything that runs in the child before and while the baseline trains: the sandbox
+# (worker, hook loading), inspection (its forward pass draws from torch's RNG) and the
+# training loop with its augmentation. Whole packages, so a new file is never left out.
+TRAINING_PACKAGES = ("sandbox", "inspection", "training")
 
 
 def baseline_key(*, rubric: Rubric, seed: int, quick: bool, data_digest: str, device_type: str,
                  reference_digest: str, versions: dict) -> str:
     parts = {
         "dataset": asdict(rubric.dataset), "budget": asdict(rubric.budget),
+        "training": asdict(rubric.training),
         "quick": asdict(rubric.quick) if quick else None, "seed": seed,
         "data": data_digest, "device": device_type, "reference": reference_digest,
         "torch": versions.get("torch"), "torchvision": versions.get("torchvision"),
@@ -31,11 +35,12 @@ def baseline_key(*, rubric: Rubric, seed: int, quick: bool, data_digest: str, de
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=list).encode()).hexdigest()[:20]
 
 
-def grader_code_digest() -> str:
-    here = Path(__file__).resolve().parent
+def grader_code_digest(root: Path = GRADER_DIR) -> str:
+    """A digest of every Python file of the training packages under `root`."""
     h = hashlib.sha256()
-    for name in TRAINING_CODE:
-        h.update((here / name).read_bytes())
+    for package in TRAINING_PACKAGES:
+        for path in sorted((root / package).rglob("*.py")):
+            h.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()[:16]
 
 
@@ -48,9 +53,4 @@ def load_cached(cache_dir: Path, key: str) -> dict | None:
 
 
 def store(cache_dir: Path, key: str, record: dict) -> None:
-    folder = cache_dir / "baselines"
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(record, f, indent=2)
-    os.replace(tmp, folder / f"{key}.json")
+    write_json(cache_dir / "baselines" / f"{key}.json", record)

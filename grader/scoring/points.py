@@ -1,8 +1,8 @@
 """Points: pure functions from checks and accuracies to the rubric items ("tests")."""
 from __future__ import annotations
 
-from grader.answers import manual_items
-from grader.checks import CheckResult
+from grader.load.answers import manual_items
+from grader.inspection.checks import CheckResult
 from grader.rubric import Rubric, Tier
 
 CHANCE_FACTOR = 1.5  # "trains" needs test accuracy above 1.5x chance (0.15 for 10 classes)

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from grader.augment import translate
+from grader.training.augment import translate
 from grader.failures import SubmissionError
 
 PROGRESS_EVERY = 20  # steps between progress events (each one syncs the device once)
@@ -83,7 +83,7 @@ class Images:
 
 
 class PerImage(torch.utils.data.Dataset):
-    """Batches made image by image through torchvision, for pipelines grader.augment does not
+    """Batches made image by image through torchvision, for pipelines grader.training.augment does not
     recognise. Each image's draw is seeded by the stream's seed and the image's place in
     the stream, so the result is the same with any number of loader workers."""
 
@@ -109,7 +109,7 @@ class PerImage(torch.utils.data.Dataset):
 
 class Batches:
     """Turns uint8 images into a model's input batches on the training device: on whole
-    batches with a random draw per image when the pipeline is one grader.augment
+    batches with a random draw per image when the pipeline is one grader.training.augment
     recognises, else image by image through torchvision in DataLoader workers. Either way
     on its own random stream, seeded once per run, so model initialisation and Dropout
     draws do not shift it."""

@@ -1,4 +1,4 @@
-# A student's own transform function: grader.augment cannot batch it, so it runs image by
+# A student's own transform function: grader.training.augment cannot batch it, so it runs image by
 # image through torchvision in DataLoader workers (inside the sandbox).
 import random
 

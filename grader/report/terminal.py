@@ -1,0 +1,114 @@
+"""The terminal: live progress while `grade --local` trains (a bar per training run with
+loss and time remaining, a line per finished epoch with its validation accuracy, fed by
+the child's events), then the final screen rendered from the results object."""
+from __future__ import annotations
+
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.progress import (BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn,
+                           TimeRemainingColumn)
+from rich.table import Table
+from rich.text import Text
+
+from grader.failures import describe
+from grader.report.results import score_line
+from grader.report.rows import count, detail, points, summary_rows
+
+PHASES = {"data": "preparing data", "import": "importing hooks", "inspect": "inspecting the model",
+          "train": "training", "test": "predicting the test set"}
+
+
+class LiveProgress:
+    def __init__(self, console: Console):
+        self.console = console
+        self.bar = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                            TextColumn("{task.fields[status]}"), TimeElapsedColumn(),
+                            TextColumn("eta"), TimeRemainingColumn(), console=console)
+        self.tasks: dict[str, int] = {}
+        self.steps: dict[str, int] = {}
+        self.epochs: dict[str, int] = {}
+
+    def __enter__(self):
+        self.bar.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.bar.stop()
+
+    def __call__(self, who: str, e: dict) -> None:
+        kind = e.get("event")
+        if kind == "phase" and who == "grader":
+            self.console.print(f"[dim]{PHASES.get(e['phase'], e['phase'])}…[/]")
+        elif kind == "run_start":
+            self.tasks[who] = self.bar.add_task(f"{who} (seed {e['seed']})", total=None,
+                                                status="starting")
+        elif kind == "phase" and who in self.tasks:
+            self.bar.update(self.tasks[who], status=PHASES.get(e["phase"], e["phase"]))
+        elif kind == "train_start":
+            self.steps[who], self.epochs[who] = e["steps_per_epoch"], e["epochs"]
+            self.bar.update(self.tasks[who], total=e["epochs"] * e["steps_per_epoch"], completed=0)
+        elif kind == "step" and who in self.steps:
+            done = (e["epoch"] - 1) * self.steps[who] + e["step"]
+            self.bar.update(self.tasks[who], completed=done,
+                            status=f"epoch {e['epoch']}/{self.epochs[who]}  loss {e['loss']:.3f}")
+        elif kind == "epoch":
+            self.console.print(f"  {who:<8} epoch {e['epoch']:>2}/{self.epochs.get(who, '?')}  "
+                               f"loss {e['train_loss']:.4f}  val acc {e['val_accuracy']:.2%}  "
+                               f"{e['seconds']:.1f} s")
+        elif kind == "run_end" and who in self.tasks:
+            if e["failure"]:
+                status = f"[red]failed: {e['failure']['summary']}[/]"
+            else:
+                status = f"[green]test accuracy {e['accuracy']:.2%}[/]"
+            self.bar.update(self.tasks[who], status=status)
+            self.bar.stop_task(self.tasks[who])
+        elif kind == "cached":
+            self.console.print(f"  baseline: cached result, test accuracy {e['accuracy']:.2%} "
+                               "(trained earlier on this machine with the same rubric, data and code)")
+
+
+def render_tables(results: dict) -> Group:
+    """The final screen of `grade --local`: readable in five seconds."""
+    m = results["metrics"]
+    parts = []
+    if results["notice"]:
+        parts.append(Text(results["notice"], style="bold yellow"))
+    if results["anomaly"]:
+        parts.append(Text("FLAGGED FOR REVIEW: " + results["anomaly"], style="bold red"))
+    if results["failure"]:
+        parts.append(Panel(describe(results["failure"]), title="Could not be graded",
+                           border_style="red"))
+    if results["model"]["layers"]:
+        summary = Table(title="Model summary (output shape per image)", show_lines=False)
+        for col, just in (("Layer", "left"), ("Type", "left"), ("Output", "left"),
+                          ("Expected", "left"), ("Params", "right"), ("", "left")):
+            summary.add_column(col, justify=just)
+        for r in summary_rows(results):
+            ok = {True: ("✓", "green"), False: ("✗", "red"), None: ("", "")}[r["ok"]]
+            summary.add_row(Text(r["name"], style="bold" if r["block"] else ""), r["type"],
+                            Text(r["shape"], style="red" if r["ok"] is False else ""),
+                            Text(f"{r['expected']} {ok[0]}".strip(), style=ok[1]),
+                            count(r["parameters"]), Text(f"◀ {r['mark']}" if r["mark"] else "",
+                                                        style="bold red"))
+        summary.caption = f"{count(m['parameters'])} trainable parameters"
+        parts.append(summary)
+    rubric = Table(title="Rubric")
+    rubric.add_column("")
+    rubric.add_column("Item")
+    rubric.add_column("Points", justify="right")
+    rubric.add_column("Details", overflow="fold")
+    for t in results["tests"]:
+        sign, style = {"passed": ("✓", "green"), "failed": ("✗", "red"),
+                       "pending": ("…", "yellow")}[t["status"]]
+        rubric.add_row(Text(sign, style=style), t["name"], points(t), detail(t))
+    parts.append(rubric)
+    line = Text()
+    line.append(score_line(results), style="bold")
+    if m["accuracy"] is not None and m["baseline_accuracy"] is not None:
+        line.append(f"   accuracy {m['accuracy']:.2%} vs baseline {m['baseline_accuracy']:.2%} "
+                    f"({m['gain_pp']:+.2f} pp)")
+    line.append(f"   {m['device']}, {m['wall_time_s']:.0f} s")
+    parts.append(line)
+    for note in results["submission"]["notes"]:
+        parts.append(Text(f"note: {note}", style="dim"))
+    return Group(*parts)
