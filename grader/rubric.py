@@ -97,9 +97,22 @@ class Training:
 
 
 @dataclass(frozen=True)
+class PinnedDistribution:
+    mean: float = doc("the baseline's mean test accuracy over seeds, a fraction (e.g. 0.604)")
+    std: float = doc("its standard deviation over those seeds, a fraction (e.g. 0.034)")
+    n: int = doc("how many seeds it was measured over (at least 2)")
+    measured_on: str = doc("where and when: machine, device, date (shown in every report)")
+
+
+@dataclass(frozen=True)
 class BaselineSpec:
     submission: str = doc("the baseline's hooks, relative to the repository root", "reference/baseline.py")
     pinned_accuracy: float | None = doc("use this test accuracy instead of training the baseline", None)
+    pinned: PinnedDistribution | None = doc("the baseline's accuracy over seeds, measured once "
+                                            "(`grade calibrate --json`): every grade gets its "
+                                            "interval without calibrating first", None)
+    calibration_seeds: int = doc("seeds `grade calibrate` (and a batch or the Gradescope "
+                                 "bundle, before grading) trains the baseline over", 10)
 
 
 @dataclass(frozen=True)
@@ -134,11 +147,27 @@ class Tier:
 
 
 @dataclass(frozen=True)
+class SeedPolicy:
+    min: int | None = doc("seeds every submission runs (default: the rubric's `seeds`)", None)
+    max: int | None = doc("most seeds: more run only while the gain's 95% interval straddles "
+                          "a tier boundary (default: min)", None)
+    undecided: str = doc("the tier when the interval still straddles a boundary at max seeds: "
+                         "lower (the one its low end reaches), point (the point estimate's) "
+                         "or linear (credit between the two tiers in proportion to the part "
+                         "of the interval above the boundary)", "lower")
+
+
+UNDECIDED = ("lower", "point", "linear")
+
+
+@dataclass(frozen=True)
 class Scoring:
     trains_points: float = doc("points for training to completion above chance accuracy", 0.0)
     gain_tiers: list[Tier] = doc("gain -> points; the highest tier reached counts", [])
     max_plausible_accuracy: float | None = doc("a test accuracy above this is flagged for an "
                                                "instructor's review (the budget cannot reach it)", None)
+    seeds: SeedPolicy = doc("how many seeds a submission runs: extra ones only where they "
+                            "decide a tier", SeedPolicy())
 
 
 @dataclass(frozen=True)
@@ -165,6 +194,23 @@ class Rubric:
     quick: QuickSpec = doc("the small unofficial --quick run", QuickSpec())
     training: Training = doc("how the loop runs: layout, precision, loader workers",
                              Training())
+
+    @property
+    def min_seeds(self) -> int:
+        return self.scoring.seeds.min or len(self.seeds)
+
+    @property
+    def max_seeds(self) -> int:
+        return max(self.scoring.seeds.max or self.min_seeds, self.min_seeds)
+
+    def seed_sequence(self, n: int) -> list[int]:
+        """The first `n` seeds: the rubric's `seeds`, then the integers after the largest.
+        The submission's runs and the baseline's calibration draw from the same sequence,
+        so a submission's seed always has a baseline run to pair with."""
+        out = list(self.seeds)
+        while len(out) < n:
+            out.append(max(out) + 1)
+        return out[:n]
 
     @property
     def baseline_path(self) -> Path:
@@ -292,6 +338,23 @@ def _validate(r: Rubric, file):
         bad("budget.memory_mb", "must be at least 512 (torch alone needs a few hundred MiB)")
     if r.baseline.pinned_accuracy is not None and not 0 <= r.baseline.pinned_accuracy <= 1:
         bad("baseline.pinned_accuracy", "is a fraction between 0 and 1 (e.g. 0.62), not a percentage")
+    pinned = r.baseline.pinned
+    if pinned is not None:
+        if not 0 < pinned.mean <= 1 or not 0 <= pinned.std < 0.5:
+            bad("baseline.pinned", "mean and std are fractions (e.g. mean 0.604, std 0.034), "
+                "not percentages")
+        if pinned.n < 2:
+            bad("baseline.pinned.n", "a spread needs at least 2 seeds")
+    policy = r.scoring.seeds
+    if policy.undecided not in UNDECIDED:
+        bad("scoring.seeds.undecided", f"choose from {', '.join(UNDECIDED)}, got {policy.undecided!r}")
+    if policy.min is not None and not 1 <= policy.min <= 20:
+        bad("scoring.seeds.min", "must be between 1 and 20")
+    if policy.max is not None and not r.min_seeds <= policy.max <= 20:
+        bad("scoring.seeds.max", f"must be between min ({r.min_seeds}) and 20")
+    if r.baseline.calibration_seeds < max(2, r.max_seeds):
+        bad("baseline.calibration_seeds", f"must be at least 2 and at least scoring.seeds.max "
+            f"({r.max_seeds}): every seed a submission may run needs its baseline run")
     seen = set()
     for i, c in enumerate(r.checks):
         key = f"checks[{i}]"
