@@ -58,8 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = _parser("grade", "Grade a TinyCNN lab submission against the baseline.",
                 "Exit status: 0 graded; 1 under --fail-under; 2 bad usage, invalid rubric or "
                 "no data; 3 the submission could not be graded (it still gets a report); "
-                "4 grader error. Other commands: grade batch | ci | export | predict | "
-                "gradescope (each has --help).")
+                "4 grader error. Other commands: grade batch | calibrate | ci | export | "
+                "predict | gradescope (each has --help).")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     p.add_argument("--local", dest="path", metavar="PATH", nargs="?", const=Path("."), type=Path,
                    help="grade a submission here (a package folder, .py, .ipynb or .zip; "
@@ -115,6 +115,19 @@ def build_gradescope_parser() -> argparse.ArgumentParser:
     return p
 
 
+def build_calibrate_parser() -> argparse.ArgumentParser:
+    from grader.commands import calibrate
+    p = _parser("grade calibrate", "Train the baseline over several seeds and keep its "
+                "accuracy's spread: every grade's 95% interval is computed from it.",
+                "A second call with the same arguments comes from the cache.")
+    _add(p, calibrate.main, "--rubric", "--data-dir", "--quick", "--device")
+    p.add_argument("--seeds", type=int, help="how many seeds (default: the rubric's "
+                   "baseline.calibration_seeds, 10 unless it says otherwise)")
+    p.add_argument("--json", dest="as_json", action="store_true",
+                   help="print one JSON object to stdout: rubric, quick, seeds, accuracies, mean, std")
+    return p
+
+
 def build_export_parser() -> argparse.ArgumentParser:
     from grader.batch import export
     p = _parser("grade export", "Write exports from the gradebook in OUT into OUT/exports.")
@@ -153,6 +166,9 @@ def _run(argv: list[str], console: Console) -> int:
         path = gradescope.build_bundle(**vars(build_gradescope_parser().parse_args(argv[1:])))
         console.print(f"wrote {path}: upload it as the assignment's autograder")
         return 0
+    if verb == "calibrate":
+        from grader.commands import calibrate
+        return calibrate.main(**vars(build_calibrate_parser().parse_args(argv[1:])), console=console)
     if verb == "predict":
         from grader.commands import predict
         return predict.main(**vars(build_predict_parser().parse_args(argv[1:])))

@@ -37,7 +37,8 @@ from grader.sandbox.launch import run_job
 from grader.sandbox.protocol import JobRequest, Run
 from grader.scoring import baseline_cache
 from grader.scoring.metrics import confusion
-from grader.scoring.points import rubric_items
+from grader.scoring.noise import Distribution, Gain, estimate_gain, straddles
+from grader.scoring.points import boundaries, rubric_items
 
 OnEvent = Callable[[str, dict], None]
 
@@ -64,6 +65,7 @@ class GradingContext:
     on_event: OnEvent = lambda who, e: None
     isolation: dict | None = None        # the confinement the submission's run had
     artifacts: list[str] | None = None   # what was saved beside the reports
+    distribution: Distribution | None = None  # the baseline's accuracy over seeds, if known
 
 
 @dataclass
@@ -108,49 +110,112 @@ def grade_submission(*, submission: Path, rubric: Rubric, data_dir: Path | None 
                                  baseline_runs=[], failure=failed.failure, items=items)
         answers = collect_answers(sub, rubric.manual)  # before training: read, never run
         inputs = _prepare_inputs(ctx.data, rubric, quick, tmp)
+        ctx.distribution = _distribution(ctx)
         # A cached or pinned baseline is known before the student trains, and its time per
         # epoch bounds the student's (budget.time_factor); one that must be trained waits
         # until the student's run has succeeded, so a broken submission fails fast.
-        keys = {seed: _baseline_key(seed, ctx) for seed in rubric.seeds}
-        known = {seed: _known_baseline(seed, keys[seed], ctx) for seed in rubric.seeds}
+        seeds = rubric.seed_sequence(rubric.max_seeds)
+        keys = {seed: _baseline_key(seed, ctx) for seed in seeds}
+        known = {seed: _known_baseline(seed, keys[seed], ctx) for seed in seeds}
         limit = _time_limit(rubric, [b for b in known.values() if b], quick)
-        runs, kept = [], None
-        for seed in rubric.seeds:
-            keep = artifacts is not None and not runs
-            run, outputs = _train_one("student", sub.source, seed, inputs, tmp, ctx, limit, keep)
+        runs, paired, kept, gain = [], [], None, None
+        for seed in seeds:
+            run, outputs = _train_one("student", sub.source, seed, inputs, tmp, ctx, limit,
+                                      keep=artifacts is not None and not runs)
             runs.append(run)
             kept = kept or outputs
             if run.failure:
                 break
+            paired.append(known[seed] or _train_baseline(seed, keys[seed], inputs, tmp, ctx))
+            gain = _gain(runs, paired, ctx.distribution)
+            # more seeds only where they can decide a tier
+            if len(runs) >= rubric.min_seeds and not straddles(gain, boundaries(rubric)):
+                break
         failure = next((r.failure for r in runs if r.failure), None)
-        baseline_runs = [b for b in known.values() if b] if failure else [
-            known[seed] or _train_baseline(seed, keys[seed], inputs, tmp, ctx)
-            for seed in rubric.seeds]
+        tried = seeds[:len(runs)]
+        baseline_runs = paired if not failure else [known[s] for s in tried if known[s]]
         if kept and not failure:
             ctx.artifacts = save_run(
                 artifacts, submission=sub, rubric=rubric, info=ctx.data.info, run=runs[0],
                 weights=kept["weights"], probs=kept["probs"], test_x=np.load(inputs.test_x),
                 test_y=inputs.test_y, order=inputs.order)
+    gain = None if failure else gain
     accuracy = None if failure else float(np.mean([r.accuracy for r in runs]))
-    base_acc = float(np.mean([b.accuracy for b in baseline_runs])) if baseline_runs else None
     checks = evaluate_checks(rubric, runs[0], num_classes)
-    items = rubric_items(rubric, checks, accuracy, base_acc, num_classes, answers)
+    items = rubric_items(rubric, checks, accuracy, gain, num_classes, answers, len(runs))
     ctx.isolation = runs[0].isolation
     return build_results(ctx, submission=sub, origin=submission, runs=runs,
-                         baseline_runs=baseline_runs, failure=failure, items=items)
+                         baseline_runs=baseline_runs, failure=failure, items=items, gain=gain)
+
+
+def _gain(runs: list[Run], paired: list[Run], dist: Distribution | None) -> Gain:
+    """The gain so far: exactly 0 where every run reproduced the baseline's at its seed."""
+    identical = [r.accuracy == b.accuracy and r.confusion is not None and r.confusion == b.confusion
+                 for r, b in zip(runs, paired)]
+    return estimate_gain([r.accuracy for r in runs], [b.accuracy for b in paired], identical, dist)
+
+
+def _distribution(ctx: GradingContext) -> Distribution | None:
+    """The baseline's spread over seeds: pinned by the rubric (measured at its full budget,
+    so not for --quick), or calibrated on this machine (`grade calibrate`, or a batch
+    before it grades); None when neither is there."""
+    pinned = ctx.rubric.baseline.pinned
+    if pinned is not None and not ctx.quick:
+        return Distribution(pinned.mean, pinned.std, pinned.n, "pinned",
+                            measured_on=pinned.measured_on)
+    measured = baseline_cache.load_calibration(ctx.cache_dir, _baseline_key(None, ctx))
+    if len(measured) < 2:
+        return None
+    return Distribution.of(measured, measured.values(), measured_on=ctx.device)
+
+
+def calibrate(*, rubric: Rubric, seeds: int | None = None, data_dir: Path | None = None,
+              quick: bool = False, device: str = "auto", cache_dir: Path | None = None,
+              cpus: tuple[int, ...] | None = None,
+              on_event: OnEvent = lambda who, e: None) -> tuple[Distribution, bool]:
+    """The baseline trained over the first `seeds` seeds of the rubric's sequence (default
+    its calibration_seeds), each run reused from or kept in the baseline cache, and the
+    distribution kept under the baseline's key without a seed. Returns it, and whether
+    every seed came from the cache."""
+    n = seeds or rubric.baseline.calibration_seeds
+    ctx = _context(rubric, data_dir, quick, device, cache_dir, "batch", cpus, 1.0, True, on_event)
+    key = _baseline_key(None, ctx)
+    measured = baseline_cache.load_calibration(ctx.cache_dir, key)
+    wanted = rubric.seed_sequence(n)
+    missing = [seed for seed in wanted if seed not in measured]
+    if missing:
+        with tempfile.TemporaryDirectory(prefix="baseline-") as tmp:
+            inputs = _prepare_inputs(ctx.data, rubric, quick, Path(tmp))
+            for i, seed in enumerate(missing):
+                on_event("calibrate", {"event": "seed", "seed": seed, "done": i, "total": len(missing)})
+                seed_key = _baseline_key(seed, ctx)
+                run = (_known_baseline(seed, seed_key, ctx, pinned=False)
+                       or _train_baseline(seed, seed_key, inputs, Path(tmp), ctx))
+                measured[seed] = run.accuracy
+                baseline_cache.store_calibration(
+                    ctx.cache_dir, key, measured, rubric=rubric.name, quick=quick,
+                    device=ctx.device, versions=ctx.versions)
+    dist = Distribution.of(wanted, [measured[s] for s in wanted], measured_on=ctx.device)
+    return dist, not missing
 
 
 def ensure_baselines(*, rubric: Rubric, data_dir: Path | None = None, quick: bool = False,
                      device: str = "auto", cache_dir: Path | None = None,
                      cpus: tuple[int, ...] | None = None,
                      on_event: OnEvent = lambda who, e: None) -> list[Run]:
-    """The baseline for every seed, trained once into the cache (or found there, or
-    pinned), before a batch starts, so its workers find it instead of each training it."""
+    """Before a batch starts: the baseline calibrated over the rubric's calibration seeds
+    (every grade's interval comes from it, and it covers every seed a submission may run),
+    or, where the rubric pins the distribution or the accuracy, trained only at those seeds.
+    Each run goes into the cache, so the workers find it instead of each training it."""
     ctx = _context(rubric, data_dir, quick, device, cache_dir, "batch", cpus, 1.0, True, on_event)
+    seeds = rubric.seed_sequence(rubric.max_seeds)
+    if rubric.baseline.pinned_accuracy is None and (rubric.baseline.pinned is None or quick):
+        calibrate(rubric=rubric, data_dir=data_dir, quick=quick, device=device,
+                  cache_dir=ctx.cache_dir, cpus=cpus, on_event=on_event)
     out = []
     with tempfile.TemporaryDirectory(prefix="baseline-") as tmp:
         inputs = _prepare_inputs(ctx.data, rubric, quick, Path(tmp))
-        for seed in rubric.seeds:
+        for seed in seeds:
             key = _baseline_key(seed, ctx)
             out.append(_known_baseline(seed, key, ctx)
                        or _train_baseline(seed, key, inputs, Path(tmp), ctx))
@@ -260,15 +325,18 @@ def _train_one(who: str, source: Path, seed: int, inputs: Inputs, tmp: Path,
     return run, kept
 
 
-def _baseline_key(seed: int, ctx: GradingContext) -> str:
+def _baseline_key(seed: int | None, ctx: GradingContext) -> str:
+    """The cache key of the baseline's run at `seed`; with None, of its distribution."""
     return baseline_cache.baseline_key(
         rubric=ctx.rubric, seed=seed, quick=ctx.quick, data_digest=ctx.data.digest,
         device_type=ctx.device.split(":")[0],
         reference_digest=source_digest(ctx.rubric.baseline_path), versions=ctx.versions)
 
 
-def _known_baseline(seed: int, key: str, ctx: GradingContext) -> Run | None:
-    pinned = ctx.rubric.baseline.pinned_accuracy
+def _known_baseline(seed: int, key: str, ctx: GradingContext, pinned: bool = True) -> Run | None:
+    """The baseline's run at `seed` without training: the rubric's pinned accuracy (unless
+    `pinned` is False: calibration measures the real thing), or the cache."""
+    pinned = ctx.rubric.baseline.pinned_accuracy if pinned else None
     if pinned is not None:
         return Run(seed=seed, accuracy=pinned, source="pinned")
     cached = baseline_cache.load_cached(ctx.cache_dir, key) if ctx.use_cache else None

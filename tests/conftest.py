@@ -20,6 +20,8 @@ dataset:
   name: fashion_mnist
   validation_fraction: 0.1
 seeds: [0]
+baseline:
+  calibration_seeds: 2
 budget:
   max_epochs: 5
   max_batch_size: 512

@@ -72,3 +72,27 @@ def test_cifar10_from_the_jpeg_tarball_end_to_end(real_cache, tmp_path):
     for row, pred in zip(rows, predict_images(files, tmp_path / "run")):
         assert pred.top[0][0] == row["predicted_name"]
         assert abs(pred.top[0][1] - float(row["confidence"])) < 1e-3
+
+
+def test_calibrate_cifar10_quick_then_the_strong_solution_gains_beyond_the_noise(
+        real_cache, monkeypatch, capsys):
+    """The done-when of the noise issue: calibrate prints the distribution, a second call
+    comes from the cache, and the instructor's solution gets an interval above 0."""
+    import json
+
+    from grader.cli import main as cli
+    monkeypatch.setenv("GRADER_CACHE_DIR", str(real_cache))
+    args = ["calibrate", "--rubric", "cifar10", "--quick", "--seeds", "5",
+            "--data-dir", str(SHARED_DATA), "--json", "--device", "cpu"]
+    assert cli(args) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert first["seeds"] == [0, 1, 2, 3, 4] and len(first["accuracies"]) == 5
+    assert 0.2 < first["mean"] < 0.5 and first["std"] > 0
+    assert cli(args) == 0
+    second = json.loads(capsys.readouterr().out)
+    assert second["from_cache"] and second["accuracies"] == first["accuracies"]
+    r = grade_submission(submission=REPO / "reference" / "strong.py", rubric=load_rubric("cifar10"),
+                         data_dir=SHARED_DATA, cache_dir=real_cache, quick=True, device="cpu")
+    low, high = r["metrics"]["gain_interval_pp"]
+    assert 0 < low < r["metrics"]["gain_pp"] < high, r["metrics"]
+    assert r["metrics"]["baseline_seeds"] == 5

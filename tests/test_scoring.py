@@ -2,6 +2,7 @@ import pytest
 
 from grader.inspection.checks import CheckResult
 from grader.rubric import load_rubric, Tier
+from grader.scoring.noise import Gain
 from grader.scoring.points import gain_points, rubric_items, total
 
 TIERS = [Tier(0.0, 20), Tier(2.0, 40), Tier(5.0, 60), Tier(8.0, 70)]
@@ -25,19 +26,20 @@ def _checks(passed=True):
 
 def test_items_for_a_good_run():
     r = load_rubric("cifar10")
-    items = rubric_items(r, _checks(), accuracy=0.70, baseline_accuracy=0.65, num_classes=10)
+    gain = Gain(5.0, None, "paired", 0.65)
+    items = rubric_items(r, _checks(), accuracy=0.70, gain=gain, num_classes=10)
     names = [i["name"] for i in items]
     assert names == ["Output", "Trains to the end above chance", "Accuracy gain over the baseline"]
     gain = items[-1]
     assert gain["score"] == 60 and gain["max_score"] == 70  # +5.00 pp
-    assert "+5.00 percentage points" in gain["output"]
+    assert "+5.00 percentage points" in gain["output"] and "Interval unknown" in gain["output"]
     assert "Next tier: a gain of 8 percentage points earns 70" in gain["output"]
     assert total(items) == (5 + 15 + 60, 5 + 15 + 70)
 
 
 def test_items_when_training_failed_keep_check_points():
     r = load_rubric("cifar10")
-    items = rubric_items(r, _checks(), accuracy=None, baseline_accuracy=None, num_classes=10)
+    items = rubric_items(r, _checks(), accuracy=None, gain=None, num_classes=10)
     assert total(items) == (5, 90)
     assert items[1]["status"] == "failed" and items[2]["score"] == 0
 
@@ -45,5 +47,6 @@ def test_items_when_training_failed_keep_check_points():
 @pytest.mark.parametrize("accuracy,points", [(0.10, 0), (0.15, 0), (0.151, 15), (0.9, 15)])
 def test_trains_item_needs_better_than_one_and_a_half_chance(accuracy, points):
     r = load_rubric("cifar10")
-    items = rubric_items(r, [], accuracy=accuracy, baseline_accuracy=0.5, num_classes=10)
+    items = rubric_items(r, [], accuracy=accuracy, gain=Gain(0.0, None, "paired", 0.5),
+                         num_classes=10)
     assert items[0]["score"] == points

@@ -24,6 +24,7 @@ from grader.batch import export, gradebook
 from grader.batch.executors import EXECUTORS, Job, run_local, run_ray, run_slurm, worker_slots
 from grader.grading import ensure_baselines
 from grader.report.folder import write_reports
+from grader.report.terminal import LiveProgress
 from grader.rubric import load_rubric
 
 KINDS = (".py", ".ipynb", ".zip")
@@ -131,11 +132,15 @@ def main(*, folder: Path, out: Path, rubric: str = "cifar10", workers: int = 1, 
                   f"rubric, {len(jobs)} to grade ({executor}, {workers} worker(s))")
     if not jobs:
         return EXIT_GRADED
-    console.print("Baseline: once per seed, before the submissions")
+    pinned = spec.baseline.pinned or spec.baseline.pinned_accuracy is not None
+    console.print("Baseline: " + ("pinned by the rubric" if pinned else
+                                  f"calibrated over {spec.baseline.calibration_seeds} seeds (each "
+                                  "grade's interval comes from its spread), before the submissions"))
     slot = worker_slots(1 if executor != "local" else workers, device)[0]
     # the baseline trains on one worker's share of the machine, as each submission will
-    ensure_baselines(rubric=spec, data_dir=data_dir, quick=quick, device=slot["device"],
-                     cache_dir=cache_dir, cpus=slot["cpus"])
+    with LiveProgress(console) as progress:
+        ensure_baselines(rubric=spec, data_dir=data_dir, quick=quick, device=slot["device"],
+                         cache_dir=cache_dir, cpus=slot["cpus"], on_event=progress)
     tally = Tally(total=len(jobs))
     if executor == "local":
         stream = run_local(jobs, workers, device, on_start=lambda job: tally.running.add(job.student))

@@ -6,7 +6,8 @@ import base64
 from html import escape
 
 from grader.failures import describe
-from grader.report.rows import PICTURES, count, detail, points, summary_rows
+from grader.report.rows import (PICTURES, baseline_summary, count, detail, gain_summary, points,
+                               summary_rows)
 from grader.report.results import score_line
 
 CSS = """
@@ -51,11 +52,12 @@ def render_html(results: dict, pictures: dict | None = None) -> str:
     cards = [("Score", score, ""),
              ("Test accuracy", _pct(m["accuracy"]), ""),
              ("Baseline", _pct(m["baseline_accuracy"]), ""),
-             ("Gain", "n/a" if gain is None else f"{gain:+.2f} pp",
-              "" if gain is None else ("good" if gain >= 0 else "bad"))]
+             ("Gain", "n/a" if gain is None else f"{gain:+.2f} pp", _gain_colour(m))]
     out.append("<div class=cards>" + "".join(
         f"<div class=card><div class=k>{k}</div><div class='v {c}'>{e(v)}</div></div>"
         for k, v, c in cards) + "</div>")
+    if gain is not None:
+        out.append(f"<p>Gain {e(gain_summary(m))}; baseline {e(baseline_summary(m))}.</p>")
     if results["failure"]:
         out.append(f"<h2>Why it could not be graded</h2><pre>{e(describe(results['failure']))}</pre>")
     out.append("<h2>Rubric</h2><table><tr><th></th><th>Item</th><th>Points</th><th>Details</th></tr>")
@@ -112,3 +114,13 @@ def render_html(results: dict, pictures: dict | None = None) -> str:
 
 def _pct(value) -> str:
     return "n/a" if value is None else f"{value:.2%}"
+
+
+def _gain_colour(m: dict) -> str:
+    """Green only for a gain told from noise (its interval above 0), red for a loss told
+    from noise; a zero or undecided gain stays neutral."""
+    gain, interval = m.get("gain_pp"), m.get("gain_interval_pp")
+    if gain is None or gain == 0:
+        return ""
+    low, high = interval or (gain, gain)
+    return "good" if low > 0 else "bad" if high < 0 else ""

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from grader.failures import describe
 from grader.report.results import score_line
-from grader.report.rows import MARKS, PICTURES, count, detail, pending_title, points, summary_rows
+from grader.report.rows import (MARKS, PICTURES, baseline_summary, count, detail, gain_summary,
+                               pending_title, points, summary_rows)
 
 
 def _pct(value) -> str:
@@ -36,8 +37,10 @@ def render_markdown(results: dict, pictures: dict | None = None) -> str:
                 f"{m['pipeline']['test']}); `batched` means whole batches with a random draw "
                 "per image, `per-image` means torchvision image by image.", ""]
     if m["gain_pp"] is not None:
-        out += [f"Gain: **{m['gain_pp']:+.2f} percentage points** over the baseline "
-                f"({', '.join(m['baseline_source'] or [])} baseline).", ""]
+        out += [f"Gain: **{gain_summary(m)}** over the baseline, {baseline_summary(m)}.", ""]
+        if m.get("extra_seeds"):
+            out += [f"{m['extra_seeds']} extra seed(s) were run because the interval straddled "
+                    "a tier boundary.", ""]
     out += ["## Rubric", "", "| Item | Points | Details |", "|---|---:|---|"]
     for t in results["tests"]:
         out.append(f"| {MARKS[t['status']]} {t['name']} | {points(t)} | "

@@ -14,9 +14,10 @@ from pathlib import Path
 from grader.failures import describe
 from grader.inspection.checks import first_wrong
 from grader.load.submission import source_digest
+from grader.report.rows import baseline_summary, gain_summary
 from grader.scoring.baseline_cache import grader_code_digest
 from grader.scoring.metrics import mean, per_class, summed
-from grader.scoring.points import pending_points, total
+from grader.scoring.points import decide_tier, pending_points, total
 
 ADVISORY = ("Advisory score: graded where the student controls the environment. "
             "The official grade comes from the instructor's run.")
@@ -24,23 +25,37 @@ UNOFFICIAL_QUICK = ("UNOFFICIAL smoke run (--quick): {train} training images, {e
                     "Accuracies and points are not comparable with the real grade.")
 
 
-def build_results(ctx, *, submission, origin, runs, baseline_runs, failure, items) -> dict:
+def build_results(ctx, *, submission, origin, runs, baseline_runs, failure, items,
+                  gain=None) -> dict:
     """`ctx` is the grading's grader.grading.GradingContext; `runs` and `baseline_runs` are
     grader.sandbox.protocol.Run records; `submission` the loaded Submission (None when it
-    could not be loaded)."""
+    could not be loaded); `gain` the grader.scoring.noise.Gain (None without an accuracy)."""
     rubric, data = ctx.rubric, ctx.data
     score, max_score = total(items)
     pending = pending_points(items)
     official = ctx.mode == "official" and not ctx.quick
     accuracy = mean([r.accuracy for r in runs]) if runs and not failure else None
-    base_acc = mean([r.accuracy for r in baseline_runs]) if baseline_runs else None
+    # the accuracy the gain is measured from: the calibrated mean, or the paired runs'
+    base_acc = gain.reference if gain else mean([r.accuracy for r in baseline_runs])
+    dist = ctx.distribution
+    decision = decide_tier(gain, rubric) if gain and rubric.scoring.gain_tiers else None
     first = runs[0] if runs else None
     facts = (first.inspection if first else None) or {}
     effective, training = (first and first.effective) or {}, (first and first.training) or {}
     metrics = {
         "accuracy": accuracy,
         "baseline_accuracy": base_acc,
-        "gain_pp": (accuracy - base_acc) * 100 if accuracy is not None and base_acc is not None else None,
+        "gain_pp": gain.point_pp if gain else None,
+        "gain_interval_pp": list(gain.interval_pp) if gain and gain.interval_pp else None,
+        "gain_method": gain.method if gain else None,
+        "baseline_std_pp": dist.std * 100 if dist else None,
+        "baseline_seeds": dist.n if dist else len(baseline_runs),
+        "baseline_distribution": ({"mean": dist.mean, "std": dist.std, "n": dist.n,
+                                   "source": dist.source, "seeds": list(dist.seeds),
+                                   "accuracies": list(dist.accuracies),
+                                   "measured_on": dist.measured_on} if dist else None),
+        "tier_decided": decision.decided if decision else None,
+        "extra_seeds": max(0, len(runs) - rubric.min_seeds),
         "parameters": facts.get("parameters"),
         "baseline_parameters": next((b.inspection.get("parameters")
                                      for b in baseline_runs if b.inspection), None),
@@ -134,8 +149,8 @@ def summary_text(results: dict) -> str:
     if results["failure"]:
         lines.append(describe(results["failure"]))
     if m["accuracy"] is not None and m["baseline_accuracy"] is not None:
-        lines.append(f"Test accuracy {m['accuracy']:.2%} vs baseline {m['baseline_accuracy']:.2%} "
-                     f"({m['gain_pp']:+.2f} points).")
+        lines.append(f"Test accuracy {m['accuracy']:.2%} vs baseline {baseline_summary(m)}: "
+                     f"gain {gain_summary(m)}.")
     lines.append(score_line(results) + ".")
     return "\n".join(lines)
 

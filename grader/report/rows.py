@@ -78,3 +78,29 @@ def detail(t: dict) -> str:
 
 def count(v) -> str:
     return "n/a" if v is None else f"{v:,}"
+
+
+def gain_summary(m: dict) -> str:
+    """The gain as every report states it: the point estimate and its 95% interval."""
+    gain, interval = m.get("gain_pp"), m.get("gain_interval_pp")
+    if gain is None:
+        return "n/a"
+    if m.get("gain_method") == "paired-identical":
+        return f"{gain:+.2f} pp (the baseline's own runs: no change)"
+    if interval:
+        return f"{gain:+.2f} pp, 95% interval [{interval[0]:+.2f}, {interval[1]:+.2f}]"
+    return f"{gain:+.2f} pp (interval unknown: the baseline's noise is not measured here)"
+
+
+def baseline_summary(m: dict) -> str:
+    """What the gain is measured from: the calibrated or pinned distribution, or the
+    baseline's runs at the same seeds."""
+    d = m.get("baseline_distribution")
+    if m.get("baseline_accuracy") is None:
+        return "n/a"
+    if d and m.get("gain_method") == "calibrated":
+        where = f", {d['source']}" + (f" on {d['measured_on']}" if d.get("measured_on") else "")
+        return (f"{m['baseline_accuracy']:.2%} (mean of {d['n']} seeds, std "
+                f"{100 * d['std']:.2f} pp{where})")
+    n = len(m.get("baseline_per_seed") or [])
+    return f"{m['baseline_accuracy']:.2%} (same seed{'s' if n > 1 else ''})"

@@ -12,7 +12,7 @@ from rich.text import Text
 
 from grader.failures import describe
 from grader.report.results import score_line
-from grader.report.rows import count, detail, points, summary_rows
+from grader.report.rows import count, detail, gain_summary, points, summary_rows
 
 PHASES = {"data": "preparing data", "import": "importing hooks", "inspect": "inspecting the model",
           "train": "training", "test": "predicting the test set"}
@@ -37,7 +37,10 @@ class LiveProgress:
 
     def __call__(self, who: str, e: dict) -> None:
         kind = e.get("event")
-        if kind == "phase" and who == "grader":
+        if who == "calibrate":
+            self.console.print(f"[dim]baseline seed {e['seed']} ({e['done'] + 1} of "
+                               f"{e['total']} to train)…[/]")
+        elif kind == "phase" and who == "grader":
             self.console.print(f"[dim]{PHASES.get(e['phase'], e['phase'])}…[/]")
         elif kind == "run_start":
             self.tasks[who] = self.bar.add_task(f"{who} (seed {e['seed']})", total=None,
@@ -105,8 +108,8 @@ def render_tables(results: dict) -> Group:
     line = Text()
     line.append(score_line(results), style="bold")
     if m["accuracy"] is not None and m["baseline_accuracy"] is not None:
-        line.append(f"   accuracy {m['accuracy']:.2%} vs baseline {m['baseline_accuracy']:.2%} "
-                    f"({m['gain_pp']:+.2f} pp)")
+        line.append(f"   accuracy {m['accuracy']:.2%} vs baseline {m['baseline_accuracy']:.2%}: "
+                    f"{gain_summary(m)}")
     line.append(f"   {m['device']}, {m['wall_time_s']:.0f} s")
     parts.append(line)
     for note in results["submission"]["notes"]:

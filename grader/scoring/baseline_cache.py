@@ -22,10 +22,12 @@ GRADER_DIR = Path(__file__).resolve().parent.parent
 TRAINING_PACKAGES = ("sandbox", "inspection", "training")
 
 
-def baseline_key(*, rubric: Rubric, seed: int, quick: bool, data_digest: str, device_type: str,
+def baseline_key(*, rubric: Rubric, seed: int | None, quick: bool, data_digest: str, device_type: str,
                  reference_digest: str, versions: dict) -> str:
     parts = {
-        "dataset": asdict(rubric.dataset), "budget": asdict(rubric.budget),
+        # of the budget, only the clamps can change how the baseline trains
+        "dataset": asdict(rubric.dataset),
+        "budget": [rubric.budget.max_epochs, rubric.budget.max_batch_size],
         "training": asdict(rubric.training),
         "quick": asdict(rubric.quick) if quick else None, "seed": seed,
         "data": data_digest, "device": device_type, "reference": reference_digest,
@@ -54,3 +56,18 @@ def load_cached(cache_dir: Path, key: str) -> dict | None:
 
 def store(cache_dir: Path, key: str, record: dict) -> None:
     write_json(cache_dir / "baselines" / f"{key}.json", record)
+
+
+def load_calibration(cache_dir: Path, key: str) -> dict[int, float]:
+    """The baseline's accuracy per seed measured so far under `key` (baseline_key with no
+    seed): what `grade calibrate` keeps, and every grading reads its noise from."""
+    path = cache_dir / "calibration" / f"{key}.json"
+    try:
+        return {int(seed): float(acc) for seed, acc in json.loads(path.read_text())["accuracies"].items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}
+
+
+def store_calibration(cache_dir: Path, key: str, accuracies: dict[int, float], **about) -> None:
+    write_json(cache_dir / "calibration" / f"{key}.json",
+               {**about, "key": key, "accuracies": {str(s): a for s, a in sorted(accuracies.items())}})

@@ -1,9 +1,12 @@
 """Points: pure functions from checks and accuracies to the rubric items ("tests")."""
 from __future__ import annotations
 
-from grader.load.answers import manual_items
+from dataclasses import dataclass
+
 from grader.inspection.checks import CheckResult
+from grader.load.answers import manual_items
 from grader.rubric import Rubric, Tier
+from grader.scoring.noise import Gain, straddles
 
 CHANCE_FACTOR = 1.5  # "trains" needs test accuracy above 1.5x chance (0.15 for 10 classes)
 
@@ -18,9 +21,42 @@ def next_tier(gain_pp: float, tiers: list[Tier]) -> Tier | None:
     return next((t for t in tiers if gain_pp < t.min_gain - 1e-9), None)
 
 
+def boundaries(rubric: Rubric) -> list[float]:
+    return [t.min_gain for t in rubric.scoring.gain_tiers]
+
+
+@dataclass(frozen=True)
+class TierDecision:
+    points: float
+    decided: bool            # the whole 95% interval lies within one tier
+    low_points: float        # the tiers the interval's ends reach
+    high_points: float
+
+
+def decide_tier(gain: Gain, rubric: Rubric) -> TierDecision:
+    """The tier a gain earns, given its interval: the one the whole interval lies in; where
+    it straddles a boundary, what the rubric's `scoring.seeds.undecided` says."""
+    tiers = rubric.scoring.gain_tiers
+    at_point = gain_points(gain.point_pp, tiers)
+    if gain.interval_pp is None or not straddles(gain, boundaries(rubric)):
+        return TierDecision(at_point, True, at_point, at_point)
+    low, high = gain.interval_pp
+    low_points, high_points = gain_points(low, tiers), gain_points(high, tiers)
+    policy = rubric.scoring.seeds.undecided
+    if policy == "point":
+        points = at_point
+    elif policy == "linear":  # each boundary inside pays in proportion to the part above it
+        points = low_points + sum(
+            (gain_points(b, tiers) - gain_points(b - 1e-6, tiers)) * (high - b) / (high - low)
+            for b in boundaries(rubric) if low < b <= high)
+    else:
+        points = low_points
+    return TierDecision(points, False, low_points, high_points)
+
+
 def rubric_items(rubric: Rubric, checks: list[CheckResult], accuracy: float | None,
-                 baseline_accuracy: float | None, num_classes: int,
-                 answers: dict | None = None) -> list[dict]:
+                 gain: Gain | None, num_classes: int, answers: dict | None = None,
+                 seeds_run: int = 1) -> list[dict]:
     """The rubric's items in Gradescope's `tests` form: checks, then training, then gain,
     then the written answers a person grades (pending)."""
     items = [_item(c.title, c.points, c.max_points, c.output, c.id) for c in checks]
@@ -36,22 +72,43 @@ def rubric_items(rubric: Rubric, checks: list[CheckResult], accuracy: float | No
                                s.trains_points,
                                f"Test accuracy {accuracy:.2%} (needs more than "
                                f"{CHANCE_FACTOR * chance:.0%}).", "trains"))
-    tiers = s.gain_tiers
-    if tiers:
-        top = max(t.points for t in tiers)
-        if accuracy is None or baseline_accuracy is None:
+    if s.gain_tiers:
+        top = max(t.points for t in s.gain_tiers)
+        if accuracy is None or gain is None:
             items.append(_item("Accuracy gain over the baseline", 0, top,
                                "No test accuracy, so no gain to score.", "gain"))
         else:
-            gain = (accuracy - baseline_accuracy) * 100
-            pts = gain_points(gain, tiers)
-            nxt = next_tier(gain, tiers)
-            more = (f" Next tier: a gain of {nxt.min_gain:g} percentage points earns {nxt.points:g}."
-                    if nxt else " Top tier reached.")
-            items.append(_item("Accuracy gain over the baseline", pts, top,
-                               f"{accuracy:.2%} vs baseline {baseline_accuracy:.2%}: "
-                               f"{gain:+.2f} percentage points.{more}", "gain"))
+            decision = decide_tier(gain, rubric)
+            items.append(_item("Accuracy gain over the baseline", decision.points, top,
+                               gain_text(accuracy, gain, decision, rubric, seeds_run), "gain"))
     return items + manual_items(rubric.manual, answers or {})
+
+
+def gain_text(accuracy: float, gain: Gain, decision: TierDecision, rubric: Rubric,
+              seeds_run: int) -> str:
+    """What the gain item says: the numbers, the interval and how the tier was decided."""
+    runs = f" over {seeds_run} seeds" if seeds_run > 1 else ""
+    text = (f"{accuracy:.2%}{runs} vs baseline {gain.reference:.2%}: "
+            f"{gain.point_pp:+.2f} percentage points")
+    if gain.method == "paired-identical":
+        text += " (every run reproduced the baseline's at its seed: exactly no change)."
+    elif gain.interval_pp is None:
+        text += (". Interval unknown: the baseline's spread over seeds has not been measured "
+                 f"here (run `grade calibrate --rubric {rubric.name}`, or pin it in the rubric).")
+    else:
+        low, high = gain.interval_pp
+        text += f", 95% interval [{low:+.2f}, {high:+.2f}]."
+    if not decision.decided:
+        extra = f" ({seeds_run - rubric.min_seeds} extra seeds run)" if seeds_run > rubric.min_seeds else ""
+        text += (f" Decided inside the noise after {seeds_run} seed{'s' * (seeds_run != 1)}{extra}: "
+                 f"between {decision.low_points:g} and {decision.high_points:g} points; the rubric "
+                 f"gives the {rubric.scoring.seeds.undecided} value, {decision.points:g}.")
+        return text
+    nxt = next_tier(gain.point_pp, rubric.scoring.gain_tiers)
+    if nxt:
+        unit = "percentage point" if nxt.min_gain == 1 else "percentage points"
+        return text + f" Next tier: a gain of {nxt.min_gain:g} {unit} earns {nxt.points:g}."
+    return text + " Top tier reached."
 
 
 def total(items: list[dict]) -> tuple[float, float]:

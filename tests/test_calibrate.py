@@ -1,0 +1,102 @@
+"""End to end on synthetic data: `grade calibrate`, and grades that carry their interval."""
+import json
+import statistics
+
+import pytest
+
+from conftest import REPO, SUBMISSIONS, TINY_RUBRIC
+from grader.cli import main as cli
+from grader.grading import grade_submission
+from grader.rubric import load_rubric
+
+ADAPTIVE = TINY_RUBRIC.format(time_limit=120).replace(
+    "calibration_seeds: 2", "calibration_seeds: 4").replace(
+    "  trains_points: 15\n", "  trains_points: 15\n  seeds: {min: 1, max: 3, undecided: lower}\n")
+
+
+@pytest.fixture(scope="module")
+def calibrated(tmp_path_factory, fmnist_dir):
+    """A cache of its own (other modules' gradings must not see this calibration), and the
+    two calibrate calls' JSON."""
+    cache = tmp_path_factory.mktemp("calibration-cache")
+    rubric = tmp_path_factory.mktemp("rubric") / "adaptive.yaml"
+    rubric.write_text(ADAPTIVE)
+    return cache, rubric
+
+
+def calibrate_json(rubric, fmnist_dir, cache, monkeypatch, capsys):
+    monkeypatch.setenv("GRADER_CACHE_DIR", str(cache))
+    args = ["calibrate", "--rubric", str(rubric), "--quick", "--seeds", "4",
+            "--data-dir", str(fmnist_dir), "--json"]
+    assert cli(args) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def grade(path, rubric, fmnist_dir, cache, quick=True):
+    return grade_submission(submission=path, rubric=load_rubric(str(rubric)), data_dir=fmnist_dir,
+                            cache_dir=cache, quick=quick)
+
+
+def test_calibrate_prints_the_distribution_and_a_second_call_comes_from_the_cache(
+        calibrated, fmnist_dir, monkeypatch, capsys):
+    cache, rubric = calibrated
+    first = calibrate_json(rubric, fmnist_dir, cache, monkeypatch, capsys)
+    assert {"rubric", "quick", "seeds", "accuracies", "mean", "std"} <= set(first)
+    assert first["rubric"] == "tiny" and first["quick"] is True and first["seeds"] == [0, 1, 2, 3]
+    assert all(0 < a <= 1 for a in first["accuracies"])
+    assert first["mean"] == pytest.approx(statistics.fmean(first["accuracies"]))
+    assert first["std"] == pytest.approx(statistics.stdev(first["accuracies"]))
+    assert first["from_cache"] is False
+    second = calibrate_json(rubric, fmnist_dir, cache, monkeypatch, capsys)
+    assert second["from_cache"] is True
+    assert second["accuracies"] == first["accuracies"]
+
+
+def test_the_template_gains_exactly_zero(calibrated, fmnist_dir):
+    cache, rubric = calibrated
+    m = grade(REPO / "student_template", rubric, fmnist_dir, cache)["metrics"]
+    assert m["gain_pp"] == 0 and m["gain_interval_pp"] == [0.0, 0.0]
+    assert m["gain_method"] == "paired-identical" and m["extra_seeds"] == 0
+    assert m["baseline_seeds"] == 4 and m["baseline_std_pp"] > 0
+
+
+def test_a_placebo_gets_an_interval_holding_zero_and_seeds_where_they_decide(calibrated, fmnist_dir):
+    cache, rubric = calibrated
+    r = grade(SUBMISSIONS / "passes_placebo_extra_random_draw.py", rubric, fmnist_dir, cache)
+    m = r["metrics"]
+    low, high = m["gain_interval_pp"]
+    assert m["gain_method"] == "calibrated" and low < 0 < high
+    assert m["baseline_accuracy"] == pytest.approx(m["baseline_distribution"]["mean"])
+    assert m["gain_pp"] == pytest.approx(100 * (m["accuracy"] - m["baseline_accuracy"]))
+    # +0 and +2 are tier boundaries: an interval around 0 holds at least one, so the policy
+    # ran seeds up to its maximum, and says the tier was decided inside the noise
+    assert len(m["per_seed"]) == 3 and m["extra_seeds"] == 2 and m["tier_decided"] is False
+    gain_item = next(t for t in r["tests"] if t["tags"] == ["gain"])
+    assert "95% interval" in gain_item["output"] and "inside the noise after 3 seeds" in gain_item["output"]
+    assert "95% interval" in r["output"]  # Gradescope's text
+
+
+def test_without_calibration_the_interval_is_unknown_and_says_how_to_get_one(
+        tmp_path, fmnist_dir, tiny_rubric):
+    r = grade(SUBMISSIONS / "passes_placebo_extra_random_draw.py", tiny_rubric, fmnist_dir,
+              tmp_path / "empty-cache")
+    m = r["metrics"]
+    assert m["gain_interval_pp"] is None and m["gain_method"] == "paired"
+    assert m["baseline_std_pp"] is None and m["baseline_seeds"] == 1
+    gain_item = next(t for t in r["tests"] if t["tags"] == ["gain"])
+    assert "Interval unknown" in gain_item["output"] and "grade calibrate --rubric tiny" in gain_item["output"]
+
+
+def test_a_pinned_distribution_needs_no_calibration(tmp_path, fmnist_dir):
+    pinned = TINY_RUBRIC.format(time_limit=120).replace(
+        "  calibration_seeds: 2\n",
+        "  calibration_seeds: 2\n  pinned: {mean: 0.5, std: 0.02, n: 10, measured_on: test}\n")
+    path = tmp_path / "pinned.yaml"
+    path.write_text(pinned)
+    m = grade(REPO / "reference" / "strong.py", path, fmnist_dir, tmp_path / "cache",
+              quick=False)["metrics"]
+    assert m["gain_method"] == "calibrated" and m["baseline_distribution"]["source"] == "pinned"
+    assert m["baseline_accuracy"] == 0.5 and m["baseline_seeds"] == 10
+    # measured at the full budget: a --quick run does not use it
+    quick = grade(REPO / "reference" / "strong.py", path, fmnist_dir, tmp_path / "cache")["metrics"]
+    assert quick["baseline_distribution"] is None and quick["gain_interval_pp"] is None
