@@ -6,8 +6,11 @@ import subprocess
 import sys
 import zipfile
 
+import pytest
+
 from conftest import REPO, SUBMISSIONS, TINY_RUBRIC
 from grader.cli import main as cli
+from grader.commands import gradescope
 
 
 def unpack(bundle, root):
@@ -62,3 +65,53 @@ def test_an_invalid_rubric_is_refused_before_a_bundle_is_built(tmp_path):
     bad.write_text("name: x\n")
     assert cli(["gradescope", "--rubric", str(bad), "--out", str(tmp_path / "ag.zip")]) == 2
     assert not (tmp_path / "ag.zip").exists()
+
+
+@pytest.mark.parametrize("reported, chosen", [
+    ("Python 3.12.3", "system"),   # Ubuntu 24.04
+    ("Python 3.11.0rc1", "system"),
+    ("Python 3.13.1", "system"),
+    ("Python 4.0.0", "system"),
+    ("Python 3.10.12", "uv"),      # Ubuntu 22.04
+    ("Python 2.7.18", "uv"),
+    ("garbage", "uv"),
+    (None, "uv"),                  # no python3 at all
+])
+def test_setup_sh_picks_the_images_python_only_when_it_is_new_enough(tmp_path, reported, chosen):
+    """setup.sh's choice, run for real with a stub python3 on PATH: sourcing the script only
+    defines its functions (nothing else is on PATH, so apt-get would fail)."""
+    script = tmp_path / "setup.sh"
+    script.write_text(gradescope.SETUP_SH)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    if reported:
+        stub = bin_dir / "python3"
+        stub.write_text(f"#!/bin/sh\necho '{reported}'\n")
+        stub.chmod(0o755)
+    done = subprocess.run([shutil.which("bash"), "-c", 'source "$1" && python_source', "_", str(script)],
+                          env={"PATH": str(bin_dir)}, capture_output=True, text=True, timeout=30)
+    assert (done.returncode, done.stdout) == (0, chosen + "\n"), done.stderr
+
+
+@pytest.mark.skipif(not shutil.which("shellcheck"), reason="shellcheck not installed")
+@pytest.mark.parametrize("name", ["SETUP_SH", "RUN_AUTOGRADER"])
+def test_the_bundles_scripts_pass_shellcheck(tmp_path, name):
+    script = tmp_path / "script.sh"
+    script.write_text(getattr(gradescope, name))
+    done = subprocess.run(["shellcheck", str(script)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout
+
+
+def test_gradescope_tests_use_its_statuses_and_plain_names():
+    """Gradescope's specification: status "passed" or "failed" only, and without one a
+    0-of-0 test shows as passed; names are text, so Markdown backticks would show."""
+    checked = {"name": "Output shape of `conv1`", "score": 5.0, "max_score": 5.0,
+               "status": "passed", "output": "`conv1` outputs [32, 16, 16]", "tags": ["c"]}
+    answer = {"name": "Why `padding=1`?", "score": 0.0, "max_score": 10.0, "status": "pending",
+              "output": "Pending manual grading (10 points).", "tags": ["q", "manual"]}
+    form = gradescope.gradescope_form({"score": 5.0, "tests": [checked, answer], "status": "graded"})
+    assert [t["name"] for t in form["tests"]] == [
+        "Output shape of conv1", "Why padding=1? (pending manual grading, 10 points)"]
+    assert [t["status"] for t in form["tests"]] == ["passed", "failed"]
+    assert form["tests"][1]["score"] == form["tests"][1]["max_score"] == 0
+    assert checked["name"] == "Output shape of `conv1`"  # the results object is not changed

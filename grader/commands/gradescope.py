@@ -3,16 +3,25 @@ bundle; inside Gradescope's container `run_autograder` grades /autograder/submis
 /autograder/results/results.json. Grades made there are official: the student controls
 neither the grader nor the data.
 
-The bundle holds setup.sh (Python 3.11, the CPU build of torch, bubblewrap, the grader;
-then the data set is downloaded and decoded and the baseline trained once, into the
-image, so a submission trains only itself), run_autograder, the rubric, and the grader's
-source. AUTOGRADER_ROOT and AUTOGRADER_PYTHON let a test run it on a simulated tree.
+The bundle holds setup.sh (a Python 3.11 or newer, the CPU build of torch, bubblewrap, the
+grader; then the data set is downloaded and decoded and the baseline trained once, into
+the image, so a submission trains only itself), run_autograder, the rubric, and the
+grader's source. AUTOGRADER_ROOT and AUTOGRADER_PYTHON let a test run it on a simulated tree.
+
+What Gradescope reads (its autograder specification, gradescope-autograders.readthedocs.io
+/en/latest/specs/, docs/specs.md in gradescope/autograder_samples): only
+/autograder/results/results.json, which run_autograder must leave; a test's `status` may be
+"passed" or "failed" and nothing else, and without one a test passes when its score equals
+its max_score (so a 0-of-0 pending answer would show as passed); test names and outputs
+are plain text unless `name_format`/`output_format` say "html", "simple_format", "md" or
+"ansi". Its base images are Ubuntu 22.04 (the default) and 24.04 (docs/base_images.md).
 """
 from __future__ import annotations
 
 import io
 import json
 import os
+import re
 import sys
 import zipfile
 from pathlib import Path
@@ -27,16 +36,53 @@ GRADESCOPE_KEYS = ("score", "execution_time", "output", "output_format", "visibi
 
 SETUP_SH = """\
 #!/usr/bin/env bash
-# Gradescope runs this once, when the autograder image is built.
+# Gradescope runs this once, when it builds the autograder image (Ubuntu 22.04 or 24.04).
+# The grader needs Python 3.11 or newer: 24.04's own python3 is 3.12, while 22.04's is 3.10
+# and its python3.11 package a release candidate (24.04 has none), so there uv, from PyPI,
+# installs a managed CPython 3.11 (python-build-standalone).
 set -euo pipefail
-apt-get update
-apt-get install -y python3.11 python3.11-venv bubblewrap
-python3.11 -m venv /autograder/venv
-/autograder/venv/bin/pip install --upgrade pip
-/autograder/venv/bin/pip install torch torchvision --index-url https://download.pytorch.org/whl/cpu
-/autograder/venv/bin/pip install /autograder/source/grader-src
-# Data and baseline into the image, so no submission waits for them.
-cd /autograder/source && /autograder/venv/bin/python -m grader.commands.gradescope prepare
+VENV=/autograder/venv
+export UV_PYTHON_INSTALL_DIR=/opt/uv-python  # kept in the image, outside any home folder
+
+# "system" when the image's python3 is 3.11 or newer, else "uv".
+python_source() {
+    local version
+    version=$(python3 --version 2>&1) || version=""
+    if [[ $version =~ ^Python\\ ([0-9]+)\\.([0-9]+) ]] &&
+            (( BASH_REMATCH[1] > 3 || (BASH_REMATCH[1] == 3 && BASH_REMATCH[2] >= 11) )); then
+        echo system
+    else
+        echo uv
+    fi
+}
+
+make_venv() {
+    if [ "$(python_source)" = system ]; then
+        python3 -m venv "$VENV"
+    else  # uv in a venv of its own: nothing is pip-installed into the system's Python
+        python3 -m venv /opt/uv
+        /opt/uv/bin/pip install uv
+        /opt/uv/bin/uv python install 3.11
+        /opt/uv/bin/uv venv --seed --python 3.11 "$VENV"
+    fi
+}
+
+main() {
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update
+    apt-get install -y python3 python3-venv bubblewrap
+    make_venv
+    "$VENV/bin/pip" install --upgrade pip
+    "$VENV/bin/pip" install torch torchvision --index-url https://download.pytorch.org/whl/cpu
+    "$VENV/bin/pip" install /autograder/source/grader-src
+    # Data and baseline into the image, so no submission waits for them.
+    cd /autograder/source && "$VENV/bin/python" -m grader.commands.gradescope prepare
+}
+
+# Sourced (by a test of python_source), it only defines the functions.
+if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
+    main "$@"
+fi
 """
 
 RUN_AUTOGRADER = """\
@@ -123,13 +169,24 @@ def gradescope_form(results: dict) -> dict:
 
 
 def _gradescope_test(t: dict) -> dict:
-    """A written answer shows with its text and 0 of 0 points: Gradescope takes the score
-    from `score`, and the points come from a manually graded question beside the
-    autograder (README: "Written answers")."""
+    """A written answer shows with its text, 0 of 0 points and "failed": without a status
+    Gradescope would mark a full 0-of-0 as passed, and a pending answer is never passed.
+    Gradescope takes the score from `score`; the points come from a manually graded
+    question beside the autograder (README: "Written answers")."""
     if t["status"] == "pending":
-        return {"name": pending_title(t),
-                "score": 0.0, "max_score": 0.0, "output": t["output"]}
-    return {k: t[k] for k in ("name", "score", "max_score", "output", "status") if k in t}
+        return {"name": plain_name(pending_title(t)), "score": 0.0, "max_score": 0.0,
+                "status": "failed", "output": t["output"]}
+    test = {k: t[k] for k in ("name", "score", "max_score", "output", "status") if k in t}
+    return {**test, "name": plain_name(t["name"])}
+
+
+CODE_SPAN = re.compile(r"(`+)(.+?)\1", re.DOTALL)
+
+
+def plain_name(text: str) -> str:
+    """A name for consumers that show text as typed (Gradescope's test names, GitHub
+    Classroom's log, JUnit): Markdown code spans lose their backticks."""
+    return CODE_SPAN.sub(lambda m: m.group(2).strip() or m.group(2), text)
 
 
 def _the_submission(folder: Path) -> Path:
