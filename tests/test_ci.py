@@ -4,10 +4,14 @@ import json
 from xml.etree import ElementTree as ET
 
 import pytest
+import xmlschema
 import yaml
 
 from conftest import REPO, SUBMISSIONS
 from grader.cli import main as cli
+from grader.commands import ci
+from test_classroom import reporter
+from test_junit import SCHEMAS
 
 WORKFLOW = REPO / ".github" / "classroom" / "autograde.yml"
 
@@ -42,12 +46,18 @@ def test_ci_writes_summary_outputs_junit_and_classroom_points(tmp_path, actions_
     assert classroom["version"] == 1 and classroom["max_score"] == results["max_score"]
     assert sum(t["score"] for t in classroom["tests"]) == results["score"]
     assert {t["status"] for t in classroom["tests"]} <= {"pass", "fail"}
+    seen = reporter(o["result"])  # what the reporter step shows and records
+    assert seen["annotation"] == f"Points {results['score']:g}/{results['max_score']:g}"
+    assert f"Total points for grade: {results['score']:.2f}/{results['max_score']:g}" in seen["log"]
+    assert seen["step_failed"]  # under --fail-under 1000, like the grade step
     suite = ET.parse(out / "junit.xml").getroot()
     cases = suite.findall("testcase")
     assert len(cases) == len(results["tests"]) == int(suite.get("tests"))
     failed = [c for c in cases if c.find("failure") is not None]
     assert len(failed) == int(suite.get("failures")) == sum(
-        t["status"] != "passed" for t in results["tests"])
+        t["status"] == "failed" for t in results["tests"])
+    for name in ("ant-junit.xsd", "jenkins-xunit-junit-10.xsd"):
+        xmlschema.XMLSchema(SCHEMAS / name).validate(out / "junit.xml")
 
 
 def test_ci_exit_codes_follow_the_spec(tmp_path, actions_env, fmnist_dir, tiny_rubric):
@@ -60,6 +70,22 @@ def test_ci_exit_codes_follow_the_spec(tmp_path, actions_env, fmnist_dir, tiny_r
     classroom = json.loads(base64.b64decode(outputs_of(outputs)["result"]))
     assert classroom["status"] == "error"  # the second run's line comes last
     assert cli(["ci", "--rubric", str(tmp_path / "missing.yaml")]) == 2
+    # no grade, but still a result the reporter reads (an empty one kills it)
+    assert reporter(outputs_of(outputs)["result"])["log"][0].startswith(
+        "Error: grade ci stopped before a grade: RubricError")
+
+
+def test_a_grading_that_breaks_still_leaves_the_reporter_a_result(actions_env, monkeypatch):
+    _, outputs = actions_env
+
+    def broken(**_):
+        raise RuntimeError("the grader broke")
+    monkeypatch.setattr(ci, "grade_submission", broken)
+    assert cli(["ci", str(REPO / "student_template"), "--rubric", "cifar10"]) == 4
+    o = outputs_of(outputs)
+    seen = reporter(o["result"])
+    assert o["status"] == "error" and seen["step_failed"] and seen["annotation"] is None
+    assert "RuntimeError: the grader broke" in seen["log"][0]
 
 
 def test_the_classroom_workflow_wires_grade_ci_to_the_reporter():

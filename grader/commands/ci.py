@@ -1,107 +1,242 @@
 """`grade ci [PATH]`: grade the checkout in a CI job (GitHub Actions on a pull request).
 
 Writes into --out the same results.json and report.md as `grade --local`, plus JUnit XML
-(one test case per rubric item, for CI test tabs); when run under GitHub Actions it
-appends the report to the job page ($GITHUB_STEP_SUMMARY) and sets step outputs
-($GITHUB_OUTPUT): score, max_score, pending_points, status, and `result`, the base64 JSON that GitHub
-Classroom's autograding reporter reads. Exits like `grade --local` (0, 1 under
---fail-under, 3 ungradable). The score is advisory: the student controls the workflow.
+(one test case per rubric item, valid under Ant's JUnit schema and the Jenkins xUnit
+plugin's); when run under GitHub Actions it sets step outputs ($GITHUB_OUTPUT): score,
+max_score, pending_points, status, and `result`, the base64 JSON that GitHub Classroom's
+autograding reporter reads (always, even when grading breaks), and appends the report to
+the job page ($GITHUB_STEP_SUMMARY). Exits like `grade --local` (0, 1 under --fail-under,
+3 ungradable). The score is advisory: the student controls the workflow.
 """
 from __future__ import annotations
 
 import base64
 import json
 import os
+import socket
+from datetime import datetime, timezone
+from fractions import Fraction
+from math import ceil, inf, nextafter
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
 from rich.console import Console
 
-from grader.failures import exit_status
+from grader.commands.gradescope import plain_name
+from grader.failures import EXIT_GRADED, EXIT_UNDER, EXIT_UNGRADABLE, exit_status
+from grader.files import write_atomic
 from grader.grading import grade_submission
 from grader.report.folder import write_reports
 from grader.report.markdown import render_markdown
-from grader.report.terminal import render_tables
-from grader.files import write_atomic
-from grader.rubric import load_rubric
 from grader.report.rows import detail, pending_title
+from grader.report.terminal import render_tables
+from grader.rubric import load_rubric
 
 
 def main(*, path: Path = Path("."), rubric: str = "cifar10", out: Path = Path("grade-report"),
          data_dir: Path | None = None, quick: bool = False, device: str = "auto",
          fail_under: float | None = None, console: Console | None = None) -> int:
     console = console or Console(stderr=True)
-    spec = load_rubric(rubric)
-    console.print(f"Grading {path} with rubric {spec.name} (CI, advisory)")
-    results = grade_submission(submission=path, rubric=spec, data_dir=data_dir, quick=quick,
-                               device=device, mode="ci", artifacts=out)
+    try:
+        spec = load_rubric(rubric)
+        console.print(f"Grading {path} with rubric {spec.name} (CI, advisory)")
+        results = grade_submission(submission=path, rubric=spec, data_dir=data_dir, quick=quick,
+                                   device=device, mode="ci", artifacts=out)
+    except BaseException as e:
+        # The reporter step runs whatever happened (`if: always()`) and dies on an empty
+        # `result` ("Unexpected end of JSON input"): leave it one that says what broke.
+        step_outputs({"status": "error", "result": _encode(crashed_result(e))})
+        raise
+    code = exit_status(results, fail_under)
+    step_outputs(grade_outputs(results, fail_under))  # first: a report failing below costs no grade
+    job_summary(results, fail_under, code)
     files = write_reports(results, out)
     files["junit"] = write_atomic(Path(out) / "junit.xml", junit_xml(results))
-    code = exit_status(results, fail_under)
-    github_outputs(results, fail_under, code)
     console.print(render_tables(results))
     console.print("Reports: " + ", ".join(str(p) for p in files.values()))
     return code
 
 
+# --- GitHub Classroom -----------------------------------------------------------------
+# Written against classroom-resources/autograding-grading-reporter@v1 (dist/main.js, built
+# from src/ at commit 43c2d9f). It reads the grade twice, with two different arithmetics:
+# - the annotation Classroom records, "Points X/Y" (src/notify-classroom.js), is the sum
+#   of tests[].score over max_score;
+# - the log's "Total points for grade: X/Y" (getTestScore, src/helpers/test-helpers.js) is
+#   (tests whose status is "pass") / len(tests) x max_score, whatever the points.
+# It fails the step when the top-level status is "fail" or "error" (src/main.js), and
+# prints " - line <line_no>" after a test's name unless line_no is 0
+# (src/console-results.js).
+# So every line carries its points for the annotation, and balance lines make the count
+# of passed lines read score/max_score in the log.
+
+CLASSROOM_STATUS = {EXIT_GRADED: "pass", EXIT_UNDER: "fail", EXIT_UNGRADABLE: "error"}
+MAX_LINES = 200  # past it, the log's total is the nearest fraction with at most 200 lines
+
+
+def classroom_result(results: dict, fail_under: float | None = None) -> dict:
+    """The JSON the reporter reads from `<RUNNER>_RESULTS`: its annotation and its log both
+    show score/max_score, and it fails the step only under --fail-under or when the
+    submission could not be graded."""
+    score, top = results["score"], results["max_score"]
+    lines = [_item_line(t) for t in results["tests"] if t["status"] != "pending"]
+    _settle(lines, score)
+    if score < top:  # at full marks one line not passed would lower the log's total
+        lines += [_pending_line(t) for t in results["tests"] if t["status"] == "pending"]
+    return {"version": 1, "status": CLASSROOM_STATUS[exit_status(results, fail_under)],
+            "max_score": top, "tests": lines + _balance(lines, score, top)}
+
+
+def crashed_result(error: BaseException) -> dict:
+    """What the reporter reads when grading stopped before a grade: an error line it prints,
+    and max_score 0, so that no points reach Classroom (notify-classroom.js skips it)."""
+    message = f"grade ci stopped before a grade: {type(error).__name__}: {error}"
+    return {"version": 1, "status": "error", "max_score": 0,
+            "tests": [_line("grade ci", "error", 0, 0, message)]}
+
+
+def _line(name: str, status: str, score: float, max_score: float, message: str) -> dict:
+    # line_no 0: a rubric item has no source line, and 0 is the reporter's "no line"
+    return {"name": name, "status": status, "score": score, "max_score": max_score,
+            "line_no": 0, "message": message}
+
+
+def _item_line(t: dict) -> dict:
+    name = f"{plain_name(t['name'])}: {t['score']:g}/{t['max_score']:g} points"
+    return _line(name, "pass" if t["status"] == "passed" else "fail", t["score"],
+                 t["max_score"], t["output"])
+
+
+def _pending_line(t: dict) -> dict:
+    """Never "pass": a person has not graded it yet. Its points are in neither total."""
+    return _line(plain_name(pending_title(t)), "fail", 0, 0, detail(t))
+
+
+def _settle(lines: list[dict], score: float) -> None:
+    """Make the reporter's left-to-right float sum of the lines' scores equal `score`
+    exactly: results.json rounds the score to 4 decimals, and Python's sum() may add up
+    differently from JavaScript's reduce (3.12 compensates)."""
+    if not lines:
+        return
+    partial = 0.0
+    for line in lines[:-1]:
+        partial += line["score"]
+    guess = score - partial
+    for last in (guess, nextafter(guess, inf), nextafter(guess, -inf)):
+        if partial + last == score:
+            lines[-1]["score"] = last
+            return
+
+
+def _balance(lines: list[dict], score: float, top: float) -> list[dict]:
+    """Lines worth no points, passed or not, so that passed/total x max_score is the score:
+    50/100 with 4 of 5 items passed needs 8 lines, 4 of them passed."""
+    if top <= 0:
+        return []
+    share = (Fraction(score) / Fraction(top)).limit_denominator(MAX_LINES)
+    p, n = share.numerator, share.denominator
+    passed = sum(line["status"] == "pass" for line in lines)
+    rest = len(lines) - passed
+    if (passed and not p) or (rest and p == n):
+        return []  # a 0-point item passed at 0, or failed at full marks: nothing balances it
+    k = max(1, ceil(passed / p) if p else 0, ceil(rest / (n - p)) if n > p else 0)
+    why = (f"(balance line: the reporter's log counts lines, not points; the grade is "
+           f"{score:g}/{top:g})")
+    return ([_line(why, "pass", 0, 0, why) for _ in range(k * p - passed)]
+            + [_line(why, "fail", 0, 0, why) for _ in range(k * (n - p) - rest)])
+
+
+# --- GitHub Actions -------------------------------------------------------------------
+
+def grade_outputs(results: dict, fail_under: float | None) -> dict:
+    return {"score": f"{results['score']:g}", "max_score": f"{results['max_score']:g}",
+            "pending_points": f"{results.get('pending_points', 0):g}",
+            "status": results["status"],
+            "result": _encode(classroom_result(results, fail_under))}
+
+
+def step_outputs(values: dict) -> None:
+    """Append to $GITHUB_OUTPUT (one `key=value` line each; every value is one line)."""
+    path = os.environ.get("GITHUB_OUTPUT")
+    if path:
+        with open(path, "a") as f:
+            f.write("".join(f"{k}={v}\n" for k, v in values.items()))
+
+
+def job_summary(results: dict, fail_under: float | None, code: int) -> None:
+    path = os.environ.get("GITHUB_STEP_SUMMARY")
+    if path:
+        verdict = ("" if fail_under is None else
+                   f"\n\n**{'Below' if code == EXIT_UNDER else 'At or above'} the pass mark of "
+                   f"{fail_under:g} points.**")
+        with open(path, "a") as f:
+            f.write(render_markdown(results) + verdict + "\n")
+
+
+def _encode(result: dict) -> str:
+    return base64.b64encode(json.dumps(result).encode()).decode()
+
+
+# --- JUnit XML ------------------------------------------------------------------------
+# Valid under both schemas CI tools read JUnit with (vendored in tests/schemas/): Ant's
+# (testsuite: properties, testcases, system-out, system-err in that order; timestamp,
+# hostname and time required; a testcase holds at most one skipped/failure/error, and
+# failure and error need a type) and the Jenkins xUnit plugin's junit-10.xsd (errors
+# required). Neither lets a testcase carry points, so they are suite properties.
+
 def junit_xml(results: dict) -> str:
-    """One <testcase> per rubric item: passed, or failed with the item's explanation."""
+    """One <testcase> per rubric item: passed, failed (or errored, when the grader broke)
+    with the item's explanation, or skipped while a person grades it."""
     tests = results["tests"]
+    cases = [_testcase(t, results) for t in tests]
     suite = ET.Element("testsuite", name=f"tinycnn-grader {results['provenance']['rubric_name']}",
-                       tests=str(len(tests)),
-                       failures=str(sum(t["status"] == "failed" for t in tests)),
-                       skipped=str(sum(t["status"] == "pending" for t in tests)),
-                       time=f"{results['execution_time']:.1f}")
-    props = ET.SubElement(suite, "properties")
-    for key in ("score", "max_score", "pending_points"):
-        ET.SubElement(props, "property", name=key, value=f"{results.get(key, 0):g}")
-    for key in ("accuracy", "baseline_accuracy", "gain_pp"):
-        value = results["metrics"].get(key)
-        ET.SubElement(props, "property", name=key, value="" if value is None else f"{value:.4f}")
-    for t in tests:
-        case = ET.SubElement(suite, "testcase", classname="rubric", name=t["name"])
-        case.set("points", f"{t['score']:g}/{t['max_score']:g}")
-        if t["status"] == "pending":  # a person grades it: neither passed nor failed
-            ET.SubElement(case, "skipped", message=f"pending manual grading "
-                                                   f"({t['max_score']:g} points)")
-        elif t["status"] != "passed":
-            failure = ET.SubElement(case, "failure", message=f"{t['score']:g} of {t['max_score']:g} points")
-            failure.text = t["output"]
-        ET.SubElement(case, "system-out").text = t["output"]
+                       tests=str(len(cases)),
+                       failures=str(sum(c.find("failure") is not None for c in cases)),
+                       errors=str(sum(c.find("error") is not None for c in cases)),
+                       skipped=str(sum(c.find("skipped") is not None for c in cases)),
+                       time=f"{results['execution_time']:.1f}",
+                       timestamp=_timestamp(results), hostname=socket.gethostname() or "localhost")
+    suite.append(_properties(results))
+    suite.extend(cases)
+    ET.SubElement(suite, "system-out").text = "\n\n".join(
+        f"{plain_name(t['name'])}: {t['output']}" for t in tests)
+    ET.SubElement(suite, "system-err").text = ""
     ET.indent(suite)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suite, encoding="unicode") + "\n"
 
 
-def classroom_result(results: dict) -> dict:
-    """The JSON GitHub Classroom's autograding reporter reads from `<ID>_RESULTS`."""
-    return {
-        "version": 1,
-        "status": "error" if results["status"] == "failed" else
-                  ("pass" if results["score"] >= results["max_score"] else "fail"),
-        "max_score": results["max_score"],
-        "tests": [_classroom_test(t) for t in results["tests"]],
-    }
+def _testcase(t: dict, results: dict) -> ET.Element:
+    # time 0: the items are judged from one grading, whose time is the suite's
+    case = ET.Element("testcase", classname="rubric", name=plain_name(t["name"]), time="0")
+    points = f"{t['score']:g} of {t['max_score']:g} points"
+    if t["status"] == "pending":  # a person grades it: neither passed nor failed
+        ET.SubElement(case, "skipped", message=f"pending manual grading ({t['max_score']:g} "
+                                               f"points)").text = t["output"]
+    elif t["status"] != "passed":
+        broke = (results.get("failure") or {}).get("code") == "grader_error"
+        ET.SubElement(case, "error" if broke else "failure", message=points,
+                      type="grader_error" if broke else "rubric").text = t["output"]
+    return case
 
 
-def _classroom_test(t: dict) -> dict:
-    if t["status"] == "pending":  # out of the autograded total: a person adds these points
-        return {"name": pending_title(t),
-                "status": "pass", "score": 0, "max_score": 0, "message": detail(t)}
-    return {"name": t["name"], "status": "pass" if t["status"] == "passed" else "fail",
-            "score": t["score"], "max_score": t["max_score"], "message": t["output"]}
+def _properties(results: dict) -> ET.Element:
+    props = ET.Element("properties")
+    values = {key: f"{results.get(key, 0):g}" for key in ("score", "max_score", "pending_points")}
+    for key in ("accuracy", "baseline_accuracy", "gain_pp"):
+        value = results["metrics"].get(key)
+        values[key] = "" if value is None else f"{value:.4f}"
+    for t in results["tests"]:  # a testcase may not carry points in either schema
+        values[f"points: {plain_name(t['name'])}"] = (
+            f"pending/{t['max_score']:g}" if t["status"] == "pending"
+            else f"{t['score']:g}/{t['max_score']:g}")
+    for name, value in values.items():
+        ET.SubElement(props, "property", name=name, value=value)
+    return props
 
 
-def github_outputs(results: dict, fail_under: float | None, code: int) -> None:
-    summary, outputs = os.environ.get("GITHUB_STEP_SUMMARY"), os.environ.get("GITHUB_OUTPUT")
-    if summary:
-        verdict = ("" if fail_under is None else
-                   f"\n\n**{'Below' if code == 1 else 'At or above'} the pass mark of "
-                   f"{fail_under:g} points.**")
-        with open(summary, "a") as f:
-            f.write(render_markdown(results) + verdict + "\n")
-    if outputs:
-        encoded = base64.b64encode(json.dumps(classroom_result(results)).encode()).decode()
-        with open(outputs, "a") as f:
-            f.write(f"score={results['score']:g}\nmax_score={results['max_score']:g}\n"
-                    f"pending_points={results.get('pending_points', 0):g}\n"
-                    f"status={results['status']}\nresult={encoded}\n")
+def _timestamp(results: dict) -> str:
+    """When it was graded, in UTC without a zone: Ant's schema allows no zone."""
+    graded = results.get("provenance", {}).get("graded_at")
+    when = (datetime.strptime(graded, "%Y-%m-%dT%H:%M:%S%z") if graded
+            else datetime.now(timezone.utc))
+    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
