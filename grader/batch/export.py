@@ -3,17 +3,25 @@ gradebook in OUT (nothing is retrained), written atomically into OUT/exports/.
 
 - csv: one row per student and rubric, a column per rubric item ("pending" for a written
   answer a person grades), then total, pending manual points, accuracy, baseline, gain,
-  status and the failure reason.
+  status, the failure reason, whether the grade is official (true/false), the gain's 95%
+  interval and the baseline's spread (empty where the grading did not measure them).
 - canvas: Canvas's gradebook import (Student, ID, SIS User ID, SIS Login ID, Section, then
   one assignment column, and an empty one per written answer to grade by hand); the
-  student id goes in SIS Login ID.
+  student id goes in SIS Login ID. Only official grades, unless allow_unofficial: a quick
+  or advisory run must not reach the gradebook by accident.
 - leaderboard: pseudonyms (a keyed hash of the student id, the key kept in OUT) ranked by
-  test accuracy; a student finds their own pseudonym in their feedback folder.
+  test accuracy, with the gain and its interval; a student finds their own pseudonym in
+  their feedback folder.
 - feedback: the reports per student, as `grade --local` writes them, with the run's
   weights, predictions and gallery from the batch's own feedback folder.
 - summary: the class view (summary.md with per_class.png and confusion.png): score
   spread, failure reasons, per-class test accuracy across the class against the baseline,
   and the most common confusions. `grade batch` writes it at the end of every batch.
+
+Units, the same in every CSV: `accuracy` and `baseline_accuracy` are fractions (0.7135),
+as in results.json's metrics; columns ending in `_pp` are percentage points (gain 2.5 =
+2.5 points of accuracy); the Markdown shows accuracies as percentages with a % sign, like
+Gradescope's leaderboard.
 """
 from __future__ import annotations
 
@@ -36,7 +44,13 @@ WORDS = ("amber", "birch", "cedar", "delta", "ember", "fjord", "garnet", "harbor
          "sierra", "tundra", "umber", "violet", "willow", "xenon", "yarrow", "zephyr")
 
 
-def main(*, out: Path, fmt: str, rubric: str | None = None) -> list[Path]:
+class UnofficialGrades(ValueError):
+    """Exporting for Canvas grades that are not official (a --quick run, or not graded in
+    official mode) without allow_unofficial."""
+
+
+def main(*, out: Path, fmt: str, rubric: str | None = None,
+         allow_unofficial: bool = False) -> list[Path]:
     out = Path(out)
     if not (out / gradebook.FILE).is_file():
         raise FileNotFoundError(f"no gradebook at {out / gradebook.FILE}: run `grade batch` first")
@@ -47,6 +61,8 @@ def main(*, out: Path, fmt: str, rubric: str | None = None) -> list[Path]:
     if fmt == "csv":
         return [_write_csv(target / "grades.csv", *grades_table(rows))]
     if fmt == "canvas":
+        if not allow_unofficial:
+            refuse_unofficial(rows)
         return [_write_csv(target / "canvas.csv", *canvas_table(rows))]
     if fmt == "leaderboard":
         key = _leaderboard_key(out)
@@ -134,17 +150,41 @@ def grades_table(rows: list[gradebook.Row]) -> tuple[list[str], list[list]]:
         for t in r.results.get("tests", []):
             if t["name"] not in items:
                 items.append(t["name"])
+    # new columns go last: a script that reads columns by position keeps working
     header = ["student", "rubric", *items, "total", "max_total", "pending_manual_points",
-              "accuracy", "baseline_accuracy", "gain_pp", "status", "reason"]
+              "accuracy", "baseline_accuracy", "gain_pp", "status", "reason", "official",
+              "gain_interval_low_pp", "gain_interval_high_pp", "baseline_std_pp", "baseline_seeds"]
     body = []
     for r in rows:
         scores = {t["name"]: "pending" if t["status"] == "pending" else t["score"]
                   for t in r.results.get("tests", [])}
+        metrics = r.results.get("metrics", {})
         body.append([r.student, r.rubric, *[scores.get(i, "") for i in items], r.score, r.max_score,
                      r.results.get("pending_points", 0), _num(r.accuracy),
                      _num(r.baseline_accuracy), _num(r.gain_pp, 2), r.status,
-                     r.failure_message or ""])
+                     r.failure_message or "", _official(r), *_interval(metrics),
+                     _num(metrics.get("baseline_std_pp"), 2), _cell(metrics.get("baseline_seeds"))])
     return header, body
+
+
+def refuse_unofficial(rows: list[gradebook.Row]) -> None:
+    unofficial = [r.student for r in rows if _official(r) != "true"]
+    if unofficial:
+        shown = ", ".join(unofficial[:5]) + (", ..." if len(unofficial) > 5 else "")
+        raise UnofficialGrades(
+            f"{len(unofficial)} of {len(rows)} grades are unofficial (a --quick run or not an "
+            f"official grading): {shown}; grade them again with `grade batch` (without "
+            f"--quick), or pass --allow-unofficial to export them anyway")
+
+
+def _official(r: gradebook.Row) -> str:
+    return "true" if r.results.get("official") is True else "false"
+
+
+def _interval(metrics: dict) -> list:
+    """The gain's 95% interval as two cells, empty where it was not measured."""
+    interval = metrics.get("gain_interval_pp") or [None, None]
+    return [_num(interval[0], 2), _num(interval[1], 2)]
 
 
 def canvas_table(rows: list[gradebook.Row]) -> tuple[list[str], list[list]]:
@@ -171,13 +211,24 @@ def pseudonym(student: str, key: bytes) -> str:
 
 def leaderboard(rows: list[gradebook.Row], key: bytes) -> tuple[str, tuple[list[str], list[list]]]:
     ranked = sorted((r for r in rows if r.accuracy is not None), key=lambda r: -r.accuracy)
-    header = ["rank", "name", "accuracy", "gain_pp", "score"]
-    body = [[i, pseudonym(r.student, key), _num(r.accuracy), _num(r.gain_pp, 2), r.score]
-            for i, r in enumerate(ranked, 1)]
-    md = ["# Leaderboard", "", "Names are pseudonyms; yours is in your feedback folder.", "",
+    header = ["rank", "name", "accuracy", "gain_pp", "score", "gain_interval_low_pp",
+              "gain_interval_high_pp"]
+    body = [[i, pseudonym(r.student, key), _num(r.accuracy), _num(r.gain_pp, 2), r.score,
+             *_interval(r.results.get("metrics", {}))] for i, r in enumerate(ranked, 1)]
+    md = ["# Leaderboard", "", "Names are pseudonyms; yours is in your feedback folder. The gain "
+          "is in percentage points over the baseline, with its 95% interval where it was "
+          "measured.", "",
           "| rank | name | test accuracy | gain (pp) | score |", "|---:|---|---:|---:|---:|"]
-    md += [f"| {b[0]} | {b[1]} | {b[2]} | {b[3]} | {b[4]:g} |" for b in body]
+    md += [f"| {b[0]} | {b[1]} | {r.accuracy:.2%} | {_gain_cell(r)} | {b[4]:g} |"
+           for b, r in zip(body, ranked)]
     return "\n".join(md) + "\n", (header, body)
+
+
+def _gain_cell(r: gradebook.Row) -> str:
+    if r.gain_pp is None:
+        return ""
+    interval = r.results.get("metrics", {}).get("gain_interval_pp")
+    return f"{r.gain_pp:+.2f}" + (f" [{interval[0]:+.2f}, {interval[1]:+.2f}]" if interval else "")
 
 
 def _leaderboard_key(out: Path) -> bytes:
@@ -190,6 +241,10 @@ def _leaderboard_key(out: Path) -> bytes:
 
 def _num(value, digits: int = 4):
     return "" if value is None else round(value, digits)
+
+
+def _cell(value):
+    return "" if value is None else value
 
 
 def _write_csv(path: Path, header: list[str], body: list[list]) -> Path:
