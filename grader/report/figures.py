@@ -35,10 +35,12 @@ def training_curves_png(results: dict) -> bytes | None:
         acc_ax.axhline(100 * m["accuracy"], color=STUDENT, alpha=0.35, linewidth=1)
     if m.get("baseline_accuracy") is not None:
         acc_ax.axhline(100 * m["baseline_accuracy"], color=BASELINE, alpha=0.35, linewidth=1)
+    last = max((h[-1]["epoch"] for h in student + baseline), default=1)
     for ax in (loss_ax, acc_ax):
         ax.grid(alpha=0.25)
         ax.spines[["top", "right"]].set_visible(False)
         ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.set_xlim(0.5, last + 0.5)  # one epoch is one point, not an axis from 0.96 to 1.04
     acc_ax.legend(frameon=False, loc="lower right")
     if not baseline:
         acc_ax.text(0.02, 0.02, "baseline: no curves (pinned or cached without history)",
@@ -120,7 +122,7 @@ def gallery_png(images, true: list[int], predicted: list[int], confidence: list[
               f"{classes[t]}\n✓ {100 * c:.0f}%"
               for t, p, c, w in zip(true, predicted, confidence, wrong)]
     return image_grid_png(images, titles, ["#cf222e" if w else "#1a7f37" for w in wrong],
-                          columns=columns, cell=(1.45, 1.95), fontsize=6.5,
+                          columns=columns, cell=(1.7, 2.3), fontsize=9,
                           layout={"pad": 0.3, "h_pad": 1.2})
 
 

@@ -3,6 +3,7 @@ student opens in a browser. Same facts as report.md, laid out to be read at a gl
 from __future__ import annotations
 
 import base64
+import re
 from html import escape
 
 from grader.failures import describe
@@ -37,7 +38,7 @@ def render_html(results: dict, pictures: dict | None = None) -> str:
     pictures = pictures or {}
     m, sub, p = results["metrics"], results["submission"], results["provenance"]
     title = p["rubric"]["title"] or p["rubric_name"]
-    e = escape
+    e = _text
     out = [f"<!doctype html><html lang=en><meta charset=utf-8><title>{e(title)}: {e(sub['name'])}"
            f"</title><style>{CSS}</style><body>",
            f"<h1>{e(sub['name'])}</h1><p class=sub>{e(title)}</p>"]
@@ -48,7 +49,7 @@ def render_html(results: dict, pictures: dict | None = None) -> str:
     gain = m["gain_pp"]
     score = f"{results['score']:g} / {results['max_score']:g}"
     if results.get("pending_points"):
-        score += f" +{results['pending_points']:g}?"
+        score += f" (+{results['pending_points']:g} pending)"
     cards = [("Score", score, ""),
              ("Test accuracy", _pct(m["accuracy"]), ""),
              ("Baseline", _pct(m["baseline_accuracy"]), ""),
@@ -124,3 +125,9 @@ def _gain_colour(m: dict) -> str:
         return ""
     low, high = interval or (gain, gain)
     return "good" if low > 0 else "bad" if high < 0 else ""
+
+
+def _text(value) -> str:
+    """Escaped for HTML, with Markdown's `code` spans (the reports' messages use them) shown
+    as code instead of literal backticks."""
+    return re.sub(r"`([^`\n]+)`", r"<code>\1</code>", escape(str(value)))
