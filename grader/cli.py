@@ -134,6 +134,8 @@ def build_export_parser() -> argparse.ArgumentParser:
     p.add_argument("out", type=Path, help="the --out folder of `grade batch`")
     p.add_argument("--format", dest="fmt", required=True, choices=export.FORMATS)
     p.add_argument("--rubric", help="only this rubric's grades (by rubric name)")
+    p.add_argument("--allow-unofficial", dest="allow_unofficial", action="store_true",
+                   help="canvas: also export grades that are not official (--quick or advisory runs)")
     return p
 
 
@@ -174,7 +176,12 @@ def _run(argv: list[str], console: Console) -> int:
         return predict.main(**vars(build_predict_parser().parse_args(argv[1:])))
     if verb == "export":
         from grader.batch import export
-        for path in export.main(**vars(build_export_parser().parse_args(argv[1:]))):
+        try:
+            written = export.main(**vars(build_export_parser().parse_args(argv[1:])))
+        except export.UnofficialGrades as e:
+            console.print(f"[red]refused[/]: {e}")
+            return EXIT_USAGE
+        for path in written:
             console.print(f"wrote {path}")
         return 0
     parser = build_parser()

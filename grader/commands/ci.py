@@ -22,13 +22,12 @@ from xml.etree import ElementTree as ET
 
 from rich.console import Console
 
-from grader.commands.gradescope import plain_name
 from grader.failures import EXIT_GRADED, EXIT_UNDER, EXIT_UNGRADABLE, exit_status
 from grader.files import write_atomic
 from grader.grading import grade_submission
 from grader.report.folder import write_reports
 from grader.report.markdown import render_markdown
-from grader.report.rows import detail, pending_title
+from grader.report.rows import detail, pending_title, plain_name
 from grader.report.terminal import render_tables
 from grader.rubric import load_rubric
 

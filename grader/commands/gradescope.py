@@ -21,7 +21,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import re
 import sys
 import zipfile
 from pathlib import Path
@@ -29,7 +28,7 @@ from pathlib import Path
 from grader import paths
 from grader.files import write_atomic
 from grader.rubric import load_rubric, resolve_rubric_path
-from grader.report.rows import pending_title
+from grader.report.rows import pending_title, plain_name
 
 GRADESCOPE_KEYS = ("score", "execution_time", "output", "output_format", "visibility",
                    "stdout_visibility", "tests", "leaderboard")
@@ -178,15 +177,6 @@ def _gradescope_test(t: dict) -> dict:
                 "status": "failed", "output": t["output"]}
     test = {k: t[k] for k in ("name", "score", "max_score", "output", "status") if k in t}
     return {**test, "name": plain_name(t["name"])}
-
-
-CODE_SPAN = re.compile(r"(`+)(.+?)\1", re.DOTALL)
-
-
-def plain_name(text: str) -> str:
-    """A name for consumers that show text as typed (Gradescope's test names, GitHub
-    Classroom's log, JUnit): Markdown code spans lose their backticks."""
-    return CODE_SPAN.sub(lambda m: m.group(2).strip() or m.group(2), text)
 
 
 def _the_submission(folder: Path) -> Path:

@@ -3,11 +3,10 @@ student opens in a browser. Same facts as report.md, laid out to be read at a gl
 from __future__ import annotations
 
 import base64
-import re
 from html import escape
 
 from grader.failures import describe
-from grader.report.rows import (PICTURES, baseline_summary, count, detail, gain_summary, points,
+from grader.report.rows import (CODE_SPAN, PICTURES, baseline_summary, count, detail, gain_summary, points,
                                summary_rows)
 from grader.report.results import score_line
 
@@ -130,4 +129,4 @@ def _gain_colour(m: dict) -> str:
 def _text(value) -> str:
     """Escaped for HTML, with Markdown's `code` spans (the reports' messages use them) shown
     as code instead of literal backticks."""
-    return re.sub(r"`([^`\n]+)`", r"<code>\1</code>", escape(str(value)))
+    return CODE_SPAN.sub(lambda m: f"<code>{m.group(2)}</code>", escape(str(value)))

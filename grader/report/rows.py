@@ -3,7 +3,11 @@ the first wrong layer, and how a rubric item's points and details read. Markdown
 terminal and HTML each lay these out their own way."""
 from __future__ import annotations
 
+import re
+
 from grader.inspection.checks import shape
+
+CODE_SPAN = re.compile(r"(`+)(.+?)\1", re.DOTALL)  # Markdown's `code`, as the messages write it
 
 
 def summary_rows(results: dict) -> list[dict]:
@@ -104,3 +108,9 @@ def baseline_summary(m: dict) -> str:
                 f"{100 * d['std']:.2f} pp{where})")
     n = len(m.get("baseline_per_seed") or [])
     return f"{m['baseline_accuracy']:.2%} (same seed{'s' if n > 1 else ''})"
+
+
+def plain_name(text: str) -> str:
+    """A name for consumers that show text as typed (Gradescope's test names, GitHub
+    Classroom's log, JUnit): Markdown code spans lose their backticks."""
+    return CODE_SPAN.sub(lambda m: m.group(2).strip() or m.group(2), text)
