@@ -8,6 +8,7 @@ from decimal import ROUND_HALF_UP, Decimal
 import pytest
 
 from grader.commands import ci
+from grader.load.answers import is_pending
 
 
 # --- classroom-resources/autograding-grading-reporter@v1, re-implemented --------------
@@ -68,16 +69,16 @@ def item(name, score, max_score, status=None):
 
 
 def pending(name, points):
-    return {"name": name, "score": 0.0, "max_score": float(points), "status": "pending",
-            "output": f"Pending manual grading ({points:g} points).", "tags": ["manual"],
+    return {"name": name, "score": 0.0, "max_score": float(points), "status": "failed",
+            "output": f"Pending manual grading ({points:g} points).", "tags": ["manual", "pending"],
             "answer": "because", "answer_source": "answers.md"}
 
 
 def results_of(items, status="graded"):
-    graded = [t for t in items if t["status"] != "pending"]
+    graded = [t for t in items if not is_pending(t)]
     return {"score": round(sum(t["score"] for t in graded), 4),
             "max_score": sum(t["max_score"] for t in graded),
-            "pending_points": sum(t["max_score"] for t in items if t["status"] == "pending"),
+            "pending_points": sum(t["max_score"] for t in items if is_pending(t)),
             "status": status, "tests": items}
 
 

@@ -107,8 +107,8 @@ def test_gradescope_tests_use_its_statuses_and_plain_names():
     0-of-0 test shows as passed; names are text, so Markdown backticks would show."""
     checked = {"name": "Output shape of `conv1`", "score": 5.0, "max_score": 5.0,
                "status": "passed", "output": "`conv1` outputs [32, 16, 16]", "tags": ["c"]}
-    answer = {"name": "Why `padding=1`?", "score": 0.0, "max_score": 10.0, "status": "pending",
-              "output": "Pending manual grading (10 points).", "tags": ["q", "manual"]}
+    answer = {"name": "Why `padding=1`?", "score": 0.0, "max_score": 10.0, "status": "failed",
+              "output": "Pending manual grading (10 points).", "tags": ["q", "manual", "pending"]}
     form = gradescope.gradescope_form({"score": 5.0, "tests": [checked, answer], "status": "graded"})
     assert [t["name"] for t in form["tests"]] == [
         "Output shape of conv1", "Why padding=1? (pending manual grading, 10 points)"]

@@ -35,6 +35,7 @@ from collections import Counter
 from pathlib import Path
 
 from grader.batch import gradebook
+from grader.load.answers import is_pending
 from grader.report.folder import write_reports
 from grader.files import write_atomic
 
@@ -156,7 +157,7 @@ def grades_table(rows: list[gradebook.Row]) -> tuple[list[str], list[list]]:
               "gain_interval_low_pp", "gain_interval_high_pp", "baseline_std_pp", "baseline_seeds"]
     body = []
     for r in rows:
-        scores = {t["name"]: "pending" if t["status"] == "pending" else t["score"]
+        scores = {t["name"]: "pending" if is_pending(t) else t["score"]
                   for t in r.results.get("tests", [])}
         metrics = r.results.get("metrics", {})
         body.append([r.student, r.rubric, *[scores.get(i, "") for i in items], r.score, r.max_score,
@@ -195,7 +196,7 @@ def canvas_table(rows: list[gradebook.Row]) -> tuple[list[str], list[list]]:
     manual = {}
     for r in rows:
         for t in r.results.get("tests", []):
-            if t["status"] == "pending":
+            if is_pending(t):
                 manual.setdefault(f"{column}: {t['name']} (graded by hand)", t["max_score"])
     header = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", column, *manual]
     points = max((r.max_score for r in rows), default=0)

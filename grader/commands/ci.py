@@ -27,6 +27,7 @@ from grader.files import write_atomic
 from grader.grading import grade_submission
 from grader.report.folder import write_reports
 from grader.report.markdown import render_markdown
+from grader.load.answers import is_pending
 from grader.report.rows import detail, pending_title, plain_name
 from grader.report.terminal import render_tables
 from grader.rubric import load_rubric
@@ -78,10 +79,10 @@ def classroom_result(results: dict, fail_under: float | None = None) -> dict:
     show score/max_score, and it fails the step only under --fail-under or when the
     submission could not be graded."""
     score, top = results["score"], results["max_score"]
-    lines = [_item_line(t) for t in results["tests"] if t["status"] != "pending"]
+    lines = [_item_line(t) for t in results["tests"] if not is_pending(t)]
     _settle(lines, score)
     if score < top:  # at full marks one line not passed would lower the log's total
-        lines += [_pending_line(t) for t in results["tests"] if t["status"] == "pending"]
+        lines += [_pending_line(t) for t in results["tests"] if is_pending(t)]
     return {"version": 1, "status": CLASSROOM_STATUS[exit_status(results, fail_under)],
             "max_score": top, "tests": lines + _balance(lines, score, top)}
 
@@ -208,7 +209,7 @@ def _testcase(t: dict, results: dict) -> ET.Element:
     # time 0: the items are judged from one grading, whose time is the suite's
     case = ET.Element("testcase", classname="rubric", name=plain_name(t["name"]), time="0")
     points = f"{t['score']:g} of {t['max_score']:g} points"
-    if t["status"] == "pending":  # a person grades it: neither passed nor failed
+    if is_pending(t):  # a person grades it: neither passed nor failed
         ET.SubElement(case, "skipped", message=f"pending manual grading ({t['max_score']:g} "
                                                f"points)").text = t["output"]
     elif t["status"] != "passed":
@@ -226,7 +227,7 @@ def _properties(results: dict) -> ET.Element:
         values[key] = "" if value is None else f"{value:.4f}"
     for t in results["tests"]:  # a testcase may not carry points in either schema
         values[f"points: {plain_name(t['name'])}"] = (
-            f"pending/{t['max_score']:g}" if t["status"] == "pending"
+            f"pending/{t['max_score']:g}" if is_pending(t)
             else f"{t['score']:g}/{t['max_score']:g}")
     for name, value in values.items():
         ET.SubElement(props, "property", name=name, value=value)

@@ -28,6 +28,7 @@ from pathlib import Path
 from grader import paths
 from grader.files import write_atomic
 from grader.rubric import load_rubric, resolve_rubric_path
+from grader.load.answers import is_pending
 from grader.report.rows import pending_title, plain_name
 
 GRADESCOPE_KEYS = ("score", "execution_time", "output", "output_format", "visibility",
@@ -172,7 +173,7 @@ def _gradescope_test(t: dict) -> dict:
     Gradescope would mark a full 0-of-0 as passed, and a pending answer is never passed.
     Gradescope takes the score from `score`; the points come from a manually graded
     question beside the autograder (README: "Written answers")."""
-    if t["status"] == "pending":
+    if is_pending(t):
         return {"name": plain_name(pending_title(t)), "score": 0.0, "max_score": 0.0,
                 "status": "failed", "output": t["output"]}
     test = {k: t[k] for k in ("name", "score", "max_score", "output", "status") if k in t}

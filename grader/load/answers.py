@@ -1,8 +1,10 @@
 """Written answers: found in the submission, shown in every report, graded by a person.
 
 The grader does not pretend to grade prose. A rubric's `manual` items become rubric
-items whose points stay pending (status "pending", not counted in the score) until a
-person grades them; every output says so. Nothing here runs student code: files are read
+items whose points stay pending (tagged "pending", not counted in the score) until a
+person grades them; every output says so. Their status is "failed": Gradescope, whose
+results.json form this is, knows only passed and failed, and shows a test without a
+status at its full (here 0 of 0) points as passed. Nothing here runs student code: files are read
 as text and notebooks are parsed.
 """
 from __future__ import annotations
@@ -25,6 +27,13 @@ def collect_answers(submission, items) -> dict[str, dict]:
     return {m.id: _find(submission, m) for m in items}
 
 
+PENDING = "pending"  # the tag of a rubric item a person has yet to grade
+
+
+def is_pending(item: dict) -> bool:
+    return PENDING in item.get("tags", ())
+
+
 def manual_items(items, answers: dict[str, dict]) -> list[dict]:
     """The rubric items ("tests") for written answers: 0 of their points, pending."""
     out = []
@@ -37,7 +46,7 @@ def manual_items(items, answers: dict[str, dict]) -> list[dict]:
             shown = (f"Pending manual grading ({m.points:g} points). No answer found "
                      f"({found['source']}).")
         out.append({"name": m.title, "score": 0.0, "max_score": float(m.points),
-                    "status": "pending", "output": shown, "tags": [m.id, "manual"],
+                    "status": "failed", "output": shown, "tags": [m.id, "manual", PENDING],
                     "question": m.question, "answer": found["text"],
                     "answer_source": found["source"]})
     return out

@@ -6,8 +6,9 @@ import base64
 from html import escape
 
 from grader.failures import describe
-from grader.report.rows import (CODE_SPAN, PICTURES, baseline_summary, count, detail, gain_summary, points,
-                               summary_rows)
+from grader.load.answers import is_pending
+from grader.report.rows import (CODE_SPAN, PICTURES, baseline_summary, count, detail,
+                               gain_summary, points, state, summary_rows)
 from grader.report.results import score_line
 
 CSS = """
@@ -62,7 +63,7 @@ def render_html(results: dict, pictures: dict | None = None) -> str:
         out.append(f"<h2>Why it could not be graded</h2><pre>{e(describe(results['failure']))}</pre>")
     out.append("<h2>Rubric</h2><table><tr><th></th><th>Item</th><th>Points</th><th>Details</th></tr>")
     for t in results["tests"]:
-        sign, cls = {"passed": ("✔", "good"), "failed": ("✘", "bad"), "pending": ("…", "wait")}[t["status"]]
+        sign, cls = {"passed": ("✔", "good"), "failed": ("✘", "bad"), "pending": ("…", "wait")}[state(t)]
         out.append(f"<tr><td class={cls}>{sign}</td><td>{e(t['name'])}</td>"
                    f"<td class=n>{e(points(t))}</td><td>{e(detail(t))}</td></tr>")
     out.append("</table>")
@@ -70,7 +71,7 @@ def render_html(results: dict, pictures: dict | None = None) -> str:
         out.append(f"<p class=notice>{e(score_line(results))}: written answers are graded by a "
                    f"person.</p>")
     for t in results["tests"]:
-        if t["status"] == "pending":
+        if is_pending(t):
             out.append(f"<h2>{e(t['name'])} <span class=wait>(pending, {t['max_score']:g} "
                        f"points)</span></h2>")
             if t.get("question"):

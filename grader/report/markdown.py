@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from grader.failures import describe
 from grader.report.results import score_line
+from grader.load.answers import is_pending
 from grader.report.rows import (MARKS, PICTURES, baseline_summary, count, detail, gain_summary,
-                               pending_title, points, summary_rows)
+                               pending_title, points, state, summary_rows)
 
 
 def _pct(value) -> str:
@@ -43,11 +44,11 @@ def render_markdown(results: dict, pictures: dict | None = None) -> str:
                     "a tier boundary.", ""]
     out += ["## Rubric", "", "| Item | Points | Details |", "|---|---:|---|"]
     for t in results["tests"]:
-        out.append(f"| {MARKS[t['status']]} {t['name']} | {points(t)} | "
+        out.append(f"| {MARKS[state(t)]} {t['name']} | {points(t)} | "
                    f"{detail(t).replace('|', '/')} |")
     out.append("")
     for t in results["tests"]:
-        if t["status"] == "pending":
+        if is_pending(t):
             out += [f"## {pending_title(t)}", ""]
             if t.get("question"):
                 out += [f"*{t['question']}*", ""]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from grader.inspection.checks import shape
+from grader.load.answers import is_pending
 
 CODE_SPAN = re.compile(r"(`+)(.+?)\1", re.DOTALL)  # Markdown's `code`, as the messages write it
 
@@ -59,8 +60,13 @@ PICTURES = {  # file, what it shows (alt text and caption)
 MARKS = {"passed": "✅", "failed": "❌", "pending": "⏳"}
 
 
+def state(t: dict) -> str:
+    """passed, failed, or pending (a person grades it): what the reports show."""
+    return "pending" if is_pending(t) else t["status"]
+
+
 def points(t: dict) -> str:
-    if t["status"] == "pending":
+    if is_pending(t):
         return f"pending / {t['max_score']:g}"
     return f"{t['score']:g} / {t['max_score']:g}"
 
@@ -73,7 +79,7 @@ def pending_title(t: dict) -> str:
 
 def detail(t: dict) -> str:
     """A rubric item's explanation; a written answer is shown in full elsewhere."""
-    if t["status"] == "pending":
+    if is_pending(t):
         if t.get("answer"):
             return f"Graded by hand; the answer was collected from {t['answer_source']}."
         return f"Graded by hand; no answer found: {t['answer_source']}."

@@ -12,7 +12,7 @@ from rich.text import Text
 
 from grader.failures import describe
 from grader.report.results import score_line
-from grader.report.rows import count, detail, gain_summary, points, summary_rows
+from grader.report.rows import count, detail, gain_summary, points, state, summary_rows
 
 PHASES = {"data": "preparing data", "import": "importing hooks", "inspect": "inspecting the model",
           "train": "training", "test": "predicting the test set"}
@@ -102,7 +102,7 @@ def render_tables(results: dict) -> Group:
     rubric.add_column("Details", overflow="fold")
     for t in results["tests"]:
         sign, style = {"passed": ("✓", "green"), "failed": ("✗", "red"),
-                       "pending": ("…", "yellow")}[t["status"]]
+                       "pending": ("…", "yellow")}[state(t)]
         rubric.add_row(Text(sign, style=style), t["name"], points(t), detail(t))
     parts.append(rubric)
     line = Text()

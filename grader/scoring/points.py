@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from grader.inspection.checks import CheckResult
-from grader.load.answers import manual_items
+from grader.load.answers import is_pending, manual_items
 from grader.rubric import Rubric, Tier
 from grader.scoring.noise import Gain, straddles
 
@@ -113,12 +113,12 @@ def gain_text(accuracy: float, gain: Gain, decision: TierDecision, rubric: Rubri
 
 def total(items: list[dict]) -> tuple[float, float]:
     """Score and maximum of what the grader graded; pending items are not in either."""
-    graded = [i for i in items if i["status"] != "pending"]
+    graded = [i for i in items if not is_pending(i)]
     return sum(i["score"] for i in graded), sum(i["max_score"] for i in graded)
 
 
 def pending_points(items: list[dict]) -> float:
-    return sum(i["max_score"] for i in items if i["status"] == "pending")
+    return sum(i["max_score"] for i in items if is_pending(i))
 
 
 def _item(name, score, max_score, output, item_id):
