@@ -46,9 +46,21 @@ SHAPE_KINDS = tuple(k for k, v in CHECK_KINDS.items() if v.expected == "shape")
 
 
 class RubricError(Exception):
-    def __init__(self, file, key, problem):
+    """Everything wrong with a rubric file, one line per problem (`file: key: problem`).
+    `key` and `problem` are the first one's; `problems` holds every (key, problem)."""
+
+    def __init__(self, file, key, problem, problems: list[tuple[str, str]] | None = None):
         self.file, self.key, self.problem = str(file), key, problem
-        super().__init__(f"{self.file}: {key or '(top level)'}: {problem}")
+        self.problems = problems or [(key, problem)]
+        super().__init__("\n".join(f"{self.file}: {k or '(top level)'}: {p}"
+                                   for k, p in self.problems))
+
+
+MAX_FILE_BYTES = 2**20      # a rubric is a page of YAML; 1 MB is no rubric
+MAX_VALUES = 10_000         # scalars, lists and mappings after YAML aliases are expanded
+MAX_DEPTH = 32
+MAX_TEXT = {"question": 20_000}  # characters; every other string: DEFAULT_MAX_TEXT
+DEFAULT_MAX_TEXT = 2_000
 
 
 def doc(text, default=dataclasses.MISSING, **kw):
@@ -248,37 +260,85 @@ def load_rubric(name_or_file: str) -> Rubric:
     if not path.is_file():
         known = ", ".join(sorted(p.stem for p in RUBRICS_DIR.glob("*.yaml")))
         raise RubricError(path, "", f"no such rubric file (rubrics available: {known})")
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise RubricError(path, "", f"the file is {size:,} bytes; a rubric is at most "
+                          f"{MAX_FILE_BYTES:,}")
     try:
         data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as e:
-        raise RubricError(path, "", f"not valid YAML: {e}") from None
-    rubric = _build(Rubric, data, path, "")
-    _validate(rubric, path)
+    except (yaml.YAMLError, RecursionError, UnicodeDecodeError) as e:
+        raise RubricError(path, "", f"not valid YAML: {str(e)[:500]}") from None
+    problem = _too_big(data)
+    if problem:
+        raise RubricError(path, "", problem)
+    problems: list[tuple[str, str]] = []
+    try:
+        rubric = _build(Rubric, data, "", problems)
+    except _Invalid:
+        rubric = None
+    if rubric is not None:
+        # a rule about a value already reported as malformed would only repeat it
+        bad = [k for k, _ in problems]
+        problems += [(k, p) for k, p in _validate(rubric)
+                     if not any(k == b or k.startswith(b + ".") or k.startswith(b + "[") or
+                                b.startswith(k + ".") or b.startswith(k + "[") for b in bad)]
+    if problems:
+        raise RubricError(path, *problems[0], problems=problems)
     return rubric
+
+
+def _too_big(data) -> str | None:
+    """YAML aliases repeat what an anchor holds without copying it, so a small file can
+    stand for billions of values ("billion laughs"), which hashing or reporting the rubric
+    would then expand. Count the values as if expanded, stopping at the cap."""
+    count, stack = 0, [(data, 0)]
+    while stack:
+        value, depth = stack.pop()
+        count += 1
+        if count > MAX_VALUES:
+            return (f"it expands to more than {MAX_VALUES:,} values (YAML aliases `*name` "
+                    f"repeat an anchor's `&name` content): write the values out instead")
+        if depth > MAX_DEPTH:
+            return f"values are nested more than {MAX_DEPTH} levels deep"
+        if isinstance(value, dict):
+            stack += [(v, depth + 1) for kv in value.items() for v in kv]
+        elif isinstance(value, list):
+            stack += [(v, depth + 1) for v in value]
+    return None
 
 
 # --- typed parsing ------------------------------------------------------------------------
 
-def _build(cls, data, file, key):
+class _Invalid(Exception):
+    """A value that could not be built; its problem is already recorded."""
+
+
+def _build(cls, data, key, problems):
     if not isinstance(data, dict):
-        raise RubricError(file, key, f"expected a mapping, got {_show(data)}")
+        problems.append((key, f"expected a mapping, got {_show(data)}"))
+        raise _Invalid
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - set(fields))
-    if unknown:
-        raise RubricError(file, _join(key, unknown[0]),
-                          f"unknown key (allowed here: {', '.join(fields)})")
-    values = {}
+    for name in sorted(set(data) - set(fields), key=str):
+        problems.append((_join(key, name), f"unknown key (allowed here: {', '.join(fields)})"))
+    values, broken = {}, False
     for name, f in fields.items():
         sub = _join(key, name)
+        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
         if name in data:
-            values[name] = _coerce(hints[name], data[name], file, sub)
-        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-            raise RubricError(file, sub, f"missing required key ({f.metadata['help']})")
+            try:
+                values[name] = _coerce(hints[name], data[name], sub, problems)
+            except _Invalid:
+                broken = broken or required  # else the default stands in, for the rules
+        elif required:
+            problems.append((sub, f"missing required key ({f.metadata['help']})"))
+            broken = True
+    if broken:
+        raise _Invalid
     return cls(**values)
 
 
-def _coerce(tp, value, file, key):
+def _coerce(tp, value, key, problems):
     origin, args = typing.get_origin(tp), typing.get_args(tp)
     if tp is typing.Any:
         return value
@@ -286,40 +346,58 @@ def _coerce(tp, value, file, key):
         if value is None and type(None) in args:
             return None
         (inner,) = [a for a in args if a is not type(None)]
-        return _coerce(inner, value, file, key)
+        return _coerce(inner, value, key, problems)
     if dataclasses.is_dataclass(tp):
-        return _build(tp, value, file, key)
+        return _build(tp, value, key, problems)
     if origin in (list, tuple):
         if not isinstance(value, (list, tuple)):
-            raise RubricError(file, key, f"expected a list, got {_show(value)}")
-        item = args[0]
+            problems.append((key, f"expected a list, got {_show(value)}"))
+            raise _Invalid
         if origin is tuple and args[-1] is not Ellipsis and len(value) != len(args):
-            raise RubricError(file, key, f"expected {len(args)} items, got {len(value)}")
-        items = [_coerce(item, v, file, f"{key}[{i}]") for i, v in enumerate(value)]
+            problems.append((key, f"expected {len(args)} items, got {len(value)}"))
+            raise _Invalid
+        items, broken = [], False
+        for i, v in enumerate(value):
+            try:
+                items.append(_coerce(args[0], v, f"{key}[{i}]", problems))
+            except _Invalid:
+                broken = True  # the other items are still checked
+        if broken:
+            raise _Invalid
         return tuple(items) if origin is tuple else items
     if tp is float and isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
-    if tp in (int, str, bool) and type(value) is tp:
+    if tp is str and type(value) is str:
+        most = MAX_TEXT.get(key.rpartition(".")[2], DEFAULT_MAX_TEXT)
+        if len(value) > most:
+            problems.append((key, f"{len(value):,} characters; at most {most:,}"))
+            raise _Invalid
+        return value
+    if tp in (int, bool) and type(value) is tp:
         return value
     want = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}[tp]
-    raise RubricError(file, key, f"expected {want}, got {_show(value)}")
+    problems.append((key, f"expected {want}, got {_show(value)}"))
+    raise _Invalid
 
 
-def _validate(r: Rubric, file):
-    """Rules that span fields or go beyond types."""
+def _validate(r: Rubric) -> list[tuple[str, str]]:
+    """Rules that span fields or go beyond types: every (key, problem)."""
+    problems: list[tuple[str, str]] = []
+
     def bad(key, problem):
-        raise RubricError(file, key, problem)
+        problems.append((key, problem))
 
     ds = r.dataset
     if ds.name not in DATASETS:
         bad("dataset.name", f"unknown data set {ds.name!r} (choose from {', '.join(DATASETS)})")
     if ds.name == "imagefolder":
-        for k in ("root", "image_size", "channels", "mean", "std"):
-            if getattr(ds, k) is None:
-                bad(f"dataset.{k}", "required when dataset.name is imagefolder")
-        if ds.channels not in (1, 3):
+        missing = [k for k in ("root", "image_size", "channels", "mean", "std")
+                   if getattr(ds, k) is None]
+        for k in missing:
+            bad(f"dataset.{k}", "required when dataset.name is imagefolder")
+        if ds.channels is not None and ds.channels not in (1, 3):
             bad("dataset.channels", f"must be 1 or 3, got {ds.channels}")
-        if len(ds.mean) != ds.channels or len(ds.std) != ds.channels:
+        elif not missing and (len(ds.mean) != ds.channels or len(ds.std) != ds.channels):
             bad("dataset.mean", f"mean and std need one value per channel ({ds.channels})")
     if not 0 < ds.validation_fraction < 0.5:
         bad("dataset.validation_fraction", f"must be between 0 and 0.5, got {ds.validation_fraction}")
@@ -361,10 +439,11 @@ def _validate(r: Rubric, file):
         if c.id in seen:
             bad(f"{key}.id", f"duplicate check id {c.id!r}")
         seen.add(c.id)
-        if c.kind not in CHECK_KINDS:
-            bad(f"{key}.kind", f"unknown kind {c.kind!r} (choose from {', '.join(CHECK_KINDS)})")
         if c.points < 0:
             bad(f"{key}.points", "must not be negative")
+        if c.kind not in CHECK_KINDS:
+            bad(f"{key}.kind", f"unknown kind {c.kind!r} (choose from {', '.join(CHECK_KINDS)})")
+            continue
         kind = CHECK_KINDS[c.kind]
         if kind.module and not c.module:
             bad(f"{key}.module", f"required for kind {c.kind}")
@@ -389,6 +468,11 @@ def _validate(r: Rubric, file):
     ceiling = r.scoring.max_plausible_accuracy
     if ceiling is not None and not 0 < ceiling <= 1:
         bad("scoring.max_plausible_accuracy", "is a fraction between 0 and 1 (e.g. 0.9)")
+    if r.scoring.trains_points < 0:
+        bad("scoring.trains_points", "must not be negative")
+    for i, t in enumerate(r.scoring.gain_tiers):
+        if t.points < 0:
+            bad(f"scoring.gain_tiers[{i}].points", "must not be negative")
     gains = [t.min_gain for t in r.scoring.gain_tiers]
     if gains != sorted(gains) or len(set(gains)) != len(gains):
         bad("scoring.gain_tiers", "tiers must be listed by strictly increasing min_gain")
@@ -396,6 +480,7 @@ def _validate(r: Rubric, file):
         bad("training.loader_workers", "must be between 0 and 32")
     if r.quick.epochs < 1 or r.quick.train_subset < 10 or r.quick.test_subset < 10:
         bad("quick", "epochs must be >= 1 and subsets >= 10 images")
+    return problems
 
 
 def _join(key, name):
@@ -403,4 +488,7 @@ def _join(key, name):
 
 
 def _show(value):
-    return f"{type(value).__name__} {value!r}" if value is not None else "nothing"
+    if value is None:
+        return "nothing"
+    text = repr(value)
+    return f"{type(value).__name__} {text if len(text) <= 80 else text[:77] + '...'}"

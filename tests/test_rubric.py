@@ -89,3 +89,62 @@ def test_imagefolder_rubric_needs_matching_mean_and_std(tmp_path):
         """)
     with pytest.raises(RubricError, match="dataset.mean: mean and std need one value per channel"):
         load_rubric(str(write_rubric(tmp_path, text=text)))
+
+
+def test_every_problem_is_reported_at_once_each_with_its_key(tmp_path):
+    text = (good().replace("max_epoch", "max_epochs_typo", 0) + "colour: blue\n")
+    text = text.replace("seeds: [0]", "seeds: []").replace("trains_points: 15", "trains_points: -15")
+    text = text.replace("{min_gain: 2.0, points: 40}", "{min_gain: 2.0, points: -40}")
+    text = text.replace("{id: budget, kind: budget, points: 5}", "{id: budget, kind: vibes, points: -5}")
+    path = write_rubric(tmp_path, text=text)
+    with pytest.raises(RubricError) as info:
+        load_rubric(str(path))
+    e = info.value
+    keys = [k for k, _ in e.problems]
+    assert keys == ["colour", "seeds", "checks[2].points", "checks[2].kind",
+                    "scoring.trains_points", "scoring.gain_tiers[1].points"]
+    assert (e.key, e.file) == ("colour", str(path)) and "unknown key" in e.problem  # the first
+    lines = str(e).splitlines()
+    assert len(lines) == 6 and all(line.startswith(f"{path}: ") for line in lines)
+
+
+def test_type_problems_in_several_places_are_all_reported(tmp_path):
+    text = good().replace("max_epochs: 5", "max_epochs: five").replace("epochs: 1", "epochs: one")
+    text = text.replace("{id: parameters, kind: max_parameters, points: 5}", "{kind: max_parameters}")
+    with pytest.raises(RubricError) as info:
+        load_rubric(str(write_rubric(tmp_path, text=text)))
+    assert [k for k, _ in info.value.problems] == [
+        "budget.max_epochs", "checks[1].id", "checks[1].points", "quick.epochs"]
+
+
+def test_a_billion_laughs_is_refused_before_anything_expands_it(tmp_path):
+    laughs = "".join(f"{c}: &{c} [{', '.join([f'*{p}'] * 9)}]\n"
+                     for p, c in zip("abcdefgh", "bcdefghi"))
+    text = good().replace("  - {id: budget, kind: budget, points: 5}",
+                          "  - {id: m, kind: module_parameters, module: fc, points: 5, expected: *i}")
+    path = write_rubric(tmp_path, text="a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + laughs + text)
+    import time
+    start = time.monotonic()
+    with pytest.raises(RubricError, match=r"\(top level\): it expands to more than 10,000 values"):
+        load_rubric(str(path))
+    assert time.monotonic() - start < 2
+
+
+def test_a_self_referencing_alias_is_refused(tmp_path):
+    path = write_rubric(tmp_path, text="x: &x [*x]\n" + good())
+    with pytest.raises(RubricError, match="nested more than 32 levels deep"):
+        load_rubric(str(path))
+
+
+def test_huge_files_and_strings_are_refused(tmp_path):
+    path = write_rubric(tmp_path, text=good().replace('title: "Tiny test rubric"', f"title: {'x' * 5000}"))
+    with pytest.raises(RubricError, match=r": title: 5,000 characters; at most 2,000"):
+        load_rubric(str(path))
+    path.write_text(good() + "# padding\n" * 200_000)
+    with pytest.raises(RubricError, match=r"\(top level\): the file is .* bytes; a rubric is at most"):
+        load_rubric(str(path))
+
+
+def test_a_long_question_is_allowed(tmp_path):
+    text = good() + ("manual:\n  - {id: q, points: 5, title: Why, question: " + "w" * 5000 + "}\n")
+    assert load_rubric(str(write_rubric(tmp_path, text=text))).manual[0].question == "w" * 5000
