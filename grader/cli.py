@@ -20,6 +20,7 @@ from grader.failures import EXIT_INTERNAL, EXIT_USAGE
 from grader.load.datasets import DataNotFound
 from grader.grading import GraderError
 from grader.rubric import RubricError
+from grader.sandbox.confine import SandboxUnavailable
 
 # option -> (argparse settings, help); `dest` is the keyword argument it feeds
 OPTIONS = {
@@ -89,6 +90,9 @@ def build_batch_parser() -> argparse.ArgumentParser:
                    help="slurm: the partition to submit to")
     p.add_argument("--gpus-per-task", dest="gpus_per_task", type=float,
                    help="slurm/ray: GPUs per submission (ray accepts fractions, e.g. 0.25)")
+    p.add_argument("--allow-unconfined", dest="allow_unconfined", action="store_true",
+                   help="record grades as official even where bubblewrap cannot confine "
+                        "student code (the results say so)")
     return p
 
 
@@ -112,6 +116,9 @@ def build_gradescope_parser() -> argparse.ArgumentParser:
          out={"help": "the zip to write"},
          data_dir={"type": str, "help": "where the data set lies inside Gradescope's container "
                                         "(default: downloaded by setup.sh)"})
+    p.add_argument("--allow-unconfined", dest="allow_unconfined", action="store_true",
+                   help="official grades even where the container keeps bubblewrap from "
+                        "confining student code (the results say so)")
     return p
 
 
@@ -209,6 +216,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     except DataNotFound as e:
         console.print(f"[red]data not found[/]: {e}")
+        return EXIT_USAGE
+    except SandboxUnavailable as e:
+        console.print(f"[red]sandbox[/]: {e}")
         return EXIT_USAGE
     except GraderError as e:
         console.print(f"[red]grader error[/]: {e}")

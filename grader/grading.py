@@ -32,7 +32,7 @@ from grader.load.submission import load_submission, source_digest
 from grader.report.artifacts import save_run
 from grader.report.results import build_results
 from grader.rubric import Rubric
-from grader.sandbox.confine import Limits
+from grader.sandbox.confine import Limits, use_bwrap
 from grader.sandbox.launch import run_job
 from grader.sandbox.protocol import JobRequest, Run
 from grader.scoring import baseline_cache
@@ -66,6 +66,8 @@ class GradingContext:
     isolation: dict | None = None        # the confinement the submission's run had
     artifacts: list[str] | None = None   # what was saved beside the reports
     distribution: Distribution | None = None  # the baseline's accuracy over seeds, if known
+    confined: bool = False               # the child's file system is confined (bubblewrap)
+    allow_unconfined: bool = False       # official even so: the instructor said so
 
 
 @dataclass
@@ -90,13 +92,16 @@ def grade_submission(*, submission: Path, rubric: Rubric, data_dir: Path | None 
                      quick: bool = False, device: str = "auto", cache_dir: Path | None = None,
                      use_cache: bool = True, mode: str = "local",
                      cpus: tuple[int, ...] | None = None, gpu_share: float = 1.0,
-                     artifacts: Path | None = None,
+                     artifacts: Path | None = None, allow_unconfined: bool = False,
                      on_event: OnEvent = lambda who, e: None) -> dict:
     """`cpus`: the cores the runs may use, and `gpu_share` the part of the GPU's memory
     (a batch worker's share; default all of them). `artifacts`: a folder for the trained
-    weights, their source, the test predictions and the gallery (grader.report.artifacts)."""
+    weights, their source, the test predictions and the gallery (grader.report.artifacts).
+    `allow_unconfined`: an official grade even where the child's file system could not be
+    confined (the instructor's decision, recorded in the results)."""
     ctx = _context(rubric, data_dir, quick, device, cache_dir, mode, cpus, gpu_share,
                    use_cache, on_event)
+    ctx.allow_unconfined = allow_unconfined
     num_classes = ctx.data.info.num_classes
     with tempfile.TemporaryDirectory(prefix="grade-") as tmp:
         tmp = Path(tmp)
@@ -225,13 +230,15 @@ def ensure_baselines(*, rubric: Rubric, data_dir: Path | None = None, quick: boo
 def _context(rubric, data_dir, quick, device, cache_dir, mode, cpus, gpu_share, use_cache,
              on_event) -> GradingContext:
     started = time.time()
+    confined = use_bwrap()  # GRADER_SANDBOX is checked before anything is prepared
     device = resolve_device(device)
     on_event("grader", {"event": "phase", "phase": "data"})
     cache_dir = Path(cache_dir or paths.cache_dir())
     data = prepare_data(rubric.dataset, data_dir=data_dir, cache_dir=cache_dir)
     return GradingContext(rubric=rubric, data=data, device=device, quick=quick, mode=mode,
                           started=started, versions=library_versions(), cache_dir=cache_dir,
-                          use_cache=use_cache, cpus=cpus, gpu_share=gpu_share, on_event=on_event)
+                          use_cache=use_cache, cpus=cpus, gpu_share=gpu_share, on_event=on_event,
+                          confined=confined)
 
 
 def resolve_device(device: str) -> str:

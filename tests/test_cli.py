@@ -59,3 +59,15 @@ def test_json_mode_prints_only_results(args, tmp_path):
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["status"] == "graded"
+
+
+@pytest.mark.parametrize("mode,words", [("required", "is not a sandbox mode"),
+                                        ("bwrap", "bubblewrap is missing")])
+def test_a_sandbox_mode_that_cannot_be_honoured_is_refused_at_start(
+        mode, words, args, monkeypatch, capsys):
+    from grader.sandbox import confine
+    monkeypatch.setattr(confine, "bwrap_works", lambda: False)  # as inside most containers
+    monkeypatch.setenv("GRADER_SANDBOX", mode)
+    assert main(["--local", str(REPO / "student_template"), "--quick", *args]) == 2
+    err = capsys.readouterr().err
+    assert words in err and "Traceback" not in err

@@ -11,6 +11,7 @@ import pytest
 from conftest import REPO, SUBMISSIONS, TINY_RUBRIC
 from grader.cli import main as cli
 from grader.commands import gradescope
+from grader.sandbox.confine import bwrap_works
 
 
 def unpack(bundle, root):
@@ -46,7 +47,8 @@ def test_bundle_grades_a_submission_into_gradescope_results(tmp_path, fmnist_dir
                       "stdout_visibility", "tests", "leaderboard", "extra_data"}
     assert r["output_format"] == "md" and "## Rubric" in r["output"]
     assert r["score"] == sum(t["score"] for t in r["tests"]) and r["score"] > 0
-    assert r["extra_data"]["official"] is True and r["extra_data"]["mode"] == "official"
+    # official only where student code was confined (no --allow-unconfined here)
+    assert r["extra_data"]["official"] is bwrap_works() and r["extra_data"]["mode"] == "official"
     assert r["extra_data"]["provenance"]["rubric"]["name"] == "tiny"
 
     # a package upload (the template's three files) and a broken one

@@ -1,6 +1,7 @@
 """Hostile submissions: each must get the grade an honest grader gives, the right reason,
 and leave nothing outside its own folder changed. Tests that need the bubblewrap layer
 skip where it is unavailable (macOS, containers without user namespaces)."""
+import json
 import socket
 import threading
 import time
@@ -176,3 +177,49 @@ def test_a_child_that_cannot_start_is_the_graders_fault_not_the_students(tmp_pat
     assert out.result["failure"]["code"] == "grader_error"
     assert "did not start" in out.result["failure"]["message"]
     assert out.startup_s is None and out.wall_s < 30
+
+
+@pytest.fixture(params=["bubblewrap", "none"])
+def sandbox_mode(request, monkeypatch):
+    """Each file-swap attack runs with bubblewrap (where it works) and without any."""
+    if request.param == "bubblewrap":
+        if not isolation.bwrap_works():
+            pytest.skip("bubblewrap unavailable here")
+        monkeypatch.setenv("GRADER_SANDBOX", "bwrap")
+    else:
+        monkeypatch.setenv("GRADER_SANDBOX", "none")
+    return request.param
+
+
+def test_a_log_swapped_for_a_link_leaks_nothing_of_the_grader(
+        sandbox_mode, monkeypatch, fmnist_dir, session_cache, tiny_rubric):
+    monkeypatch.setenv("GRADER_TEST_SECRET", "hunter2-do-not-leak")
+    r = grade("hostile_links_its_log_to_the_graders_files.py", tiny_rubric, fmnist_dir, session_cache)
+    assert r["status"] == "graded", r["failure"]
+    assert "hunter2-do-not-leak" not in json.dumps(r, default=str)
+
+
+@pytest.mark.parametrize("name", ["hostile_swaps_its_result_for_a_fifo.py",
+                                  "hostile_links_its_result_to_dev_zero.py"])
+def test_a_result_swapped_after_saving_is_refused_without_hanging(
+        name, sandbox_mode, fmnist_dir, session_cache, tiny_rubric):
+    started = time.monotonic()
+    r = grade(name, tiny_rubric, fmnist_dir, session_cache)
+    assert time.monotonic() - started < 120
+    assert r["status"] == "failed" and r["failure"]["code"] == "killed"
+    assert "before returning a result" in r["failure"]["message"]
+
+
+def test_an_official_grade_needs_confinement_or_the_instructors_word(
+        monkeypatch, fmnist_dir, session_cache, tiny_rubric):
+    monkeypatch.setenv("GRADER_SANDBOX", "none")  # as in a container without user namespaces
+    rubric = load_rubric(str(tiny_rubric))
+
+    def official(**kw):
+        return grade_submission(submission=SUBMISSIONS / "fails_syntax_error.py", rubric=rubric,
+                                data_dir=fmnist_dir, cache_dir=session_cache, mode="official", **kw)
+    r = official()
+    assert r["official"] is False and r["notice"].startswith("NOT OFFICIAL")
+    assert r["provenance"]["confined"] is False
+    accepted = official(allow_unconfined=True)
+    assert accepted["official"] is True and accepted["provenance"]["allow_unconfined"] is True

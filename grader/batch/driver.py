@@ -20,6 +20,7 @@ from rich.table import Table
 
 from grader import paths
 from grader.failures import EXIT_GRADED, EXIT_INTERNAL, EXIT_USAGE
+from grader.sandbox.confine import use_bwrap
 from grader.batch import export, gradebook
 from grader.batch.executors import EXECUTORS, Job, run_local, run_ray, run_slurm, worker_slots
 from grader.grading import ensure_baselines
@@ -103,7 +104,8 @@ class Tally:
 def main(*, folder: Path, out: Path, rubric: str = "cifar10", workers: int = 1, executor: str = "local",
          force: bool = False, data_dir: Path | None = None, quick: bool = False,
          device: str = "auto", cache_dir: Path | None = None, slurm_partition: str | None = None,
-         gpus_per_task: float = 0, console: Console | None = None) -> int:
+         gpus_per_task: float = 0, allow_unconfined: bool = False,
+         console: Console | None = None) -> int:
     console = console or Console(stderr=True)
     spec = load_rubric(rubric)
     if executor not in EXECUTORS:
@@ -127,11 +129,17 @@ def main(*, folder: Path, out: Path, rubric: str = "cifar10", workers: int = 1, 
             continue
         jobs.append(Job(student=student, path=path.resolve(), content_hash=h, rubric=spec,
                         data_dir=data_dir, cache_dir=cache_dir, quick=quick, device=device,
-                        artifacts=(out / "feedback" / student).resolve()))
+                        artifacts=(out / "feedback" / student).resolve(),
+                        allow_unconfined=allow_unconfined))
     console.print(f"{len(found.entries)} submissions: {unchanged} already graded with this "
                   f"rubric, {len(jobs)} to grade ({executor}, {workers} worker(s))")
     if not jobs:
         return EXIT_GRADED
+    if not use_bwrap():
+        console.print("[bold yellow]warning[/]: bubblewrap is unavailable here, so student code "
+                      "could reach the grader's files; grades are recorded as NOT official "
+                      + ("(accepted: --allow-unconfined)" if allow_unconfined else
+                         "unless you pass --allow-unconfined"))
     pinned = spec.baseline.pinned or spec.baseline.pinned_accuracy is not None
     console.print("Baseline: " + ("pinned by the rubric" if pinned else
                                   f"calibrated over {spec.baseline.calibration_seeds} seeds (each "

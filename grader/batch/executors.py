@@ -37,6 +37,7 @@ class Job:
     cpus: tuple[int, ...] | None = None
     gpu_share: float = 1.0      # of the GPU's memory, when several gradings share one GPU
     artifacts: Path | None = None  # the student's feedback folder: weights, predictions, gallery
+    allow_unconfined: bool = False  # official grades without file-system confinement
 
 
 def grade_job(job: Job) -> dict:
@@ -47,7 +48,7 @@ def grade_job(job: Job) -> dict:
         return grade_submission(submission=job.path, rubric=job.rubric, data_dir=job.data_dir,
                                 quick=job.quick, device=job.device, cache_dir=job.cache_dir,
                                 mode="official", cpus=job.cpus, gpu_share=job.gpu_share,
-                                artifacts=job.artifacts)
+                                artifacts=job.artifacts, allow_unconfined=job.allow_unconfined)
     except Exception as e:  # noqa: BLE001 - reported per submission, never stops the batch
         return {"grader_error": f"{type(e).__name__}: {e}"}
 

@@ -21,6 +21,9 @@ from grader.scoring.points import decide_tier, pending_points, total
 
 ADVISORY = ("Advisory score: graded where the student controls the environment. "
             "The official grade comes from the instructor's run.")
+UNCONFINED = ("NOT OFFICIAL: the submission's code ran without file-system confinement "
+              "(bubblewrap unavailable here), so it could have reached the grader's files. "
+              "Grade where bubblewrap works, or accept this with --allow-unconfined.")
 UNOFFICIAL_QUICK = ("UNOFFICIAL smoke run (--quick): {train} training images, {epochs}. "
                     "Accuracies and points are not comparable with the real grade.")
 
@@ -33,7 +36,10 @@ def build_results(ctx, *, submission, origin, runs, baseline_runs, failure, item
     rubric, data = ctx.rubric, ctx.data
     score, max_score = total(items)
     pending = pending_points(items)
-    official = ctx.mode == "official" and not ctx.quick
+    # official: the instructor's run, full budget, and student code that could not reach
+    # the grader's files (or an instructor who accepted that it could)
+    unconfined = ctx.mode == "official" and not ctx.confined and not ctx.allow_unconfined
+    official = ctx.mode == "official" and not ctx.quick and not unconfined
     accuracy = mean([r.accuracy for r in runs]) if runs and not failure else None
     # the accuracy the gain is measured from: the calibrated mean, or the paired runs'
     base_acc = gain.reference if gain else mean([r.accuracy for r in baseline_runs])
@@ -100,7 +106,7 @@ def build_results(ctx, *, submission, origin, runs, baseline_runs, failure, item
         "official": official,
         "mode": ctx.mode,
         "quick": ctx.quick,
-        "notice": _notice(official, ctx.quick, rubric),
+        "notice": UNCONFINED if unconfined else _notice(official, ctx.quick, rubric),
         "tests": items,
         "leaderboard": ([{"name": "Accuracy", "value": round(accuracy * 100, 2), "order": "desc"}]
                         if accuracy is not None else []),
@@ -128,6 +134,7 @@ def build_results(ctx, *, submission, origin, runs, baseline_runs, failure, item
             "rubric_name": rubric.name, "rubric_digest": rubric.digest(), "rubric": rubric.to_dict(),
             "seeds": list(rubric.seeds), "device": ctx.device, "versions": ctx.versions,
             "isolation": ctx.isolation,
+            "confined": ctx.confined, "allow_unconfined": ctx.allow_unconfined,
             "data": {"name": data.info.name, "source": data.source, "digest": data.digest,
                      "info": asdict(data.info)},
             "code": {"grader_training": grader_code_digest(),

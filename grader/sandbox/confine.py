@@ -55,13 +55,23 @@ def bwrap_works() -> bool:
         return False
 
 
+MODES = ("auto", "bwrap", "none")
+
+
 def use_bwrap() -> bool:
-    mode = os.environ.get("GRADER_SANDBOX", "auto")
+    """Whether the child runs inside bubblewrap, as GRADER_SANDBOX says: `auto` (default:
+    where it works), `bwrap` (required: refused where it does not), `none`."""
+    mode = os.environ.get("GRADER_SANDBOX", "auto") or "auto"
+    if mode not in MODES:
+        raise SandboxUnavailable(f"GRADER_SANDBOX={mode!r} is not a sandbox mode (choose from "
+                                 f"{', '.join(MODES)})")
     if mode == "none":
         return False
     if mode == "bwrap" and not bwrap_works():
         raise SandboxUnavailable("GRADER_SANDBOX=bwrap, but bubblewrap is missing or cannot "
-                                 "create user namespaces here")
+                                 "create user namespaces here (Debian/Ubuntu: apt install "
+                                 "bubblewrap; Ubuntu 24.04 also needs sysctl "
+                                 "kernel.apparmor_restrict_unprivileged_userns=0)")
     return bwrap_works()
 
 

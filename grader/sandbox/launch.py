@@ -11,6 +11,7 @@ import json
 import os
 import secrets
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -28,6 +29,9 @@ POLL_S = 0.1
 # is not charged to the submission's time limit, but it is limited too.
 STARTUP_S = 180
 LOG_TAIL_CHARS = 4000
+RESULT_BYTES = 256 * 2**20     # weights of a model within any budget, and test logits
+EVENTS_BYTES = 64 * 2**20      # the child's progress events, in all
+MAX_EVENT_BYTES = 2**20        # one event
 # Variables the child may inherit; everything else (tokens, credentials) stays behind.
 ENV_PASSTHROUGH = ("PATH", "LANG", "LC_ALL", "PYTHONPATH", "CUDA_VISIBLE_DEVICES",
                    "VIRTUAL_ENV", "SYSTEMROOT")
@@ -98,7 +102,11 @@ def run_job(job_dir: Path, request: JobRequest, *, files: dict[str, Path], limit
         return time.monotonic() - start > STARTUP_S
 
     cpus = set(limits.cpus or ()) or confine.cpu_set(limits.threads)
-    with open(log_path, "wb") as log, open(events_path) as events:
+    # The parent holds the log and the events open from before the child starts and reads
+    # them through these descriptors only: whatever the child later puts at those paths
+    # (a link to the grader's own files, a FIFO, /dev/zero) is never opened by the parent.
+    with open(log_path, "w+b") as log, open(events_path, "rb") as events_file:
+        events = _Lines(events_file)
         proc = subprocess.Popen(command, cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True,
                                 preexec_fn=confine.preexec(limits, cpus))
@@ -112,8 +120,8 @@ def run_job(job_dir: Path, request: JobRequest, *, files: dict[str, Path], limit
         _kill_group(proc)
         confine.kill_marked(token)
         _relay(events, relay)
+        tail = _tail(log)
     wall = time.monotonic() - start
-    tail = _tail(log_path)
     result = _load_result(job_dir / "result.pt")
     startup = (ready_at[0] - start) if ready_at else None
     if timed_out and not ready_at:  # the grader's side: say so, charge nothing to the student
@@ -130,12 +138,27 @@ def run_job(job_dir: Path, request: JobRequest, *, files: dict[str, Path], limit
                         confine.describe(limits, sandboxed, device), startup)
 
 
-def _relay(events, on_event):
-    for line in events.readlines():
+class _Lines:
+    """Whole lines from a file the child appends to, read through the parent's descriptor,
+    at most EVENTS_BYTES in all (the rest is ignored: progress, not results)."""
+    def __init__(self, f):
+        self.f, self.pending, self.read = f, b"", 0
+
+    def __iter__(self):
+        chunk = self.f.read(max(0, EVENTS_BYTES - self.read)) or b""
+        self.read += len(chunk)
+        *lines, self.pending = (self.pending + chunk).split(b"\n")
+        if len(self.pending) > MAX_EVENT_BYTES:  # no event is that long: drop it
+            self.pending = b""
+        return iter(lines)
+
+
+def _relay(events: _Lines, on_event):
+    for line in events:
         try:
             event = json.loads(line)
         except ValueError:
-            continue  # a partial line; the child is still writing it
+            continue
         if isinstance(event, dict):
             on_event(event)
 
@@ -150,14 +173,36 @@ def _kill_group(proc):
 
 
 def _load_result(path: Path) -> dict | None:
+    """The child's result.pt, never trusted by path: opened without following a link and
+    without blocking on a FIFO, a regular file only, at most RESULT_BYTES, then loaded
+    with weights_only (tensors and plain containers)."""
+    import io
+
     import torch
-    if not path.exists():
+    data = read_regular(path, RESULT_BYTES)
+    if data is None:
         return None
     try:
-        result = torch.load(path, weights_only=True, map_location="cpu")
+        result = torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
     except Exception:
         return None
     return result if isinstance(result, dict) else None
+
+
+def read_regular(path: Path, limit: int) -> bytes | None:
+    """A file the child could have written: its bytes if it is a regular file of at most
+    `limit` bytes, else None. O_NOFOLLOW refuses a link, O_NONBLOCK keeps a FIFO from
+    hanging the open, fstat then checks what was actually opened."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > limit:
+            return None
+        data = f.read(limit + 1)
+    return data if len(data) <= limit else None
 
 
 def _keep_facts(result: dict | None, failure: dict) -> dict:
@@ -185,7 +230,9 @@ def _death_reason(returncode: int | None, tail: str) -> dict:
                         hint=HINTS["exit"])
 
 
-def _tail(path: Path) -> str:
-    with open(path, "rb") as f:
-        f.seek(max(0, path.stat().st_size - LOG_TAIL_CHARS))
-        return f.read().decode(errors="replace")
+def _tail(log) -> str:
+    """The end of the child's output, from the parent's own descriptor."""
+    log.flush()
+    size = os.fstat(log.fileno()).st_size
+    log.seek(max(0, size - LOG_TAIL_CHARS))
+    return log.read(LOG_TAIL_CHARS).decode(errors="replace")
