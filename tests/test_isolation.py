@@ -223,3 +223,46 @@ def test_an_official_grade_needs_confinement_or_the_instructors_word(
     assert r["provenance"]["confined"] is False
     accepted = official(allow_unconfined=True)
     assert accepted["official"] is True and accepted["provenance"]["allow_unconfined"] is True
+
+
+def test_killing_the_grader_kills_the_child_it_was_running(
+        sandbox_mode, tmp_path, fmnist_dir, session_cache, tiny_rubric):
+    """kill -9 of a driver: the kernel ends its child too (PR_SET_PDEATHSIG without
+    bubblewrap, --die-with-parent with it), instead of a forward pass running for ever."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    code = ("import sys; from grader.grading import grade_submission; from grader.rubric import "
+            "load_rubric; grade_submission(submission=sys.argv[1], rubric=load_rubric(sys.argv[2]), "
+            "data_dir=sys.argv[3], cache_dir=sys.argv[4], quick=True)")
+    driver = subprocess.Popen([sys.executable, "-c", code, str(SUBMISSIONS / "times_out_in_forward.py"),
+                               str(tiny_rubric), str(fmnist_dir), str(session_cache)], cwd=REPO,
+                              env={**os.environ, "TMPDIR": str(tmp_path)})  # its job folders
+
+    def children():
+        found = []
+        for proc in Path("/proc").glob("[0-9]*"):
+            try:
+                argv = (proc / "cmdline").read_bytes()
+                if b"grader.sandbox.worker" in argv and str(tmp_path).encode() in argv:
+                    found.append(int(proc.name))
+            except OSError:
+                pass
+        return found
+
+    deadline = time.monotonic() + 120
+    while not children() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    running = children()
+    assert running, "the child never started"
+    os.kill(driver.pid, signal.SIGKILL)
+    driver.wait()
+    deadline = time.monotonic() + 20
+    while any(Path(f"/proc/{pid}").exists() and b"Z" not in
+              Path(f"/proc/{pid}/stat").read_bytes().split(b")")[-1][:3] for pid in running
+              if Path(f"/proc/{pid}").exists()) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    alive = [pid for pid in running if Path(f"/proc/{pid}").exists()
+             and b" Z " not in Path(f"/proc/{pid}/stat").read_bytes()]
+    assert alive == []

@@ -115,9 +115,31 @@ def interpreter_paths() -> list[Path]:
                                               for d in SYSTEM_DIRS))
 
 
+PR_SET_PDEATHSIG = 1
+
+
+@functools.cache
+def _libc():
+    import ctypes
+    import ctypes.util
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    except OSError:
+        return None
+
+
 def preexec(limits: Limits, cpus: set[int] | None):
-    """Runs in the child between fork and exec: limits it and everything it starts."""
+    """Runs in the child between fork and exec: limits it and everything it starts, and
+    has the kernel kill it if the grader dies (kill -9 of a batch driver must not leave
+    a child training past its limit). bubblewrap's --die-with-parent does the same."""
+    libc = _libc() if sys.platform.startswith("linux") else None  # loaded before the fork
+    parent = os.getpid()
+
     def apply():
+        if libc is not None:
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+            if os.getppid() != parent:  # the grader died before the line above
+                os._exit(1)
         def cap(which, value):
             resource.setrlimit(which, (value, value))
         if limits.memory_mb:
