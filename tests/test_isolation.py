@@ -265,4 +265,6 @@ def test_killing_the_grader_kills_the_child_it_was_running(
         time.sleep(0.5)
     alive = [pid for pid in running if Path(f"/proc/{pid}").exists()
              and b" Z " not in Path(f"/proc/{pid}/stat").read_bytes()]
+    for pid in alive:  # a failing run must not leave its loop behind
+        os.kill(pid, signal.SIGKILL)
     assert alive == []
