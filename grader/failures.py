@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import traceback
 from pathlib import Path
+from typing import Callable
 
 # code -> one-line summary shown in every report. Codes are stable: exports key on them.
 CODES = {
@@ -17,7 +18,7 @@ CODES = {
     "syntax_error": "Syntax error in the submission",
     "import_error": "The submission could not be imported",
     "bad_hook": "A hook has the wrong type or signature",
-    "missing_hook": "The hook this rubric grades is missing",
+    "missing_hook": "A hook the grading needs is missing",
     "hook_error": "A hook raised an error",
     "forward_error": "The model failed on a batch of images",
     "bad_transform": "A transform did not return an image tensor",
@@ -40,6 +41,13 @@ HINTS = {
                      "memory one run may use.",
     "exit": "Remove calls to exit(), sys.exit() or os._exit() from your code.",
     "timeout": "Fewer epochs, a smaller model or a larger batch size train faster.",
+    "network": "Grading has no network: nothing can be downloaded. Build torchvision models "
+               "with weights=None (e.g. resnet18(weights=None, num_classes=info.num_classes)) "
+               "and train them from scratch; a download in a hook fails.",
+    "device": "The grader chooses the device (here the CPU) and moves the model there itself. "
+              "Do not call .cuda() or .to('cuda') in your code; where forward creates a "
+              "tensor, put it on the input's device: torch.zeros(..., device=x.device) or "
+              "t.to(x.device).",
 }
 
 # The spec's exit statuses.
@@ -90,16 +98,32 @@ def describe(failure: dict) -> str:
     return "\n".join(lines)
 
 
-def student_traceback(exc: BaseException, roots: list[Path], limit: int = 4000) -> str:
+def student_traceback(exc: BaseException, roots: list[Path], limit: int = 4000,
+                      locate: Callable[[str, int], str | None] | None = None) -> str:
     """The traceback trimmed to frames in the student's own files, which is what they can
-    fix; the grader's and torch's frames are noise to them. Falls back to the last frames."""
-    frames = traceback.extract_tb(exc.__traceback__)
-    roots = [str(Path(r).resolve()) for r in roots]
-    own = [f for f in frames if any(str(Path(f.filename).resolve()).startswith(r) for r in roots)]
-    shown = own or frames[-3:]
-    text = "".join(traceback.format_list(shown))
+    fix; the grader's and torch's frames are noise to them. Falls back to the last frames.
+
+    `locate(filename, lineno)` names a frame's place as the student knows it (`lab.ipynb,
+    cell 3, line 2` for a notebook's generated source), or None to show the path."""
+    frames = own_frames(exc, roots)
+    shown = frames or traceback.extract_tb(exc.__traceback__)[-3:]
+    text = "".join(_frame_text(f, locate) for f in shown)
     text += "".join(traceback.format_exception_only(type(exc), exc))
     return text[-limit:]
+
+
+def own_frames(exc: BaseException, roots: list[Path]) -> list[traceback.FrameSummary]:
+    """The frames of `exc`'s traceback that are in files under `roots`, outermost first."""
+    roots = [str(Path(r).resolve()) for r in roots]
+    return [f for f in traceback.extract_tb(exc.__traceback__)
+            if any(str(Path(f.filename).resolve()).startswith(r) for r in roots)]
+
+
+def _frame_text(frame: traceback.FrameSummary, locate) -> str:
+    where = locate(frame.filename, frame.lineno) if locate else None
+    head = f"  {where}, in {frame.name}" if where else \
+        f'  File "{frame.filename}", line {frame.lineno}, in {frame.name}'
+    return head + "\n" + (f"    {frame.line.strip()}\n" if frame.line else "")
 
 
 def _plain(value):

@@ -77,3 +77,83 @@ def test_import_time_crash_says_to_keep_definitions_only(tmp_path):
     e = info.value
     assert e.code == "import_error" and "ZeroDivisionError" in e.message
     assert "s.py" in e.trace and "helper" in e.trace
+
+
+NET = ("from torch import nn\n\nclass Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+       "        self.fc = nn.Linear(784, 10)\n\n    def forward(self, x):\n        return self.fc(x.flatten(1))\n")
+
+
+def test_a_submission_without_any_hook_fails_and_names_its_model(tmp_path):
+    f = tmp_path / "my_lab.py"
+    f.write_text(NET + "\ndef train(model):\n    pass\n\nepochs = 10\n")
+    with pytest.raises(SubmissionError) as info:
+        load_hooks(f, REFERENCE)
+    e = info.value
+    assert e.code == "missing_hook"
+    assert e.message == ("no hooks in my_lab.py; `Net` looks like a model (an nn.Module subclass): "
+                         "define build_model(info) returning it")
+    assert e.got == "classes Net; functions train"
+    assert "return Net()" in e.hint and "`epochs` looks like `EPOCHS`" in e.hint
+
+
+@pytest.mark.parametrize("text", ["", "import torch\nx = torch.zeros(1)\n"])
+def test_an_empty_or_definition_free_file_fails_too(tmp_path, text):
+    f = tmp_path / "s.py"
+    f.write_text(text)
+    with pytest.raises(SubmissionError) as info:
+        load_hooks(f, REFERENCE)
+    assert info.value.code == "missing_hook" and "defines none of the names" in info.value.message
+
+
+def test_one_constant_is_a_hook_and_a_model_left_unused_gets_a_note(tmp_path):
+    f = tmp_path / "s.py"
+    f.write_text(NET + "\nEPOCHS = 3\n")
+    hooks = load_hooks(f, REFERENCE)
+    assert hooks.customised == ["EPOCHS"]
+    assert any("`Net` is a model" in n and "build_model(info)" in n for n in hooks.notes)
+
+
+def test_a_single_file_named_like_a_library_shadows_nothing(tmp_path):
+    f = tmp_path / "torchvision.py"
+    f.write_text("from torchvision import transforms as T\n\ndef build_test_transform(info):\n"
+                 "    return T.ToTensor()\n")
+    hooks = load_hooks(f, REFERENCE)
+    assert hooks.customised == ["build_test_transform"]
+
+
+def test_every_missing_import_is_reported_at_once_with_its_file_and_line(tmp_path):
+    (tmp_path / "model.py").write_text("import torch\nimport timm\nfrom vgg import VGG\n"
+                                       "def build_model(info):\n    return VGG()\n")
+    (tmp_path / "vgg.py").write_text("from torch import nn\nimport albumentations as A\n"
+                                     "class VGG(nn.Module):\n    pass\n")
+    (tmp_path / "improvements.py").write_text("try:\n    import wandb\nexcept ImportError:\n"
+                                              "    wandb = None\nimport lion_pytorch\n")
+    with pytest.raises(SubmissionError) as info:
+        load_hooks(tmp_path, REFERENCE)
+    e = info.value
+    assert e.code == "import_error" and e.got == "timm, lion_pytorch, albumentations"
+    assert "`timm` (model.py, line 2)" in e.message and "`albumentations` (vgg.py, line 2)" in e.message
+    assert "`lion_pytorch` (improvements.py, line 5)" in e.message and "wandb" not in e.message
+    assert "beside model.py" in e.hint
+
+
+def test_a_helper_module_beside_model_py_is_importable(tmp_path):
+    (tmp_path / "model.py").write_text("from vgg import make\nfrom .vgg import make as again\n"
+                                       "def build_model(info):\n    return make()\n")
+    (tmp_path / "vgg.py").write_text("from torch import nn\ndef make():\n    return nn.Flatten()\n")
+    assert load_hooks(tmp_path, REFERENCE).customised == ["build_model"]
+
+
+def test_a_notebook_s_syntax_and_import_errors_name_its_cells(tmp_path):
+    from grader.load.notebook import notebook_to_source
+    from test_notebook import write_notebook
+    source, _ = notebook_to_source(write_notebook(tmp_path / "lab.ipynb", [
+        "import torch", "EPOCHS = 2\ndef build_loss():\n    return torch.nn.CrossEntropyLoss()",
+        "import timm"]))
+    f = tmp_path / "lab.py"
+    f.write_text(source)
+    with pytest.raises(SubmissionError) as info:
+        load_hooks(f, REFERENCE)
+    assert info.value.message == ("lab.ipynb, cell 3, line 1 imports `timm`, which is not "
+                                  "installed where it is graded")
+    assert "Delete these imports" in info.value.hint

@@ -14,15 +14,61 @@ def test_package_folder(template_copy, tmp_path):
     sub = load_submission(template_copy, tmp_path / "work")
     assert sub.kind == "package" and sub.name == "student"
     assert sorted(p.name for p in sub.source.iterdir()) == [
-        "__init__.py", "improvements.py", "model.py", "transforms.py"]
-    assert any("ignored: scratch.py" in n for n in sub.notes)
+        "__init__.py", "improvements.py", "model.py", "scratch.py", "transforms.py"]
+    assert any(n.startswith("scratch.py: not imported by") for n in sub.notes)
 
 
-def test_single_file_is_copied_under_a_neutral_name(tmp_path):
-    src = tmp_path / "torch.py"  # would shadow torch if imported under its own name
+def test_helper_modules_and_packages_come_along_but_never_hide_a_library(template_copy, tmp_path):
+    (template_copy / "model.py").write_text("from vgg import VGG\nfrom models.resnet import R\n"
+                                            "def build_model(info):\n    return VGG()\n")
+    (template_copy / "vgg.py").write_text("class VGG:\n    pass\n")
+    (template_copy / "models").mkdir()
+    (template_copy / "models" / "__init__.py").write_text("")
+    (template_copy / "models" / "resnet.py").write_text("R = 1\n")
+    (template_copy / "random.py").write_text("x = 1\n")  # would hide Python's random
+    (template_copy / "venv" / "lib").mkdir(parents=True)  # not a package: left behind
+    (template_copy / "venv" / "lib" / "site.py").write_text("x = 1\n")
+    sub = load_submission(template_copy, tmp_path / "work")
+    copied = sorted(p.relative_to(sub.source).as_posix() for p in sub.source.rglob("*.py"))
+    assert copied == ["__init__.py", "improvements.py", "model.py", "models/__init__.py",
+                      "models/resnet.py", "transforms.py", "vgg.py"]
+    assert any("random.py (it would hide Python's or the grader's own module `random`" in n
+               for n in sub.notes)
+    assert not any("vgg.py" in n for n in sub.notes)  # imported: nothing to say
+    before = sub.digest
+    (template_copy / "models" / "resnet.py").write_text("R = 2\n")
+    assert load_submission(template_copy, tmp_path / "again").digest != before
+
+
+def test_single_file_keeps_its_name_in_a_folder_of_its_own(tmp_path):
+    src = tmp_path / "torch.py"  # imported from a folder that is not on sys.path: shadows nothing
     shutil.copy(REPO / "reference" / "strong.py", src)
     sub = load_submission(src, tmp_path / "work")
-    assert sub.kind == "file" and sub.source.name == "submission.py" and sub.name == "torch"
+    assert sub.kind == "file" and sub.source.name == "torch.py" and sub.name == "torch"
+    assert [p.name for p in sub.source.parent.iterdir()] == ["torch.py"]
+
+
+def test_a_zip_without_a_submission_says_what_it_holds(tmp_path):
+    archive = tmp_path / "s9.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("lab/README.md", "hi")
+        zf.writestr("lab/data/train.csv", "1,2")
+    with pytest.raises(SubmissionError) as info:
+        load_submission(archive, tmp_path / "work")
+    e = info.value
+    assert e.code == "no_submission" and e.message == "s9.zip holds no submission"
+    assert e.got == "lab/, lab/README.md, lab/data/, lab/data/train.csv"
+    assert str(tmp_path) not in str(e.to_dict())  # no private path of the grader's
+
+
+def test_a_notebook_too_large_is_told_to_clear_its_outputs(tmp_path, monkeypatch):
+    import grader.load.submission as submission
+    monkeypatch.setattr(submission, "MAX_ARCHIVE_BYTES", 1000)
+    nb = write_notebook(tmp_path / "big.ipynb", ["x = 1\n" + "# output\n" * 200])
+    with pytest.raises(SubmissionError) as info:
+        load_submission(nb, tmp_path / "work")
+    assert info.value.code == "bad_notebook" and "too large" in info.value.message
+    assert "Clear all outputs" in info.value.hint
 
 
 def test_notebook_becomes_source_with_notes(tmp_path):

@@ -2,32 +2,45 @@
 
 Kept, in cell order: imports, function and class definitions, and plain constant
 assignments (`EPOCHS = 10`, `MEAN = (0.5,)`). Dropped: shell lines (`!pip ...`), magics
-(`%matplotlib`, `%%time`), and every other top-level statement (training loops,
-downloads, plots). Later cells win, as when a student re-runs a cell with a new version.
+(`%matplotlib`, `%%time`), imports that only serve plots or Colab, and every other
+top-level statement (training loops, downloads, plots, `transform = T.Compose(...)`).
+Later cells win, as when a student re-runs a cell with a new version.
 Nothing is executed here: cells are parsed with `ast`.
+
+The source carries its own map back to the notebook, for the child's messages
+(grader.sandbox.hooks.SourceMap): a header naming the notebook and the top-level names it
+dropped, and before each kept statement a `# --- cell N, line L` marker followed by the
+statement's lines exactly as the cell has them, so line L + k of the cell is the k-th
+line after the marker.
 """
 from __future__ import annotations
 
 import ast
+import json
 from pathlib import Path
-
-import nbformat
 
 from grader.failures import SubmissionError
 
 KEPT = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
-# Imports that only exist in Colab or Jupyter and serve plots or uploads, never hooks.
-NOTEBOOK_ONLY_MODULES = ("google.colab", "IPython", "matplotlib", "seaborn", "tqdm", "ipywidgets")
+# Imports that only exist in Colab or Jupyter, or serve plots, tables, progress bars or
+# uploads, never hooks: a notebook's `import seaborn` must not fail a grading.
+NOTEBOOK_ONLY_MODULES = ("google.colab", "IPython", "matplotlib", "seaborn", "tqdm", "ipywidgets",
+                         "pandas", "plotly", "torchsummary", "torchinfo", "wandb", "tensorboard",
+                         "torch.utils.tensorboard")
+HEADER = "# grader: the definitions kept from "   # + the notebook's name
+DROPPED = "# grader: not kept: "                   # + JSON {name: "cell N, line L"}
+MARKER = "# --- cell "                             # + "N, line L"
 
 
 def notebook_to_source(path: Path) -> tuple[str, list[str]]:
     """Return (source, notes on what was skipped and why)."""
+    import nbformat  # here: the child imports this module for its constants only
     try:
         nb = nbformat.read(str(path), as_version=4)
     except Exception as e:
         raise SubmissionError("bad_notebook", f"{path.name} is not a readable notebook: {e}",
                               hint="Download it again with File > Download > .ipynb.") from None
-    kept, notes = [], []
+    kept, notes, dropped = [], [], {}
     cells = [c for c in nb.cells if c.cell_type == "code"]
     for number, cell in enumerate(cells, start=1):
         src, magics = _strip_magics(cell.source)
@@ -38,13 +51,29 @@ def notebook_to_source(path: Path) -> tuple[str, list[str]]:
         except SyntaxError as e:
             notes.append(f"cell {number}: skipped, it does not parse (line {e.lineno}: {e.msg})")
             continue
-        for node in tree.body:
+        lines = src.splitlines()
+        for i, node in enumerate(tree.body):
             if _keep(node):
-                kept.append(f"# --- cell {number}\n{ast.unparse(node)}")
-            else:
-                first = ast.get_source_segment(src, node) or type(node).__name__
-                notes.append(f"cell {number}: not run: {first.splitlines()[0][:70]}")
-    return "\n\n".join(kept) + "\n", notes
+                start, text = _text(node, tree.body, i, lines)
+                kept.append(f"{MARKER}{number}, line {start}\n{text}")
+                continue
+            first = ast.get_source_segment(src, node) or type(node).__name__
+            notes.append(f"cell {number}: not run: {first.splitlines()[0][:70]}")
+            for name in _bound_names(node):
+                dropped[name] = f"cell {number}, line {node.lineno}"
+    header = f"{HEADER}{path.name}\n{DROPPED}{json.dumps(dropped)}\n"
+    return header + "\n" + "\n\n".join(kept) + "\n", notes
+
+
+def _text(node: ast.stmt, body: list[ast.stmt], i: int, lines: list[str]) -> tuple[int, str]:
+    """(its first line in the cell, the statement as the cell has it, comments included),
+    or rebuilt when it shares a line with a neighbour (`EPOCHS = 3; train()`)."""
+    start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+    shares = (i > 0 and body[i - 1].end_lineno >= start) or \
+        (i + 1 < len(body) and body[i + 1].lineno <= node.end_lineno)
+    if shares:
+        return start, ast.unparse(node)
+    return start, "\n".join(lines[start - 1:node.end_lineno])
 
 
 def _strip_magics(source: str) -> tuple[str, list[str]]:
@@ -54,7 +83,7 @@ def _strip_magics(source: str) -> tuple[str, list[str]]:
     for line in source.splitlines():
         if line.lstrip().startswith(("!", "%")):
             magics.append(line.strip()[:60])
-            lines.append("")  # keep line numbers for syntax messages
+            lines.append("")  # keep line numbers for syntax messages and the cell map
         else:
             lines.append(line)
     return "\n".join(lines), magics
@@ -62,14 +91,30 @@ def _strip_magics(source: str) -> tuple[str, list[str]]:
 
 def _keep(node: ast.stmt) -> bool:
     if isinstance(node, (ast.Import, ast.ImportFrom)):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            return False  # `from .model import X` has no package to come from in a notebook
         names = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
         return not any(n == m or n.startswith(m + ".") for n in names for m in NOTEBOOK_ONLY_MODULES)
     if isinstance(node, KEPT):
         return True
     if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
         targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-        return all(isinstance(t, ast.Name) for t in targets) and _is_constant(node.value)
+        names = all(isinstance(t, ast.Name) or (isinstance(t, ast.Tuple) and all(
+            isinstance(e, ast.Name) for e in t.elts)) for t in targets)  # `mean, std = (.5,), (.5,)`
+        return names and _is_constant(node.value)
     return False
+
+
+def _bound_names(node: ast.stmt) -> list[str]:
+    """The top-level names a dropped statement would have set: a hook that uses one of
+    them fails with a NameError the child explains (grader.sandbox.worker)."""
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        return [(a.asname or a.name).split(".")[0] for a in node.names if a.name != "*"]
+    targets = {ast.Assign: lambda n: n.targets, ast.AnnAssign: lambda n: [n.target],
+               ast.AugAssign: lambda n: [n.target], ast.For: lambda n: [n.target],
+               ast.With: lambda n: [i.optional_vars for i in n.items if i.optional_vars]}
+    found = targets.get(type(node), lambda n: [])(node)
+    return [n.id for t in found for n in ast.walk(t) if isinstance(n, ast.Name)]
 
 
 def _is_constant(value: ast.expr) -> bool:

@@ -5,8 +5,10 @@ Nothing here runs student code: notebooks are parsed, archives are unpacked with
 """
 from __future__ import annotations
 
+import ast
 import hashlib
 import shutil
+import sys
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +20,11 @@ from grader.load.template import PACKAGE_FILES
 MAX_SOURCE_BYTES = 5 * 2**20      # a lab's hooks are a few KB; 5 MB is no honest submission
 MAX_ARCHIVE_BYTES = 50 * 2**20    # unpacked size of a .zip (notebooks with outputs are big)
 MAX_ARCHIVE_FILES = 2000
+MAX_HELPER_FILES = 200            # helper modules copied beside the hook files
+# A helper module under one of these names would hide the real one from the student's
+# code, torch and the grader (sys.path puts the submission's folder first).
+PROTECTED_MODULES = frozenset(sys.stdlib_module_names) | {"torch", "torchvision", "numpy", "PIL",
+                                                          "grader", "submission"}
 
 
 @dataclass
@@ -43,19 +50,29 @@ def load_submission(path: Path, workdir: Path) -> Submission:
     return sub
 
 
-def _load(path: Path, workdir: Path, notes: list[str], depth: int = 0) -> Submission:
+def _load(path: Path, workdir: Path, notes: list[str], depth: int = 0,
+          archive: Path | None = None) -> Submission:
+    """`archive`: the .zip `path` was unpacked from, which messages name instead of the
+    private folder it was unpacked into."""
     if path.is_dir():
-        return _load_dir(path, workdir, notes, depth)
+        return _load_dir(path, workdir, notes, depth, archive)
     suffix = path.suffix.lower()
     if suffix == ".py":
         _check_size(path)
-        target = workdir / "submission.py"  # a neutral name: `torch.py` must not shadow torch
+        # The file keeps its name, so messages name it; in a folder of its own that is
+        # not on sys.path, so a `torch.py` cannot shadow torch.
+        target = workdir / "file" / _plain_name(path.name, "submission.py")
+        target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, target)
         return _made("file", target, notes)
     if suffix == ".ipynb":
-        _check_size(path, MAX_ARCHIVE_BYTES)
+        _check_size(path, MAX_ARCHIVE_BYTES, hint=(
+            "Clear its outputs (Colab: Edit > Clear all outputs; Jupyter: Edit > Clear "
+            "Outputs of All Cells), save, and hand it in again: plots and printed training "
+            "logs make a notebook large, and the grader only needs its code."), code="bad_notebook")
         source, skipped = notebook_to_source(path)
-        target = workdir / "submission.py"
+        target = workdir / "notebook" / _plain_name(f"{path.stem}.py", "notebook.py")
+        target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(source)
         sub = _made("notebook", target, notes + skipped)
         sub.notebook = path
@@ -63,35 +80,17 @@ def _load(path: Path, workdir: Path, notes: list[str], depth: int = 0) -> Submis
     if suffix == ".zip" and depth == 0:
         unpacked = workdir / "unzipped"
         _safe_unzip(path, unpacked)
-        sub = _load(unpacked, workdir, notes, depth + 1)
+        sub = _load(unpacked, workdir, notes, depth + 1, archive=path)
         sub.kind += " in zip"
         return sub
     raise SubmissionError("no_submission", f"{path.name} is not a submission",
                           expected="a folder, .py, .ipynb or .zip", got=path.suffix or "no suffix")
 
 
-def _load_dir(path: Path, workdir: Path, notes: list[str], depth: int) -> Submission:
+def _load_dir(path: Path, workdir: Path, notes: list[str], depth: int,
+              archive: Path | None = None) -> Submission:
     if any((path / f"{stem}.py").is_file() for stem in PACKAGE_FILES):
-        target = workdir / "package"
-        target.mkdir(exist_ok=True)
-        total = 0
-        for stem in PACKAGE_FILES:
-            src = path / f"{stem}.py"
-            if src.is_symlink():  # would copy whatever it points at, e.g. the grader's files
-                raise SubmissionError("no_submission", f"{src.name} is a symbolic link",
-                                      hint="Hand in the file itself, not a link to it.")
-            if src.is_file():
-                total += src.stat().st_size
-                shutil.copyfile(src, target / src.name)
-        if total > MAX_SOURCE_BYTES:
-            raise SubmissionError("no_submission", "the submission's source is too large",
-                                  expected=f"at most {MAX_SOURCE_BYTES // 2**20} MB", got=f"{total:,} bytes")
-        ignored = sorted(p.name for p in path.iterdir()
-                         if p.is_file() and p.suffix == ".py" and p.stem not in PACKAGE_FILES)
-        if ignored:
-            notes.append(f"Only {', '.join(s + '.py' for s in PACKAGE_FILES)} are graded; "
-                         f"ignored: {', '.join(ignored)}.")
-        sub = _made("package", target, notes)
+        sub = _made("package", _copy_package(path, workdir / "package", notes), notes)
         sub.folder = path
         return sub
     candidates = [p for p in sorted(path.iterdir())
@@ -102,13 +101,116 @@ def _load_dir(path: Path, workdir: Path, notes: list[str], depth: int) -> Submis
         return sub
     subdirs = [p for p in path.iterdir() if p.is_dir() and not p.name.startswith((".", "__"))]
     if not candidates and len(subdirs) == 1 and depth < 3:  # e.g. a zip of the folder
-        return _load_dir(subdirs[0], workdir, notes, depth + 1)
+        return _load_dir(subdirs[0], workdir, notes, depth + 1, archive)
+    expected = ("a folder with transforms.py / model.py / improvements.py, or exactly one "
+                ".py or .ipynb file")
+    if archive is not None:  # the unpacked folder is the grader's; name the zip and its content
+        raise SubmissionError(
+            "no_submission", f"{archive.name} holds no submission", expected=expected,
+            got=_listing(workdir / "unzipped"),
+            hint="Zip your copy of student_template/ (the folder itself, or its files), or "
+                 "your one .py or .ipynb file.")
     found = ", ".join(p.name for p in candidates) or "no .py or .ipynb files"
     raise SubmissionError(
-        "no_submission", f"{path} does not look like a submission",
-        expected="a folder with transforms.py / model.py / improvements.py, or exactly one "
-                 ".py or .ipynb file", got=found,
+        "no_submission", f"{path} does not look like a submission", expected=expected, got=found,
         hint="Point grade at your copy of student_template/ (e.g. `grade --local student_template`).")
+
+
+def _copy_package(path: Path, target: Path, notes: list[str]) -> Path:
+    """The hook files and the helper modules beside them (`vgg.py`, a `models/` package)
+    that they may import, as Python does when the student runs their own folder."""
+    target.mkdir(parents=True, exist_ok=True)
+    for stem in PACKAGE_FILES:
+        if (path / f"{stem}.py").is_symlink():  # would copy whatever it points at
+            raise SubmissionError("no_submission", f"{stem}.py is a symbolic link",
+                                  hint="Hand in the file itself, not a link to it.")
+    helpers, skipped = _helpers(path)
+    hook_files = [path / f"{stem}.py" for stem in PACKAGE_FILES if (path / f"{stem}.py").is_file()]
+    files = hook_files + helpers
+    total = sum(f.stat().st_size for f in files)
+    if total > MAX_SOURCE_BYTES:
+        raise SubmissionError("no_submission", "the submission's source is too large",
+                              expected=f"at most {MAX_SOURCE_BYTES // 2**20} MB", got=f"{total:,} bytes")
+    for f in files:
+        dest = target / f.relative_to(path)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(f, dest)
+    if skipped:
+        notes.append(f"Not copied: {'; '.join(skipped)}.")
+    unused = [h for h in helpers if h.parent == path and h.stem not in _local_imports(path, hook_files)]
+    if unused:
+        names = ", ".join(h.name for h in unused)
+        notes.append(f"{names}: not imported by {', '.join(f.name for f in hook_files)}, so "
+                     f"nothing in it is graded (hooks are read from "
+                     f"{', '.join(s + '.py' for s in PACKAGE_FILES[1:])}).")
+    return target
+
+
+def _helpers(path: Path) -> tuple[list[Path], list[str]]:
+    """Helper modules: the folder's other .py files and its Python packages (a subfolder
+    with __init__.py), up to 3 levels deep; and what was left out, with the reason."""
+    found, skipped = [], []
+
+    def walk(folder: Path, depth: int):
+        for p in sorted(folder.iterdir()):
+            top = p.relative_to(path).parts[0].removesuffix(".py")
+            if p.name.startswith((".", "__pycache__")) or (depth == 0 and top in PACKAGE_FILES):
+                continue
+            if p.is_symlink():
+                skipped.append(f"{p.relative_to(path)} (a symbolic link)")
+            elif depth == 0 and top in PROTECTED_MODULES and (
+                    p.suffix == ".py" or (p / "__init__.py").is_file()):
+                skipped.append(f"{p.name} (it would hide Python's or the grader's own "
+                               f"module `{top}`; rename it)")
+            elif p.is_file() and p.suffix == ".py":
+                found.append(p)
+            elif p.is_dir() and (p / "__init__.py").is_file() and depth < 3:
+                walk(p, depth + 1)
+    walk(path, 0)
+    if len(found) > MAX_HELPER_FILES:
+        raise SubmissionError("no_submission", f"the folder holds {len(found)} other Python "
+                              f"files besides the hooks", expected=f"at most {MAX_HELPER_FILES}",
+                              hint="Hand in your copy of student_template/ and the modules it "
+                                   "imports, not a whole project or environment.")
+    return found, skipped
+
+
+def _local_imports(path: Path, files: list[Path]) -> set[str]:
+    """The top-level names of the folder's own modules that `files` import, directly or
+    through each other (read with ast, never run)."""
+    seen, todo = set(), list(files)
+    while todo:
+        try:
+            tree = ast.parse(todo.pop().read_bytes())
+        except (SyntaxError, ValueError):
+            continue  # the child reports it
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                names = [base] if base else [a.name for a in node.names]
+            for top in {n.split(".")[0] for n in names if n} - seen:
+                if (path / f"{top}.py").is_file() or (path / top / "__init__.py").is_file():
+                    seen.add(top)
+                    if (path / f"{top}.py").is_file():
+                        todo.append(path / f"{top}.py")
+    return seen
+
+
+def _listing(folder: Path, most: int = 12) -> str:
+    entries = sorted(str(p.relative_to(folder)) + ("/" if p.is_dir() else "")
+                     for p in folder.rglob("*") if not p.name.startswith("."))
+    if not entries:
+        return "nothing (an empty zip)"
+    return ", ".join(entries[:most]) + (f", ... ({len(entries)} in all)" if len(entries) > most else "")
+
+
+def _plain_name(name: str, fallback: str) -> str:
+    """The handed-in name when it is an ordinary file name, else `fallback`."""
+    ok = name.isprintable() and not name.startswith(".") and len(name) <= 120 and "/" not in name
+    return name if ok else fallback
 
 
 def _made(kind: str, source: Path, notes: list[str]) -> Submission:
@@ -117,18 +219,22 @@ def _made(kind: str, source: Path, notes: list[str]) -> Submission:
 
 
 def source_digest(source: Path) -> str:
-    files = sorted(source.glob("*.py")) if source.is_dir() else [source]
+    files = sorted(source.rglob("*.py"), key=lambda f: f.relative_to(source).as_posix()) \
+        if source.is_dir() else [source]
     h = hashlib.sha256()
     for f in files:
-        h.update(f.name.encode() + b"\0" + f.read_bytes() + b"\0")
+        name = f.relative_to(source).as_posix() if source.is_dir() else f.name
+        h.update(name.encode() + b"\0" + f.read_bytes() + b"\0")
     return h.hexdigest()[:16]
 
 
-def _check_size(path: Path, limit: int = MAX_SOURCE_BYTES):
+def _check_size(path: Path, limit: int = MAX_SOURCE_BYTES, hint: str | None = None,
+                code: str = "no_submission"):
     size = path.stat().st_size
     if size > limit:
-        raise SubmissionError("no_submission", f"{path.name} is too large to be a submission",
-                              expected=f"at most {limit // 2**20} MB", got=f"{size:,} bytes")
+        raise SubmissionError(code, f"{path.name} is too large to be a submission",
+                              expected=f"at most {limit // 2**20} MB", got=f"{size:,} bytes",
+                              hint=hint)
 
 
 def _safe_unzip(archive: Path, dest: Path):

@@ -4,16 +4,22 @@ This module imports untrusted code: the parent process never imports it.
 """
 from __future__ import annotations
 
+import ast
 import difflib
 import importlib.util
 import inspect
+import json
 import sys
 import types
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.failures import SubmissionError, student_traceback
+from grader.load.notebook import DROPPED, HEADER, MARKER
 from grader.load.template import CONSTANTS, FUNCTIONS, HOOK_NAMES, OPTIONAL, PACKAGE_FILES
+
+HOOK_FILES = ", ".join(f"{stem}.py" for stem in PACKAGE_FILES[1:])
+
 
 @dataclass
 class Hooks:
@@ -36,7 +42,9 @@ def load_hooks(submission: Path, reference: Path, model_hook: str = "build_model
     fallback: without it there is nothing to grade.
     """
     ref = _namespace(reference, "_grader_reference")
-    own = _namespace(submission, "submission")
+    source = SourceMap.of(submission)
+    _check_imports(source)
+    own = _namespace(submission, "submission", source)
     values, customised = {}, []
     for name in HOOK_NAMES:
         if name in own:
@@ -52,34 +60,107 @@ def load_hooks(submission: Path, reference: Path, model_hook: str = "build_model
                                        "exercise's skeleton is.")
         values["build_model"] = own[model_hook]
         customised = [h for h in customised if h != "build_model"] + [model_hook]
-    hooks = Hooks(values, customised, notes=_near_misses(own))
+    misses = _near_misses(own)
+    if not customised and not any(hook in FUNCTIONS for _, hook in misses):
+        raise _no_hooks(own, misses, source)
+    notes = [f"`{name}` looks like the hook `{hook}`, which you did not define, so the "
+             f"baseline's `{hook}` was used. Rename it if you meant it." for name, hook in misses]
+    models = _models(own)
+    if "build_model" not in customised and model_hook == "build_model" and models:
+        notes.append(f"`{models[0]}` is a model (an nn.Module subclass) in your submission, but "
+                     f"there is no build_model(info), so the baseline's model was graded. "
+                     f"Define build_model(info) returning `{models[0]}(...)` to grade yours.")
+    hooks = Hooks(values, customised, notes=notes)
     _check_types(hooks)
     return hooks
 
 
-def _namespace(path: Path, module_name: str) -> dict:
+@dataclass
+class SourceMap:
+    """Where the source the child imports came from, so messages name the student's own
+    file and line, or a notebook's cell (grader.load.notebook writes the map into the
+    source it makes: a header, then a `# --- cell N, line L` marker per statement)."""
+    root: Path                  # the submission: a package folder or one .py file
+    notebook: str | None = None     # the notebook's name when the source was made from one
+    dropped: dict = field(default_factory=dict)   # name -> "cell N, line L" not kept
+    markers: list = field(default_factory=list)   # (file line, cell, cell line)
+
+    @classmethod
+    def of(cls, submission: Path) -> SourceMap:
+        root = Path(submission).resolve()
+        if root.is_dir():
+            return cls(root)
+        try:
+            lines = root.read_text(errors="replace").splitlines()
+        except OSError:
+            return cls(root)
+        if len(lines) < 2 or not lines[0].startswith(HEADER) or not lines[1].startswith(DROPPED):
+            return cls(root)
+        try:  # a .py file could imitate the header; it only mislabels its own messages
+            dropped = {str(k): str(v) for k, v in json.loads(lines[1].removeprefix(DROPPED)).items()}
+            markers = []
+            for number, line in enumerate(lines, start=1):
+                if line.startswith(MARKER):
+                    cell, _, at = line.removeprefix(MARKER).partition(", line ")
+                    markers.append((number, int(cell), int(at)))
+        except (ValueError, AttributeError):
+            return cls(root)
+        return cls(root, lines[0].removeprefix(HEADER), dropped, markers)
+
+    @property
+    def name(self) -> str:
+        """The submission as the student calls it."""
+        return self.notebook or (self.root.name if self.root.is_file() else HOOK_FILES)
+
+    def roots(self) -> list[Path]:
+        return [self.root if self.root.is_dir() else self.root.parent]
+
+    def locate(self, filename: str, lineno: int | None) -> str | None:
+        """`model.py, line 12` or `lab.ipynb, cell 3, line 2`; None outside the submission."""
+        path = Path(filename).resolve()
+        if self.root.is_dir():
+            if not path.is_relative_to(self.root):
+                return None
+            return f"{path.relative_to(self.root).as_posix()}, line {lineno}"
+        if path != self.root:
+            return None
+        if self.notebook is None:
+            return f"{self.root.name}, line {lineno}"
+        before = [m for m in self.markers if lineno is not None and m[0] < lineno]
+        if not before:
+            return self.notebook
+        at, cell, first = before[-1]
+        return f"{self.notebook}, cell {cell}, line {first + lineno - at - 1}"
+
+    def trace(self, e: BaseException) -> str:
+        return student_traceback(e, self.roots(), locate=self.locate)
+
+
+def _namespace(path: Path, module_name: str, source: SourceMap | None = None) -> dict:
     """Names defined by a .py file, or by a package's __init__, transforms, model and
     improvements (in that order, later files winning, as if one file)."""
     path = Path(path)
+    source = source or SourceMap.of(path)
     names: dict = {}
     if path.is_dir():
-        sys.path.insert(0, str(path))  # lets `from model import TinyCNN` work as in a notebook
+        # lets `from model import TinyCNN` and `from vgg import VGG` (a helper module
+        # beside model.py) work as when the student runs their own folder
+        sys.path.insert(0, str(path))
         if (path / "__init__.py").exists():
-            names.update(_public(_import(path / "__init__.py", module_name, package_dir=path)))
+            names.update(_public(_import(path / "__init__.py", module_name, source, package_dir=path)))
         else:  # still a package, so `from .model import TinyCNN` works between the files
             pkg = types.ModuleType(module_name)
             pkg.__path__ = [str(path)]
             sys.modules[module_name] = pkg
         for stem in PACKAGE_FILES[1:]:
             if (path / f"{stem}.py").exists():
-                names.update(_public(_import(path / f"{stem}.py", f"{module_name}.{stem}")))
-    else:
-        sys.path.insert(0, str(path.parent))
-        names.update(_public(_import(path, module_name)))
+                names.update(_public(_import(path / f"{stem}.py", f"{module_name}.{stem}", source)))
+    else:  # one file, imported from its own folder, which stays off sys.path: a `torch.py`
+        names.update(_public(_import(path, module_name, source)))  # shadows nothing
     return names
 
 
-def _import(file: Path, module_name: str, package_dir: Path | None = None):
+def _import(file: Path, module_name: str, source: SourceMap, package_dir: Path | None = None):
     spec = importlib.util.spec_from_file_location(
         module_name, file,
         submodule_search_locations=[str(package_dir)] if package_dir else None)
@@ -88,23 +169,120 @@ def _import(file: Path, module_name: str, package_dir: Path | None = None):
     try:
         spec.loader.exec_module(module)
     except SyntaxError as e:
+        where = source.locate(e.filename or str(file), e.lineno) or \
+            f"{Path(e.filename or file).name}, line {e.lineno}"
         raise SubmissionError(
-            "syntax_error", f"{Path(e.filename or file).name}, line {e.lineno}: {e.msg}",
-            got=(e.text or "").rstrip() or None,
+            "syntax_error", f"{where}: {e.msg}", got=(e.text or "").rstrip() or None,
             hint="Python could not parse this line; check brackets, colons and indentation.") from None
     except ModuleNotFoundError as e:
         raise SubmissionError(
-            "import_error", f"{file.name} imports {e.name!r}, which is not installed where it is graded",
-            hint="Only the standard library, torch, torchvision and numpy are available; "
-                 "copy any helper you need into your own files.",
-            trace=student_traceback(e, [file.parent])) from None
+            "import_error", f"{_where(e, source, file)} imports `{e.name}`, which is not "
+            f"installed where it is graded", hint=_import_hint(source),
+            trace=source.trace(e)) from None
     except Exception as e:
         raise SubmissionError(
-            "import_error", f"{file.name} raised {type(e).__name__} while being imported: {e}",
+            "import_error", f"{_where(e, source, file)} raised {type(e).__name__} while being "
+            f"imported: {e}",
             hint="Code at the top level of a file runs on import; keep only definitions there "
                  "(no training loops, downloads or plots).",
-            trace=student_traceback(e, [file.parent])) from None
+            trace=source.trace(e)) from None
     return module
+
+
+def _where(e: BaseException, source: SourceMap, file: Path) -> str:
+    """The student's line the error came from (the innermost of their frames)."""
+    import traceback
+    for frame in reversed(traceback.extract_tb(e.__traceback__)):
+        where = source.locate(frame.filename, frame.lineno)
+        if where:
+            return where
+    return source.notebook or file.name
+
+
+def _check_imports(source: SourceMap) -> None:
+    """Every top-level import of the submission's files whose module is not installed,
+    found before any of them runs, so that a student learns them all in one run rather
+    than one per run. Imports inside functions or `try:` are left to run time."""
+    missing = []
+    for file in _source_files(source.root):
+        try:
+            tree = ast.parse(file.read_bytes())
+        except (SyntaxError, ValueError):
+            continue  # importing it reports the syntax error with its line
+        for node in tree.body:
+            for module in _imported_modules(node):
+                if not _local(module, source.root) and not _installed(module):
+                    missing.append((module, source.locate(str(file), node.lineno)))
+    if not missing:
+        return
+    names = list(dict.fromkeys(m for m, _ in missing))
+    places = "; ".join(f"`{m}` ({where.removeprefix(source.name + ', ')})" for m, where in missing)
+    if len(names) == 1:
+        message = f"{missing[0][1]} imports `{names[0]}`, which is not installed where it is graded"
+    else:
+        message = (f"{source.name} imports {len(names)} modules that are not installed where it "
+                   f"is graded: {places}")
+    raise SubmissionError("import_error", message, expected="the standard library, torch, "
+                          "torchvision, numpy and PIL", got=", ".join(names),
+                          hint=_import_hint(source))
+
+
+def _source_files(root: Path) -> list[Path]:
+    """A file, or a package's hook files and the helper modules they import."""
+    if root.is_file():
+        return [root]
+    files = [root / f"{stem}.py" for stem in PACKAGE_FILES if (root / f"{stem}.py").is_file()]
+    for file in files:  # grows as helpers are found
+        try:
+            tree = ast.parse(file.read_bytes())
+        except (SyntaxError, ValueError):
+            continue
+        for node in tree.body:
+            for module in _imported_modules(node, relative=True):
+                helper = root / f"{module.split('.')[0]}.py"
+                if helper.is_file() and helper not in files:
+                    files.append(helper)
+    return files
+
+
+def _imported_modules(node: ast.stmt, relative: bool = False) -> list[str]:
+    if isinstance(node, ast.Import):
+        return [a.name for a in node.names]
+    if isinstance(node, ast.ImportFrom):
+        if node.level and not relative:
+            return []
+        return [node.module] if node.module else [a.name for a in node.names] if relative else []
+    return []
+
+
+def _local(module: str, root: Path) -> bool:
+    folder = root if root.is_dir() else None
+    top = module.split(".")[0]
+    return folder is not None and ((folder / f"{top}.py").is_file() or (folder / top).is_dir())
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # a parent package is missing
+        return False
+    except Exception:  # noqa: BLE001 - a parent that fails to import: let the import say how
+        return True
+
+
+def _import_hint(source: SourceMap) -> str:
+    if source.notebook:
+        return ("The grader keeps only your hooks' definitions from the notebook, and only the "
+                "standard library, torch, torchvision, numpy and PIL are installed where it is "
+                "graded. Delete these imports (or their cells) if your hooks do not need them; "
+                "if one does, rewrite it with torch and torchvision.")
+    if source.root.is_file():
+        return ("Only the standard library, torch, torchvision, numpy and PIL are installed "
+                "where it is graded, and a single .py file is graded alone: remove the import, "
+                "or paste the code you need into this file.")
+    return ("Only the standard library, torch, torchvision, numpy and PIL are installed where "
+            "it is graded: remove the import, or put the code you need in a module of your own "
+            "beside model.py (e.g. vgg.py), which is graded with it.")
 
 
 def _public(module) -> dict:
@@ -113,9 +291,9 @@ def _public(module) -> dict:
     return {k: v for k, v in vars(module).items() if k in HOOK_NAMES or not k.startswith("_")}
 
 
-def _near_misses(own: dict) -> list[str]:
-    """`build_models` or `epochs` is almost certainly a hook under the wrong name."""
-    notes = []
+def _near_misses(own: dict) -> list[tuple[str, str]]:
+    """(name, hook): `build_models` or `epochs` is almost certainly a hook under the wrong name."""
+    misses = []
     for name in own:
         if name in HOOK_NAMES:
             continue
@@ -123,9 +301,52 @@ def _near_misses(own: dict) -> list[str]:
         if not close and name.upper() in CONSTANTS:
             close = [name.upper()]
         if close and close[0] not in own:
-            notes.append(f"`{name}` looks like the hook `{close[0]}`, which you did not define, "
-                         f"so the baseline's `{close[0]}` was used. Rename it if you meant it.")
-    return notes
+            misses.append((name, close[0]))
+    return misses
+
+
+def _defined(own: dict) -> dict[str, list[str]]:
+    """The classes and functions the submission's own files define (not what they import)."""
+    found = {"classes": [], "functions": []}
+    for name, value in own.items():
+        if getattr(value, "__module__", "").split(".")[0] == "submission":
+            if isinstance(value, type):
+                found["classes"].append(name)
+            elif inspect.isfunction(value):
+                found["functions"].append(name)
+    return found
+
+
+def _models(own: dict) -> list[str]:
+    """The submission's own nn.Module subclasses that look like a network (not a loss)."""
+    from torch import nn
+    return [name for name in _defined(own)["classes"]
+            if issubclass(own[name], nn.Module) and not issubclass(own[name], nn.modules.loss._Loss)
+            and not name.lower().endswith("loss")]
+
+
+def _no_hooks(own: dict, misses: list[tuple[str, str]], source: SourceMap) -> SubmissionError:
+    """A submission that defines none of the hooks would be graded as the baseline, for the
+    baseline's points; say what it does define and what to add instead."""
+    defined, models = _defined(own), _models(own)
+    found = "; ".join(f"{kind} {', '.join(names)}" for kind, names in defined.items() if names)
+    if models:
+        message = (f"no hooks in {source.name}; `{models[0]}` looks like a model (an nn.Module "
+                   f"subclass): define build_model(info) returning it")
+        example = f"\n    def build_model(info):\n        return {models[0]}()\n"
+    else:
+        message = f"no hooks in {source.name}: it defines none of the names the grader calls"
+        example = " "
+    renames = "".join(f" `{name}` looks like `{hook}`: rename it." for name, hook in misses)
+    return SubmissionError(
+        "missing_hook", message,
+        expected="at least one hook: " + ", ".join(sig for _, _, sig in FUNCTIONS.values())
+                 + ", or one of " + ", ".join(CONSTANTS[:-1]),
+        got=found or "no functions or classes of its own",
+        hint=("The grader trains what the hooks return, with its own training loop; a "
+              "submission without them would be graded as the baseline." + renames + example
+              + "See student_template/ for every hook; any you leave out falls back to the "
+                "baseline's."))
 
 
 def _check_types(hooks: Hooks):
