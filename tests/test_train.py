@@ -129,3 +129,37 @@ def test_a_transform_without_totensor_is_explained(data):
     with pytest.raises(SubmissionError) as info:
         next(batches(Images(data[0], "cpu"), torch.arange(2), 2))
     assert info.value.code == "bad_transform" and "ToTensor" in info.value.hint
+
+
+@pytest.mark.parametrize("tf,which,got,words", [
+    (T.Compose([T.Resize(128), T.ToTensor()]), "train", [1, 128, 128], "128×128 instead of 28×28"),
+    (T.Compose([T.Grayscale(3), T.ToTensor()]), "test", [3, 28, 28], "3 channels instead of 1"),
+    (T.Compose([T.RandomPerspective(), T.Resize(32), T.ToTensor()]), "train", [1, 32, 32], "32×32"),
+], ids=["resize-batched-path", "channels", "per-image-path"])
+def test_a_transform_of_the_wrong_size_is_refused_naming_its_hook(data, tf, which, got, words):
+    from grader.training.loop import check_transform
+    with pytest.raises(SubmissionError) as info:
+        check_transform(tf, which, data[0][:2], FASHION_MNIST)
+    e = info.value
+    assert e.code == "bad_transform" and e.got == got and e.expected == [1, 28, 28]
+    assert e.message.startswith(f"build_{which}_transform(info) makes {'×'.join(map(str, got))} images")
+    assert words in e.hint
+
+
+def test_transforms_of_the_right_size_pass_the_check(data):
+    from torchvision.transforms import v2
+    from grader.training.loop import check_transform
+    for tf in (T.Compose([T.RandomCrop(28, padding=3), T.ToTensor()]),
+               v2.Compose([v2.AutoAugment(), v2.ToImage(), v2.ToDtype(torch.float32, scale=True)])):
+        check_transform(tf, "train", data[0][:2], FASHION_MNIST)
+
+
+def test_prebuilt_transforms_are_used_as_given(data):
+    hooks = load_hooks(REFERENCE, REFERENCE)
+    torch.manual_seed(0)
+    model = hooks.build_model(FASHION_MNIST)
+    x, y, tr, va = data
+    given = {"train": PER_IMAGE_ONLY, "test": BATCHED}
+    result, _ = train(model, hooks, x, y, tr, va, config(epochs=1), FASHION_MNIST, lambda e: None,
+                      transforms=given)
+    assert result["pipeline"] == {"train": "per-image", "test": "batched"}

@@ -12,11 +12,12 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from grader import paths
 from grader.failures import EXIT_GRADED, EXIT_USAGE
@@ -39,13 +40,20 @@ class Prediction:
 
 
 def load_image(path: Path, channels: int, size: tuple[int, int]) -> np.ndarray:
-    """[H, W, C] uint8, as the data set stores its images."""
+    """[H, W, C] uint8, as the data set stores its images. An image of more pixels than
+    PIL's limit (Image.MAX_IMAGE_PIXELS, about 89 million) is refused before it is
+    decoded: a small PNG can claim 30000×30000 pixels and unpack to gigabytes."""
     path = Path(path)
     if not path.is_file():
         raise PredictError(f"{path}: no such file")
     try:
-        return decode_image(path, channels, size)
-    except (UnidentifiedImageError, OSError) as e:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            return decode_image(path, channels, size)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise PredictError(f"{path}: refused, the image is too large to decode safely ({e}); "
+                           f"resize it below {Image.MAX_IMAGE_PIXELS:,} pixels first") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
         raise PredictError(f"{path}: not an image PIL can read ({e})") from None
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn.parameter import is_lazy
 
 # Layer settings worth showing a student next to a wrong shape or count.
 SETTINGS = ("in_channels", "out_channels", "kernel_size", "stride", "padding",
@@ -15,12 +16,38 @@ SETTINGS = ("in_channels", "out_channels", "kernel_size", "stride", "padding",
 
 def count_parameters(module: nn.Module) -> int:
     """Trainable parameters: what the lecture's k*k*in*out + out formula counts
-    (BatchNorm's running mean and variance are buffers, not parameters)."""
-    return sum(p.numel() for p in module.parameters() if p.requires_grad)
+    (BatchNorm's running mean and variance are buffers, not parameters). A lazy module's
+    parameters count once a forward pass has given them their size; before, they are
+    left out (`uninitialized` lists them)."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad and not is_lazy(p))
 
 
 def count_buffers(module: nn.Module) -> int:
-    return sum(b.numel() for b in module.buffers() if b.is_floating_point())
+    return sum(b.numel() for b in module.buffers() if not is_lazy(b) and b.is_floating_point())
+
+
+def uninitialized(module: nn.Module) -> list[str]:
+    """The submodules whose parameters are still lazy (nn.LazyLinear before its first
+    forward pass): their size, and so the model's parameter count, is not known."""
+    return sorted({name.rpartition(".")[0] or name for name, p in module.named_parameters()
+                   if is_lazy(p)})
+
+
+def describe_output(out) -> str:
+    """What a forward pass returned, as a student would recognise it."""
+    if torch.is_tensor(out):
+        return f"a tensor of shape {list(out.shape)}"
+    if isinstance(out, (tuple, list)):
+        parts = [f"{list(x.shape)}" if torch.is_tensor(x) else type(x).__name__ for x in out[:5]]
+        tensors = all(torch.is_tensor(x) for x in out)
+        what = "tensors" if tensors else "values"
+        return (f"a {type(out).__name__} of {len(out)} {what}"
+                + (f" with shapes {', '.join(parts)}" if tensors else f": {', '.join(parts)}")
+                + (", ..." if len(out) > 5 else ""))
+    if isinstance(out, dict):
+        keys = ", ".join(map(repr, list(out)[:5]))
+        return f"a dict with keys {keys}"
+    return f"a {type(out).__name__}"
 
 
 def inspect_model(model: nn.Module, input_shape: tuple[int, ...], modules: list[str]) -> dict:
@@ -79,8 +106,10 @@ def inspect_model(model: nn.Module, input_shape: tuple[int, ...], modules: list[
     return {
         "output_shape": list(out.shape) if torch.is_tensor(out) else None,
         "output_type": type(out).__name__,
+        "output": describe_output(out) if error is None else None,
         "parameters": count_parameters(model),
-        "total_parameters": sum(p.numel() for p in model.parameters()),
+        "total_parameters": sum(p.numel() for p in model.parameters() if not is_lazy(p)),
+        "uninitialized": uninitialized(model),
         "layers": layers,
         "modules": {m: {"exists": m in named, **(_layer(m, named[m], inputs.get(m), outputs.get(m))
                                                  if m in named else {})}

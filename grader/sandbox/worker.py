@@ -14,7 +14,8 @@ import sys
 import time
 from pathlib import Path
 
-from grader.failures import HINTS, SubmissionError, failure_dict, student_traceback
+from grader.failures import HINTS, SubmissionError, failure_dict, own_frames, student_traceback
+from grader.load.template import FUNCTIONS
 
 
 def main(job_dir: str) -> int:
@@ -83,7 +84,7 @@ def run(request, state: dict, emit) -> None:
     np.random.seed(seed)
     torch.manual_seed(seed)
     emit({"event": "phase", "phase": "inspect"})
-    model = _hook_call("build_model", hooks.build_model, info)
+    model = _hook_call("build_model", hooks.build_model, request, info)
     if not isinstance(model, torch.nn.Module):
         raise SubmissionError("bad_hook", "build_model(info) must return a torch.nn.Module",
                               expected="torch.nn.Module", got=type(model).__name__)
@@ -92,32 +93,26 @@ def run(request, state: dict, emit) -> None:
     error = facts["error"] and facts["error"].pop("exception")
     state["inspection"] = facts
     _share(state, emit, "inspection")  # before raising: the layers that ran earn their checks
+    arrays = {k: np.load(request.inputs[k], mmap_mode="r") for k in ("train_x", "train_y", "test_x")}
+    train_idx, val_idx = np.load(request.inputs["train_idx"]), np.load(request.inputs["val_idx"])
+    # Before the model's own failures: a pipeline of the wrong size is what breaks a model
+    # built for that size, and the student should hear about the cause.
+    transforms = _transforms(hooks, info, arrays["train_x"][np.sort(train_idx[:2])], request)
+    note = _normalisation_note(hooks, transforms, info)
+    if note:
+        hooks.notes.append(note)
+        _share(state, emit, "notes")
     if error:
         _raise_if_limit(error)
-        where = f" in `{facts['error']['module']}`" if facts["error"]["module"] else ""
-        raise SubmissionError("forward_error", f"model(x) raised {type(error).__name__}{where}: "
-                              f"{error}",
-                              expected=f"a batch [N, {', '.join(map(str, input_shape))}] -> "
-                                       f"[N, {info.num_classes}]",
-                              hint=_forward_hint(error), trace=_trace(error, request))
+        raise _forward_failure(error, facts, info, request)
     if facts["output_shape"] != [2, info.num_classes]:
-        raise SubmissionError("output_shape", "the model's output for 2 images has the wrong shape",
-                              expected=[2, info.num_classes], got=facts["output_shape"],
-                              hint="The last layer must be Linear(..., num_classes) and forward "
-                                   "must return it (no softmax, no extra dimensions).")
+        raise _output_failure(facts, info)
     if facts["parameters"] > budget["max_parameters"]:
-        raise SubmissionError("too_many_parameters", "the model is over the parameter budget, "
-                              "so it was not trained",
-                              expected=f"at most {budget['max_parameters']:,}",
-                              got=f"{facts['parameters']:,}",
-                              hint="The biggest layer is usually the first Linear after Flatten; "
-                                   "pool more (or use AdaptiveAvgPool2d) before it.")
+        raise _over_budget(facts, budget["max_parameters"])
     state["timings"]["inspect_s"] = time.perf_counter() - t0 - state["timings"]["import_s"]
 
     device = request.device
     model.to(device)
-    arrays = {k: np.load(request.inputs[k], mmap_mode="r") for k in ("train_x", "train_y", "test_x")}
-    train_idx, val_idx = np.load(request.inputs["train_idx"]), np.load(request.inputs["val_idx"])
     switches = request.training
     workers = switches["loader_workers"]
     if workers is None:  # the per-image path's workers prepare batches while the model trains
@@ -132,7 +127,7 @@ def run(request, state: dict, emit) -> None:
     try:
         state["training"], test_batches = train(
             model, hooks, arrays["train_x"], torch.from_numpy(np.array(arrays["train_y"])),
-            train_idx, val_idx, cfg, info, emit)
+            train_idx, val_idx, cfg, info, emit, transforms=transforms)
         emit({"event": "phase", "phase": "test"})
         t1 = time.perf_counter()
         state["test_logits"] = predict(model, Images(arrays["test_x"], device), test_batches, cfg)
@@ -143,8 +138,7 @@ def run(request, state: dict, emit) -> None:
         raise
     except Exception as e:
         _raise_if_limit(e)
-        raise SubmissionError("training_error", f"{type(e).__name__} during training: {e}",
-                              trace=_trace(e, request)) from None
+        raise _failure(e, request, during="training") from None
 
 
 def run_predict(request, state: dict, emit) -> None:
@@ -161,13 +155,14 @@ def run_predict(request, state: dict, emit) -> None:
     hooks = load_hooks(Path(request.submission), Path(request.reference),
                        model_hook=request.model_hook)
     torch.manual_seed(0)
-    model = _hook_call("build_model", hooks.build_model, info)
+    model = _hook_call("build_model", hooks.build_model, request, info)
     model.load_state_dict(torch.load(request.inputs["weights"], weights_only=True, map_location="cpu"))
     device = request.device
     model.to(device)
     cfg = TrainConfig(epochs=1, batch_size=1, grad_clip_norm=None, early_stopping_patience=None,
                       scheduler_step="epoch", seed=0, device=device, **request.training)
-    batches = Batches(hooks.build_test_transform(info), "test", 2, device)
+    batches = Batches(_hook_call("build_test_transform", hooks.build_test_transform, request, info),
+                      "test", 2, device)
     with torch.no_grad():
         state["logits"] = predict(model, Images(np.load(request.inputs["images"]), device), batches, cfg)
 
@@ -184,13 +179,125 @@ def _share(state: dict, emit, *keys) -> None:
     emit({"event": "state", "data": {k: state[k] for k in keys}})
 
 
-def _hook_call(name, fn, *args):
+def _hook_call(name, fn, request, *args):
     try:
         return fn(*args)
     except Exception as e:
         _raise_if_limit(e)
-        raise SubmissionError("hook_error", f"{name} raised {type(e).__name__}: {e}",
-                              trace=_trace(e, None)) from None
+        raise _failure(e, request, hook=name) from None
+
+
+def _transforms(hooks, info, sample, request) -> dict:
+    """Build both transforms (a hook that raises is named) and run each on two training
+    images: an output of the wrong size fails here, naming its hook, rather than deep in
+    the model as a shape error during training."""
+    from grader.training.loop import check_transform
+    built = {}
+    for which in ("train", "test"):
+        name = f"build_{which}_transform"
+        built[which] = _hook_call(name, hooks.values[name], request, info)
+        try:
+            check_transform(built[which], which, sample, info)
+        except SubmissionError:
+            raise
+        except Exception as e:
+            _raise_if_limit(e)
+            raise _failure(e, request, hook=name, during="transforming a training image") from None
+    return built
+
+
+def _normalisation_note(hooks, transforms: dict, info) -> str | None:
+    """A train transform of the student's own with the baseline's test transform is
+    graded as asked, but test images then go through another normalisation than the
+    training images did: say so (it often costs accuracy without any error)."""
+    if "build_train_transform" not in hooks.customised or "build_test_transform" in hooks.customised:
+        return None
+    train, test = _normalize_steps(transforms["train"]), _normalize_steps(transforms["test"])
+    if train is not None and train == test:
+        return None
+    seen = ("an unreadable pipeline" if train is None else
+            " then ".join(f"Normalize(mean={m}, std={s})" for m, s in train) or "no Normalize")
+    return (f"You changed build_train_transform but not build_test_transform, so test images "
+            f"go through the baseline's ToTensor + Normalize(mean={tuple(info.mean)}, "
+            f"std={tuple(info.std)}), while your training images had {seen}. Define "
+            f"build_test_transform with the same normalisation (and the same size) as training.")
+
+
+def _normalize_steps(transform) -> list | None:
+    """The (mean, std) of every Normalize in a (v1 or v2) Compose, rounded; None when the
+    pipeline is a callable of the student's own that cannot be read."""
+    steps = getattr(transform, "transforms", None)
+    if steps is None and type(transform).__name__ != "Normalize":
+        return [] if type(transform).__module__.startswith("torchvision") else None
+    found = []
+    for t in steps if steps is not None else [transform]:
+        if type(t).__name__ == "Normalize":
+            found.append((tuple(round(float(v), 4) for v in t.mean),
+                          tuple(round(float(v), 4) for v in t.std)))
+        elif hasattr(t, "transforms"):
+            inner = _normalize_steps(t)
+            if inner is None:
+                return None
+            found += inner
+        elif not type(t).__module__.startswith("torchvision"):
+            return None
+    return found
+
+
+def _failure(e: Exception, request, hook: str | None = None, during: str | None = None):
+    """A student's exception as a failure naming the hook it came from (or the training
+    step) and the student's own line, with the likely cause where one is known."""
+    from grader.sandbox.hooks import SourceMap
+    source = SourceMap.of(Path(request.submission))
+    frames = own_frames(e, source.roots())
+    hook = hook or next((f.name for f in frames if f.name in FUNCTIONS), None)
+    where = next((source.locate(f.filename, f.lineno) for f in reversed(frames)), None)
+    at = f" ({where})" if where else ""
+    cause, hint = _cause(e, source, hook, request)
+    if hook:
+        what = f"{hook} raised {type(e).__name__}{at}" + (f" while {during}" if during and
+                                                         during != "training" else "")
+        return SubmissionError("hook_error", f"{what}: {cause or e}", hint=hint,
+                               trace=source.trace(e))
+    return SubmissionError("training_error", f"{type(e).__name__} during {during or 'training'}"
+                           f"{at}: {cause or e}", hint=hint, trace=source.trace(e))
+
+
+def _cause(e: Exception, source, hook: str | None, request) -> tuple[str | None, str | None]:
+    """(what went wrong in the student's terms, or None for the error's own words; hint)."""
+    import urllib.error
+    text = str(e)
+    if isinstance(e, NameError) and getattr(e, "name", None) in source.dropped:
+        name, at = e.name, source.dropped[e.name]
+        return (f"it uses `{name}`, which {at} sets at the top level of the notebook; the grader "
+                f"keeps only imports, function and class definitions and constant assignments "
+                f"from a notebook, so `{name}` does not exist when {hook or 'your code'} runs",
+                f"Create `{name}` inside {hook or 'the function that uses it'} (move its line "
+                f"into the function's body), or make it a plain constant (a number, string or "
+                f"tuple).")
+    if isinstance(e, (urllib.error.URLError, ConnectionError, TimeoutError)) or \
+            "Name or service not known" in text or "Temporary failure in name resolution" in text:
+        return f"a download failed, and grading has no network ({type(e).__name__}: {e})", HINTS["network"]
+    if _is_device_error(text):
+        return f"{_device_trouble(request.device)} ({text.splitlines()[0]})", HINTS["device"]
+    if isinstance(e, ModuleNotFoundError):
+        return None, ("Only the standard library, torch, torchvision, numpy and PIL are installed "
+                      "where it is graded.")
+    return None, None
+
+
+def _is_device_error(text: str) -> bool:
+    return any(s in text for s in ("NVIDIA driver", "not compiled with CUDA", "No CUDA GPUs",
+                                   "CUDA driver", "CUDA is not available",
+                                   "Expected all tensors to be on the same device")) or (
+        "should be the same" in text and "cuda" in text.lower())  # conv: input vs weight type
+
+
+def _device_trouble(device: str) -> str:
+    if device.startswith("cuda"):
+        return (f"it puts tensors on another device than the model's: the grader runs the model "
+                f"on {device}")
+    return "it asks for CUDA, but the grader runs the model on the CPU"
 
 
 def _raise_if_limit(e: BaseException) -> None:
@@ -209,20 +316,136 @@ def _raise_if_limit(e: BaseException) -> None:
                               hint=HINTS["out_of_memory"]) from None
 
 
-def _forward_hint(e: Exception) -> str:
+def _forward_failure(error: Exception, facts: dict, info, request) -> SubmissionError:
+    where = f" in `{facts['error']['module']}`" if facts["error"]["module"] else ""
+    text = str(error)
+    shape = f"[N, {info.in_channels}, {', '.join(map(str, info.image_size))}]"
+    if _is_device_error(text):
+        message = (f"model(x){where} {_device_trouble(request.device).removeprefix('it ')} "
+                   f"({type(error).__name__}: {text.splitlines()[0]})")
+        hint = HINTS["device"]
+    else:
+        message = f"model(x) raised {type(error).__name__}{where} on a batch of 2 images: {error}"
+        hint = _forward_hint(error, facts, info)
+    if facts.get("uninitialized"):
+        hint += (f" (Lazy layers not reached before the error, so not counted yet: "
+                 f"{', '.join(facts['uninitialized'])}.)")
+    from grader.sandbox.hooks import SourceMap
+    return SubmissionError("forward_error", message,
+                           expected=f"a batch {shape} -> [N, {info.num_classes}]", hint=hint,
+                           trace=SourceMap.of(Path(request.submission)).trace(error))
+
+
+def _forward_hint(e: Exception, facts: dict, info) -> str:
+    import re
     text = str(e)
-    if "mat1 and mat2 shapes cannot be multiplied" in text:
-        return ("The first Linear layer's in_features does not match the flattened size of the "
-                "feature map; print the shape before Flatten (the model summary shows it).")
+    matmul = re.search(r"mat1 and mat2 shapes cannot be multiplied \((\d+)x(\d+) and (\d+)x(\d+)\)", text)
+    if matmul:
+        rows, got, want, out = map(int, matmul.groups())
+        if rows != 2:
+            return (f"The inspection batch holds 2 images, but {rows} rows of {got:,} numbers "
+                    f"reached the Linear layer: a view/reshape with -1 in the first place mixes "
+                    f"images together; flatten with x.flatten(1) and size the Linear for what "
+                    f"one image gives.")
+        return (f"The inspection batch holds 2 images; each reaches the Linear layer as {got:,} "
+                f"features{_per_image_shape(got, facts)}, but the layer was built with "
+                f"in_features={want:,}: use nn.Linear({got}, {out}), or nn.AdaptiveAvgPool2d "
+                f"before Flatten so the size no longer depends on the image size.")
+    reshape = re.search(r"shape '\[(.*?)\]' is invalid for input of size (\d+)", text)
+    if reshape:
+        total = int(reshape.group(2))
+        per = total // 2
+        return (f"The inspection batch holds 2 images, so the {total:,} numbers that reached "
+                f"view/reshape are {per:,} per image{_per_image_shape(per, facts)}. Flatten with "
+                f"x.flatten(1) (or x.view(x.size(0), -1)) and size the next Linear for {per:,}.")
     if "channels" in text and "expected input" in text:
-        return "A Conv2d's in_channels does not match the channels of its input."
+        conv = next((layer for layer in facts["layers"] if layer["type"] == "Conv2d"), None)
+        c_in = conv and conv["settings"].get("in_channels")
+        if conv and c_in != info.in_channels:
+            return (f"`{conv['name']}` is Conv2d({c_in}, ...), but these images have "
+                    f"{info.in_channels} channel{'s' if info.in_channels > 1 else ''}: build the "
+                    f"first Conv2d with info.in_channels, e.g. nn.Conv2d(info.in_channels, "
+                    f"{conv['settings'].get('out_channels')}, ...).")
+        return "A Conv2d's in_channels does not match the channels of its input (the model summary shows what reached it)."
     return "Run the model on a dummy batch yourself: model(torch.randn(2, C, H, W))."
 
 
+def _per_image_shape(per: int, facts: dict) -> str:
+    """` (= 64×14×14)` when the last feature map's channel count explains the number, and
+    a word on functional layers, which the model summary does not list."""
+    maps = [layer["output_shape"] for layer in facts["layers"]
+            if layer["output_shape"] and len(layer["output_shape"]) == 4]
+    if not maps:
+        return ""
+    c, h, w = maps[-1][1:]
+    if c * h * w == per:
+        return f" (= {c}×{h}×{w}, the last feature map)"
+    side = round((per / c) ** 0.5) if per % c == 0 else 0
+    if side and c * side * side == per:
+        return (f" (= {c}×{side}×{side}; the model summary's last map is {c}×{h}×{w}: calls such "
+                f"as F.max_pool2d in forward() change the size without appearing there)")
+    return ""
+
+
+def _output_failure(facts: dict, info) -> SubmissionError:
+    got, want = facts["output_shape"], [2, info.num_classes]
+    if got is None:
+        hint = ("forward must return one tensor, the logits: `return logits`, not `return "
+                "logits, features` (torchvision's GoogLeNet and Inception return extra outputs "
+                "unless built with aux_logits=False).")
+    elif got[0] != 2:
+        hint = (f"2 images went in and {got[0]} rows came out: a view/reshape with -1 in the "
+                f"first place mixes images together; flatten with x.flatten(1) instead.")
+    elif len(got) > 2:
+        hint = "Flatten the feature map (x.flatten(1)) before the last Linear layer."
+    else:
+        hint = (f"The last layer must be Linear(..., {info.num_classes}) (info.num_classes) and "
+                f"forward must return it (no softmax, no extra dimensions).")
+    return SubmissionError("output_shape", f"wrong shape: for a batch of 2 images the model "
+                           f"returned {facts.get('output') or got}, not logits of shape {want}",
+                           expected=f"a tensor of shape {want}", got=facts.get("output") or got,
+                           hint=hint)
+
+
+def _over_budget(facts: dict, cap: int) -> SubmissionError:
+    n = facts["parameters"]
+    biggest = max(facts["layers"], key=lambda layer: layer["parameters"], default=None)
+    if not biggest or not biggest["parameters"]:
+        return SubmissionError("too_many_parameters", f"the model has {n:,} trainable parameters, "
+                               f"over the budget of {cap:,}, so it was not trained",
+                               expected=f"at most {cap:,}", got=f"{n:,}",
+                               hint="Use fewer or narrower layers.")
+    s, kind = biggest["settings"], biggest["type"]
+    by_type: dict[str, int] = {}
+    for layer in facts["layers"]:
+        by_type[layer["type"]] = by_type.get(layer["type"], 0) + layer["parameters"]
+    totals = ", ".join(f"{k} {v:,}" for k, v in sorted(by_type.items(), key=lambda kv: -kv[1]) if v)
+    if kind == "Linear":
+        shown = f"Linear({s.get('in_features')}, {s.get('out_features')})"
+        advice = (f"It takes {s.get('in_features'):,} inputs: shrink what reaches it (pool more "
+                  f"before Flatten, or nn.AdaptiveAvgPool2d(1) to keep one number per channel) "
+                  f"or give it fewer outputs.")
+    elif kind == "Conv2d":
+        k = "×".join(map(str, s.get("kernel_size") or []))
+        shown = f"Conv2d({s.get('in_channels')}→{s.get('out_channels')}, {k})"
+        advice = ("A Conv2d has k×k×in×out weights, so its count grows with the square of the "
+                  "width: use fewer channels (halving every layer's channels quarters the count) "
+                  "or fewer blocks. Published architectures (ResNet-18 has 11M parameters, VGG-16 "
+                  "138M) are built for bigger budgets than this lab's.")
+    else:
+        shown, advice = kind, "Make it, or the layers like it, smaller."
+    return SubmissionError(
+        "too_many_parameters", f"the model has {n:,} trainable parameters, over the budget of "
+        f"{cap:,}, so it was not trained; its largest layer is `{biggest['name']}`, {shown}, with "
+        f"{biggest['parameters']:,}", expected=f"at most {cap:,}", got=f"{n:,} ({totals})",
+        hint=advice)
+
+
 def _trace(e: BaseException, request) -> str:
-    roots = [Path(request.submission)] if request else []
-    roots = [r if r.is_dir() else r.parent for r in roots]
-    return student_traceback(e, roots or [Path.cwd()])
+    if request is None:
+        return student_traceback(e, [Path.cwd()])
+    from grader.sandbox.hooks import SourceMap
+    return SourceMap.of(Path(request.submission)).trace(e)
 
 
 def _as_failure(e: BaseException, request) -> dict:

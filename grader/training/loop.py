@@ -55,6 +55,31 @@ def _checked(t, which: str) -> torch.Tensor:
     return t
 
 
+def check_transform(transform, which: str, sample: np.ndarray, info) -> None:
+    """Run `transform` on a few images ([n, H, W, C] uint8) as training will, and refuse
+    an output that is not the data set's [C, H, W]: the model is inspected, and the test
+    set predicted, at that size, so a pipeline that makes 128×128 images would only fail
+    later, deep in the model, as a shape error there."""
+    want = [info.in_channels, *info.image_size]
+    batches = Batches(transform, which, seed=0, device="cpu")  # its own stream: nothing drawn
+    got = list(next(batches(Images(sample, "cpu"), torch.arange(len(sample)), len(sample))).shape[1:])
+    if got == want:
+        return
+    c, h, w = want
+    if got[0] != c:
+        cause = (f"{got[0]} channels instead of {c}: {info.name} images have {c}; a "
+                 f"Grayscale(num_output_channels=...) or a Normalize with {got[0]} means may be "
+                 f"the reason (use info.in_channels, info.mean and info.std).")
+    else:
+        cause = (f"{got[1]}×{got[2]} instead of {h}×{w}: the model is inspected and the test set "
+                 f"predicted at the data set's size, so end the pipeline at info.image_size "
+                 f"(RandomCrop(info.image_size, padding=...) or RandomResizedCrop(info.image_size) "
+                 f"rather than Resize to another size).")
+    raise SubmissionError(
+        "bad_transform", f"build_{which}_transform(info) makes {got[0]}×{got[1]}×{got[2]} images, "
+        f"but {info.name}'s images are {c}×{h}×{w}", expected=want, got=got, hint=cause)
+
+
 def _stacked(out: list[torch.Tensor], which: str) -> torch.Tensor:
     shapes = {tuple(t.shape) for t in out}
     if len(shapes) > 1:
@@ -143,17 +168,20 @@ class Batches:
 
 
 def train(model, hooks, x: np.ndarray, y: torch.Tensor, train_idx: np.ndarray,
-          val_idx: np.ndarray, cfg: TrainConfig, info, emit: Callable[[dict], None]):
+          val_idx: np.ndarray, cfg: TrainConfig, info, emit: Callable[[dict], None],
+          transforms: dict | None = None):
     """Train `model` in place under `cfg`; return the per-epoch history and timings, and
-    the test-time batch maker for predicting the test set."""
+    the test-time batch maker for predicting the test set. `transforms`: the train and
+    test transforms already built from the hooks (the worker builds and checks them
+    first); built here when not given."""
     device = cfg.device
     n = len(train_idx)
     steps_per_epoch = math.ceil(n / cfg.batch_size)
     images = Images(x, device)
-    train_batches = Batches(hooks.build_train_transform(info), "train", cfg.seed + 1, device,
-                            cfg.loader_workers)
-    test_batches = Batches(hooks.build_test_transform(info), "test", cfg.seed + 2, device,
-                           cfg.loader_workers)
+    transforms = transforms or {"train": hooks.build_train_transform(info),
+                                "test": hooks.build_test_transform(info)}
+    train_batches = Batches(transforms["train"], "train", cfg.seed + 1, device, cfg.loader_workers)
+    test_batches = Batches(transforms["test"], "test", cfg.seed + 2, device, cfg.loader_workers)
     if cfg.channels_last:
         model.to(memory_format=torch.channels_last)
     optimizer = _call(hooks.build_optimizer, model, expect=torch.optim.Optimizer)

@@ -1,0 +1,167 @@
+"""Real-world submissions and bad input (issue #17), graded end to end in the sandbox on
+synthetic Fashion-MNIST: each ends with the grade it earned, or a failure whose first
+line names the student's own file or cell, the hook, what was expected and what was found.
+
+The submissions live in submissions/real_world/, named by expected outcome.
+"""
+from __future__ import annotations
+
+import io
+import json
+import struct
+import zipfile
+import zlib
+from dataclasses import asdict
+
+import pytest
+from rich.console import Console
+from torch import nn
+
+from conftest import SUBMISSIONS
+from grader.failures import describe
+from grader.grading import grade_submission
+from grader.inspection.facts import inspect_model
+from grader.load.datasets import FASHION_MNIST
+from grader.rubric import load_rubric
+
+REAL = SUBMISSIONS / "real_world"
+
+
+def grade(path, tiny_rubric, fmnist_dir, session_cache):
+    # the CPU even where a GPU is: one case is a model that calls .cuda() itself
+    return grade_submission(submission=path, rubric=load_rubric(str(tiny_rubric)),
+                            data_dir=fmnist_dir, cache_dir=session_cache, quick=True, device="cpu")
+
+
+# (submission, failure code, the failure's message (the first line a student reads) starts
+#  with this, words the rest of the failure (expected, got, hint, trace) must hold)
+FAILURES = [
+    ("fails_no_hooks_own_net.ipynb", "missing_hook",
+     "no hooks in fails_no_hooks_own_net.ipynb; `Net` looks like a model (an nn.Module "
+     "subclass): define build_model(info) returning it",
+     ["got:      classes Net; functions evaluate", "return Net()"]),
+    ("fails_notebook_missing_imports.ipynb", "import_error",
+     "fails_notebook_missing_imports.ipynb imports 2 modules that are not installed where it is "
+     "graded: `timm` (cell 1, line 4); `albumentations` (cell 2, line 1)",
+     ["Delete these imports"]),
+    ("fails_notebook_dropped_transform_variable.ipynb", "hook_error",
+     "build_train_transform raised NameError (fails_notebook_dropped_transform_variable.ipynb, "
+     "cell 3, line 5): it uses `transform`, which cell 2, line 2 sets at the top level",
+     ["constant assignments", "cell 3, line 5, in build_train_transform\n    return transform"]),
+    ("fails_lazy_linear_wrong_channels.py", "forward_error",
+     "model(x) raised RuntimeError in `conv1` on a batch of 2 images: Given groups=1",
+     ["`conv1` is Conv2d(3, ...), but these images have 1 channel", "not counted yet: fc",
+      "fails_lazy_linear_wrong_channels.py, line 17, in forward"]),
+    ("fails_functional_pool_wrong_view.py", "forward_error",
+     "model(x) raised RuntimeError on a batch of 2 images: shape '[-1, 400]' is invalid",
+     ["12,544 per image (= 64×14×14", "F.max_pool2d",
+      "fails_functional_pool_wrong_view.py, line 18, in forward"]),
+    ("fails_tuple_output.py", "output_shape",
+     "wrong shape: for a batch of 2 images the model returned a tuple of 2 tensors with shapes [2, 10], "
+     "[2, 16], not logits of shape [2, 10]", ["`return logits`"]),
+    ("fails_resnet18_over_budget.py", "too_many_parameters",
+     "the model has 11,172,810 trainable parameters, over the budget of 2,000,000, so it was "
+     "not trained; its largest layer is `layer4.0.conv2`, Conv2d(512→512, 3×3), with 2,359,296",
+     ["Conv2d 11,158,080", "fewer channels"]),
+    ("fails_pretrained_weights_download.py", "hook_error",
+     "build_model raised URLError (fails_pretrained_weights_download.py, line 12): a download "
+     "failed, and grading has no network", ["weights=None",
+                                            "fails_pretrained_weights_download.py, line 12, in build_model"]),
+    ("fails_cuda_call_in_forward.py", "forward_error",
+     "model(x) asks for CUDA, but the grader runs the model on the CPU (RuntimeError: ",
+     ["device=x.device", "fails_cuda_call_in_forward.py, line 1"]),  # 12, or 13 on a GPU machine
+    ("fails_transform_resize_128.py", "bad_transform",
+     "build_train_transform(info) makes 1×128×128 images, but fashion_mnist's images are 1×28×28",
+     ["expected: [1, 28, 28]", "got:      [1, 128, 128]", "info.image_size"]),
+]
+
+
+@pytest.mark.parametrize("name,code,first,words", FAILURES, ids=[f[0] for f in FAILURES])
+def test_a_real_world_mistake_fails_with_a_reason_the_student_can_act_on(
+        name, code, first, words, tiny_rubric, fmnist_dir, session_cache):
+    r = grade(REAL / name, tiny_rubric, fmnist_dir, session_cache)
+    failure = r["failure"]
+    assert r["status"] == "failed" and failure["code"] == code, describe(failure)
+    assert failure["message"].startswith(first), failure["message"]
+    text = describe(failure)
+    for w in words:
+        assert w in text, f"{w!r} not in\n{text}"
+    assert describe(failure).splitlines()[0] in r["output"]
+    assert "/tmp/" not in (failure["message"] + (failure["trace"] or ""))  # the student's names
+
+
+def test_a_helper_module_beside_model_py_is_graded_with_it(tiny_rubric, fmnist_dir, session_cache):
+    r = grade(REAL / "passes_resnet_style_helper_module", tiny_rubric, fmnist_dir, session_cache)
+    assert r["status"] == "graded", describe(r["failure"])
+    assert set(r["submission"]["customised_hooks"]) == {"build_model", "build_optimizer", "EPOCHS"}
+    assert any(layer["name"] == "layer3.conv1" for layer in r["model"]["layers"])
+    assert r["submission"]["notes"] == [
+        "plot_curves.py: not imported by model.py, improvements.py, so nothing in it is graded "
+        "(hooks are read from transforms.py, model.py, improvements.py)."]
+
+
+def test_a_train_transform_alone_is_graded_with_a_note_on_normalisation(
+        tiny_rubric, fmnist_dir, session_cache):
+    r = grade(REAL / "passes_v2_autoaugment_train_only.py", tiny_rubric, fmnist_dir, session_cache)
+    assert r["status"] == "graded", describe(r["failure"])
+    assert r["metrics"]["pipeline"]["train"] == "per-image"  # AutoAugment: torchvision, image by image
+    assert r["submission"]["notes"] == [
+        "You changed build_train_transform but not build_test_transform, so test images go "
+        "through the baseline's ToTensor + Normalize(mean=(0.2861,), std=(0.353,)), while your "
+        "training images had Normalize(mean=(0.5,), std=(0.5,)). Define build_test_transform "
+        "with the same normalisation (and the same size) as training."]
+
+
+def test_a_zip_without_a_submission_names_the_zip_and_what_it_holds(
+        tmp_path, tiny_rubric, fmnist_dir, session_cache):
+    archive = tmp_path / "s17.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("lab3/README.md", "# my lab")
+        zf.writestr("lab3/results.csv", "epoch,acc\n1,0.8\n")
+    r = grade(archive, tiny_rubric, fmnist_dir, session_cache)
+    assert r["failure"]["code"] == "no_submission"
+    assert r["failure"]["message"] == "s17.zip holds no submission"
+    assert r["failure"]["got"] == "lab3/, lab3/README.md, lab3/results.csv"
+    assert str(tmp_path) not in json.dumps(r["failure"])
+
+
+# --- facts: a model whose lazy layer never ran -------------------------------------------
+
+def test_a_lazy_layer_that_never_ran_does_not_break_the_inspection():
+    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.Flatten(), nn.LazyLinear(10))
+    facts = inspect_model(model, (1, 28, 28), ["2"])
+    assert facts["error"]["module"] == "0" and "to have 3 channels" in facts["error"]["message"]
+    assert facts["parameters"] == 3 * 3 * 3 * 8 + 8 and facts["uninitialized"] == ["2"]
+    assert facts["layers"][-1]["parameters"] == 0
+    ran = inspect_model(model, (3, 28, 28), [])  # the same model on the right input
+    assert ran["error"] is None and ran["uninitialized"] == []
+    assert ran["parameters"] == 224 + 8 * 26 * 26 * 10 + 10 and ran["output"] == "a tensor of shape [2, 10]"
+
+
+# --- grade predict: an image that would decompress to gigabytes ---------------------------
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A few hundred bytes whose header claims width x height 8-bit grey pixels."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+            + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("side", [30_000, 10_000], ids=["over-twice-the-limit", "over-the-limit"])
+def test_grade_predict_refuses_a_decompression_bomb_with_exit_2(tmp_path, side):
+    from grader.commands import predict
+    from grader.failures import EXIT_USAGE
+    run = tmp_path / "run"
+    (run / "model-source").mkdir(parents=True)
+    (run / "model.pt").write_bytes(b"")
+    (run / "model.json").write_text(json.dumps({"info": asdict(FASHION_MNIST), "weights": "model.pt",
+                                                "source": "model-source"}))
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(png_claiming(side, side))
+    out = io.StringIO()
+    status = predict.main(images=[bomb], run=run, console=Console(file=out, width=300))
+    assert status == EXIT_USAGE
+    assert f"{bomb}: refused, the image is too large to decode safely" in out.getvalue()
+    assert "Traceback" not in out.getvalue()
