@@ -161,17 +161,17 @@ def _gain(runs: list[Run], paired: list[Run], dist: Distribution | None) -> Gain
 
 
 def _distribution(ctx: GradingContext) -> Distribution | None:
-    """The baseline's spread over seeds: pinned by the rubric (measured at its full budget,
-    so not for --quick), or calibrated on this machine (`grade calibrate`, or a batch
-    before it grades); None when neither is there."""
+    """The baseline's spread over seeds: calibrated on this machine (`grade calibrate`, or
+    a batch before it grades), else pinned by the rubric (measured at its full budget, so
+    not for --quick: what a student's own machine uses); None when neither is there."""
+    measured = baseline_cache.load_calibration(ctx.cache_dir, _baseline_key(None, ctx))
+    if len(measured) >= 2:
+        return Distribution.of(measured, measured.values(), measured_on=ctx.device)
     pinned = ctx.rubric.baseline.pinned
     if pinned is not None and not ctx.quick:
         return Distribution(pinned.mean, pinned.std, pinned.n, "pinned",
                             measured_on=pinned.measured_on)
-    measured = baseline_cache.load_calibration(ctx.cache_dir, _baseline_key(None, ctx))
-    if len(measured) < 2:
-        return None
-    return Distribution.of(measured, measured.values(), measured_on=ctx.device)
+    return None
 
 
 def calibrate(*, rubric: Rubric, seeds: int | None = None, data_dir: Path | None = None,
@@ -208,13 +208,14 @@ def ensure_baselines(*, rubric: Rubric, data_dir: Path | None = None, quick: boo
                      device: str = "auto", cache_dir: Path | None = None,
                      cpus: tuple[int, ...] | None = None,
                      on_event: OnEvent = lambda who, e: None) -> list[Run]:
-    """Before a batch starts: the baseline calibrated over the rubric's calibration seeds
-    (every grade's interval comes from it, and it covers every seed a submission may run),
-    or, where the rubric pins the distribution or the accuracy, trained only at those seeds.
-    Each run goes into the cache, so the workers find it instead of each training it."""
+    """Before a batch starts: the baseline calibrated over the rubric's calibration seeds on
+    this machine (every official grade's interval comes from it, even where the rubric pins
+    one for students' own machines, and it covers every seed a submission may run), or,
+    where the rubric pins the accuracy, nothing to train. Each run goes into the cache, so
+    the workers find it instead of each training it."""
     ctx = _context(rubric, data_dir, quick, device, cache_dir, "batch", cpus, 1.0, True, on_event)
     seeds = rubric.seed_sequence(rubric.max_seeds)
-    if rubric.baseline.pinned_accuracy is None and (rubric.baseline.pinned is None or quick):
+    if rubric.baseline.pinned_accuracy is None:
         calibrate(rubric=rubric, data_dir=data_dir, quick=quick, device=device,
                   cache_dir=ctx.cache_dir, cpus=cpus, on_event=on_event)
     out = []

@@ -121,8 +121,9 @@ class BaselineSpec:
     submission: str = doc("the baseline's hooks, relative to the repository root", "reference/baseline.py")
     pinned_accuracy: float | None = doc("use this test accuracy instead of training the baseline", None)
     pinned: PinnedDistribution | None = doc("the baseline's accuracy over seeds, measured once "
-                                            "(`grade calibrate --json`): every grade gets its "
-                                            "interval without calibrating first", None)
+                                            "(`grade calibrate --json`): a grade gets its "
+                                            "interval where nothing was calibrated (a "
+                                            "student's own machine)", None)
     calibration_seeds: int = doc("seeds `grade calibrate` (and a batch or the Gradescope "
                                  "bundle, before grading) trains the baseline over", 10)
 

@@ -140,7 +140,7 @@ def main(*, folder: Path, out: Path, rubric: str = "cifar10", workers: int = 1, 
                       "could reach the grader's files; grades are recorded as NOT official "
                       + ("(accepted: --allow-unconfined)" if allow_unconfined else
                          "unless you pass --allow-unconfined"))
-    pinned = spec.baseline.pinned or spec.baseline.pinned_accuracy is not None
+    pinned = spec.baseline.pinned_accuracy is not None
     console.print("Baseline: " + ("pinned by the rubric" if pinned else
                                   f"calibrated over {spec.baseline.calibration_seeds} seeds (each "
                                   "grade's interval comes from its spread), before the submissions"))
