@@ -92,7 +92,7 @@ def test_imagefolder_rubric_needs_matching_mean_and_std(tmp_path):
 
 
 def test_every_problem_is_reported_at_once_each_with_its_key(tmp_path):
-    text = (good().replace("max_epoch", "max_epochs_typo", 0) + "colour: blue\n")
+    text = good() + "colour: blue\n"
     text = text.replace("seeds: [0]", "seeds: []").replace("trains_points: 15", "trains_points: -15")
     text = text.replace("{min_gain: 2.0, points: 40}", "{min_gain: 2.0, points: -40}")
     text = text.replace("{id: budget, kind: budget, points: 5}", "{id: budget, kind: vibes, points: -5}")
