@@ -51,12 +51,17 @@ def _output_shape(check, rubric, run, facts, num_classes):
     if facts.get("error"):
         return False, f"No output: the forward pass raised in {_where(facts)}."
     return False, (f"Expected logits [N, {num_classes}] (for 2 images: {want}), got "
-                   f"{got if got is not None else facts['output_type']}. The last layer must be "
+                   f"{got if got is not None else facts.get('output') or facts['output_type']}. "
+                   f"The last layer must be "
                    f"Linear(..., {num_classes}) and forward must return its output.")
 
 
 def _max_parameters(check, rubric, run, facts, num_classes):
     n, cap = facts["parameters"], rubric.budget.max_parameters
+    lazy = facts.get("uninitialized") or []
+    if lazy and n <= cap:  # the count is a lower bound: never pass on it
+        return False, (f"Not known: the lazy layers {', '.join(lazy)} never ran, so their size "
+                       f"is unknown ({n:,} counted without them, budget {cap:,}).")
     if n <= cap:
         return True, f"{n:,} trainable parameters (budget {cap:,})."
     biggest = max(facts["layers"], key=lambda layer: layer["parameters"], default=None)
