@@ -8,9 +8,11 @@ from grader.sandbox.hooks import HOOK_NAMES, load_hooks
 REFERENCE = REPO / "reference" / "baseline.py"
 
 
-def test_template_defines_every_hook():
+def test_template_defines_every_hook_and_changes_none():
+    """Its hooks are copies of the baseline's (with comments that teach): not changes."""
     hooks = load_hooks(REPO / "student_template", REFERENCE)
-    assert hooks.customised == list(HOOK_NAMES)
+    assert all(name in hooks.values for name in HOOK_NAMES)
+    assert hooks.customised == []
     assert hooks.EPOCHS == 5 and hooks.BATCH_SIZE == 128 and hooks.SCHEDULER_STEP == "epoch"
 
 
@@ -157,3 +159,14 @@ def test_a_notebook_s_syntax_and_import_errors_name_its_cells(tmp_path):
     assert info.value.message == ("lab.ipynb, cell 3, line 1 imports `timm`, which is not "
                                   "installed where it is graded")
     assert "Delete these imports" in info.value.hint
+
+
+def test_a_changed_model_class_counts_as_a_changed_build_model(template_copy):
+    model = template_copy / "model.py"
+    model.write_text(model.read_text().replace("nn.Conv2d(in_channels, 32, 3, padding=1), nn.ReLU()",
+                                               "nn.Conv2d(in_channels, 32, 3, padding=1), "
+                                               "nn.BatchNorm2d(32), nn.ReLU()"))
+    improvements = template_copy / "improvements.py"
+    improvements.write_text(improvements.read_text().replace("lr=3e-3", "lr=1e-3"))
+    hooks = load_hooks(template_copy, REFERENCE)
+    assert hooks.customised == ["build_model", "build_optimizer"]

@@ -10,6 +10,7 @@ import importlib.util
 import inspect
 import json
 import sys
+import textwrap
 import types
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +25,7 @@ HOOK_FILES = ", ".join(f"{stem}.py" for stem in PACKAGE_FILES[1:])
 @dataclass
 class Hooks:
     values: dict            # hook name -> function or constant
-    customised: list[str]   # the hooks the submission defined itself
+    customised: list[str]   # the hooks the submission changed: defined, not the baseline's own
     notes: list[str] = field(default_factory=list)
 
     def __getattr__(self, name):
@@ -45,12 +46,16 @@ def load_hooks(submission: Path, reference: Path, model_hook: str = "build_model
     source = SourceMap.of(submission)
     _check_imports(source)
     own = _namespace(submission, "submission", source)
-    values, customised = {}, []
+    values, defined = {}, []
     for name in HOOK_NAMES:
         if name in own:
-            values[name], customised = own[name], customised + [name]
+            values[name], defined = own[name], defined + [name]
         else:
             values[name] = ref.get(name, OPTIONAL.get(name))
+    # the template ships copies of the baseline's hooks: those are not the student's changes;
+    # an exercise's own constants (PARAMETER_COUNTS) are answers its checks grade, not hooks
+    customised = [name for name in defined
+                  if name not in OPTIONAL and not _unchanged(own[name], ref.get(name))]
     if model_hook != "build_model":
         if model_hook not in own:
             raise SubmissionError("missing_hook", f"this rubric grades the model that "
@@ -60,13 +65,14 @@ def load_hooks(submission: Path, reference: Path, model_hook: str = "build_model
                                        "exercise's skeleton is.")
         values["build_model"] = own[model_hook]
         customised = [h for h in customised if h != "build_model"] + [model_hook]
+        defined.append(model_hook)
     misses = _near_misses(own)
-    if not customised and not any(hook in FUNCTIONS for _, hook in misses):
+    if not defined and not any(hook in FUNCTIONS for _, hook in misses):
         raise _no_hooks(own, misses, source)
     notes = [f"`{name}` looks like the hook `{hook}`, which you did not define, so the "
              f"baseline's `{hook}` was used. Rename it if you meant it." for name, hook in misses]
     models = _models(own)
-    if "build_model" not in customised and model_hook == "build_model" and models:
+    if "build_model" not in defined and model_hook == "build_model" and models:
         notes.append(f"`{models[0]}` is a model (an nn.Module subclass) in your submission, but "
                      f"there is no build_model(info), so the baseline's model was graded. "
                      f"Define build_model(info) returning `{models[0]}(...)` to grade yours.")
@@ -389,3 +395,38 @@ def _constant(name, value, ok, expected):
 
 def _is_int(v):
     return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _unchanged(mine, baseline) -> bool:
+    """Whether a hook the submission defines is the baseline's own: an equal constant, or a
+    function with the same code once docstrings and comments are set aside, counting the
+    classes and functions of its module it calls (build_model's TinyCNN)."""
+    if callable(mine) and callable(baseline):
+        a, b = _fingerprint(mine), _fingerprint(baseline)
+        return a is not None and a == b
+    try:
+        return type(mine) is type(baseline) and bool(mine == baseline)
+    except Exception:  # noqa: BLE001 - a student's object may compare any way it likes
+        return False
+
+
+def _fingerprint(fn, depth: int = 0) -> str | None:
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+    except (OSError, TypeError, SyntaxError):
+        return None
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and body
+                and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)):
+            node.body = body[1:] or [ast.Pass()]
+    parts = [ast.dump(tree)]
+    code, scope = getattr(fn, "__code__", None), getattr(fn, "__globals__", {})
+    if depth == 0 and code is not None:
+        for name in sorted(code.co_names):
+            used = scope.get(name)
+            if (inspect.isclass(used) or inspect.isfunction(used)) and \
+                    getattr(used, "__module__", None) == fn.__module__:
+                parts.append(_fingerprint(used, 1) or f"<{name}: no source>")
+    return "\n".join(parts)
