@@ -94,6 +94,26 @@ def test_a_second_run_regrades_only_what_changed(graded_class, fmnist_dir, sessi
     assert db.execute("SELECT COUNT(*) FROM grades").fetchone()[0] == len(CLASS)
 
 
+def test_a_resume_with_nothing_to_grade_still_ends_with_the_summary(graded_class, fmnist_dir,
+                                                                    session_cache, tiny_rubric):
+    """A run killed during its final export: the resume grades nothing and writes it."""
+    folder, out, _, _ = graded_class
+    (out / "exports" / "summary.md").unlink()
+    assert run_batch(folder, out, tiny_rubric, fmnist_dir, session_cache) == 0
+    assert (out / "exports" / "summary.md").is_file()
+
+
+def test_a_grader_error_inside_the_child_is_not_recorded_as_the_students_result(tmp_path):
+    from grader.batch.executors import Job
+    db = gradebook.connect(tmp_path / gradebook.FILE)
+    tally = batch.Tally(total=1)
+    job = Job(student="zoe", path=tmp_path / "zoe.py", content_hash="h", rubric=None,
+              data_dir=None, cache_dir=tmp_path, quick=True)
+    broken = {"status": "failed", "failure": {"code": "grader_error", "message": "a grader bug"}}
+    batch.record(db, tmp_path, job, "digest", broken, tally)
+    assert tally.outcomes["error"] == 1 and gradebook.count(db) == 0
+
+
 def test_exports_from_the_gradebook(graded_class):
     _, out, _, _ = graded_class
     (path,) = export.main(out=out, fmt="csv")

@@ -133,7 +133,10 @@ def main(*, folder: Path, out: Path, rubric: str = "cifar10", workers: int = 1, 
                         allow_unconfined=allow_unconfined))
     console.print(f"{len(found.entries)} submissions: {unchanged} already graded with this "
                   f"rubric, {len(jobs)} to grade ({executor}, {workers} worker(s))")
-    if not jobs:
+    if not jobs:  # a run killed during its final export resumes here: finish the summary
+        db.close()
+        if unchanged:
+            console.print(f"Class summary: {export.main(out=out, fmt='summary', rubric=spec.name)[0]}")
         return EXIT_GRADED
     if not use_bwrap():
         console.print("[bold yellow]warning[/]: bubblewrap is unavailable here, so student code "
@@ -175,9 +178,12 @@ def main(*, folder: Path, out: Path, rubric: str = "cifar10", workers: int = 1, 
 
 def record(db, out: Path, job: Job, digest: str, results: dict, tally: Tally) -> None:
     tally.running.discard(job.student)
-    if "grader_error" in results:
+    failure = results.get("failure") or {}
+    if "grader_error" in results or failure.get("code") == "grader_error":
+        # the grader's fault, not the student's: never recorded, so a rerun grades it again
         tally.outcomes["error"] += 1
-        Console(stderr=True).print(f"[red]grader error[/] {job.student}: {results['grader_error']}")
+        why = results.get("grader_error") or failure.get("message")
+        Console(stderr=True).print(f"[red]grader error[/] {job.student}: {why}")
         return
     results["submission"]["name"] = job.student
     write_reports(results, out / "feedback" / job.student)  # before the row: a row means done
