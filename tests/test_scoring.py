@@ -26,14 +26,14 @@ def _checks(passed=True):
 
 def test_items_for_a_good_run():
     r = load_rubric("cifar10")
-    gain = Gain(5.0, None, "paired", 0.65)
-    items = rubric_items(r, _checks(), accuracy=0.70, gain=gain, num_classes=10)
+    gain = Gain(15.0, None, "paired", 0.60)
+    items = rubric_items(r, _checks(), accuracy=0.75, gain=gain, num_classes=10)
     names = [i["name"] for i in items]
     assert names == ["Output", "Trains to the end above chance", "Accuracy gain over the baseline"]
     gain = items[-1]
-    assert gain["score"] == 60 and gain["max_score"] == 70  # +5.00 pp
-    assert "+5.00 percentage points" in gain["output"] and "Interval unknown" in gain["output"]
-    assert "Next tier: a gain of 8 percentage points earns 70" in gain["output"]
+    assert gain["score"] == 60 and gain["max_score"] == 70  # +15.00 pp
+    assert "+15.00 percentage points" in gain["output"] and "Interval unknown" in gain["output"]
+    assert "Next tier: a gain of 20 percentage points earns 70" in gain["output"]
     assert total(items) == (5 + 15 + 60, 5 + 15 + 70)
 
 
