@@ -32,6 +32,9 @@ OPTIONS = {
     "--device": (dict(dest="device"), "auto, cpu or cuda"),
     "--fail-under": (dict(dest="fail_under", type=float, metavar="POINTS"),
                      "exit 1 when the score is below POINTS"),
+    "--allow-unconfined": (dict(dest="allow_unconfined", action="store_true"),
+                           "official grades even where bubblewrap cannot confine student code "
+                           "(a container without user namespaces); the results say so"),
 }
 
 
@@ -90,9 +93,7 @@ def build_batch_parser() -> argparse.ArgumentParser:
                    help="slurm: the partition to submit to")
     p.add_argument("--gpus-per-task", dest="gpus_per_task", type=float,
                    help="slurm/ray: GPUs per submission (ray accepts fractions, e.g. 0.25)")
-    p.add_argument("--allow-unconfined", dest="allow_unconfined", action="store_true",
-                   help="record grades as official even where bubblewrap cannot confine "
-                        "student code (the results say so)")
+    _add(p, driver.main, "--allow-unconfined")
     return p
 
 
@@ -116,9 +117,7 @@ def build_gradescope_parser() -> argparse.ArgumentParser:
          out={"help": "the zip to write"},
          data_dir={"type": str, "help": "where the data set lies inside Gradescope's container "
                                         "(default: downloaded by setup.sh)"})
-    p.add_argument("--allow-unconfined", dest="allow_unconfined", action="store_true",
-                   help="official grades even where the container keeps bubblewrap from "
-                        "confining student code (the results say so)")
+    _add(p, gradescope.build_bundle, "--allow-unconfined")
     return p
 
 
