@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import platform
 import secrets
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ import numpy as np
 
 from grader import __version__, paths
 from grader.failures import SubmissionError, failure_dict
+from grader.files import scratch
 from grader.inspection.checks import evaluate_checks
 from grader.load.answers import collect_answers
 from grader.load.datasets import CachedData, prepare_data, split_validation
@@ -103,7 +103,7 @@ def grade_submission(*, submission: Path, rubric: Rubric, data_dir: Path | None 
                    use_cache, on_event)
     ctx.allow_unconfined = allow_unconfined
     num_classes = ctx.data.info.num_classes
-    with tempfile.TemporaryDirectory(prefix="grade-") as tmp:
+    with scratch("grade") as tmp:
         tmp = Path(tmp)
         try:
             sub = load_submission(submission, tmp / "submission")
@@ -189,7 +189,7 @@ def calibrate(*, rubric: Rubric, seeds: int | None = None, data_dir: Path | None
     wanted = rubric.seed_sequence(n)
     missing = [seed for seed in wanted if seed not in measured]
     if missing:
-        with tempfile.TemporaryDirectory(prefix="baseline-") as tmp:
+        with scratch("baseline") as tmp:
             inputs = _prepare_inputs(ctx.data, rubric, quick, Path(tmp))
             for i, seed in enumerate(missing):
                 on_event("calibrate", {"event": "seed", "seed": seed, "done": i, "total": len(missing)})
@@ -219,7 +219,7 @@ def ensure_baselines(*, rubric: Rubric, data_dir: Path | None = None, quick: boo
         calibrate(rubric=rubric, data_dir=data_dir, quick=quick, device=device,
                   cache_dir=ctx.cache_dir, cpus=cpus, on_event=on_event)
     out = []
-    with tempfile.TemporaryDirectory(prefix="baseline-") as tmp:
+    with scratch("baseline") as tmp:
         inputs = _prepare_inputs(ctx.data, rubric, quick, Path(tmp))
         for seed in seeds:
             key = _baseline_key(seed, ctx)

@@ -238,3 +238,21 @@ def test_local_workers_get_disjoint_core_shares():
     if all(cores) and len(os.sched_getaffinity(0)) >= 2:
         assert not cores[0] & cores[1]
     assert all(s["device"] == "cpu" and s["gpu_share"] == 1.0 for s in slots)
+
+
+def test_a_resumed_batch_removes_what_a_killed_run_left(tmp_path, monkeypatch):
+    """kill -9 runs no cleanup: scratch folders of dead processes go at the next start,
+    those of live ones (another batch still grading) stay."""
+    import subprocess
+    import sys
+    from grader.files import sweep_scratch
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()
+    left = [tmp_path / f"grade-{dead}-abc", tmp_path / f"baseline-{dead}-x1",
+            tmp_path / "data" / f".partial-{dead}-q"]
+    kept = [tmp_path / f"grade-{os.getpid()}-live", tmp_path / "grade-notes", tmp_path / "mine-1-2"]
+    for path in left + kept:
+        (path / "runs").mkdir(parents=True)
+    removed = sweep_scratch(tmp_path, tmp_path / "data")
+    assert sorted(removed) == sorted(left)
+    assert all(p.exists() for p in kept) and not any(p.exists() for p in left)

@@ -9,6 +9,7 @@ transaction), so a run killed at any moment loses at most the gradings in flight
 from __future__ import annotations
 
 import hashlib
+import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from rich.table import Table
 
 from grader import paths
 from grader.failures import EXIT_GRADED, EXIT_INTERNAL, EXIT_USAGE
+from grader.files import sweep_scratch
 from grader.sandbox.confine import use_bwrap
 from grader.batch import export, gradebook
 from grader.batch.executors import EXECUTORS, Job, run_local, run_ray, run_slurm, worker_slots
@@ -116,6 +118,9 @@ def main(*, folder: Path, out: Path, rubric: str = "cifar10", workers: int = 1, 
         console.print(f"{folder} is not a folder of submissions")
         return EXIT_USAGE
     cache_dir = Path(cache_dir or paths.cache_dir())
+    # what an earlier run killed with -9 left behind: its scratch folders, a half-decoded data set
+    for path in sweep_scratch(Path(tempfile.gettempdir()), cache_dir / "data"):
+        console.print(f"[dim]removed {path}, left by a grading that was killed[/]")
     found = discover(folder)
     for name, why in found.skipped:
         console.print(f"[yellow]skipped[/] {name}: {why}")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from grader import paths
+from grader.files import scratch
 from grader.failures import EXIT_GRADED, EXIT_USAGE
 from grader.load.datasets import decode_image
 from grader.report.artifacts import META
@@ -78,7 +78,7 @@ def predict_images(images: list[Path], run: Path, device: str = "cpu", k: int = 
     arrays = [load_image(p, info["in_channels"], tuple(info["image_size"])) for p in images]
     device = resolve_device(device)
     reference = paths.ROOT / meta.get("baseline", "reference/baseline.py")
-    with tempfile.TemporaryDirectory(prefix="predict-") as tmp:
+    with scratch("predict") as tmp:
         job = Path(tmp) / "job"
         job.mkdir()
         source = run / meta["source"]

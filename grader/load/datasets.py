@@ -242,7 +242,7 @@ def _decode_image_folder(folder, info, classes=None):
 def _write_cache(folder, arrays, info, source, private_test):
     """Write atomically: a half-written cache from an interrupted run must never be read."""
     parent = _mkdir(folder.parent)
-    tmp = Path(tempfile.mkdtemp(dir=parent, prefix=".partial-"))
+    tmp = Path(tempfile.mkdtemp(dir=parent, prefix=f".partial-{os.getpid()}-"))  # files.sweep_scratch
     digest = hashlib.sha256()
     for name in ("train_x", "train_y", "test_x", "test_y"):
         arr = np.ascontiguousarray(arrays[name])
