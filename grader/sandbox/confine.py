@@ -107,10 +107,13 @@ def wrap(command: list[str], *, job_dir: Path, show: list[Path], inputs: dict[Pa
 
 def interpreter_paths() -> list[Path]:
     """What the child needs to start Python and import the grader: the interpreter's
-    prefixes (a virtual environment and the Python it was made from) and the grader
+    prefixes (a virtual environment and the Python it was made from), every site-packages
+    folder on the path (a `pip install --user`, a .pth-chained environment) and the grader
     package alone, not the folder around it."""
     import grader
     paths = {Path(sys.prefix), Path(sys.base_prefix), Path(grader.__file__).resolve().parent}
+    paths |= {Path(p) for p in sys.path if Path(p).name in ("site-packages", "dist-packages")
+              and Path(p).is_dir()}
     return sorted(p for p in paths if not any(p == Path("/") / d or Path("/") / d in p.parents
                                               for d in SYSTEM_DIRS))
 
