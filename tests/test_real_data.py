@@ -49,8 +49,8 @@ def test_cifar10_from_the_jpeg_tarball_end_to_end(real_cache, tmp_path):
     m = r["metrics"]
     assert r["provenance"]["data"]["source"].endswith("cifar10-jpeg.tar.gz")
     assert r["provenance"]["data"]["info"]["classes"][0] == "airplane"
-    # one epoch on 4,500 images: both learn something (chance is 0.10; measured here:
-    # strong 0.34, baseline 0.19)
+    # one epoch on 18,000 images: both learn something (chance is 0.10; measured here at
+    # seed 0: strong 0.48, baseline 0.37)
     assert m["accuracy"] > 0.12 and m["baseline_accuracy"] > 0.12
     assert "UNOFFICIAL" in r["notice"]
 
@@ -78,9 +78,10 @@ def test_cifar10_from_the_jpeg_tarball_end_to_end(real_cache, tmp_path):
 def test_calibrate_cifar10_quick_then_the_strong_solution_gets_its_interval(
         real_cache, monkeypatch, capsys):
     """calibrate prints the distribution, a second call comes from the cache, and the
-    instructor's solution is graded against it with a 95% interval. (In --quick, one epoch
-    on 5,000 images, the baseline spreads about 5.5 pp between seeds, so that interval
-    still holds 0: measured 2026-11-23, +6.9 [-2.8, +16.7] pp; see the README.)"""
+    instructor's solution is graded against it with a 95% interval that lies above 0.
+    (--quick trains one epoch on 20,000 images: the baseline spreads 2.7 pp over 5 seeds
+    and strong.py gains +10.2 [+5.4, +15.0] pp, measured 2026-11-24; on 5,000 images the
+    spread was 5.5 pp and the interval held 0. README, "Noise".)"""
     import json
 
     from grader.cli import main as cli
@@ -98,7 +99,7 @@ def test_calibrate_cifar10_quick_then_the_strong_solution_gets_its_interval(
                          data_dir=SHARED_DATA, cache_dir=real_cache, quick=True, device="cpu")
     m = r["metrics"]
     low, high = m["gain_interval_pp"]
-    assert low < m["gain_pp"] < high and m["gain_pp"] > 0, m
+    assert 0 < low < m["gain_pp"] < high, m
     assert m["gain_method"] == "calibrated" and m["baseline_seeds"] == 5
     assert m["baseline_accuracy"] == pytest.approx(first["mean"])
     assert len(m["per_seed"]) == 1 + m["extra_seeds"] <= 5
