@@ -24,6 +24,7 @@ from grader.failures import EXIT_GRADED, EXIT_INTERNAL, EXIT_USAGE
 from grader.files import sweep_scratch
 from grader.sandbox.confine import use_bwrap
 from grader.batch import export, gradebook
+from grader.batch.amend import apply
 from grader.batch.executors import EXECUTORS, Job, run_local, run_ray, run_slurm, worker_slots
 from grader.grading import ensure_baselines
 from grader.report.folder import write_reports
@@ -191,7 +192,9 @@ def record(db, out: Path, job: Job, digest: str, results: dict, tally: Tally) ->
         Console(stderr=True).print(f"[red]grader error[/] {job.student}: {why}")
         return
     results["submission"]["name"] = job.student
-    write_reports(results, out / "feedback" / job.student)  # before the row: a row means done
+    # the student's reports show a person's amendment, kept across this regrade
+    kept = gradebook.amendments(db, job.student, results["provenance"]["rubric"]["name"])
+    write_reports(apply(results, kept), out / "feedback" / job.student)  # before the row: a row means done
     gradebook.record(db, student=job.student, rubric_digest=digest, content_hash=job.content_hash,
                      source=str(job.path), results=results)
     tally.outcomes[results["status"]] += 1
