@@ -143,6 +143,7 @@ def main(*, folder: Path, out: Path, rubric: str = "cifar10", workers: int = 1, 
         db.close()
         if unchanged:
             console.print(f"Class summary: {export.main(out=out, fmt='summary', rubric=spec.name)[0]}")
+            console.print(f"Dashboard: {export.main(out=out, fmt='dashboard', rubric=spec.name)[0]}")
         return EXIT_GRADED
     if not use_bwrap():
         console.print("[bold yellow]warning[/]: bubblewrap is unavailable here, so student code "
@@ -175,10 +176,12 @@ def main(*, folder: Path, out: Path, rubric: str = "cifar10", workers: int = 1, 
             live.update(tally.view(workers))
     db.close()
     summary = export.main(out=out, fmt="summary", rubric=spec.name)[0]
+    dashboard = export.main(out=out, fmt="dashboard", rubric=spec.name)[0]
     o = tally.outcomes
     console.print(f"Done: {o['graded']} graded, {o['failed']} failed (reasons in the gradebook), "
                   f"{o['error']} grader errors (not recorded; run again to retry). "
-                  f"Gradebook: {out / gradebook.FILE}; class summary: {summary}")
+                  f"Gradebook: {out / gradebook.FILE}; class summary: {summary}; "
+                  f"dashboard: {dashboard}")
     return EXIT_INTERNAL if o["error"] else EXIT_GRADED
 
 

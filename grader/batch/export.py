@@ -22,6 +22,10 @@ gradebook in OUT (nothing is retrained), written atomically into OUT/exports/.
 - summary: the class view (summary.md with per_class.png and confusion.png): score
   spread, failure reasons, per-class test accuracy across the class against the baseline,
   and the most common confusions. `grade batch` writes it at the end of every batch.
+- similarity: similarity.csv, the pairs of similar submissions (code with the starter code
+  subtracted, and test predictions) with their evidence (grader/batch/similarity.py).
+- dashboard: index.html, the class on one self-contained page (grader/batch/dashboard.py),
+  and similarity.csv beside it. `grade batch` writes it at the end of every batch.
 
 Units, the same in every CSV: `accuracy` and `baseline_accuracy` are fractions (0.7135),
 as in results.json's metrics; columns ending in `_pp` are percentage points (gain 2.5 =
@@ -39,13 +43,13 @@ import secrets
 from collections import Counter
 from pathlib import Path
 
-from grader.batch import gradebook
+from grader.batch import dashboard, gradebook, similarity
 from grader.batch.amend import apply
 from grader.load.answers import is_pending
 from grader.report.folder import write_reports
 from grader.files import write_atomic
 
-FORMATS = ("csv", "canvas", "leaderboard", "feedback", "summary")
+FORMATS = ("csv", "canvas", "leaderboard", "feedback", "summary", "dashboard", "similarity")
 WORDS = ("amber", "birch", "cedar", "delta", "ember", "fjord", "garnet", "harbor", "iris",
          "juniper", "kestrel", "lumen", "maple", "nova", "onyx", "pine", "quartz", "raven",
          "sierra", "tundra", "umber", "violet", "willow", "xenon", "yarrow", "zephyr")
@@ -95,6 +99,14 @@ def main(*, out: Path, fmt: str, rubric: str | None = None,
         md, pictures = class_summary(rows)
         written = [write_atomic(target / "summary.md", md)]
         written += [write_atomic(target / f"{name}.png", png) for name, png in pictures.items()]
+        return written
+    if fmt in ("similarity", "dashboard"):
+        pairs = similarity.for_class(out, rows)
+        written = [_write_csv(target / "similarity.csv", *similarity.table(pairs))]
+        if fmt == "dashboard":
+            titles = sorted({r.results["provenance"]["rubric"].get("title") or r.rubric for r in rows})
+            page = dashboard.render(rows, pairs, title=" / ".join(titles) + " — class dashboard")
+            written.insert(0, write_atomic(target / "index.html", page))
         return written
     raise ValueError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
 
