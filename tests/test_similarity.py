@@ -92,8 +92,10 @@ def test_models_sharing_their_mistakes_are_flagged_and_independent_ones_are_not(
     evidence = similarity.agreement(labels, a, copy)
     assert evidence["same_wrong_share"] > 0.9
     assert evidence["same_wrong"] > 10 * evidence["expected_same_wrong"]
+    assert evidence["excess_agreement"] > 0.9
     independent = similarity.agreement(labels, b, c)
     assert independent["same_wrong"] < 3 * independent["expected_same_wrong"]
+    assert abs(independent["excess_agreement"]) < 0.1
     assert abs(independent["agreement"] - independent["expected_agreement"]) < 0.03
     pairs = similarity.find_pairs({}, {"u_a": (labels, a), "u_copy": (labels, copy),
                                        "u_b": (labels, b), "u_c": (labels, c)},
@@ -109,6 +111,15 @@ def test_the_expected_identical_mistakes_follow_the_confusion_rates():
     assert e["same_wrong"] == 1
     assert np.isclose(e["expected_same_wrong"], 4 * 0.5 * 0.25)  # class 1: a never errs
     assert np.isclose(e["expected_agreement"], (4 * (0.5 * 0.75 + 0.5 * 0.25) + 2 * 0.5) / 6)
+
+
+def test_two_models_that_both_predict_one_class_agree_by_chance_alone():
+    labels = np.arange(300) % 10
+    lazy = np.full(300, 3)
+    e = similarity.agreement(labels, lazy, lazy.copy())
+    assert e["agreement"] == 1.0 and e["expected_agreement"] == 1.0
+    assert similarity.find_pairs({}, {"u_a": (labels, lazy), "u_b": (labels, lazy.copy())},
+                                 customised={"u_a": True, "u_b": True}) == []
 
 
 def test_two_untouched_templates_are_not_compared_by_predictions():

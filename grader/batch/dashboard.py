@@ -271,7 +271,8 @@ def _flag_list(rows, flags, pairs) -> list[str]:
                     + "; ".join(p.spans[:4])) if p.code else ""
             mistakes = (f"{ev['same_wrong']} of {min(ev['wrong_a'], ev['wrong_b'])} "
                         f"({ev['same_wrong_share']:.0%}; {ev['expected_same_wrong']:.1f} expected "
-                        f"by chance); agreement {ev['agreement']:.1%} vs {ev['expected_agreement']:.1%}"
+                        f"by chance); agreement {ev['agreement']:.1%} vs {ev['expected_agreement']:.1%} "
+                        f"by chance ({ev['excess_agreement']:.2f} beyond it)"
                         if ev else "")
             out.append(f"<tr><td>{link(p.a)} &amp; {link(p.b)}</td><td>{e(' + '.join(p.flagged_by))}"
                        f"</td><td>{e(code)}</td><td>{e(mistakes)}</td><td>"

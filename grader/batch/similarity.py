@@ -7,8 +7,11 @@
   more often than their accuracies explain. Under class-conditional independence, models
   a and b give the same wrong label j to an image of class y with chance
   conf_a[y, j] * conf_b[y, j] (their own confusion rates), which gives the expected number
-  of identical mistakes; a copy (same architecture and seed, renamed variables) repeats
-  nearly every one. Two untouched templates train the same model with the same seed, so
+  of identical mistakes, and of agreements. The flag is on the agreement beyond that
+  chance, scaled like Cohen's kappa ((observed - expected) / (1 - expected): 0 as chance, 1
+  identical), with most of the mistakes shared: a copy (same architecture and seed,
+  renamed variables) repeats nearly every one. Independent models of one lab share some
+  hard images, so they sit well above 0, but far from 1. Two untouched templates train the same model with the same seed, so
   pairs where both customised nothing are not compared.
 """
 from __future__ import annotations
@@ -30,6 +33,8 @@ CODE_THRESHOLD = 0.5      # share of a submission's own (non-starter) code found
 CODE_MIN_MATCHED = 120    # filtered characters: a shared one-line tweak is not a copy
 SAME_WRONG_THRESHOLD = 0.8  # share of the fewer mistakes the other model made identically
 SAME_WRONG_MIN = 10       # identical mistakes needed before a rate means anything
+EXCESS_THRESHOLD = 0.8    # agreement beyond chance, 0 (as chance) to 1 (identical)
+ROOM_MIN = 0.05           # two models that both predict one class agree by chance: no evidence
 EXCERPT_CHARS = 300
 
 
@@ -121,8 +126,9 @@ def agreement(labels: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray) -> dic
     joint = rates[0] * rates[1] * n_y[:, None]          # expected per (true, predicted)
     wrong_a, wrong_b = pred_a != labels, pred_b != labels
     same_wrong = int(np.sum(wrong_a & (pred_a == pred_b)))
-    return {"test_items": int(len(labels)), "agreement": float(np.mean(pred_a == pred_b)),
-            "expected_agreement": float(joint.sum() / len(labels)),
+    observed, expected = float(np.mean(pred_a == pred_b)), float(joint.sum() / len(labels))
+    return {"test_items": int(len(labels)), "agreement": observed, "expected_agreement": expected,
+            "excess_agreement": (observed - expected) / max(1 - expected, 1e-9),
             "wrong_a": int(wrong_a.sum()), "wrong_b": int(wrong_b.sum()),
             "same_wrong": same_wrong,
             "expected_same_wrong": float(joint.sum() - np.trace(joint)),
@@ -131,7 +137,7 @@ def agreement(labels: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray) -> dic
 
 def _suspicious(e: dict) -> bool:
     return (e["same_wrong"] >= SAME_WRONG_MIN and e["same_wrong_share"] >= SAME_WRONG_THRESHOLD
-            and e["same_wrong"] > 2 * e["expected_same_wrong"])
+            and e["excess_agreement"] >= EXCESS_THRESHOLD and 1 - e["expected_agreement"] >= ROOM_MIN)
 
 
 def _strength(p: Pair) -> float:
@@ -176,7 +182,7 @@ def table(pairs: list[Pair]) -> tuple[list[str], list[list]]:
     """similarity.csv: one line per flagged pair, with its evidence."""
     header = ["student_a", "student_b", "flagged_by", "code_share_a", "code_share_b",
               "matched_lines", "matched_excerpt", "prediction_agreement",
-              "expected_agreement", "same_wrong", "expected_same_wrong", "same_wrong_share",
+              "expected_agreement", "excess_agreement", "same_wrong", "expected_same_wrong", "same_wrong_share",
               "wrong_a", "wrong_b", "test_items"]
     body = []
     for p in pairs:
@@ -184,7 +190,8 @@ def table(pairs: list[Pair]) -> tuple[list[str], list[list]]:
         body.append([p.a, p.b, "+".join(p.flagged_by),
                      *([round(x, 3) for x in p.code] if p.code else ["", ""]),
                      "; ".join(p.spans), p.excerpt,
-                     *[_round(e.get(k)) for k in ("agreement", "expected_agreement", "same_wrong",
+                     *[_round(e.get(k)) for k in ("agreement", "expected_agreement",
+                                                  "excess_agreement", "same_wrong",
                                                   "expected_same_wrong", "same_wrong_share",
                                                   "wrong_a", "wrong_b", "test_items")]])
     return header, body
