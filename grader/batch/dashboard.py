@@ -68,6 +68,7 @@ for(const h of heads){h.addEventListener('click',()=>{const s=state();
  go({sort:h.dataset.key,dir:s.get('sort')===h.dataset.key&&s.get('dir')!=='desc'?'desc':'asc'});});}
 q.addEventListener('input',()=>go({q:q.value}));show.addEventListener('change',()=>go({show:show.value}));
 window.addEventListener('hashchange',render);render();
+document.documentElement.dataset.renderedMs=Math.round(performance.now());  // bench/desk_load.py reads it
 })();
 """
 
@@ -96,8 +97,9 @@ def render(rows, pairs, *, title: str = "") -> str:
              ("Similar pairs", len(pairs))]
     out.append("<div class=cards>" + "".join(f"<div class=card><div class=k>{k}</div><div class=v>"
                                              f"{e(str(v))}</div></div>" for k, v in cards) + "</div>")
+    out += _distributions(rows, shown)
     out += _table(rows, shown, flags)
-    out += _charts(rows, shown)
+    out += _per_class(rows)
     out += _flag_list(rows, flags, pairs)
     out.append(f"<script>{SCRIPT}</script></body></html>")
     return "\n".join(out)
@@ -122,7 +124,9 @@ def student_flags(rows, shown, pairs) -> dict[str, list[tuple[str, str, str]]]:
     for p in pairs:
         for me, other in ((p.a, p.b), (p.b, p.a)):
             if me in flags:
-                flags[me].append(("similar", f"similar to {other}", " and ".join(p.flagged_by)))
+                flags[me].append(("similar", f"similar to {other}", "similar " + " and ".join(
+                    p.flagged_by) + (" (code alone: short idiomatic model code matches easily)"
+                                     if p.flagged_by == ["code"] else "")))
     return flags
 
 
@@ -163,7 +167,7 @@ def _table(rows, shown, flags) -> list[str]:
             f"<td class=n>{e(_count(m.get('parameters')))}</td>"
             f"<td class='{'failed' if r.status == 'failed' else ''}'>{e(r.status)}</td>"
             f"<td>{e(r.failure_message or '')}</td><td>" + "".join(
-                f"<span class='flag{' info' if t in ('pending', 'unofficial') else ''}' "
+                f"<span class='flag{' info' if t in ('pending', 'unofficial') or 'alone' in d else ''}' "
                 f"title='{e(d)}'>{e(l)}</span>" for t, l, d in mine) + "</td></tr>")
     out.append("</tbody></table><p class=sub>Click a heading to sort; ✎ marks a grade a person "
                "amended (hover for the reason). Score is the final grade, Automatic the "
@@ -171,18 +175,21 @@ def _table(rows, shown, flags) -> list[str]:
     return out
 
 
-def _charts(rows, shown) -> list[str]:
+def _distributions(rows, shown) -> list[str]:
     scores = [s["score"] for s in shown]
     gains = [r.gain_pp for r in rows if r.gain_pp is not None]
-    out = ["<h2>Distributions</h2><div class=charts>",
-           _figure(histogram(scores, "score (points)"), f"Final scores of {len(scores)} students"),
-           _figure(histogram(gains, "gain over the baseline (percentage points)", zero=True),
-                   f"Accuracy gains of the {len(gains)} submissions that trained"), "</div>"]
+    return ["<h2>Distributions</h2><div class=charts>",
+            _figure(histogram(scores, "score (points)"), f"Final scores of {len(scores)} students"),
+            _figure(histogram(gains, "gain over the baseline (percentage points)", zero=True),
+                    f"Accuracy gains of the {len(gains)} submissions that trained"), "</div>"]
+
+
+def _per_class(rows) -> list[str]:
     view = class_view(rows)
     if view is None:
-        return out + ["<p class=sub>No submission trained to the end, so no per-class view.</p>"]
+        return ["<p class=sub>No submission trained to the end, so no per-class view.</p>"]
     classes, mean, base, confusions = view
-    out += ["<h2>The class, per class</h2><div class=charts>",
+    out = ["<h2>The class, per class</h2><div class=charts>",
             _figure(per_class_bars(classes, mean, base),
                     "Class mean test accuracy per class (bars) and the baseline's (marks)"),
             "<table style='width:auto'><tr><th>True class</th><th>Predicted as</th>"
@@ -224,7 +231,7 @@ def histogram(values, label: str, zero: bool = False, width: int = 420, height: 
     hi = hi if hi > lo else lo + 1
     counts, edges = np.histogram(values, bins=min(12, max(3, len(set(values)))), range=(lo, hi))
     left, bottom, top = 36, height - 34, 10
-    x = lambda v: left + (v - lo) / (hi - lo) * (width - left - 10)  # noqa: E731
+    x = lambda v: left + (v - lo) / (hi - lo) * (width - left - 24)  # noqa: E731
     y = lambda c: bottom - c / max(counts.max(), 1) * (bottom - top)  # noqa: E731
     bars = "".join(f"<rect x='{x(a):.1f}' y='{y(c):.1f}' width='{max(x(b) - x(a) - 1, 1):.1f}' "
                    f"height='{bottom - y(c):.1f}' fill='#0969da'><title>{a:g} to {b:g}: {c}"
