@@ -113,3 +113,11 @@ def test_the_command_line_sets_and_clears(out, capsys):
     assert cli(["amend", str(out), "u_ada", "--item", "nope", "--points", "1", "--reason", "r"]) == 2
     assert cli(["amend", str(out), "u_ada", "--clear"]) == 0
     assert read(export.main(out=out, fmt="csv")[0])["u_ada"]["amended_points"] == ""
+
+
+def test_the_leaderboard_and_the_class_summary_show_amended_grades(out):
+    amend.main(out=out, student="u_ada", points=95, reason="bonus for the write-up")
+    board = list(csv.DictReader(export.main(out=out, fmt="leaderboard")[0].open()))
+    assert sorted(float(r["score"]) for r in board) == [50.0, 95.0]
+    summary = export.main(out=out, fmt="summary")[0].read_text()
+    assert "1 grade(s) amended by a person" in summary

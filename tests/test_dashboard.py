@@ -108,3 +108,10 @@ def test_a_headless_browser_sorts_and_filters_the_table(out):
     assert visible_students(dom) == [HOSTILE_ID]
     dom = rendered(page, "#show=amended")
     assert visible_students(dom) == ["u_bo"]
+
+
+def test_a_class_graded_quick_is_said_unofficial_once_not_flagged_on_every_row(tmp_path):
+    gradebook_of(tmp_path, {s: trained(0.7, 1.0, 50, official=False) for s in ("u_a", "u_b")})
+    page = export.main(out=tmp_path, fmt="dashboard")[0].read_text()
+    assert "Every grade here is unofficial" in page
+    assert "unofficial grade" not in page and "Nothing flagged" in page

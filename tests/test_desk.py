@@ -9,7 +9,7 @@ import pytest
 
 from conftest import REPO, SUBMISSIONS
 from grader.cli import main as cli
-from test_dashboard import rendered, visible_students
+from test_dashboard import chromium, rendered, visible_students
 from test_similarity import OTHER, RENAMED, RESNET
 
 HANDED_IN = {  # student -> a file from tests/submissions, the template, or source text
@@ -67,12 +67,15 @@ def test_a_class_ends_with_a_dashboard_flagged_copies_and_an_amendment_that_surv
     assert not any({p["student_a"], p["student_b"]} == {"u_ada", "u_lu"} for p in pairs)  # templates
 
     assert cli(["amend", str(out), "u_bo", "--points", "77", "--reason", "regraded by hand"]) == 0
-    dom = rendered(page, "#show=similar")
-    assert visible_students(dom) == ["u_io", "u_ju"] and "2 of 12 students shown" in dom
-    dom = rendered(page, "#show=amended")
-    assert visible_students(dom) == []  # the page was written before the amendment
+    browser = chromium() is not None  # without one, the rest still runs (test_dashboard skips)
+    if browser:
+        dom = rendered(page, "#show=similar")
+        assert visible_students(dom) == ["u_io", "u_ju"] and "2 of 12 students shown" in dom
+        dom = rendered(page, "#show=amended")
+        assert visible_students(dom) == []  # the page was written before the amendment
     assert cli(["export", str(out), "--format", "dashboard"]) == 0
-    assert visible_students(rendered(page, "#show=amended")) == ["u_bo"]
+    if browser:
+        assert visible_students(rendered(page, "#show=amended")) == ["u_bo"]
 
     before = grades(out)["u_bo"]
     assert (before["final_total"], before["amended_points"]) == ("77.0", "77.0")
@@ -89,4 +92,5 @@ def test_a_class_ends_with_a_dashboard_flagged_copies_and_an_amendment_that_surv
     assert regraded["score"] == 77.0 and regraded["amendment"]["reason"] == "total 77 (regraded by hand)"
     assert regraded["provenance"]["graded_at"] >= graded_at
     assert "Amended by the instructor" in (out / "feedback" / "u_bo" / "report.html").read_text()
-    assert visible_students(rendered(page, "#show=amended")) == ["u_bo"]  # the batch's new page
+    if browser:
+        assert visible_students(rendered(page, "#show=amended")) == ["u_bo"]  # the batch's new page

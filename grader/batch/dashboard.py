@@ -82,13 +82,18 @@ def render(rows, pairs, *, title: str = "") -> str:
     """The page, from gradebook rows (grader.batch.gradebook.Row) and flagged pairs
     (grader.batch.similarity.Pair)."""
     shown = [apply(r.results, r.amendments) for r in rows]
-    flags = student_flags(rows, shown, pairs)
+    # a class graded --quick is unofficial throughout: said once, not flagged on every row
+    all_unofficial = bool(rows) and all(r.results.get("official") is not True for r in rows)
+    flags = student_flags(rows, shown, pairs, flag_unofficial=not all_unofficial)
     e = escape
     out = [f"<!doctype html><html lang=en><meta charset=utf-8><meta name=viewport "
            f"content='width=device-width'><title>{e(title or 'Class dashboard')}</title>"
            f"<style>{CSS}</style><body><h1>{e(title or 'Class dashboard')}</h1>"
            f"<p class=sub>{len(rows)} students, made {e(time.strftime('%Y-%m-%d %H:%M'))} from the "
            f"gradebook. Flags are for a person to look at, never penalties.</p>"]
+    if all_unofficial:
+        out.append("<p class='flag info'>Every grade here is unofficial (a --quick batch, or "
+                   "student code that ran unconfined): not for a gradebook as it stands.</p>")
     scores = [s["score"] for s in shown]
     cards = [("Students", len(rows)), ("Graded", sum(r.status == "graded" for r in rows)),
              ("Failed", sum(r.status == "failed" for r in rows)),
@@ -105,13 +110,13 @@ def render(rows, pairs, *, title: str = "") -> str:
     return "\n".join(out)
 
 
-def student_flags(rows, shown, pairs) -> dict[str, list[tuple[str, str, str]]]:
+def student_flags(rows, shown, pairs, flag_unofficial: bool = True) -> dict[str, list[tuple[str, str, str]]]:
     """student -> [(tag, label, detail)]: what a person should look at."""
     flags = {r.student: [] for r in rows}
     for r, s in zip(rows, shown):
         if r.results.get("anomaly"):
             flags[r.student].append(("implausible", "implausible accuracy", r.results["anomaly"]))
-        if r.results.get("official") is not True:
+        if flag_unofficial and r.results.get("official") is not True:
             flags[r.student].append(("unofficial", "unofficial grade",
                                      r.results.get("notice") or "not graded in official mode"))
         if s.get("pending_points"):

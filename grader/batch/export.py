@@ -125,6 +125,10 @@ def class_summary(rows: list[gradebook.Row]) -> tuple[str, dict[str, bytes]]:
     if scores:
         md += [f"Score: median {np.median(scores):g}, quartiles {np.percentile(scores, 25):g} to "
                f"{np.percentile(scores, 75):g}, out of {max(r.max_score for r in rows):g}.", ""]
+    amended = [r for r in rows if r.amendments]
+    if amended:
+        md += [f"{len(amended)} grade(s) amended by a person (grades.csv's final_total; the "
+               f"score spread above is the automatic one).", ""]
     codes = Counter(r.failure_code for r in rows if r.failure_code)
     if codes:
         md += ["Failures: " + ", ".join(f"{c} ({n})" for c, n in codes.most_common()) + ".", ""]
@@ -186,6 +190,11 @@ def grades_table(rows: list[gradebook.Row]) -> tuple[list[str], list[list]]:
                      _num(metrics.get("baseline_std_pp"), 2), _cell(metrics.get("baseline_seeds")),
                      *_amendment_cells(r)])
     return header, body
+
+
+def final_score(r: gradebook.Row) -> float:
+    """The grade to use: a person's amendment where there is one, else the automatic score."""
+    return apply(r.results, r.amendments)["score"]
 
 
 def _amendment_cells(r: gradebook.Row) -> list:
@@ -253,7 +262,7 @@ def leaderboard(rows: list[gradebook.Row], key: bytes) -> tuple[str, tuple[list[
     ranked = sorted((r for r in rows if r.accuracy is not None), key=lambda r: -r.accuracy)
     header = ["rank", "name", "accuracy", "gain_pp", "score", "gain_interval_low_pp",
               "gain_interval_high_pp"]
-    body = [[i, pseudonym(r.student, key), _num(r.accuracy), _num(r.gain_pp, 2), r.score,
+    body = [[i, pseudonym(r.student, key), _num(r.accuracy), _num(r.gain_pp, 2), final_score(r),
              *_interval(r.results.get("metrics", {}))] for i, r in enumerate(ranked, 1)]
     md = ["# Leaderboard", "", "Names are pseudonyms; yours is in your feedback folder. The gain "
           "is in percentage points over the baseline, with its 95% interval where it was "
