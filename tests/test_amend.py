@@ -121,3 +121,14 @@ def test_the_leaderboard_and_the_class_summary_show_amended_grades(out):
     assert sorted(float(r["score"]) for r in board) == [50.0, 95.0]
     summary = export.main(out=out, fmt="summary")[0].read_text()
     assert "1 grade(s) amended by a person" in summary
+
+
+def test_an_item_the_rubric_dropped_since_is_marked_and_counts_nothing(out):
+    amend.main(out=out, student="u_ada", item="why_bn", points=6, reason="fine")
+    db = gradebook.connect(out / gradebook.FILE)
+    gradebook.record(db, student="u_ada", rubric_digest="d3", content_hash="u_ada", source="",
+                     results=results_for("u_ada"))  # the new rubric has no written answer
+    db.close()
+    ada = read(export.main(out=out, fmt="csv")[0])["u_ada"]
+    assert (ada["final_total"], ada["amendment_stale"]) == ("50.0", "true")
+    assert "no such item now" in ada["amendment_reason"]

@@ -76,17 +76,7 @@ def apply(results: dict, amendments) -> dict:
             stale = True
             continue
         stale |= a.automatic_points != _auto_points(test)
-        # swap the item's points in: a pending one now counts in the score and its maximum
-        results["score"] += a.points - _auto_points(test)
-        if is_pending(test):
-            results["max_score"] += test["max_score"]
-            results["pending_points"] -= test["max_score"]
-        test["tags"] = [t for t in test.get("tags", []) if t != PENDING] + ["amended"]
-        test["score"] = float(a.points)
-        test["status"] = "passed" if a.points >= test["max_score"] else "failed"
-        test["output"] = (f"Amended by the instructor to {a.points:g} / {test['max_score']:g} "
-                          f"points: {a.reason}\n\n" + (test.get("output") or ""))
-        notes.append(f"{test['name']}: {a.points:g} points ({a.reason})")
+        notes.append(_swap_in(results, test, a))
     if whole is not None:
         results["score"] = float(whole.points)
         notes.insert(0, f"total {whole.points:g} ({whole.reason})")
@@ -97,6 +87,21 @@ def apply(results: dict, amendments) -> dict:
     line = f"Amended by the instructor: {'; '.join(notes)}."
     results["output"] = line + "\n" + (results.get("output") or "")
     return results
+
+
+def _swap_in(results: dict, test: dict, a: gradebook.Amendment) -> str:
+    """Put a person's points on one item (in place) and return the note that says so; a
+    pending item now counts in the score and its maximum."""
+    results["score"] += a.points - _auto_points(test)
+    if is_pending(test):
+        results["max_score"] += test["max_score"]
+        results["pending_points"] -= test["max_score"]
+    test["tags"] = [t for t in test.get("tags", []) if t != PENDING] + ["amended"]
+    test["score"] = float(a.points)
+    test["status"] = "passed" if a.points >= test["max_score"] else "failed"  # Gradescope's values
+    test["output"] = (f"Amended by the instructor to {a.points:g} / {test['max_score']:g} "
+                      f"points: {a.reason}\n\n" + (test.get("output") or ""))
+    return f"{test['name']}: {a.points:g} points ({a.reason})"
 
 
 def _amendment(row: gradebook.Row, points: float | None, reason: str | None,
