@@ -66,6 +66,7 @@ def test_the_page_is_self_contained_and_escapes_what_students_wrote(out):
     assert "u_di" in flags and "u_ed" in flags and "predictions" in flags  # the copied pair
     assert "implausible accuracy" in flags and "unofficial grade" in flags
     assert "<svg" in page and "cat" in page  # charts and the per-class view, inline
+    assert "predictions for 3 of 6 students" in page  # the three with a predictions.csv
 
 
 def chromium():

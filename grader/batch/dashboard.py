@@ -78,7 +78,7 @@ COLUMNS = [  # key, heading, numeric
     ("status", "Status", False), ("reason", "Failure reason", False), ("flags", "Flags", False)]
 
 
-def render(rows, pairs, *, title: str = "") -> str:
+def render(rows, pairs, *, title: str = "", coverage: dict | None = None) -> str:
     """The page, from gradebook rows (grader.batch.gradebook.Row) and flagged pairs
     (grader.batch.similarity.Pair)."""
     shown = [apply(r.results, r.amendments) for r in rows]
@@ -106,6 +106,11 @@ def render(rows, pairs, *, title: str = "") -> str:
     out += _table(rows, shown, flags)
     out += _per_class(rows)
     out += _flag_list(rows, flags, pairs)
+    if coverage:
+        out.append(f"<p class=sub>Similarity: code compared for {coverage['code']} and test "
+                   f"predictions for {coverage['predictions']} of {coverage['students']} students "
+                   f"(code needs the submissions where the batch found them; predictions, a "
+                   f"model that trained).</p>")
     out.append(f"<script>{SCRIPT}</script></body></html>")
     return "\n".join(out)
 

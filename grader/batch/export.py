@@ -101,11 +101,12 @@ def main(*, out: Path, fmt: str, rubric: str | None = None,
         written += [write_atomic(target / f"{name}.png", png) for name, png in pictures.items()]
         return written
     if fmt in ("similarity", "dashboard"):
-        pairs = similarity.for_class(out, rows)
+        pairs, coverage = similarity.for_class(out, rows)
         written = [_write_csv(target / "similarity.csv", *similarity.table(pairs))]
         if fmt == "dashboard":
             titles = sorted({r.results["provenance"]["rubric"].get("title") or r.rubric for r in rows})
-            page = dashboard.render(rows, pairs, title=" / ".join(titles) + " — class dashboard")
+            page = dashboard.render(rows, pairs, title=" / ".join(titles) + " — class dashboard",
+                                    coverage=coverage)
             written.insert(0, write_atomic(target / "index.html", page))
         return written
     raise ValueError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})")

@@ -235,11 +235,12 @@ def _excerpt(text: str, slices) -> str:
     return text[int(slices[0][longest]):int(slices[1][longest])][:EXCERPT_CHARS]
 
 
-def for_class(out: Path, rows) -> list[Pair]:
+def for_class(out: Path, rows) -> tuple[list[Pair], dict[str, int]]:
     """Flagged pairs among a gradebook's rows (grader.batch.gradebook.Row), within each
     rubric: sources from where each submission was graded, predictions from the batch's
-    feedback folders."""
-    pairs = []
+    feedback folders; and how many students each view could compare (a submissions folder
+    moved since the batch leaves code out)."""
+    pairs, coverage = [], {"students": len(rows), "code": 0, "predictions": 0}
     for rubric in sorted({r.rubric for r in rows}):
         group = [r for r in rows if r.rubric == rubric]
         origins = {r.student: (r.results.get("submission") or {}).get("origin") for r in group}
@@ -250,4 +251,6 @@ def for_class(out: Path, rows) -> list[Pair]:
         customised = {r.student: (r.results.get("submission") or {}).get("customised_hooks") != []
                       for r in group}
         pairs += find_pairs(sources, predictions, customised)
-    return pairs
+        coverage["code"] += len(sources)
+        coverage["predictions"] += len(predictions)
+    return pairs, coverage
