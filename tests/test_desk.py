@@ -12,6 +12,7 @@ from grader.cli import main as cli
 from test_dashboard import chromium, rendered, visible_students
 from test_similarity import OTHER, RENAMED, RESNET
 
+HOSTILE = "<img src=x onerror=alert(1)>"  # a student id is a file name: it can hold this
 HANDED_IN = {  # student -> a file from tests/submissions, the template, or source text
     "u_ada": REPO / "student_template",
     "u_bo": SUBMISSIONS / "passes_only_optimizer_changed.py",
@@ -20,7 +21,7 @@ HANDED_IN = {  # student -> a file from tests/submissions, the template, or sour
     "u_ed": SUBMISSIONS / "passes_over_budget_clamped.py",
     "u_fu": SUBMISSIONS / "passes_own_transform_callable.py",
     "u_gi": SUBMISSIONS / "passes_misnamed_hook.py",
-    "u_ha": SUBMISSIONS / "fails_calls_sys_exit.py",
+    HOSTILE: SUBMISSIONS / "fails_calls_sys_exit.py",
     "u_io": RESNET,
     "u_ju": RENAMED,   # u_io's model, every name changed
     "u_ka": OTHER,
@@ -66,12 +67,15 @@ def test_a_class_ends_with_a_dashboard_flagged_copies_and_an_amendment_that_surv
     assert float(copy["code_share_a"]) > 0.8 and copy["matched_lines"].startswith("u_")
     assert float(copy["same_wrong_share"]) > 0.95 and float(copy["prediction_agreement"]) > 0.95
     assert not any({p["student_a"], p["student_b"]} == {"u_ada", "u_lu"} for p in pairs)  # templates
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page.read_text()
+    assert "<img src=x" not in page.read_text()
 
     assert cli(["amend", str(out), "u_bo", "--points", "77", "--reason", "regraded by hand"]) == 0
     browser = chromium() is not None  # without one, the rest still runs (test_dashboard skips)
     if browser:
         dom = rendered(page, "#show=similar")
         assert visible_students(dom) == ["u_io", "u_ju"] and "2 of 12 students shown" in dom
+        assert '<img src="x"' not in dom and HOSTILE in visible_students(rendered(page, "#q=onerror"))
         dom = rendered(page, "#show=amended")
         assert visible_students(dom) == []  # the page was written before the amendment
     assert cli(["export", str(out), "--format", "dashboard"]) == 0
