@@ -116,3 +116,15 @@ def test_a_class_graded_quick_is_said_unofficial_once_not_flagged_on_every_row(t
     page = export.main(out=tmp_path, fmt="dashboard")[0].read_text()
     assert "Every grade here is unofficial" in page
     assert "unofficial grade" not in page and "Nothing flagged" in page
+
+
+def test_pending_written_answers_are_flagged_until_a_person_grades_them(tmp_path):
+    from test_amend import with_written_answer
+    gradebook_of(tmp_path, {"u_a": with_written_answer(trained(0.7, 1.0, 50)),
+                            "u_b": trained(0.7, 1.0, 50)})
+    page = export.main(out=tmp_path, fmt="dashboard")[0].read_text()
+    assert page.count(">written answers pending</span>") == 1  # u_a only, in the table
+    assert "<td>written answers pending</td>" in page  # and in the list of flags
+    amend.main(out=tmp_path, student="u_a", item="why_bn", points=8, reason="clear")
+    page = export.main(out=tmp_path, fmt="dashboard")[0].read_text()
+    assert "written answers pending" not in page and "58 / 110 ✎" in page
