@@ -62,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = _parser("grade", "Grade a TinyCNN lab submission against the baseline.",
                 "Exit status: 0 graded; 1 under --fail-under; 2 bad usage, invalid rubric or "
                 "no data; 3 the submission could not be graded (it still gets a report); "
-                "4 grader error. Other commands: grade batch | calibrate | ci | export | "
+                "4 grader error. Other commands: grade batch | amend | calibrate | ci | export | "
                 "predict | gradescope (each has --help).")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     p.add_argument("--local", dest="path", metavar="PATH", nargs="?", const=Path("."), type=Path,
@@ -145,6 +145,22 @@ def build_export_parser() -> argparse.ArgumentParser:
     return p
 
 
+def build_amend_parser() -> argparse.ArgumentParser:
+    from grader.batch import amend
+    p = _parser("grade amend", "A person's grade for one student, kept in the gradebook apart "
+                "from the automatic one and across regrades; every export shows it.",
+                "Without --item, --points is the student's final total; with --item ID, the "
+                "points of that rubric item (e.g. a written answer pending manual grading).")
+    p.add_argument("out", type=Path, help="the --out folder of `grade batch`")
+    p.add_argument("student", help="the student id")
+    p.add_argument("--points", type=float, help="the final total, or the item's points with --item")
+    p.add_argument("--reason", help="why (shown in every export and to the student)")
+    p.add_argument("--item", help="a rubric item id (its points only)")
+    p.add_argument("--clear", action="store_true", help="remove the amendment (of --item, or the total)")
+    p.add_argument("--rubric", help="the rubric name, when the student has grades for several")
+    return p
+
+
 def build_predict_parser() -> argparse.ArgumentParser:
     from grader.commands import predict
     p = _parser("grade predict", "The lab's inference step: top-1 and top-3 classes of image "
@@ -180,6 +196,15 @@ def _run(argv: list[str], console: Console) -> int:
     if verb == "predict":
         from grader.commands import predict
         return predict.main(**vars(build_predict_parser().parse_args(argv[1:])))
+    if verb == "amend":
+        from grader.batch import amend
+        try:
+            console.print(amend.main(**vars(build_amend_parser().parse_args(argv[1:]))),
+                          markup=False)
+        except amend.AmendError as e:  # student ids and reasons are not markup
+            console.print(f"refused: {e}", markup=False, highlight=False)
+            return EXIT_USAGE
+        return 0
     if verb == "export":
         from grader.batch import export
         try:

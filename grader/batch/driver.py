@@ -24,6 +24,7 @@ from grader.failures import EXIT_GRADED, EXIT_INTERNAL, EXIT_USAGE
 from grader.files import sweep_scratch
 from grader.sandbox.confine import use_bwrap
 from grader.batch import export, gradebook
+from grader.batch.amend import apply
 from grader.batch.executors import EXECUTORS, Job, run_local, run_ray, run_slurm, worker_slots
 from grader.grading import ensure_baselines
 from grader.report.folder import write_reports
@@ -142,6 +143,7 @@ def main(*, folder: Path, out: Path, rubric: str = "cifar10", workers: int = 1, 
         db.close()
         if unchanged:
             console.print(f"Class summary: {export.main(out=out, fmt='summary', rubric=spec.name)[0]}")
+            console.print(f"Dashboard: {export.main(out=out, fmt='dashboard', rubric=spec.name)[0]}")
         return EXIT_GRADED
     if not use_bwrap():
         console.print("[bold yellow]warning[/]: bubblewrap is unavailable here, so student code "
@@ -174,10 +176,12 @@ def main(*, folder: Path, out: Path, rubric: str = "cifar10", workers: int = 1, 
             live.update(tally.view(workers))
     db.close()
     summary = export.main(out=out, fmt="summary", rubric=spec.name)[0]
+    dashboard = export.main(out=out, fmt="dashboard", rubric=spec.name)[0]
     o = tally.outcomes
     console.print(f"Done: {o['graded']} graded, {o['failed']} failed (reasons in the gradebook), "
                   f"{o['error']} grader errors (not recorded; run again to retry). "
-                  f"Gradebook: {out / gradebook.FILE}; class summary: {summary}")
+                  f"Gradebook: {out / gradebook.FILE}; class summary: {summary}; "
+                  f"dashboard: {dashboard}")
     return EXIT_INTERNAL if o["error"] else EXIT_GRADED
 
 
@@ -191,7 +195,9 @@ def record(db, out: Path, job: Job, digest: str, results: dict, tally: Tally) ->
         Console(stderr=True).print(f"[red]grader error[/] {job.student}: {why}")
         return
     results["submission"]["name"] = job.student
-    write_reports(results, out / "feedback" / job.student)  # before the row: a row means done
+    # the student's reports show a person's amendment, kept across this regrade
+    kept = gradebook.amendments(db, job.student, results["provenance"]["rubric"]["name"])
+    write_reports(apply(results, kept), out / "feedback" / job.student)  # before the row: a row means done
     gradebook.record(db, student=job.student, rubric_digest=digest, content_hash=job.content_hash,
                      source=str(job.path), results=results)
     tally.outcomes[results["status"]] += 1

@@ -4,11 +4,16 @@ gradebook in OUT (nothing is retrained), written atomically into OUT/exports/.
 - csv: one row per student and rubric, a column per rubric item ("pending" for a written
   answer a person grades), then total, pending manual points, accuracy, baseline, gain,
   status, the failure reason, whether the grade is official (true/false), the gain's 95%
-  interval and the baseline's spread (empty where the grading did not measure them).
+  interval and the baseline's spread (empty where the grading did not measure them), then
+  the amendment (grader/batch/amend.py): `final_total` (the grade to use: amended_points
+  where a person amended it, else total), `amended_points`, `amendment_reason` and
+  `amendment_stale` (true when the automatic part changed since it was amended). `total`
+  and the item columns stay the automatic grade.
 - canvas: Canvas's gradebook import (Student, ID, SIS User ID, SIS Login ID, Section, then
-  one assignment column, and an empty one per written answer to grade by hand); the
-  student id goes in SIS Login ID. Only official grades, unless allow_unofficial: a quick
-  or advisory run must not reach the gradebook by accident.
+  one assignment column, and one per written answer to grade by hand, empty until a
+  person amends it); the student id goes in SIS Login ID. Amended grades go in as amended.
+  Only official grades, unless allow_unofficial: a quick or advisory run must not reach the
+  gradebook by accident (a total a person entered is theirs, so it goes in regardless).
 - leaderboard: pseudonyms (a keyed hash of the student id, the key kept in OUT) ranked by
   test accuracy, with the gain and its interval; a student finds their own pseudonym in
   their feedback folder.
@@ -17,6 +22,10 @@ gradebook in OUT (nothing is retrained), written atomically into OUT/exports/.
 - summary: the class view (summary.md with per_class.png and confusion.png): score
   spread, failure reasons, per-class test accuracy across the class against the baseline,
   and the most common confusions. `grade batch` writes it at the end of every batch.
+- similarity: similarity.csv, the pairs of similar submissions (code with the starter code
+  subtracted, and test predictions) with their evidence (grader/batch/similarity.py).
+- dashboard: index.html, the class on one self-contained page (grader/batch/dashboard.py),
+  and similarity.csv beside it. `grade batch` writes it at the end of every batch.
 
 Units, the same in every CSV: `accuracy` and `baseline_accuracy` are fractions (0.7135),
 as in results.json's metrics; columns ending in `_pp` are percentage points (gain 2.5 =
@@ -34,12 +43,13 @@ import secrets
 from collections import Counter
 from pathlib import Path
 
-from grader.batch import gradebook
+from grader.batch import dashboard, gradebook, similarity
+from grader.batch.amend import apply
 from grader.load.answers import is_pending
 from grader.report.folder import write_reports
 from grader.files import write_atomic
 
-FORMATS = ("csv", "canvas", "leaderboard", "feedback", "summary")
+FORMATS = ("csv", "canvas", "leaderboard", "feedback", "summary", "dashboard", "similarity")
 WORDS = ("amber", "birch", "cedar", "delta", "ember", "fjord", "garnet", "harbor", "iris",
          "juniper", "kestrel", "lumen", "maple", "nova", "onyx", "pine", "quartz", "raven",
          "sierra", "tundra", "umber", "violet", "willow", "xenon", "yarrow", "zephyr")
@@ -82,13 +92,22 @@ def main(*, out: Path, fmt: str, rubric: str | None = None,
                 elif (kept / name).is_file():
                     folder.mkdir(parents=True, exist_ok=True)
                     shutil.copyfile(kept / name, folder / name)
-            write_reports(r.results, folder)
+            write_reports(apply(r.results, r.amendments), folder)
             written.append(write_atomic(folder / "leaderboard-name.txt", pseudonym(r.student, key) + "\n"))
         return written
     if fmt == "summary":
         md, pictures = class_summary(rows)
         written = [write_atomic(target / "summary.md", md)]
         written += [write_atomic(target / f"{name}.png", png) for name, png in pictures.items()]
+        return written
+    if fmt in ("similarity", "dashboard"):
+        pairs, coverage = similarity.for_class(out, rows)
+        written = [_write_csv(target / "similarity.csv", *similarity.table(pairs))]
+        if fmt == "dashboard":
+            titles = sorted({r.results["provenance"]["rubric"].get("title") or r.rubric for r in rows})
+            page = dashboard.render(rows, pairs, title=" / ".join(titles) + " — class dashboard",
+                                    coverage=coverage)
+            written.insert(0, write_atomic(target / "index.html", page))
         return written
     raise ValueError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
 
@@ -107,6 +126,10 @@ def class_summary(rows: list[gradebook.Row]) -> tuple[str, dict[str, bytes]]:
     if scores:
         md += [f"Score: median {np.median(scores):g}, quartiles {np.percentile(scores, 25):g} to "
                f"{np.percentile(scores, 75):g}, out of {max(r.max_score for r in rows):g}.", ""]
+    amended = [r for r in rows if r.amendments]
+    if amended:
+        md += [f"{len(amended)} grade(s) amended by a person (grades.csv's final_total; the "
+               f"score spread above is the automatic one).", ""]
     codes = Counter(r.failure_code for r in rows if r.failure_code)
     if codes:
         md += ["Failures: " + ", ".join(f"{c} ({n})" for c, n in codes.most_common()) + ".", ""]
@@ -154,7 +177,8 @@ def grades_table(rows: list[gradebook.Row]) -> tuple[list[str], list[list]]:
     # new columns go last: a script that reads columns by position keeps working
     header = ["student", "rubric", *items, "total", "max_total", "pending_manual_points",
               "accuracy", "baseline_accuracy", "gain_pp", "status", "reason", "official",
-              "gain_interval_low_pp", "gain_interval_high_pp", "baseline_std_pp", "baseline_seeds"]
+              "gain_interval_low_pp", "gain_interval_high_pp", "baseline_std_pp", "baseline_seeds",
+              "final_total", "amended_points", "amendment_reason", "amendment_stale"]
     body = []
     for r in rows:
         scores = {t["name"]: "pending" if is_pending(t) else t["score"]
@@ -164,12 +188,28 @@ def grades_table(rows: list[gradebook.Row]) -> tuple[list[str], list[list]]:
                      r.results.get("pending_points", 0), _num(r.accuracy),
                      _num(r.baseline_accuracy), _num(r.gain_pp, 2), r.status,
                      r.failure_message or "", _official(r), *_interval(metrics),
-                     _num(metrics.get("baseline_std_pp"), 2), _cell(metrics.get("baseline_seeds"))])
+                     _num(metrics.get("baseline_std_pp"), 2), _cell(metrics.get("baseline_seeds")),
+                     *_amendment_cells(r)])
     return header, body
 
 
+def final_score(r: gradebook.Row) -> float:
+    """The grade to use: a person's amendment where there is one, else the automatic score."""
+    return apply(r.results, r.amendments)["score"]
+
+
+def _amendment_cells(r: gradebook.Row) -> list:
+    amended = apply(r.results, r.amendments).get("amendment")
+    if not amended:
+        return [r.score, "", "", ""]
+    return [amended["points"], amended["points"], amended["reason"],
+            "true" if amended["stale"] else "false"]
+
+
 def refuse_unofficial(rows: list[gradebook.Row]) -> None:
-    unofficial = [r.student for r in rows if _official(r) != "true"]
+    # a total a person entered is their grade, whatever the automatic run was
+    unofficial = [r.student for r in rows if _official(r) != "true"
+                  and not any(a.item == "" for a in r.amendments)]
     if unofficial:
         shown = ", ".join(unofficial[:5]) + (", ..." if len(unofficial) > 5 else "")
         raise UnofficialGrades(
@@ -191,17 +231,26 @@ def _interval(metrics: dict) -> list:
 def canvas_table(rows: list[gradebook.Row]) -> tuple[list[str], list[list]]:
     titles = {r.results["provenance"]["rubric"].get("title") or r.rubric for r in rows}
     column = " / ".join(sorted(titles)) or "TinyCNN lab"
-    # Written answers get their own columns, left empty: Canvas shows them ungraded until a
-    # person enters the points.
+    # Written answers get their own columns, left empty until a person amends them (--item):
+    # Canvas shows them ungraded till then.
     manual = {}
     for r in rows:
         for t in r.results.get("tests", []):
             if is_pending(t):
-                manual.setdefault(f"{column}: {t['name']} (graded by hand)", t["max_score"])
-    header = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", column, *manual]
+                manual.setdefault(t["tags"][0], (f"{column}: {t['name']} (graded by hand)",
+                                                 t["max_score"]))
+    header = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", column,
+              *[name for name, _ in manual.values()]]
     points = max((r.max_score for r in rows), default=0)
-    body = [["Points Possible", "", "", "", "", points, *manual.values()]]
-    body += [["", "", "", r.student, "", r.score, *[""] * len(manual)] for r in rows]
+    body = [["Points Possible", "", "", "", "", points, *[p for _, p in manual.values()]]]
+    for r in rows:
+        amended = apply(r.results, r.amendments).get("amendment") or {}
+        if amended.get("total") is not None:  # the person's total: everything in one column
+            score, hand = amended["total"], {}
+        else:
+            hand = {i: p for i, p in (amended.get("items") or {}).items() if i in manual}
+            score = amended.get("points", r.score) - sum(hand.values())
+        body.append(["", "", "", r.student, "", score, *[hand.get(i, "") for i in manual]])
     return header, body
 
 
@@ -214,7 +263,7 @@ def leaderboard(rows: list[gradebook.Row], key: bytes) -> tuple[str, tuple[list[
     ranked = sorted((r for r in rows if r.accuracy is not None), key=lambda r: -r.accuracy)
     header = ["rank", "name", "accuracy", "gain_pp", "score", "gain_interval_low_pp",
               "gain_interval_high_pp"]
-    body = [[i, pseudonym(r.student, key), _num(r.accuracy), _num(r.gain_pp, 2), r.score,
+    body = [[i, pseudonym(r.student, key), _num(r.accuracy), _num(r.gain_pp, 2), final_score(r),
              *_interval(r.results.get("metrics", {}))] for i, r in enumerate(ranked, 1)]
     md = ["# Leaderboard", "", "Names are pseudonyms; yours is in your feedback folder. The gain "
           "is in percentage points over the baseline, with its 95% interval where it was "

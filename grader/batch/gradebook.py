@@ -47,6 +47,19 @@ CREATE TABLE IF NOT EXISTS runs (
     wall_s REAL,
     PRIMARY KEY (student, rubric_digest, seed)
 );
+-- A person's amendments, apart from the automatic grades: keyed by the rubric's name, not
+-- its digest, so a regrade (--force, or a fixed rubric) replaces the automatic part and
+-- keeps them.
+CREATE TABLE IF NOT EXISTS amendments (
+    student TEXT NOT NULL,
+    rubric TEXT NOT NULL,            -- rubric name
+    item TEXT NOT NULL,              -- '' for the student's total, else a rubric item id
+    points REAL NOT NULL,
+    reason TEXT NOT NULL,
+    automatic_points REAL NOT NULL,  -- the automatic total (or item's points) it replaced
+    amended_at TEXT NOT NULL,
+    PRIMARY KEY (student, rubric, item)
+);
 """
 
 
@@ -63,6 +76,18 @@ class Row:
     failure_code: str | None
     failure_message: str | None
     results: dict
+    amendments: tuple[Amendment, ...] = ()  # a person's, kept apart from the automatic grade
+
+
+@dataclass(frozen=True)
+class Amendment:
+    student: str
+    rubric: str
+    item: str                # "" for the total
+    points: float
+    reason: str
+    automatic_points: float  # what the grader had given when the person amended it
+    amended_at: str
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -108,10 +133,35 @@ def rows(db: sqlite3.Connection, rubric: str | None = None) -> list[Row]:
              "WHERE rowid = (SELECT MAX(rowid) FROM grades h WHERE h.student = g.student "
              "AND h.rubric = g.rubric)" + (" AND rubric = ?" if rubric else "")
              + " ORDER BY student, rubric")
+    kept = {}
+    for a in amendments(db):
+        kept.setdefault((a.student, a.rubric), []).append(a)
     out = []
     for r in db.execute(query, (rubric,) if rubric else ()):
-        out.append(Row(*r[:-1], results=json.loads(r[-1])))
+        out.append(Row(*r[:-1], results=json.loads(r[-1]),
+                       amendments=tuple(kept.get((r[0], r[1]), ()))))
     return out
+
+
+def amendments(db: sqlite3.Connection, student: str | None = None,
+               rubric: str | None = None) -> list[Amendment]:
+    where = " AND ".join(f"{k}=?" for k, v in (("student", student), ("rubric", rubric)) if v)
+    query = ("SELECT student, rubric, item, points, reason, automatic_points, amended_at FROM "
+             "amendments" + (f" WHERE {where}" if where else "") + " ORDER BY student, item")
+    return [Amendment(*r) for r in db.execute(query, tuple(v for v in (student, rubric) if v))]
+
+
+def amend(db: sqlite3.Connection, a: Amendment) -> None:
+    with db:
+        db.execute("INSERT OR REPLACE INTO amendments VALUES (?,?,?,?,?,?,?)",
+                   (a.student, a.rubric, a.item, a.points, a.reason, a.automatic_points,
+                    a.amended_at))
+
+
+def clear_amendment(db: sqlite3.Connection, student: str, rubric: str, item: str) -> bool:
+    with db:
+        return db.execute("DELETE FROM amendments WHERE student=? AND rubric=? AND item=?",
+                          (student, rubric, item)).rowcount > 0
 
 
 def count(db: sqlite3.Connection) -> int:

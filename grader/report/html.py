@@ -46,6 +46,11 @@ def render_html(results: dict, pictures: dict | None = None) -> str:
         out.append(f"<p class=notice>{e(results['notice'])}</p>")
     if results["anomaly"]:
         out.append(f"<p class=flag><b>Flagged for review:</b> {e(results['anomaly'])}</p>")
+    if results.get("amendment"):  # grader/batch/amend.py: a person's grade beside the automatic one
+        auto = results["automatic"]
+        out.append(f"<p class=notice><b>Amended by the instructor:</b> "
+                   f"{e(results['amendment']['reason'])}. Automatic score: "
+                   f"{auto['score']:g} / {auto['max_score']:g}.</p>")
     gain = m["gain_pp"]
     score = f"{results['score']:g} / {results['max_score']:g}"
     if results.get("pending_points"):

@@ -26,6 +26,9 @@ def render_markdown(results: dict, pictures: dict | None = None) -> str:
         out += [f"> **{results['notice']}**", ""]
     if results["anomaly"]:
         out += [f"> **FLAGGED FOR REVIEW:** {results['anomaly']}", ""]
+    if results.get("amendment"):  # grader/batch/amend.py: a person's grade beside the automatic one
+        out += [f"> **Amended by the instructor:** {results['amendment']['reason']}. Automatic "
+                f"score: {results['automatic']['score']:g} / {results['automatic']['max_score']:g}.", ""]
     out += [f"**{score_line(results)}** ({_status(results)})", ""]
     if results["failure"]:
         out += ["## Why it could not be graded", "", "```", describe(results["failure"]), "```", ""]

@@ -1,0 +1,315 @@
+"""The instructor's dashboard: OUT/exports/index.html, one self-contained page (inline CSS,
+SVG and script; nothing fetched, so it opens offline) made from the gradebook.
+
+A table of students that sorts and filters in the page (its state lives in the URL's
+#fragment, e.g. index.html#sort=score&dir=desc&show=flagged&q=bn, so a view can be
+bookmarked), the score and gain distributions, the class's per-class accuracy and most
+common confusions, and every flag with a link to the student's own report.html.
+Everything that came from a submission (ids, messages, file names) is escaped here, in
+Python; the script only reorders and hides rows, never writes HTML.
+"""
+from __future__ import annotations
+
+import time
+from collections import Counter
+from html import escape
+from urllib.parse import quote
+
+import numpy as np
+
+from grader.batch.amend import apply
+
+CSS = """
+body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;color:#1f2328;
+ max-width:1200px;margin:1.5rem auto;padding:0 1rem}h1{font-size:1.4rem;margin:0}
+h2{font-size:1.05rem;margin:1.8rem 0 .5rem;border-bottom:1px solid #d0d7de;padding-bottom:.25rem}
+.sub{color:#59636e}.cards{display:flex;gap:.8rem;flex-wrap:wrap;margin:1rem 0}
+.card{border:1px solid #d0d7de;border-radius:8px;padding:.5rem .9rem;min-width:120px}
+.card .k{color:#59636e;font-size:.75rem;text-transform:uppercase}.card .v{font-size:1.4rem;font-weight:600}
+table{border-collapse:collapse;width:100%;font-size:.9rem}th,td{text-align:left;padding:.3rem .45rem;
+ border-bottom:1px solid #eaeef2;vertical-align:top}th{color:#59636e;cursor:pointer;user-select:none;
+ white-space:nowrap}th[aria-sort=ascending]::after{content:" ▲"}th[aria-sort=descending]::after{content:" ▼"}
+.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+.flag{display:inline-block;background:#ffebe9;border:1px solid #cf222e;border-radius:10px;
+ padding:0 .45rem;margin:0 .2rem .1rem 0;font-size:.78rem;white-space:nowrap}
+.flag.info{background:#fff8c5;border-color:#d4a72c}.failed{color:#cf222e}
+.charts{display:flex;flex-wrap:wrap;gap:1.5rem}figure{margin:0}figcaption{color:#59636e;font-size:.85rem}
+.controls{display:flex;gap:.6rem;align-items:center;margin:.4rem 0}input,select{font:inherit;padding:.2rem .4rem}
+pre{background:#f6f8fa;padding:.4rem;margin:.3rem 0;white-space:pre-wrap;font-size:.8rem;max-height:8rem;overflow:auto}
+"""
+
+# Sorting and filtering; the state is the #fragment. No innerHTML anywhere: only row order,
+# `hidden` and text change, so nothing from a submission is ever parsed as HTML.
+SCRIPT = """
+(function(){
+const body=document.querySelector('#students tbody'), rows=Array.from(body.rows);
+const heads=document.querySelectorAll('#students th[data-key]');
+const q=document.getElementById('q'), show=document.getElementById('show');
+function state(){return new URLSearchParams(location.hash.slice(1));}
+function cmp(a,b){const x=parseFloat(a),y=parseFloat(b);
+ if(a===''||b==='')return (a==='')-(b==='');
+ return isNaN(x)||isNaN(y)?a.localeCompare(b):x-y;}
+function render(){
+ const s=state(),key=s.get('sort')||'student',dir=s.get('dir')==='desc'?-1:1;
+ const text=(s.get('q')||'').toLowerCase(),only=s.get('show')||'all';
+ q.value=s.get('q')||'';show.value=only;
+ rows.sort((a,b)=>{const c=cmp(a.dataset[key]||'',b.dataset[key]||'');
+  return (a.dataset[key]===''||b.dataset[key]==='')?c:c*dir;});
+ let n=0;
+ for(const r of rows){body.appendChild(r);
+  const ok=r.dataset.text.includes(text)&&(only==='all'||r.dataset.tags.split(' ').includes(only));
+  r.hidden=!ok;n+=ok;}
+ for(const h of heads){h.setAttribute('aria-sort',h.dataset.key===key?(dir>0?'ascending':'descending'):'none');}
+ document.getElementById('shown').textContent=n+' of '+rows.length+' students shown';
+}
+function go(changes){const s=state();for(const k in changes){changes[k]?s.set(k,changes[k]):s.delete(k);}
+ history.replaceState(null,'','#'+s.toString());render();}
+for(const h of heads){h.addEventListener('click',()=>{const s=state();
+ go({sort:h.dataset.key,dir:s.get('sort')===h.dataset.key&&s.get('dir')!=='desc'?'desc':'asc'});});}
+q.addEventListener('input',()=>go({q:q.value}));show.addEventListener('change',()=>go({show:show.value}));
+window.addEventListener('hashchange',render);render();
+document.documentElement.dataset.renderedMs=Math.round(performance.now());  // bench/desk_load.py reads it
+})();
+"""
+
+COLUMNS = [  # key, heading, numeric
+    ("student", "Student", False), ("score", "Score", True), ("automatic", "Automatic", True),
+    ("gain", "Gain (pp)", True), ("accuracy", "Accuracy", True), ("parameters", "Parameters", True),
+    ("status", "Status", False), ("reason", "Failure reason", False), ("flags", "Flags", False)]
+
+
+def render(rows, pairs, *, title: str = "", coverage: dict | None = None) -> str:
+    """The page, from gradebook rows (grader.batch.gradebook.Row) and flagged pairs
+    (grader.batch.similarity.Pair)."""
+    shown = [apply(r.results, r.amendments) for r in rows]
+    # a class graded --quick is unofficial throughout: said once, not flagged on every row
+    all_unofficial = bool(rows) and all(r.results.get("official") is not True for r in rows)
+    flags = student_flags(rows, shown, pairs, flag_unofficial=not all_unofficial)
+    e = escape
+    out = [f"<!doctype html><html lang=en><meta charset=utf-8><meta name=viewport "
+           f"content='width=device-width'><title>{e(title or 'Class dashboard')}</title>"
+           f"<style>{CSS}</style><body><h1>{e(title or 'Class dashboard')}</h1>"
+           f"<p class=sub>{len(rows)} students, made {e(time.strftime('%Y-%m-%d %H:%M'))} from the "
+           f"gradebook. Flags are for a person to look at, never penalties.</p>"]
+    if all_unofficial:
+        out.append("<p class='flag info'>Every grade here is unofficial (a --quick batch, or "
+                   "student code that ran unconfined): not for a gradebook as it stands.</p>")
+    scores = [s["score"] for s in shown]
+    cards = [("Students", len(rows)), ("Graded", sum(r.status == "graded" for r in rows)),
+             ("Failed", sum(r.status == "failed" for r in rows)),
+             ("Median score", f"{np.median(scores):g}" if scores else "n/a"),
+             ("Flagged", sum(bool(f) for f in flags.values())),
+             ("Similar pairs", len(pairs))]
+    out.append("<div class=cards>" + "".join(f"<div class=card><div class=k>{k}</div><div class=v>"
+                                             f"{e(str(v))}</div></div>" for k, v in cards) + "</div>")
+    out += _distributions(rows, shown)
+    out += _table(rows, shown, flags)
+    out += _per_class(rows)
+    out += _flag_list(rows, flags, pairs)
+    if coverage:
+        out.append(f"<p class=sub>Similarity: code compared for {coverage['code']} and test "
+                   f"predictions for {coverage['predictions']} of {coverage['students']} students "
+                   f"(code needs the submissions where the batch found them; predictions, a "
+                   f"model that trained).</p>")
+    out.append(f"<script>{SCRIPT}</script></body></html>")
+    return "\n".join(out)
+
+
+def student_flags(rows, shown, pairs, flag_unofficial: bool = True) -> dict[str, list[tuple[str, str, str]]]:
+    """student -> [(tag, label, detail)]: what a person should look at."""
+    flags = {r.student: [] for r in rows}
+    for r, s in zip(rows, shown):
+        if r.results.get("anomaly"):
+            flags[r.student].append(("implausible", "implausible accuracy", r.results["anomaly"]))
+        if flag_unofficial and r.results.get("official") is not True:
+            flags[r.student].append(("unofficial", "unofficial grade",
+                                     r.results.get("notice") or "not graded in official mode"))
+        if s.get("pending_points"):
+            flags[r.student].append(("pending", "written answers pending",
+                                     f"{s['pending_points']:g} points to grade by hand "
+                                     f"(grade amend OUT {r.student} --item ID ...)"))
+        if (s.get("amendment") or {}).get("stale"):
+            flags[r.student].append(("stale", "amendment to check",
+                                     "the automatic grade changed since this was amended"))
+    for p in pairs:
+        for me, other in ((p.a, p.b), (p.b, p.a)):
+            if me in flags:
+                flags[me].append(("similar", f"similar to {other}", "similar " + " and ".join(
+                    p.flagged_by) + (" (code alone: short idiomatic model code matches easily)"
+                                     if p.flagged_by == ["code"] else "")))
+    return flags
+
+
+def _table(rows, shown, flags) -> list[str]:
+    e = escape
+    out = ["<h2>Students</h2><div class=controls><input id=q type=search placeholder='filter: id, "
+           "status, reason, flag' aria-label=filter><select id=show aria-label=show>"
+           "<option value=all>everyone</option><option value=flagged>flagged</option>"
+           "<option value=similar>similar submissions</option><option value=failed>failed</option>"
+           "<option value=amended>amended</option><option value=pending>pending answers</option>"
+           "</select><span id=shown class=sub>" + f"{len(rows)} students</span></div>",
+           "<table id=students><thead><tr>" + "".join(
+               f"<th data-key={k}{' class=n' if num else ''}>{h}</th>" for k, h, num in COLUMNS)
+           + "</tr></thead><tbody>"]
+    for r, s in zip(rows, shown):
+        m, mine = r.results.get("metrics", {}), flags[r.student]
+        amended = s.get("amendment")
+        tags = {t for t, _, _ in mine} | {r.status} | ({"flagged"} if mine else set()) | (
+            {"amended"} if amended else set())
+        gain, interval = m.get("gain_pp"), m.get("gain_interval_pp")
+        gain_text = "" if gain is None else f"{gain:+.2f}" + (
+            f" [{interval[0]:+.2f}, {interval[1]:+.2f}]" if interval else "")
+        cells = {"student": r.student, "score": f"{s['score']:g}", "automatic": f"{r.score:g}",
+                 "gain": "" if gain is None else f"{gain:.4f}",
+                 "accuracy": "" if r.accuracy is None else f"{r.accuracy:.4f}",
+                 "parameters": m.get("parameters") or "", "status": r.status,
+                 "reason": r.failure_message or "", "flags": " ".join(l for _, l, _ in mine)}
+        data = " ".join(f"data-{k}='{e(str(v))}'" for k, v in cells.items() if k not in ("reason",))
+        text = " ".join(str(v) for v in cells.values()).lower()
+        link = f"../feedback/{quote(r.student)}/report.html"
+        score = f"{s['score']:g} / {s['max_score']:g}" + (" ✎" if amended else "")
+        out.append(
+            f"<tr {data} data-text='{e(text)}' data-tags='{e(' '.join(sorted(tags)))}'>"
+            f"<td><a href='{e(link)}'>{e(r.student)}</a></td>"
+            f"<td class=n title='{e((amended or {}).get('reason', ''))}'>{e(score)}</td>"
+            f"<td class=n>{e(cells['automatic'])}</td><td class=n>{e(gain_text)}</td>"
+            f"<td class=n>{'' if r.accuracy is None else f'{r.accuracy:.2%}'}</td>"
+            f"<td class=n>{e(_count(m.get('parameters')))}</td>"
+            f"<td class='{'failed' if r.status == 'failed' else ''}'>{e(r.status)}</td>"
+            f"<td>{e(r.failure_message or '')}</td><td>" + "".join(
+                f"<span class='flag{' info' if t in ('pending', 'unofficial') or 'alone' in d else ''}' "
+                f"title='{e(d)}'>{e(l)}</span>" for t, l, d in mine) + "</td></tr>")
+    out.append("</tbody></table><p class=sub>Click a heading to sort; ✎ marks a grade a person "
+               "amended (hover for the reason). Score is the final grade, Automatic the "
+               "grader's.</p>")
+    return out
+
+
+def _distributions(rows, shown) -> list[str]:
+    scores = [s["score"] for s in shown]
+    gains = [r.gain_pp for r in rows if r.gain_pp is not None]
+    return ["<h2>Distributions</h2><div class=charts>",
+            _figure(histogram(scores, "score (points)"), f"Final scores of {len(scores)} students"),
+            _figure(histogram(gains, "gain over the baseline (percentage points)", zero=True),
+                    f"Accuracy gains of the {len(gains)} submissions that trained"), "</div>"]
+
+
+def _per_class(rows) -> list[str]:
+    view = class_view(rows)
+    if view is None:
+        return ["<p class=sub>No submission trained to the end, so no per-class view.</p>"]
+    classes, mean, base, confusions = view
+    out = ["<h2>The class, per class</h2><div class=charts>",
+            _figure(per_class_bars(classes, mean, base),
+                    "Class mean test accuracy per class (bars) and the baseline's (marks)"),
+            "<table style='width:auto'><tr><th>True class</th><th>Predicted as</th>"
+            "<th class=n>Share of the class</th><th class=n>Worst confusion of</th></tr>"]
+    out += [f"<tr><td>{escape(a)}</td><td>{escape(b)}</td><td class=n>{share:.1%}</td>"
+            f"<td class=n>{n} students</td></tr>" for a, b, share, n in confusions]
+    return out + ["</table></div>"]
+
+
+def class_view(rows):
+    """(classes, class mean per class, baseline per class or None, top confusions) over the
+    submissions that trained; None when none did."""
+    trained = [r for r in rows if (r.results.get("metrics", {}).get("confusion") or {}).get("student")]
+    if not trained:
+        return None
+    m0 = trained[0].results["metrics"]
+    classes = m0["classes"]
+    mean = np.mean([r.results["metrics"]["per_class"]["student"] for r in trained], axis=0)
+    base = next((r.results["metrics"]["per_class"].get("baseline") for r in trained
+                 if r.results["metrics"]["per_class"].get("baseline")), None)
+    total = np.sum([r.results["metrics"]["confusion"]["student"] for r in trained], axis=0)
+    worst = Counter()
+    for r in trained:
+        c = np.array(r.results["metrics"]["confusion"]["student"], dtype=float)
+        np.fill_diagonal(c, 0)
+        if c.max() > 0:
+            worst[np.unravel_index(c.argmax(), c.shape)] += 1
+    off = sorted(((total[i, j], i, j) for i in range(len(classes)) for j in range(len(classes))
+                  if i != j and total[i, j]), reverse=True)[:8]
+    return classes, mean.tolist(), base, [(classes[i], classes[j], n / max(total[i].sum(), 1),
+                                           worst[(i, j)]) for n, i, j in off]
+
+
+def histogram(values, label: str, zero: bool = False, width: int = 420, height: int = 200) -> str:
+    """An inline SVG histogram (about 12 bins), a dashed line at 0 when `zero`."""
+    if not values:
+        return f"<svg width={width} height=40><text x=0 y=20>no data</text></svg>"
+    lo, hi = min(values), max(values)
+    hi = hi if hi > lo else lo + 1
+    counts, edges = np.histogram(values, bins=min(12, max(3, len(set(values)))), range=(lo, hi))
+    left, bottom, top = 36, height - 34, 10
+    x = lambda v: left + (v - lo) / (hi - lo) * (width - left - 24)  # noqa: E731
+    y = lambda c: bottom - c / max(counts.max(), 1) * (bottom - top)  # noqa: E731
+    bars = "".join(f"<rect x='{x(a):.1f}' y='{y(c):.1f}' width='{max(x(b) - x(a) - 1, 1):.1f}' "
+                   f"height='{bottom - y(c):.1f}' fill='#0969da'><title>{a:g} to {b:g}: {c}"
+                   f"</title></rect>" for a, b, c in zip(edges[:-1], edges[1:], counts))
+    ticks = "".join(f"<text x='{x(v):.1f}' y='{bottom + 14}' text-anchor=middle font-size=11>"
+                    f"{v:.3g}</text>" for v in np.linspace(lo, hi, 5))
+    line = (f"<line x1='{x(0):.1f}' x2='{x(0):.1f}' y1='{top}' y2='{bottom}' stroke='#cf222e' "
+            f"stroke-dasharray='4 3'/>" if zero and lo <= 0 <= hi else "")
+    return (f"<svg role=img width={width} height={height} viewBox='0 0 {width} {height}'>"
+            f"<line x1={left} x2={width - 10} y1={bottom} y2={bottom} stroke='#59636e'/>{bars}{line}"
+            f"{ticks}<text x={left} y={top + 2} font-size=11 fill='#59636e'>{counts.max()} max"
+            f"</text><text x='{width / 2}' y='{height - 4}' text-anchor=middle font-size=12>"
+            f"{escape(label)}</text></svg>")
+
+
+def per_class_bars(classes, mean, base, width: int = 440) -> str:
+    row, left = 20, 90
+    height = row * len(classes) + 10
+    scale = lambda v: left + v * (width - left - 40)  # noqa: E731
+    parts = []
+    for i, (c, v) in enumerate(zip(classes, mean)):
+        yy = 5 + i * row
+        parts.append(f"<text x={left - 6} y={yy + 13} text-anchor=end font-size=12>{escape(c)}</text>"
+                     f"<rect x={left} y={yy + 2} width='{scale(v) - left:.1f}' height={row - 6} "
+                     f"fill='#0969da'><title>{escape(c)}: {v:.1%}</title></rect>"
+                     f"<text x='{scale(v) + 4:.1f}' y={yy + 13} font-size=11>{v:.0%}</text>")
+        if base is not None:
+            parts.append(f"<line x1='{scale(base[i]):.1f}' x2='{scale(base[i]):.1f}' y1={yy} "
+                         f"y2={yy + row - 2} stroke='#cf222e' stroke-width=2/>")
+    return (f"<svg role=img width={width} height={height} viewBox='0 0 {width} {height}'>"
+            + "".join(parts) + "</svg>")
+
+
+def _flag_list(rows, flags, pairs) -> list[str]:
+    e = escape
+    link = lambda s: f"<a href='{e('../feedback/' + quote(s) + '/report.html')}'>{e(s)}</a>"  # noqa: E731
+    out = ["<h2 id=flags>Flags</h2>"]
+    if pairs:
+        out.append("<h3>Similar submissions</h3><table id=pairs><tr><th>Students</th><th>By</th>"
+                   "<th>Code matched</th><th>Identical mistakes</th><th>Evidence</th></tr>")
+        for p in pairs:
+            ev = p.predictions or {}
+            code = (f"{p.code[0]:.0%} / {p.code[1]:.0%} of their own code; "
+                    + "; ".join(p.spans[:4])) if p.code else ""
+            mistakes = (f"{ev['same_wrong']} of {min(ev['wrong_a'], ev['wrong_b'])} "
+                        f"({ev['same_wrong_share']:.0%}; {ev['expected_same_wrong']:.1f} expected "
+                        f"by chance); agreement {ev['agreement']:.1%} vs {ev['expected_agreement']:.1%} "
+                        f"by chance ({ev['excess_agreement']:.2f} beyond it)"
+                        if ev else "")
+            out.append(f"<tr><td>{link(p.a)} &amp; {link(p.b)}</td><td>{e(' + '.join(p.flagged_by))}"
+                       f"</td><td>{e(code)}</td><td>{e(mistakes)}</td><td>"
+                       + (f"<pre>{e(p.excerpt)}</pre>" if p.excerpt else "") + "</td></tr>")
+        out.append("</table>")
+    others = [(r.student, f) for r in rows for f in flags[r.student] if f[0] != "similar"]
+    if others:
+        out.append("<h3>Other flags</h3><table id=other-flags><tr><th>Student</th><th>Flag</th>"
+                   "<th>Why</th></tr>")
+        out += [f"<tr><td>{link(s)}</td><td>{e(label)}</td><td>{e(why)}</td></tr>"
+                for s, (_, label, why) in others]
+        out.append("</table>")
+    if not pairs and not others:
+        out.append("<p>Nothing flagged.</p>")
+    return out
+
+
+def _figure(svg: str, caption: str) -> str:
+    return f"<figure>{svg}<figcaption>{escape(caption)}</figcaption></figure>"
+
+
+def _count(v) -> str:
+    return "" if v is None else f"{v:,}"
