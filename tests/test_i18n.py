@@ -1,5 +1,6 @@
 """Feedback in the student's language: the catalogs are complete and current, the language
 is chosen as documented, and a graded submission reads in Korean with the same numbers."""
+import ast
 import gettext
 import io
 import json
@@ -221,3 +222,33 @@ def test_report_html_renders_hangul_in_a_headless_browser(shape_failures, tmp_pa
     flat.write_text(HANGUL.sub("가", html), encoding="utf-8")
     assert screenshot(chromium(), page, tmp_path / "page.png") != \
         screenshot(chromium(), flat, tmp_path / "flat.png")
+
+
+# --- the Korean template ----------------------------------------------------------------
+
+def code_only(path: Path) -> str:
+    """The module's code without its docstrings (comments are not in the tree)."""
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) \
+                and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree)
+
+
+@pytest.mark.parametrize("name", ["__init__.py", "model.py", "transforms.py", "improvements.py"])
+def test_the_korean_template_is_the_template_with_korean_comments(name):
+    """student_template_ko/ only explains in Korean: it grades exactly as the template."""
+    ko = (REPO / "student_template_ko" / name)
+    assert code_only(ko) == code_only(REPO / "student_template" / name)
+    assert HANGUL.search(ko.read_text())
+
+
+def test_the_korean_templates_unanswered_answer_is_no_answer(tmp_path):
+    from grader.load.answers import collect_answers
+    from grader.load.submission import load_submission
+    rubric = load_rubric("simple_cnn")
+    found = collect_answers(load_submission(REPO / "student_template_ko", tmp_path / "w"),
+                            rubric.manual)["xray_answer"]
+    assert found["text"] is None and "still the template's" in found["source"]
