@@ -252,3 +252,56 @@ def test_the_korean_templates_unanswered_answer_is_no_answer(tmp_path):
     found = collect_answers(load_submission(REPO / "student_template_ko", tmp_path / "w"),
                             rubric.manual)["xray_answer"]
     assert found["text"] is None and "still the template's" in found["source"]
+
+
+# --- every front end's text -------------------------------------------------------------
+
+def test_the_terminal_screen_is_korean(shape_failures):
+    from rich.console import Console
+    from grader.report.terminal import render_tables
+    i18n.use("ko")
+    console = Console(record=True, width=140)
+    console.print(render_tables(shape_failures["ko"]))
+    screen = console.export_text()
+    for korean in ("채점할 수 없음", "모델 요약", "루브릭", "항목", "점수 10 / 70", "기대값:", "실제값:"):
+        assert korean in screen
+    for english in ("Could not be graded", "Model summary", "Rubric", "expected:"):
+        assert english not in screen
+
+
+def test_the_job_summary_is_korean(shape_failures, tmp_path, monkeypatch):
+    from grader.commands import ci
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    i18n.use("ko")
+    ci.job_summary(shape_failures["ko"], 50, 1)
+    text = summary.read_text()
+    assert "## 루브릭" in text and "**통과 기준 50점 미만입니다.**" in text
+
+
+def test_the_gradescope_bundle_carries_the_language_to_its_output(tmp_path):
+    from grader.cli import main as cli
+    from grader.commands import gradescope
+    assert cli(["gradescope", "--rubric", "fashion_mnist", "--out", str(tmp_path / "ag.zip"),
+                "--lang", "ko"]) == 0
+    import zipfile
+    with zipfile.ZipFile(tmp_path / "ag.zip") as z:
+        config = json.loads(z.read("config.json"))
+        assert "grader-src/grader/locale/ko/LC_MESSAGES/grader.mo" in z.namelist()
+    assert config["lang"] == "ko"
+    # a bundle that cannot even load its rubric still answers in the student's language
+    (tmp_path / "ag" / "source").mkdir(parents=True)
+    (tmp_path / "ag" / "source" / "config.json").write_text(
+        json.dumps({**config, "rubric": "missing.yaml"}))
+    gradescope.run(tmp_path / "ag")
+    form = json.loads((tmp_path / "ag" / "results" / "results.json").read_text())
+    assert form["score"] == 0 and form["output"].startswith("자동 채점기를 실행할 수 없었습니다")
+
+
+def test_predict_speaks_korean(tmp_path, capsys):
+    from grader.cli import main as cli
+    picture = tmp_path / "cat.png"
+    picture.write_text("not an image")
+    assert cli(["predict", str(picture), "--run", str(tmp_path), "--lang", "ko"]) == 2
+    out = capsys.readouterr().out
+    assert "오류" in out and "학습된 모델이 없습니다" in out and "model.json" in out

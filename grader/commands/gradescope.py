@@ -152,9 +152,9 @@ def run(root: Path) -> int:
     from grader import i18n
     results_path = root / "results" / "results.json"
     try:
+        # first: even a bundle that breaks below tells the student in their language
+        i18n.use(json.loads((root / "source" / "config.json").read_text()).get("lang") or "en")
         rubric, data_dir, allow_unconfined = _settings(root)
-        config = json.loads((root / "source" / "config.json").read_text())
-        i18n.use(config.get("lang") or rubric.language or "en")
         submission = _the_submission(root / "submission")
         results = grade_submission(submission=submission, rubric=rubric, data_dir=data_dir,
                                    mode="official", allow_unconfined=allow_unconfined)
