@@ -218,12 +218,13 @@ def _normalisation_note(hooks, transforms: dict, info) -> str | None:
     train, test = _normalize_steps(transforms["train"]), _normalize_steps(transforms["test"])
     if train is not None and train == test:
         return None
-    seen = ("an unreadable pipeline" if train is None else
-            " then ".join(f"Normalize(mean={m}, std={s})" for m, s in train) or "no Normalize")
-    return (f"You changed build_train_transform but not build_test_transform, so test images "
-            f"go through the baseline's ToTensor + Normalize(mean={tuple(info.mean)}, "
-            f"std={tuple(info.std)}), while your training images had {seen}. Define "
-            f"build_test_transform with the same normalisation (and the same size) as training.")
+    seen = (_("an unreadable pipeline") if train is None else
+            " -> ".join(f"Normalize(mean={m}, std={s})" for m, s in train) or _("no Normalize"))
+    return _("You changed build_train_transform but not build_test_transform, so test images "
+             "go through the baseline's ToTensor + Normalize(mean={mean}, std={std}), while "
+             "your training images had {seen}. Define build_test_transform with the same "
+             "normalisation (and the same size) as training.").format(
+        mean=tuple(info.mean), std=tuple(info.std), seen=seen)
 
 
 def _normalize_steps(transform) -> list | None:
