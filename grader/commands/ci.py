@@ -106,7 +106,8 @@ def _line(name: str, status: str, score: float, max_score: float, message: str) 
 
 
 def _item_line(t: dict) -> dict:
-    name = f"{plain_name(t['name'])}: {t['score']:g}/{t['max_score']:g} points"
+    name = _("{name}: {score}/{max} points").format(name=plain_name(t["name"]), score=f"{t['score']:g}",
+                                                   max=f"{t['max_score']:g}")
     return _line(name, "pass" if t["status"] == "passed" else "fail", t["score"],
                  t["max_score"], t["output"])
 
@@ -144,8 +145,8 @@ def _balance(lines: list[dict], score: float, top: float) -> list[dict]:
     if (passed and not p) or (rest and p == n):
         return []  # a 0-point item passed at 0, or failed at full marks: nothing balances it
     k = max(1, ceil(passed / p) if p else 0, ceil(rest / (n - p)) if n > p else 0)
-    why = (f"(balance line: the reporter's log counts lines, not points; the grade is "
-           f"{score:g}/{top:g})")
+    why = _("(balance line: the reporter's log counts lines, not points; the grade is "
+            "{score}/{max})").format(score=f"{score:g}", max=f"{top:g}")
     return ([_line(why, "pass", 0, 0, why) for _ in range(k * p - passed)]
             + [_line(why, "fail", 0, 0, why) for _ in range(k * (n - p) - rest)])
 
