@@ -31,7 +31,8 @@ th{color:#59636e;font-weight:600}.n{text-align:right;font-variant-numeric:tabula
  white-space:pre-wrap}img{max-width:100%}footer{color:#59636e;font-size:.8rem;margin-top:2rem}
 code{font-size:.88em}.wait{color:#9a6700}tr.wrong{background:#ffebe9}tr.block{background:#f6f8fa;
  font-weight:600}
-"""
+:lang(ko) td,:lang(ko) p,:lang(ko) h2{word-break:keep-all}
+"""  # keep-all: Korean breaks lines between words, not inside them
 
 
 def render_html(results: dict, pictures: dict | None = None) -> str:
