@@ -288,6 +288,7 @@ def test_the_gradescope_bundle_carries_the_language_to_its_output(tmp_path):
     with zipfile.ZipFile(tmp_path / "ag.zip") as z:
         config = json.loads(z.read("config.json"))
         assert "grader-src/grader/locale/ko/LC_MESSAGES/grader.mo" in z.namelist()
+        assert "grader-src/student_template_ko/answers.md" in z.namelist()
     assert config["lang"] == "ko"
     # a bundle that cannot even load its rubric still answers in the student's language
     (tmp_path / "ag" / "source").mkdir(parents=True)

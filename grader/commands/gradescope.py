@@ -94,7 +94,8 @@ PYTHON="${AUTOGRADER_PYTHON:-/autograder/venv/bin/python}"
 cd "$ROOT/source" && exec "$PYTHON" -m grader.commands.gradescope run
 """
 
-SOURCE_ITEMS = ("grader", "rubrics", "reference", "student_template", "pyproject.toml", "README.md")
+SOURCE_ITEMS = ("grader", "rubrics", "reference", "student_template", "student_template_ko",
+                "pyproject.toml", "README.md")  # the templates: an unanswered answers.md is no answer
 
 
 def build_bundle(*, rubric: str = "cifar10", out: Path = Path("autograder.zip"),
