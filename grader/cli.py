@@ -19,6 +19,7 @@ from grader import __version__
 from grader.failures import EXIT_INTERNAL, EXIT_USAGE
 from grader.load.datasets import DataNotFound
 from grader.grading import GraderError
+from grader.i18n import LANGUAGES
 from grader.rubric import RubricError
 from grader.sandbox.confine import SandboxUnavailable
 
@@ -32,6 +33,9 @@ OPTIONS = {
     "--device": (dict(dest="device"), "auto, cpu or cuda"),
     "--fail-under": (dict(dest="fail_under", type=float, metavar="POINTS"),
                      "exit 1 when the score is below POINTS"),
+    "--lang": (dict(dest="lang", choices=LANGUAGES),
+               "the language of what the student reads: ko or en (default: the rubric's "
+               "`language:`, else the locale, else en)"),
     "--allow-unconfined": (dict(dest="allow_unconfined", action="store_true"),
                            "official grades even where bubblewrap cannot confine student code "
                            "(a container without user namespaces); the results say so"),
@@ -68,7 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--local", dest="path", metavar="PATH", nargs="?", const=Path("."), type=Path,
                    help="grade a submission here (a package folder, .py, .ipynb or .zip; "
                         "default: the current folder). Scores are advisory.")
-    _add(p, local.main, "--rubric", "--out", "--data-dir", "--quick", "--device", "--fail-under")
+    _add(p, local.main, "--rubric", "--out", "--data-dir", "--quick", "--device", "--fail-under",
+         "--lang")
     p.add_argument("--no-cache", dest="use_cache", action="store_false",
                    help="train the baseline again instead of using its cached result")
     p.add_argument("--json", dest="as_json", action="store_true",
@@ -105,7 +110,8 @@ def build_ci_parser() -> argparse.ArgumentParser:
                 "Exit status: 0 graded; 1 under --fail-under; 2 bad usage; 3 ungradable.")
     p.add_argument("path", nargs="?", type=Path, default=None,  # None: ci.main's default
                    help="the submission (default: the checkout)")
-    _add(p, ci.main, "--rubric", "--out", "--data-dir", "--quick", "--device", "--fail-under")
+    _add(p, ci.main, "--rubric", "--out", "--data-dir", "--quick", "--device", "--fail-under",
+         "--lang")
     return p
 
 
@@ -117,7 +123,7 @@ def build_gradescope_parser() -> argparse.ArgumentParser:
          out={"help": "the zip to write"},
          data_dir={"type": str, "help": "where the data set lies inside Gradescope's container "
                                         "(default: downloaded by setup.sh)"})
-    _add(p, gradescope.build_bundle, "--allow-unconfined")
+    _add(p, gradescope.build_bundle, "--allow-unconfined", "--lang")
     return p
 
 
@@ -169,7 +175,7 @@ def build_predict_parser() -> argparse.ArgumentParser:
     p.add_argument("--run", type=Path, required=True,
                    help="the graded run's output folder (grade-report/ or feedback/<student>)")
     p.add_argument("--picture", type=Path, help="also save the images titled with their prediction")
-    _add(p, predict.main, "--device")
+    _add(p, predict.main, "--device", "--lang")
     return p
 
 

@@ -10,44 +10,47 @@ import traceback
 from pathlib import Path
 from typing import Callable
 
+from grader.i18n import N_, _
+
 # code -> one-line summary shown in every report. Codes are stable: exports key on them.
 CODES = {
-    "no_submission": "No submission found",
-    "bad_archive": "The archive could not be opened safely",
-    "bad_notebook": "The notebook could not be read",
-    "syntax_error": "Syntax error in the submission",
-    "import_error": "The submission could not be imported",
-    "bad_hook": "A hook has the wrong type or signature",
-    "missing_hook": "A hook the grading needs is missing",
-    "hook_error": "A hook raised an error",
-    "forward_error": "The model failed on a batch of images",
-    "bad_transform": "A transform did not return an image tensor",
-    "output_shape": "The model's output has the wrong shape",
-    "too_many_parameters": "The model has more parameters than the budget allows",
-    "non_finite_loss": "The loss became NaN or infinite",
-    "training_error": "An error was raised during training",
-    "timeout": "Training ran past the time limit",
-    "out_of_memory": "Training ran out of memory",
-    "killed": "The grading process was killed",
-    "output_limit": "The submission wrote too much output",
-    "grader_error": "Internal grader error (not your fault; please report it)",
+    "no_submission": N_("No submission found"),
+    "bad_archive": N_("The archive could not be opened safely"),
+    "bad_notebook": N_("The notebook could not be read"),
+    "syntax_error": N_("Syntax error in the submission"),
+    "import_error": N_("The submission could not be imported"),
+    "bad_hook": N_("A hook has the wrong type or signature"),
+    "missing_hook": N_("A hook the grading needs is missing"),
+    "hook_error": N_("A hook raised an error"),
+    "forward_error": N_("The model failed on a batch of images"),
+    "bad_transform": N_("A transform did not return an image tensor"),
+    "output_shape": N_("The model's output has the wrong shape"),
+    "too_many_parameters": N_("The model has more parameters than the budget allows"),
+    "non_finite_loss": N_("The loss became NaN or infinite"),
+    "training_error": N_("An error was raised during training"),
+    "timeout": N_("Training ran past the time limit"),
+    "out_of_memory": N_("Training ran out of memory"),
+    "killed": N_("The grading process was killed"),
+    "output_limit": N_("The submission wrote too much output"),
+    "grader_error": N_("Internal grader error (not your fault; please report it)"),
 }
 
 # The advice that goes with a failure wherever it is detected (in the child, or by the
-# parent when the child died of it).
+# parent when the child died of it). Both tables hold English ids that `to_dict`
+# translates, so a caller passes HINTS[key] as it is.
 HINTS = {
-    "output_limit": "Remove print() calls inside the training loop or forward().",
-    "out_of_memory": "Lower BATCH_SIZE or make the model smaller; the rubric limits the "
-                     "memory one run may use.",
-    "exit": "Remove calls to exit(), sys.exit() or os._exit() from your code.",
-    "timeout": "Fewer epochs, a smaller model or a larger batch size train faster.",
-    "network": "Grading has no network: nothing can be downloaded. Build torchvision models "
-               "with weights=None (e.g. resnet18(weights=None, num_classes=info.num_classes)) "
-               "and train them from scratch; a download in a hook fails.",
-    "device": "The grader chooses the device (here the CPU) and moves the model there itself. "
-              "Do not call .cuda() or .to('cuda') in your code; where forward creates a "
-              "tensor, put it on the input's device: torch.zeros(..., device=x.device) or "
-              "t.to(x.device).",
+    "output_limit": N_("Remove print() calls inside the training loop or forward()."),
+    "out_of_memory": N_("Lower BATCH_SIZE or make the model smaller; the rubric limits the "
+                        "memory one run may use."),
+    "exit": N_("Remove calls to exit(), sys.exit() or os._exit() from your code."),
+    "timeout": N_("Fewer epochs, a smaller model or a larger batch size train faster."),
+    "network": N_("Grading has no network: nothing can be downloaded. Build torchvision models "
+                  "with weights=None (e.g. resnet18(weights=None, num_classes=info.num_classes)) "
+                  "and train them from scratch; a download in a hook fails."),
+    "device": N_("The grader chooses the device (here the CPU) and moves the model there itself. "
+                 "Do not call .cuda() or .to('cuda') in your code; where forward creates a "
+                 "tensor, put it on the input's device: torch.zeros(..., device=x.device) or "
+                 "t.to(x.device)."),
 }
 
 # The spec's exit statuses.
@@ -75,9 +78,9 @@ class SubmissionError(Exception):
         self.expected, self.got, self.hint, self.trace = expected, got, hint, trace
 
     def to_dict(self) -> dict:
-        return {"code": self.code, "summary": CODES[self.code], "message": self.message,
+        return {"code": self.code, "summary": _(CODES[self.code]), "message": self.message,
                 "expected": _plain(self.expected), "got": _plain(self.got),
-                "hint": self.hint, "trace": self.trace}
+                "hint": _(self.hint) if self.hint else self.hint, "trace": self.trace}
 
 
 def failure_dict(code: str, message: str, **kw) -> dict:
@@ -87,12 +90,15 @@ def failure_dict(code: str, message: str, **kw) -> dict:
 def describe(failure: dict) -> str:
     """Several lines for a report: the summary, the message, expected/got and the hint."""
     lines = [f"{failure['summary']}: {failure['message']}"]
+    # the labels share one width per language so the values line up under each other
+    labels = [_("expected:"), _("got:"), _("likely cause:")]
+    width = max(len(label) for label in labels[:2])
     if failure.get("expected") is not None:
-        lines.append(f"  expected: {failure['expected']}")
+        lines.append(f"  {labels[0]:<{width}} {failure['expected']}")
     if failure.get("got") is not None:
-        lines.append(f"  got:      {failure['got']}")
+        lines.append(f"  {labels[1]:<{width}} {failure['got']}")
     if failure.get("hint"):
-        lines.append(f"  likely cause: {failure['hint']}")
+        lines.append(f"  {labels[2]} {failure['hint']}")
     if failure.get("trace"):
         lines.append(failure["trace"].rstrip())
     return "\n".join(lines)

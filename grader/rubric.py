@@ -17,6 +17,7 @@ from pathlib import Path
 
 import yaml
 
+from grader.i18n import LANGUAGES, N_
 from grader.paths import ROOT, RUBRICS_DIR
 
 DATASETS = ("cifar10", "fashion_mnist", "imagefolder")
@@ -25,7 +26,7 @@ DATASETS = ("cifar10", "fashion_mnist", "imagefolder")
 @dataclass(frozen=True)
 class CheckKind:
     """What a rubric's check `kind` means; its judge is grader.inspection.checks.JUDGES[kind]."""
-    title: str                   # the report's title unless the check gives one
+    title: str                   # the report's title unless the check gives one (translated)
     needs: tuple[str, ...]       # the child's facts it is judged on
     module: bool = False         # names a submodule (`module:` required)
     expected: str | None = None  # what `expected:` holds: "shape", "count" or nothing
@@ -33,13 +34,13 @@ class CheckKind:
 
 # The one list of check kinds: validation, titles and the judges all key on it.
 CHECK_KINDS = {
-    "output_shape": CheckKind("Model returns logits [N, num_classes]", ("inspection",)),
-    "max_parameters": CheckKind("Parameter count within the budget", ("inspection",)),
-    "budget": CheckKind("EPOCHS and BATCH_SIZE within the budget", ("requested",)),
-    "module_output_shape": CheckKind("Output shape of `{module}`", ("inspection",), True, "shape"),
-    "module_input_shape": CheckKind("Input size of `{module}`", ("inspection",), True, "shape"),
-    "module_parameters": CheckKind("Parameters of `{module}`", ("inspection",), True, "count"),
-    "stated_parameters": CheckKind("Your hand count of `{module}`'s parameters",
+    "output_shape": CheckKind(N_("Model returns logits [N, {classes}]"), ("inspection",)),
+    "max_parameters": CheckKind(N_("Parameter count within the budget"), ("inspection",)),
+    "budget": CheckKind(N_("EPOCHS and BATCH_SIZE within the budget"), ("requested",)),
+    "module_output_shape": CheckKind(N_("Output shape of `{module}`"), ("inspection",), True, "shape"),
+    "module_input_shape": CheckKind(N_("Input size of `{module}`"), ("inspection",), True, "shape"),
+    "module_parameters": CheckKind(N_("Parameters of `{module}`"), ("inspection",), True, "count"),
+    "stated_parameters": CheckKind(N_("Your hand count of `{module}`'s parameters"),
                                    ("requested", "inspection"), True),
 }
 SHAPE_KINDS = tuple(k for k, v in CHECK_KINDS.items() if v.expected == "shape")
@@ -207,6 +208,8 @@ class Rubric:
     quick: QuickSpec = doc("the small unofficial --quick run", QuickSpec())
     training: Training = doc("how the loop runs: layout, precision, loader workers",
                              Training())
+    language: str | None = doc("the course's default language for what students read: en "
+                               "or ko (--lang and the locale otherwise)", None)
 
     @property
     def min_seeds(self) -> int:
@@ -479,6 +482,8 @@ def _validate(r: Rubric) -> list[tuple[str, str]]:
         bad("scoring.gain_tiers", "tiers must be listed by strictly increasing min_gain")
     if r.training.loader_workers is not None and not 0 <= r.training.loader_workers <= 32:
         bad("training.loader_workers", "must be between 0 and 32")
+    if r.language is not None and r.language not in LANGUAGES:
+        bad("language", f"choose from {', '.join(LANGUAGES)}, got {r.language!r}")
     if r.quick.epochs < 1 or r.quick.train_subset < 10 or r.quick.test_subset < 10:
         bad("quick", "epochs must be >= 1 and subsets >= 10 images")
     return problems

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from grader import i18n
 from synthetic import write_fashion_mnist, write_image_folder
 
 REPO = Path(__file__).resolve().parent.parent
@@ -41,6 +42,13 @@ quick:
   test_subset: 100
   epochs: 1
 """
+
+
+@pytest.fixture(autouse=True)
+def english_after_each_test():
+    """A test that grades in Korean leaves the process's language as it found it."""
+    yield
+    i18n.use("en")
 
 
 @pytest.fixture(scope="session")

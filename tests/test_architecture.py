@@ -14,7 +14,8 @@ from grader.scoring import baseline_cache
 GRADER = REPO / "grader"
 # Lower layers never import higher ones (docs/architecture.md, "Layers").
 LAYERS = {
-    "foundation": ("grader", "grader.files", "grader.paths", "grader.failures", "grader.rubric"),
+    "foundation": ("grader", "grader.files", "grader.paths", "grader.i18n", "grader.failures",
+                   "grader.rubric"),
     "stages": ("grader.load", "grader.sandbox", "grader.inspection", "grader.training",
                "grader.scoring", "grader.report"),
     "orchestration": ("grader.grading",),
@@ -130,7 +131,7 @@ def test_what_the_child_imports_to_train_is_in_the_cache_key(start):
     change a trained accuracy (messages, file writing, the hook table, data-set info)."""
     numeric_free = {"grader", "grader.failures", "grader.files", "grader.load",
                     "grader.load.datasets", "grader.load.notebook", "grader.load.template",
-                    "grader.paths", "grader.rubric"}
+                    "grader.paths", "grader.rubric", "grader.i18n"}
     hashed = tuple(f"grader.{p}" for p in baseline_cache.TRAINING_PACKAGES)
     seen, todo = set(), [start]
     while todo:

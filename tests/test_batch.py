@@ -124,7 +124,7 @@ def test_exports_from_the_gradebook(graded_class):
     items = [h for h in rows[0] if h not in ("student", "rubric") and h in by["u_ada"]][:5]
     assert float(by["u_ada"]["total"]) == sum(float(by["u_ada"][i]) for i in items)
     assert by["u_ada"]["status"] == "graded" and abs(float(by["u_ada"]["gain_pp"])) < 5  # the baseline
-    assert "Model returns logits [N, num_classes]" in rows[0]
+    assert "Model returns logits [N, 10]" in rows[0]  # the default title, with the classes
     assert cli(["export", str(out), "--format", "canvas"]) == 2  # a --quick batch: refused
     (canvas,) = export.main(out=out, fmt="canvas", allow_unofficial=True)
     lines = list(csv.reader(canvas.open()))

@@ -25,6 +25,7 @@ from rich.console import Console
 from grader.failures import EXIT_GRADED, EXIT_UNDER, EXIT_UNGRADABLE, exit_status
 from grader.files import write_atomic
 from grader.grading import grade_submission
+from grader.i18n import _, choose, use
 from grader.report.folder import write_reports
 from grader.report.markdown import render_markdown
 from grader.load.answers import is_pending
@@ -35,11 +36,14 @@ from grader.rubric import load_rubric
 
 def main(*, path: Path = Path("."), rubric: str = "cifar10", out: Path = Path("grade-report"),
          data_dir: Path | None = None, quick: bool = False, device: str = "auto",
-         fail_under: float | None = None, console: Console | None = None) -> int:
+         fail_under: float | None = None, lang: str | None = None,
+         console: Console | None = None) -> int:
     console = console or Console(stderr=True)
     try:
         spec = load_rubric(rubric)
-        console.print(f"Grading {path} with rubric {spec.name} (CI, advisory)")
+        use(choose(lang, spec.language))
+        console.print(_("Grading {path} with rubric {rubric}").format(path=path, rubric=spec.name)
+                      + " " + _("(CI, advisory)"))
         results = grade_submission(submission=path, rubric=spec, data_dir=data_dir, quick=quick,
                                    device=device, mode="ci", artifacts=out)
     except BaseException as e:
@@ -53,7 +57,7 @@ def main(*, path: Path = Path("."), rubric: str = "cifar10", out: Path = Path("g
     files = write_reports(results, out)
     files["junit"] = write_atomic(Path(out) / "junit.xml", junit_xml(results))
     console.print(render_tables(results))
-    console.print("Reports: " + ", ".join(str(p) for p in files.values()))
+    console.print(_("Reports: {files}").format(files=", ".join(str(p) for p in files.values())))
     return code
 
 
@@ -102,7 +106,8 @@ def _line(name: str, status: str, score: float, max_score: float, message: str) 
 
 
 def _item_line(t: dict) -> dict:
-    name = f"{plain_name(t['name'])}: {t['score']:g}/{t['max_score']:g} points"
+    name = _("{name}: {score}/{max} points").format(name=plain_name(t["name"]), score=f"{t['score']:g}",
+                                                   max=f"{t['max_score']:g}")
     return _line(name, "pass" if t["status"] == "passed" else "fail", t["score"],
                  t["max_score"], t["output"])
 
@@ -140,8 +145,8 @@ def _balance(lines: list[dict], score: float, top: float) -> list[dict]:
     if (passed and not p) or (rest and p == n):
         return []  # a 0-point item passed at 0, or failed at full marks: nothing balances it
     k = max(1, ceil(passed / p) if p else 0, ceil(rest / (n - p)) if n > p else 0)
-    why = (f"(balance line: the reporter's log counts lines, not points; the grade is "
-           f"{score:g}/{top:g})")
+    why = _("(balance line: the reporter's log counts lines, not points; the grade is "
+            "{score}/{max})").format(score=f"{score:g}", max=f"{top:g}")
     return ([_line(why, "pass", 0, 0, why) for _ in range(k * p - passed)]
             + [_line(why, "fail", 0, 0, why) for _ in range(k * (n - p) - rest)])
 
@@ -166,9 +171,9 @@ def step_outputs(values: dict) -> None:
 def job_summary(results: dict, fail_under: float | None, code: int) -> None:
     path = os.environ.get("GITHUB_STEP_SUMMARY")
     if path:
-        verdict = ("" if fail_under is None else
-                   f"\n\n**{'Below' if code == EXIT_UNDER else 'At or above'} the pass mark of "
-                   f"{fail_under:g} points.**")
+        verdict = ("" if fail_under is None else "\n\n**" + (
+            _("Below the pass mark of {points} points.") if code == EXIT_UNDER else
+            _("At or above the pass mark of {points} points.")).format(points=f"{fail_under:g}") + "**")
         with open(path, "a") as f:
             f.write(render_markdown(results) + verdict + "\n")
 

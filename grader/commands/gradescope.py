@@ -94,21 +94,24 @@ PYTHON="${AUTOGRADER_PYTHON:-/autograder/venv/bin/python}"
 cd "$ROOT/source" && exec "$PYTHON" -m grader.commands.gradescope run
 """
 
-SOURCE_ITEMS = ("grader", "rubrics", "reference", "student_template", "pyproject.toml", "README.md")
+SOURCE_ITEMS = ("grader", "rubrics", "reference", "student_template", "student_template_ko",
+                "pyproject.toml", "README.md")  # the templates: an unanswered answers.md is no answer
 
 
 def build_bundle(*, rubric: str = "cifar10", out: Path = Path("autograder.zip"),
-                 data_dir: str | None = None, allow_unconfined: bool = False) -> Path:
+                 data_dir: str | None = None, allow_unconfined: bool = False,
+                 lang: str | None = None) -> Path:
     """The zip to upload as the assignment's autograder. `allow_unconfined`: its grades are
     official even where Gradescope's container keeps bubblewrap from confining student
-    code (most containers do); otherwise they say they are not."""
+    code (most containers do); otherwise they say they are not. `lang`: the language
+    students read (else the rubric's `language:`, else English)."""
     spec = load_rubric(rubric)  # refuse an invalid rubric now, not in Gradescope
     if not (paths.ROOT / "pyproject.toml").is_file():
         raise FileNotFoundError("build the bundle from a clone of the grader's repository "
                                 "(an installed wheel lacks pyproject.toml)")
     rubric_path = resolve_rubric_path(rubric)
     config = {"rubric": "rubric.yaml", "data_dir": data_dir, "rubric_name": spec.name,
-              "allow_unconfined": allow_unconfined}
+              "allow_unconfined": allow_unconfined, "lang": lang or spec.language}
     buf = io.BytesIO()  # a few hundred KiB of source: built in memory, written atomically
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
         _add_script(z, "setup.sh", SETUP_SH)
@@ -147,8 +150,11 @@ def run(root: Path) -> int:
     from grader.grading import grade_submission
     from grader.report.markdown import render_markdown
     from grader.files import write_json
+    from grader import i18n
     results_path = root / "results" / "results.json"
     try:
+        # first: even a bundle that breaks below tells the student in their language
+        i18n.use(json.loads((root / "source" / "config.json").read_text()).get("lang") or "en")
         rubric, data_dir, allow_unconfined = _settings(root)
         submission = _the_submission(root / "submission")
         results = grade_submission(submission=submission, rubric=rubric, data_dir=data_dir,
@@ -157,8 +163,9 @@ def run(root: Path) -> int:
         form["output"] = render_markdown(results)
         form["output_format"] = "md"
     except Exception as e:  # noqa: BLE001 - the student must still see a result, and why
-        form = {"score": 0, "output": f"The autograder could not run: {type(e).__name__}: {e}. "
-                                      "Please tell the course staff.", "tests": []}
+        form = {"score": 0, "output": i18n._("The autograder could not run: {error}. Please tell "
+                                             "the course staff.").format(
+            error=f"{type(e).__name__}: {e}"), "tests": []}
     write_json(results_path, form)
     return 0
 

@@ -21,6 +21,7 @@ from PIL import Image, UnidentifiedImageError
 from grader import paths
 from grader.files import scratch
 from grader.failures import EXIT_GRADED, EXIT_USAGE
+from grader.i18n import _, choose, use
 from grader.load.datasets import decode_image
 from grader.report.artifacts import META
 from grader.sandbox.confine import Limits
@@ -45,28 +46,31 @@ def load_image(path: Path, channels: int, size: tuple[int, int]) -> np.ndarray:
     decoded: a small PNG can claim 30000×30000 pixels and unpack to gigabytes."""
     path = Path(path)
     if not path.is_file():
-        raise PredictError(f"{path}: no such file")
+        raise PredictError(_("{path}: no such file").format(path=path))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             return decode_image(path, channels, size)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-        raise PredictError(f"{path}: refused, the image is too large to decode safely ({e}); "
-                           f"resize it below {Image.MAX_IMAGE_PIXELS:,} pixels first") from None
+        raise PredictError(_("{path}: refused, the image is too large to decode safely ({error}); "
+                             "resize it below {limit} pixels first").format(
+            path=path, error=e, limit=f"{Image.MAX_IMAGE_PIXELS:,}")) from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
-        raise PredictError(f"{path}: not an image PIL can read ({e})") from None
+        raise PredictError(_("{path}: not an image PIL can read ({error})").format(
+            path=path, error=e)) from None
 
 
 def load_run(run: Path) -> dict:
     meta_path = Path(run) / META
     if not meta_path.is_file():
-        raise PredictError(f"{run} holds no trained model ({META} is missing): point --run at "
-                           f"the --out folder of a graded run (grade --local, ci or batch "
-                           f"feedback/<student>)")
+        raise PredictError(_("{run} holds no trained model ({meta} is missing): point --run at "
+                             "the --out folder of a graded run (grade --local, ci or batch "
+                             "feedback/<student>)").format(run=run, meta=META))
     meta = json.loads(meta_path.read_text())
     for key in ("weights", "source"):
         if not (Path(run) / meta[key]).exists():
-            raise PredictError(f"{run}: {meta[key]} is missing; grade the submission again")
+            raise PredictError(_("{run}: {file} is missing; grade the submission again").format(
+                run=run, file=meta[key]))
     return meta
 
 
@@ -96,7 +100,7 @@ def predict_images(images: list[Path], run: Path, device: str = "cpu", k: int = 
     if result.get("failure") or result.get("logits") is None:
         failure = result.get("failure") or {"message": "no result"}
         last = (failure.get("got") or failure.get("trace") or "").strip().splitlines()[-3:]
-        raise PredictError(f"the model could not be run: {failure['message']}"
+        raise PredictError(_("the model could not be run: {message}").format(message=failure["message"])
                            + "".join(f"\n  {line}" for line in last))
     import torch
     probs = torch.softmax(result["logits"].float(), 1).numpy()
@@ -117,19 +121,21 @@ def picture_png(predictions: list[Prediction]) -> bytes:
 
 
 def main(*, images: list[Path], run: Path, device: str = "cpu", picture: Path | None = None,
-         console=None) -> int:
+         lang: str | None = None, console=None) -> int:
     from rich.console import Console
     from rich.table import Table
+    use(choose(lang))
     console = console or Console(soft_wrap=True)  # whole lines for grep and logs
     try:
         predictions = predict_images(images, run, device)
     except PredictError as e:
-        console.print(f"[red]error[/]: {e}")
+        console.print("[red]" + _("error") + f"[/]: {e}")
         return EXIT_USAGE
     meta = load_run(run)
-    table = Table(title=f"Predictions of the model in {run} ({meta['rubric']}, test accuracy "
-                        f"{meta['test_accuracy']:.2%})")
-    table.add_column("Image")
+    table = Table(title=_("Predictions of the model in {run} ({rubric}, test accuracy "
+                          "{accuracy})").format(run=run, rubric=meta["rubric"],
+                                                accuracy=f"{meta['test_accuracy']:.2%}"))
+    table.add_column(_("Image"))
     table.add_column("Top-1")
     table.add_column("Top-3")
     names = [Path(pred.image).name for pred in predictions]
@@ -141,5 +147,5 @@ def main(*, images: list[Path], run: Path, device: str = "cpu", picture: Path | 
     if picture:
         from grader.files import write_atomic
         write_atomic(Path(picture), picture_png(predictions))
-        console.print(f"wrote {picture}")
+        console.print(_("wrote {path}").format(path=picture))
     return EXIT_GRADED

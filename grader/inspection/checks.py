@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from grader.i18n import _, ngettext
 from grader.rubric import CHECK_KINDS, SHAPE_KINDS, Check, Rubric
 
 
@@ -34,11 +35,13 @@ def evaluate_checks(rubric: Rubric, run, num_classes: int) -> list[CheckResult]:
 
 def _evaluate(check: Check, rubric: Rubric, run, num_classes: int) -> CheckResult:
     kind = CHECK_KINDS[check.kind]
-    title = check.title or kind.title.format(module=check.module)
+    # the rubric's own title as written; the grader's default in the run's language
+    title = check.title or _(kind.title).format(module=check.module, classes=num_classes)
     facts = run.inspection
     if any(getattr(run, need) is None for need in kind.needs):
-        reason = (run.failure or {}).get("summary", "an earlier step failed")
-        return CheckResult(check.id, title, False, 0.0, check.points, f"Not checked: {reason}.")
+        reason = (run.failure or {}).get("summary", _("an earlier step failed"))
+        return CheckResult(check.id, title, False, 0.0, check.points,
+                           _("Not checked: {reason}.").format(reason=reason))
     passed, output = JUDGES[check.kind](check, rubric, run, facts, num_classes)
     return CheckResult(check.id, title, passed, check.points if passed else 0.0, check.points, output)
 
@@ -47,50 +50,54 @@ def _output_shape(check, rubric, run, facts, num_classes):
     got = facts["output_shape"]
     want = [2, num_classes]
     if got == want:
-        return True, f"A batch of 2 images gives logits {got}."
+        return True, _("A batch of 2 images gives logits {got}.").format(got=got)
     if facts.get("error"):
-        return False, f"No output: the forward pass raised in {_where(facts)}."
-    return False, (f"Expected logits [N, {num_classes}] (for 2 images: {want}), got "
-                   f"{got if got is not None else facts.get('output') or facts['output_type']}. "
-                   f"The last layer must be "
-                   f"Linear(..., {num_classes}) and forward must return its output.")
+        return False, _("No output: the forward pass raised in {where}.").format(where=_where(facts))
+    return False, _("Expected logits [N, {classes}] (for 2 images: {want}), got {got}. The last "
+                    "layer must be Linear(..., {classes}) and forward must return its output.").format(
+        classes=num_classes, want=want,
+        got=got if got is not None else facts.get("output") or facts["output_type"])
 
 
 def _max_parameters(check, rubric, run, facts, num_classes):
     n, cap = facts["parameters"], rubric.budget.max_parameters
     lazy = facts.get("uninitialized") or []
     if lazy and n <= cap:  # the count is a lower bound: never pass on it
-        return False, (f"Not known: the lazy layers {', '.join(lazy)} never ran, so their size "
-                       f"is unknown ({n:,} counted without them, budget {cap:,}).")
+        return False, _("Not known: the lazy layers {layers} never ran, so their size is unknown "
+                        "({n} counted without them, budget {cap}).").format(
+            layers=", ".join(lazy), n=f"{n:,}", cap=f"{cap:,}")
     if n <= cap:
-        return True, f"{n:,} trainable parameters (budget {cap:,})."
+        return True, _("{n} trainable parameters (budget {cap}).").format(n=f"{n:,}", cap=f"{cap:,}")
     biggest = max(facts["layers"], key=lambda layer: layer["parameters"], default=None)
-    where = f" The largest layer is `{biggest['name']}` ({biggest['type']}, " \
-            f"{biggest['parameters']:,})." if biggest else ""
-    return False, f"{n:,} trainable parameters, over the budget of {cap:,}.{where}"
+    where = " " + _("The largest layer is `{name}` ({type}, {n}).").format(
+        name=biggest["name"], type=biggest["type"], n=f"{biggest['parameters']:,}") if biggest else ""
+    return False, _("{n} trainable parameters, over the budget of {cap}.").format(
+        n=f"{n:,}", cap=f"{cap:,}") + where
 
 
 def _budget(check, rubric, run, facts, num_classes):
     req, b = run.requested, rubric.budget
     problems = []
     if req["EPOCHS"] > b.max_epochs:
-        problems.append(f"EPOCHS = {req['EPOCHS']} is over the budget of {b.max_epochs} "
-                        f"(trained for {b.max_epochs})")
+        problems.append(_("EPOCHS = {got} is over the budget of {max} (trained for {max})").format(
+            got=req["EPOCHS"], max=b.max_epochs))
     if req["BATCH_SIZE"] > b.max_batch_size:
-        problems.append(f"BATCH_SIZE = {req['BATCH_SIZE']} is over the cap of {b.max_batch_size} "
-                        f"(trained with {b.max_batch_size})")
+        problems.append(_("BATCH_SIZE = {got} is over the cap of {max} (trained with {max})").format(
+            got=req["BATCH_SIZE"], max=b.max_batch_size))
     if problems:
         return False, "; ".join(problems) + "."
-    return True, (f"EPOCHS = {req['EPOCHS']} (max {b.max_epochs}), "
-                  f"BATCH_SIZE = {req['BATCH_SIZE']} (max {b.max_batch_size}).")
+    return True, _("EPOCHS = {epochs} (max {max_epochs}), BATCH_SIZE = {batch} (max {max_batch}).").format(
+        epochs=req["EPOCHS"], max_epochs=b.max_epochs, batch=req["BATCH_SIZE"],
+        max_batch=b.max_batch_size)
 
 
 def _module_facts(check, facts):
     m = facts["modules"].get(check.module)
     if m is None or not m["exists"]:
         names = sorted({layer["name"].split(".")[0] for layer in facts["layers"]})
-        return None, (f"The model has no submodule `{check.module}` (its top-level submodules: "
-                      f"{', '.join(names) or 'none'}). Name the attribute as the assignment asks.")
+        return None, _("The model has no submodule `{module}` (its top-level submodules: "
+                       "{names}). Name the attribute as the assignment asks.").format(
+            module=check.module, names=", ".join(names) or _("none"))
     return m, None
 
 
@@ -100,19 +107,22 @@ def _module_output_shape(check, rubric, run, facts, num_classes):
         return False, missing
     want = list(check.expected)
     if m["output_shape"] is None:
-        return False, f"`{check.module}` produced no output: {_no_output(check.module, m, facts)}."
+        return False, _("`{module}` produced no output: {why}.").format(
+            module=check.module, why=_no_output(check.module, m, facts))
     got = m["output_shape"][1:]
     if got == want:
-        return True, f"`{check.module}` outputs {shape(got)} per image."
+        return True, _("`{module}` outputs {got} per image.").format(module=check.module, got=shape(got))
     first = first_wrong(rubric, facts)
     if m["type"] == "Identity":
-        cause = "it is still the skeleton's nn.Identity() placeholder: build the block."
+        cause = _("it is still the skeleton's nn.Identity() placeholder: build the block.")
     elif first and first["module"] != check.module:
-        cause = f"it follows from `{first['module']}`, the first wrong shape: fix that first."
+        cause = _("it follows from `{first}`, the first wrong shape: fix that first.").format(
+            first=first["module"])
     else:
         cause = shape_cause(want, got, m)
-    return False, (f"`{check.module}` should output {shape(want)} per image, got {shape(got)}."
-                   + (f" Likely cause: {cause}" if cause else ""))
+    return False, (_("`{module}` should output {want} per image, got {got}.").format(
+        module=check.module, want=shape(want), got=shape(got))
+        + (" " + _("Likely cause: {cause}").format(cause=cause) if cause else ""))
 
 
 def _module_input_shape(check, rubric, run, facts, num_classes):
@@ -124,26 +134,32 @@ def _module_input_shape(check, rubric, run, facts, num_classes):
     want = list(check.expected)
     declared = m["settings"].get("in_features")
     if m["input_shape"] is None:
-        return False, f"Nothing reached `{check.module}`: {_no_output(check.module, m, facts)}."
+        return False, _("Nothing reached `{module}`: {why}.").format(
+            module=check.module, why=_no_output(check.module, m, facts))
     got = m["input_shape"][1:]
     if got == want and (declared is None or [declared] == want[-1:]):
-        return True, f"`{check.module}` receives {shape(got)} per image" + (
-            f" and is sized for it (in_features={declared})." if declared else ".")
+        if declared:
+            return True, _("`{module}` receives {got} per image and is sized for it "
+                           "(in_features={declared}).").format(
+                module=check.module, got=shape(got), declared=declared)
+        return True, _("`{module}` receives {got} per image.").format(module=check.module, got=shape(got))
     if got == want:
-        return False, (f"`{check.module}` receives {shape(got)} features per image but is "
-                       f"Linear({declared}, ...). Likely cause: "
-                       f"{linear_cause(declared, want[-1], facts, check.module)}")
+        return False, _("`{module}` receives {got} features per image but is Linear({declared}, "
+                        "...). Likely cause: {cause}").format(
+            module=check.module, got=shape(got), declared=declared,
+            cause=linear_cause(declared, want[-1], facts, check.module))
     ratio = math.prod(got) / max(1, math.prod(want))
     cause = ""
     first = first_wrong(rubric, facts)
     if first and first["module"] != check.module:
-        cause = f" It follows from `{first['module']}`, the first wrong shape: fix that first."
+        cause = " " + _("It follows from `{first}`, the first wrong shape: fix that first.").format(
+            first=first["module"])
     elif ratio > 1 and _power_of(ratio, 4):
         k = _power_of(ratio, 4)
-        cause = (f" {ratio:g}x too many: {k} MaxPool2d(2) missing upstream (each halves height "
-                 f"and width, so it quarters the flattened size).")
-    return False, (f"`{check.module}` should receive {shape(want)} per image, got {shape(got)}."
-                   f"{cause}")
+        cause = " " + _("{ratio}x too many: {k} MaxPool2d(2) missing upstream (each halves height "
+                        "and width, so it quarters the flattened size).").format(ratio=f"{ratio:g}", k=k)
+    return False, _("`{module}` should receive {want} per image, got {got}.").format(
+        module=check.module, want=shape(want), got=shape(got)) + cause
 
 
 def _module_parameters(check, rubric, run, facts, num_classes):
@@ -152,10 +168,12 @@ def _module_parameters(check, rubric, run, facts, num_classes):
         return False, missing
     got, want = m["parameters"], check.expected
     if got == want:
-        return True, f"`{check.module}` has {got:,} parameters ({formula(check.module, facts)})."
+        return True, _("`{module}` has {got} parameters ({formula}).").format(
+            module=check.module, got=f"{got:,}", formula=formula(check.module, facts))
     cause = parameter_cause(want, got, m)
-    return False, (f"`{check.module}` should have {want:,} parameters, got {got:,} "
-                   f"({formula(check.module, facts)})." + (f" Likely cause: {cause}" if cause else ""))
+    return False, (_("`{module}` should have {want} parameters, got {got} ({formula}).").format(
+        module=check.module, want=f"{want:,}", got=f"{got:,}", formula=formula(check.module, facts))
+        + (" " + _("Likely cause: {cause}").format(cause=cause) if cause else ""))
 
 
 def _stated_parameters(check, rubric, run, facts, num_classes):
@@ -167,29 +185,34 @@ def _stated_parameters(check, rubric, run, facts, num_classes):
     stated = ((run.requested or {}).get("PARAMETER_COUNTS") or {}).get(check.module)
     actual = m["parameters"]
     if stated is None:
-        return False, (f"PARAMETER_COUNTS has no entry for `{check.module}`: count it by hand "
-                       f"(k×k×in×out + out per Conv2d, 2×C per BatchNorm2d, in×out + out per "
-                       f"Linear) and write it in model.py.")
+        return False, _("PARAMETER_COUNTS has no entry for `{module}`: count it by hand "
+                        "(k×k×in×out + out per Conv2d, 2×C per BatchNorm2d, in×out + out per "
+                        "Linear) and write it in model.py.").format(module=check.module)
     if stated == actual:
-        return True, f"Your count {stated:,} for `{check.module}` is right."
+        return True, _("Your count {stated} for `{module}` is right.").format(
+            stated=f"{stated:,}", module=check.module)
     design = next((c.expected for c in rubric.checks
                    if c.kind == "module_parameters" and c.module == check.module), None)
     if stated == design:  # right for the assignment's layer, though theirs differs
-        return True, (f"Your count {stated:,} is right for the assignment's `{check.module}` "
-                      f"(yours has {actual:,}: see its parameter check).")
+        return True, _("Your count {stated} is right for the assignment's `{module}` (yours has "
+                       "{actual}: see its parameter check).").format(
+            stated=f"{stated:,}", module=check.module, actual=f"{actual:,}")
     norms, convs = sum(m["norms"]), m["convs"]
     if norms and stated == actual + m["buffers"]:
-        cause = (f"you also counted BatchNorm's running mean and variance ({m['buffers']:,}): "
-                 f"those are buffers, estimated from the data rather than learned, so they are "
-                 f"not parameters (2×C per BatchNorm2d counts its weight and bias).")
+        cause = _("you also counted BatchNorm's running mean and variance ({buffers}): those are "
+                  "buffers, estimated from the data rather than learned, so they are not "
+                  "parameters (2×C per BatchNorm2d counts its weight and bias).").format(
+            buffers=f"{m['buffers']:,}")
     elif norms and stated == actual - 2 * norms:
-        cause = f"you left out BatchNorm2d's weight and bias (2×{norms} = {2 * norms})."
+        cause = _("you left out BatchNorm2d's weight and bias (2×{norms} = {total}).").format(
+            norms=norms, total=2 * norms)
     elif convs and stated == actual - sum(c["out"] for c in convs if c["bias"]):
-        cause = "you left out the biases (the + out in k×k×in×out + out)."
+        cause = _("you left out the biases (the + out in k×k×in×out + out).")
     else:
-        cause = f"recount: {formula(check.module, facts)}."
-    return False, (f"You wrote {stated:,} for `{check.module}`; it has {actual:,} trainable "
-                   f"parameters. Likely cause: {cause}")
+        cause = _("recount: {formula}.").format(formula=formula(check.module, facts))
+    return False, _("You wrote {stated} for `{module}`; it has {actual} trainable parameters. "
+                    "Likely cause: {cause}").format(
+        stated=f"{stated:,}", module=check.module, actual=f"{actual:,}", cause=cause)
 
 
 # --- likely causes: one sentence a student can act on ------------------------------------
@@ -201,46 +224,52 @@ def shape_cause(want: list[int], got: list[int], m: dict) -> str:
     (wc, wh, ww), (gc, gh, gw) = want, got
     if gc != wc:
         last = m["convs"][-1]["out"] if m["convs"] else None
-        causes.append(f"{gc} channels instead of {wc}: the last Conv2d here has out_channels="
-                      f"{last}." if last is not None else f"{gc} channels instead of {wc}.")
+        causes.append(_("{got} channels instead of {want}: the last Conv2d here has "
+                        "out_channels={last}.").format(got=gc, want=wc, last=last)
+                      if last is not None else
+                      _("{got} channels instead of {want}.").format(got=gc, want=wc))
     if (gh, gw) != (wh, ww):
         k = _power_of(gh / wh, 2) if gh > wh and gh / wh == gw / ww else 0
         unpadded = [c for c in m["convs"] if max(c["kernel"]) > 1 and _no_padding(c["padding"])]
         if k:
-            causes.append(f"{gh}×{gw} is {2 ** k}x too large: "
-                          + ("a MaxPool2d(2) is missing" if k == 1 else f"{k} MaxPool2d(2) are missing")
-                          + f" (each halves height and width, {gh}→{gh // 2}).")
+            causes.append(ngettext(
+                "{h}×{w} is {factor}x too large: a MaxPool2d(2) is missing (each halves height "
+                "and width, {h}→{half}).",
+                "{h}×{w} is {factor}x too large: {k} MaxPool2d(2) are missing (each halves "
+                "height and width, {h}→{half}).", k).format(
+                h=gh, w=gw, factor=2 ** k, k=k, half=gh // 2))
         elif gh < wh and gh * 2 == wh and gw * 2 == ww:
-            causes.append(f"{gh}×{gw} is half the size: one pooling (or stride 2) too many.")
+            causes.append(_("{h}×{w} is half the size: one pooling (or stride 2) too many.").format(
+                h=gh, w=gw))
         elif unpadded:
             k0 = max(unpadded[0]["kernel"])
-            causes.append(f"a Conv2d with a {k0}×{k0} kernel and no padding trims {k0 - 1} "
-                          f"pixels off the size; padding={k0 // 2} keeps it.")
+            causes.append(_("a Conv2d with a {k}×{k} kernel and no padding trims {trim} pixels off "
+                            "the size; padding={pad} keeps it.").format(k=k0, trim=k0 - 1, pad=k0 // 2))
         else:
-            causes.append(f"{gh}×{gw} instead of {wh}×{ww}: check each layer's stride, padding "
-                          f"and pooling in the model summary.")
+            causes.append(_("{h}×{w} instead of {wh}×{ww}: check each layer's stride, padding and "
+                            "pooling in the model summary.").format(h=gh, w=gw, wh=wh, ww=ww))
     return " ".join(causes)
 
 
 def parameter_cause(want: int, got: int, m: dict) -> str:
     diff = got - want
     if m["type"] == "Identity":
-        return "it is still the skeleton's nn.Identity() placeholder: build the block."
+        return _("it is still the skeleton's nn.Identity() placeholder: build the block.")
     no_bias = sum(c["out"] for c in m["convs"] if not c["bias"])
     last_out = m["convs"][-1]["out"] if m["convs"] else None
     if no_bias and diff == -no_bias:
-        return (f"a Conv2d built with bias=False has no + out term, {no_bias} fewer parameters "
-                f"than k×k×in×out + out.")
+        return _("a Conv2d built with bias=False has no + out term, {n} fewer parameters than "
+                 "k×k×in×out + out.").format(n=no_bias)
     if m["convs"] and not m["norms"] and diff == -2 * last_out:
-        return (f"no BatchNorm2d({last_out}): its weight and bias add 2×{last_out} = "
-                f"{2 * last_out} (its running mean and variance are buffers, not counted).")
+        return _("no BatchNorm2d({c}): its weight and bias add 2×{c} = {n} (its running mean and "
+                 "variance are buffers, not counted).").format(c=last_out, n=2 * last_out)
     if m["norms"] and diff == 2 * sum(m["norms"]):
-        return "one BatchNorm too many (2×C parameters each)."
+        return _("one BatchNorm too many (2×C parameters each).")
     if "in_features" in m["settings"]:
-        return (f"Linear(in, out) has in×out + out parameters; with in_features="
-                f"{m['settings']['in_features']} check it matches the flattened size.")
-    return ("compare each layer's channels and kernel size with the assignment; the count "
-            "above shows where yours comes from.")
+        return _("Linear(in, out) has in×out + out parameters; with in_features={n} check it "
+                 "matches the flattened size.").format(n=m["settings"]["in_features"])
+    return _("compare each layer's channels and kernel size with the assignment; the count "
+             "above shows where yours comes from.")
 
 
 def linear_cause(declared: int, received: int, facts: dict, module: str) -> str:
@@ -255,11 +284,12 @@ def linear_cause(declared: int, received: int, facts: dict, module: str) -> str:
             factor = image // h if image and h else None
             other = next((size for size in (28, 32, 64, 96, 224)
                           if factor and size // factor == s and size != image), None)
-            sized = f" (what a {other}×{other} input gives)" if other else ""
-            return (f"in_features={declared} = {c}×{s}×{s} is sized for a {s}×{s} feature "
-                    f"map{sized}, but this model's last map is {c}×{h}×{before[2]} = "
-                    f"{received}: use Linear({received}, ...).")
-    return f"in_features must equal the flattened size, {received}."
+            sized = " " + _("(what a {n}×{n} input gives)").format(n=other) if other else ""
+            return _("in_features={declared} = {c}×{s}×{s} is sized for a {s}×{s} feature "
+                     "map{sized}, but this model's last map is {c}×{h}×{w} = {received}: use "
+                     "Linear({received}, ...).").format(declared=declared, c=c, s=s, sized=sized,
+                                                        h=h, w=before[2], received=received)
+    return _("in_features must equal the flattened size, {n}.").format(n=received)
 
 
 def formula(module: str, facts: dict) -> str:
@@ -284,7 +314,7 @@ def formula(module: str, facts: dict) -> str:
             text = (f"Linear({s['in_features']}, {s['out_features']}): {s['in_features']}×"
                     f"{s['out_features']}" + (f" + {s['out_features']}" if s["bias"] else "") + f" = {n:,}")
         parts.append(text)
-    return "; ".join(parts) or "no trainable layers"
+    return "; ".join(parts) or _("no trainable layers")
 
 
 def first_wrong(rubric: Rubric, facts: dict | None) -> dict | None:
@@ -314,8 +344,8 @@ def first_wrong(rubric: Rubric, facts: dict | None) -> dict | None:
 
 def _no_output(module, m, facts):
     if facts.get("error"):
-        return f"the forward pass raised in {_where(facts)}"
-    return "forward() never calls it"
+        return _("the forward pass raised in {where}").format(where=_where(facts))
+    return _("forward() never calls it")
 
 
 def _where(facts) -> str:

@@ -9,6 +9,8 @@ import torch
 from torch import nn
 from torch.nn.parameter import is_lazy
 
+from grader.i18n import _
+
 # Layer settings worth showing a student next to a wrong shape or count.
 SETTINGS = ("in_channels", "out_channels", "kernel_size", "stride", "padding",
             "in_features", "out_features", "num_features")
@@ -36,18 +38,20 @@ def uninitialized(module: nn.Module) -> list[str]:
 def describe_output(out) -> str:
     """What a forward pass returned, as a student would recognise it."""
     if torch.is_tensor(out):
-        return f"a tensor of shape {list(out.shape)}"
+        return _("a tensor of shape {shape}").format(shape=list(out.shape))
     if isinstance(out, (tuple, list)):
         parts = [f"{list(x.shape)}" if torch.is_tensor(x) else type(x).__name__ for x in out[:5]]
         tensors = all(torch.is_tensor(x) for x in out)
-        what = "tensors" if tensors else "values"
-        return (f"a {type(out).__name__} of {len(out)} {what}"
-                + (f" with shapes {', '.join(parts)}" if tensors else f": {', '.join(parts)}")
-                + (", ..." if len(out) > 5 else ""))
+        more = ", ..." if len(out) > 5 else ""
+        if tensors:
+            return _("a {type} of {n} tensors with shapes {shapes}").format(
+                type=type(out).__name__, n=len(out), shapes=", ".join(parts)) + more
+        return _("a {type} of {n} values: {values}").format(
+            type=type(out).__name__, n=len(out), values=", ".join(parts)) + more
     if isinstance(out, dict):
         keys = ", ".join(map(repr, list(out)[:5]))
-        return f"a dict with keys {keys}"
-    return f"a {type(out).__name__}"
+        return _("a dict with keys {keys}").format(keys=keys)
+    return _("a {type}").format(type=type(out).__name__)
 
 
 def inspect_model(model: nn.Module, input_shape: tuple[int, ...], modules: list[str]) -> dict:

@@ -14,11 +14,13 @@ from pathlib import Path
 
 import nbformat
 
+from grader.i18n import _, ngettext
 from grader.paths import ROOT
 
 MAX_CHARS = 20_000  # a page or two of prose; more is cut with a note
 PLACEHOLDER = "(your answer here)"
 TEMPLATE = ROOT / "student_template"
+TEMPLATES = (TEMPLATE, ROOT / "student_template_ko")  # an unanswered copy of either is no answer
 
 
 def collect_answers(submission, items) -> dict[str, dict]:
@@ -38,13 +40,15 @@ def manual_items(items, answers: dict[str, dict]) -> list[dict]:
     """The rubric items ("tests") for written answers: 0 of their points, pending."""
     out = []
     for m in items:
-        found = answers.get(m.id) or {"text": None, "source": "no submission"}
+        found = answers.get(m.id) or {"text": None, "source": _("no submission")}
+        pending = ngettext("Pending manual grading ({points} point).",
+                           "Pending manual grading ({points} points).",
+                           1 if m.points == 1 else 2).format(points=f"{m.points:g}")
         if found["text"]:
-            shown = f"Pending manual grading ({m.points:g} points). Answer from {found['source']}:\n\n" \
-                    f"{found['text']}"
+            shown = pending + " " + _("Answer from {source}:").format(source=found["source"]) + \
+                "\n\n" + found["text"]
         else:
-            shown = (f"Pending manual grading ({m.points:g} points). No answer found "
-                     f"({found['source']}).")
+            shown = pending + " " + _("No answer found ({source}).").format(source=found["source"])
         out.append({"name": m.title, "score": 0.0, "max_score": float(m.points),
                     "status": "failed", "output": shown, "tags": [m.id, "manual", PENDING],
                     "question": m.question, "answer": found["text"],
@@ -54,32 +58,36 @@ def manual_items(items, answers: dict[str, dict]) -> list[dict]:
 
 def _find(submission, item) -> dict:
     if submission is None:
-        return {"text": None, "source": "the submission could not be loaded"}
+        return {"text": None, "source": _("the submission could not be loaded")}
     if submission.notebook is not None:
         text = _from_notebook(submission.notebook, item)
         if text:
-            return _answer(text, f"{submission.notebook.name}, the cells under its heading")
+            return _answer(text, _("{notebook}, the cells under its heading").format(
+                notebook=submission.notebook.name))
     if submission.folder is not None:
         path = submission.folder / item.file
         if path.is_symlink():  # e.g. a cloned repo pointing at the grader's own files
-            return {"text": None, "source": f"{item.file} is a symbolic link; hand in the file itself"}
+            return {"text": None, "source": _("{file} is a symbolic link; hand in the file "
+                                              "itself").format(file=item.file)}
         if path.is_file():
             return _answer(path.read_bytes()[:4 * MAX_CHARS].decode("utf-8", "replace"), item.file)
-        return {"text": None, "source": f"no {item.file} in the submission folder"}
+        return {"text": None, "source": _("no {file} in the submission folder").format(file=item.file)}
     if submission.notebook is not None:
-        return {"text": None, "source": f"no markdown heading naming `{item.id}` or "
-                                        f"\"{item.title}\" in {submission.notebook.name}"}
-    return {"text": None, "source": f"a single .py file carries no {item.file}; hand in the "
-                                    f"folder (or a .zip of it) instead"}
+        return {"text": None, "source": _("no markdown heading naming `{id}` or \"{title}\" in "
+                                          "{notebook}").format(id=item.id, title=item.title,
+                                                               notebook=submission.notebook.name)}
+    return {"text": None, "source": _("a single .py file carries no {file}; hand in the folder "
+                                      "(or a .zip of it) instead").format(file=item.file)}
 
 
 def _answer(text: str, source: str) -> dict:
     text = _clean(text)
-    template = TEMPLATE / source
-    if not text or (template.is_file() and text == _clean(template.read_text())):
-        return {"text": None, "source": f"{source} is still the template's, unanswered"}
+    if not text or any((t / source).is_file() and text == _clean((t / source).read_text())
+                       for t in TEMPLATES):
+        return {"text": None, "source": _("{source} is still the template's, unanswered").format(
+            source=source)}
     if len(text) > MAX_CHARS:
-        text = text[:MAX_CHARS] + f"\n\n[... cut at {MAX_CHARS:,} characters]"
+        text = text[:MAX_CHARS] + "\n\n" + _("[... cut at {n} characters]").format(n=f"{MAX_CHARS:,}")
     return {"text": text, "source": source}
 
 

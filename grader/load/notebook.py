@@ -20,6 +20,7 @@ import json
 from pathlib import Path
 
 from grader.failures import SubmissionError
+from grader.i18n import _
 
 KEPT = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 # Imports that only exist in Colab or Jupyter, or serve plots, tables, progress bars or
@@ -38,18 +39,21 @@ def notebook_to_source(path: Path) -> tuple[str, list[str]]:
     try:
         nb = nbformat.read(str(path), as_version=4)
     except Exception as e:
-        raise SubmissionError("bad_notebook", f"{path.name} is not a readable notebook: {e}",
-                              hint="Download it again with File > Download > .ipynb.") from None
+        raise SubmissionError("bad_notebook", _("{name} is not a readable notebook: {error}").format(
+                                  name=path.name, error=e),
+                              hint=_("Download it again with File > Download > .ipynb.")) from None
     kept, notes, dropped = [], [], {}
     cells = [c for c in nb.cells if c.cell_type == "code"]
     for number, cell in enumerate(cells, start=1):
         src, magics = _strip_magics(cell.source)
         if magics:
-            notes.append(f"cell {number}: skipped shell/magic lines: {', '.join(magics)}")
+            notes.append(_("cell {n}: skipped shell/magic lines: {lines}").format(
+                n=number, lines=", ".join(magics)))
         try:
             tree = ast.parse(src)
         except SyntaxError as e:
-            notes.append(f"cell {number}: skipped, it does not parse (line {e.lineno}: {e.msg})")
+            notes.append(_("cell {n}: skipped, it does not parse (line {line}: {error})").format(
+                n=number, line=e.lineno, error=e.msg))
             continue
         lines = src.splitlines()
         for i, node in enumerate(tree.body):
@@ -58,7 +62,7 @@ def notebook_to_source(path: Path) -> tuple[str, list[str]]:
                 kept.append(f"{MARKER}{number}, line {start}\n{text}")
                 continue
             first = ast.get_source_segment(src, node) or type(node).__name__
-            notes.append(f"cell {number}: not run: {first.splitlines()[0][:70]}")
+            notes.append(_("cell {n}: not run: {code}").format(n=number, code=first.splitlines()[0][:70]))
             for name in _bound_names(node):
                 dropped[name] = f"cell {number}, line {node.lineno}"
     header = f"{HEADER}{path.name}\n{DROPPED}{json.dumps(dropped)}\n"

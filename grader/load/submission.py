@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.failures import SubmissionError
+from grader.i18n import _
 from grader.load.notebook import notebook_to_source
 from grader.load.template import PACKAGE_FILES
 
@@ -42,7 +43,7 @@ class Submission:
 def load_submission(path: Path, workdir: Path) -> Submission:
     path = Path(path)
     if not path.exists():
-        raise SubmissionError("no_submission", f"{path} does not exist")
+        raise SubmissionError("no_submission", _("{path} does not exist").format(path=path))
     workdir.mkdir(parents=True, exist_ok=True)
     name = path.resolve().name.removesuffix(path.suffix) if path.is_file() else path.resolve().name
     sub = _load(path, workdir, notes=[])
@@ -83,8 +84,8 @@ def _load(path: Path, workdir: Path, notes: list[str], depth: int = 0,
         sub = _load(unpacked, workdir, notes, depth + 1, archive=path)
         sub.kind += " in zip"
         return sub
-    raise SubmissionError("no_submission", f"{path.name} is not a submission",
-                          expected="a folder, .py, .ipynb or .zip", got=path.suffix or "no suffix")
+    raise SubmissionError("no_submission", _("{name} is not a submission").format(name=path.name),
+                          expected=_("a folder, .py, .ipynb or .zip"), got=path.suffix or _("no suffix"))
 
 
 def _load_dir(path: Path, workdir: Path, notes: list[str], depth: int,
@@ -102,18 +103,20 @@ def _load_dir(path: Path, workdir: Path, notes: list[str], depth: int,
     subdirs = [p for p in path.iterdir() if p.is_dir() and not p.name.startswith((".", "__"))]
     if not candidates and len(subdirs) == 1 and depth < 3:  # e.g. a zip of the folder
         return _load_dir(subdirs[0], workdir, notes, depth + 1, archive)
-    expected = ("a folder with transforms.py / model.py / improvements.py, or exactly one "
-                ".py or .ipynb file")
+    expected = _("a folder with transforms.py / model.py / improvements.py, or exactly one "
+                 ".py or .ipynb file")
     if archive is not None:  # the unpacked folder is the grader's; name the zip and its content
         raise SubmissionError(
-            "no_submission", f"{archive.name} holds no submission", expected=expected,
-            got=_listing(workdir / "unzipped"),
-            hint="Zip your copy of student_template/ (the folder itself, or its files), or "
-                 "your one .py or .ipynb file.")
-    found = ", ".join(p.name for p in candidates) or "no .py or .ipynb files"
+            "no_submission", _("{name} holds no submission").format(name=archive.name),
+            expected=expected, got=_listing(workdir / "unzipped"),
+            hint=_("Zip your copy of student_template/ (the folder itself, or its files), or "
+                   "your one .py or .ipynb file."))
+    found = ", ".join(p.name for p in candidates) or _("no .py or .ipynb files")
     raise SubmissionError(
-        "no_submission", f"{path} does not look like a submission", expected=expected, got=found,
-        hint="Point grade at your copy of student_template/ (e.g. `grade --local student_template`).")
+        "no_submission", _("{path} does not look like a submission").format(path=path),
+        expected=expected, got=found,
+        hint=_("Point grade at your copy of student_template/ (e.g. `grade --local "
+               "student_template`)."))
 
 
 def _copy_package(path: Path, target: Path, notes: list[str]) -> Path:
@@ -122,8 +125,8 @@ def _copy_package(path: Path, target: Path, notes: list[str]) -> Path:
     target.mkdir(parents=True, exist_ok=True)
     for stem in PACKAGE_FILES:
         if (path / f"{stem}.py").is_symlink():  # would copy whatever it points at
-            raise SubmissionError("no_submission", f"{stem}.py is a symbolic link",
-                                  hint="Hand in the file itself, not a link to it.")
+            raise SubmissionError("no_submission", _("{name} is a symbolic link").format(name=f"{stem}.py"),
+                                  hint=_("Hand in the file itself, not a link to it."))
     helpers, skipped = _helpers(path)
     hook_files = [path / f"{stem}.py" for stem in PACKAGE_FILES if (path / f"{stem}.py").is_file()]
     files = hook_files + helpers

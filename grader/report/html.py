@@ -6,6 +6,7 @@ import base64
 from html import escape
 
 from grader.failures import describe
+from grader.i18n import _, current, ngettext
 from grader.load.answers import is_pending
 from grader.report.rows import (CODE_SPAN, PICTURES, baseline_summary, count, detail,
                                gain_summary, points, state, summary_rows)
@@ -30,7 +31,8 @@ th{color:#59636e;font-weight:600}.n{text-align:right;font-variant-numeric:tabula
  white-space:pre-wrap}img{max-width:100%}footer{color:#59636e;font-size:.8rem;margin-top:2rem}
 code{font-size:.88em}.wait{color:#9a6700}tr.wrong{background:#ffebe9}tr.block{background:#f6f8fa;
  font-weight:600}
-"""
+:lang(ko) td,:lang(ko) p,:lang(ko) h2{word-break:keep-all}
+"""  # keep-all: Korean breaks lines between words, not inside them
 
 
 def render_html(results: dict, pictures: dict | None = None) -> str:
@@ -39,63 +41,72 @@ def render_html(results: dict, pictures: dict | None = None) -> str:
     m, sub, p = results["metrics"], results["submission"], results["provenance"]
     title = p["rubric"]["title"] or p["rubric_name"]
     e = _text
-    out = [f"<!doctype html><html lang=en><meta charset=utf-8><title>{e(title)}: {e(sub['name'])}"
+    out = [f"<!doctype html><html lang={current()}><meta charset=utf-8><title>{e(title)}: {e(sub['name'])}"
            f"</title><style>{CSS}</style><body>",
            f"<h1>{e(sub['name'])}</h1><p class=sub>{e(title)}</p>"]
     if results["notice"]:
         out.append(f"<p class=notice>{e(results['notice'])}</p>")
     if results["anomaly"]:
-        out.append(f"<p class=flag><b>Flagged for review:</b> {e(results['anomaly'])}</p>")
+        out.append("<p class=flag><b>" + e(_("FLAGGED FOR REVIEW:")) + f"</b> {e(results['anomaly'])}</p>")
     if results.get("amendment"):  # grader/batch/amend.py: a person's grade beside the automatic one
         auto = results["automatic"]
-        out.append(f"<p class=notice><b>Amended by the instructor:</b> "
-                   f"{e(results['amendment']['reason'])}. Automatic score: "
-                   f"{auto['score']:g} / {auto['max_score']:g}.</p>")
+        out.append("<p class=notice><b>" + e(_("Amended by the instructor:")) + "</b> "
+                   + e(results["amendment"]["reason"]) + ". "
+                   + e(_("Automatic score: {score} / {max_score}.").format(
+                       score=f"{auto['score']:g}", max_score=f"{auto['max_score']:g}")) + "</p>")
     gain = m["gain_pp"]
     score = f"{results['score']:g} / {results['max_score']:g}"
     if results.get("pending_points"):
-        score += f" (+{results['pending_points']:g} pending)"
-    cards = [("Score", score, ""),
-             ("Test accuracy", _pct(m["accuracy"]), ""),
-             ("Baseline", _pct(m["baseline_accuracy"]), ""),
-             ("Gain", "n/a" if gain is None else f"{gain:+.2f} pp", _gain_colour(m))]
+        score += " " + _("(+{points} pending)").format(points=f"{results['pending_points']:g}")
+    cards = [(_("Score"), score, ""),
+             (_("Test accuracy"), _pct(m["accuracy"]), ""),
+             (_("Baseline"), _pct(m["baseline_accuracy"]), ""),
+             (_("Gain"), _("n/a") if gain is None else f"{gain:+.2f} pp", _gain_colour(m))]
     out.append("<div class=cards>" + "".join(
         f"<div class=card><div class=k>{k}</div><div class='v {c}'>{e(v)}</div></div>"
         for k, v, c in cards) + "</div>")
     if gain is not None:
-        out.append(f"<p>Gain {e(gain_summary(m))}; baseline {e(baseline_summary(m))}.</p>")
+        out.append("<p>" + e(_("Gain {gain}; baseline {baseline}.").format(
+            gain=gain_summary(m), baseline=baseline_summary(m))) + "</p>")
     if results["failure"]:
-        out.append(f"<h2>Why it could not be graded</h2><pre>{e(describe(results['failure']))}</pre>")
-    out.append("<h2>Rubric</h2><table><tr><th></th><th>Item</th><th>Points</th><th>Details</th></tr>")
+        out.append("<h2>" + e(_("Why it could not be graded")) +
+                   f"</h2><pre>{e(describe(results['failure']))}</pre>")
+    out.append("<h2>{}</h2><table><tr><th></th><th>{}</th><th>{}</th><th>{}</th></tr>".format(
+        *map(e, (_("Rubric"), _("Item"), _("Points"), _("Details")))))
     for t in results["tests"]:
         sign, cls = {"passed": ("✔", "good"), "failed": ("✘", "bad"), "pending": ("…", "wait")}[state(t)]
         out.append(f"<tr><td class={cls}>{sign}</td><td>{e(t['name'])}</td>"
                    f"<td class=n>{e(points(t))}</td><td>{e(detail(t))}</td></tr>")
     out.append("</table>")
     if results.get("pending_points"):
-        out.append(f"<p class=notice>{e(score_line(results))}: written answers are graded by a "
-                   f"person.</p>")
+        out.append("<p class=notice>" + e(_("{score}: written answers are graded by a "
+                                             "person.").format(score=score_line(results))) + "</p>")
     for t in results["tests"]:
         if is_pending(t):
-            out.append(f"<h2>{e(t['name'])} <span class=wait>(pending, {t['max_score']:g} "
-                       f"points)</span></h2>")
+            out.append(f"<h2>{e(t['name'])} <span class=wait>" + e(ngettext(
+                "(pending, {points} point)", "(pending, {points} points)",
+                1 if t["max_score"] == 1 else 2).format(points=f"{t['max_score']:g}")) + "</span></h2>")
             if t.get("question"):
                 out.append(f"<p><i>{e(t['question'])}</i></p>")
-            out.append(f"<p class=sub>From {e(t['answer_source'])}</p><pre>{e(t['answer'])}</pre>"
-                       if t.get("answer") else f"<p class=bad>No answer found: "
-                                                f"{e(t['answer_source'])}.</p>")
-    for key, heading in (("curves", "Training curves"), ("per_class", "Accuracy per class"),
-                         ("confusion", "Where it goes wrong"), ("gallery", "Test images")):
+            out.append("<p class=sub>" + e(_("From {source}").format(source=t["answer_source"]))
+                       + f"</p><pre>{e(t['answer'])}</pre>"
+                       if t.get("answer") else "<p class=bad>" + e(_("No answer found: {source}.").format(
+                           source=t["answer_source"])) + "</p>")
+    for key, heading in (("curves", _("Training curves")), ("per_class", _("Accuracy per class")),
+                         ("confusion", _("Where it goes wrong")), ("gallery", _("Test images"))):
         if key in pictures:
             data = base64.b64encode(pictures[key]).decode()
-            caption = PICTURES[key][1]
+            caption = _(PICTURES[key][1])
             out.append(f"<h2>{heading}</h2><figure><img alt='{e(caption)}' "
                        f"src='data:image/png;base64,{data}'><figcaption class=sub>{e(caption)}."
                        f"</figcaption></figure>")
     if results["model"]["layers"]:
-        out.append("<h2>Model summary</h2><p class=sub>Output shapes per image, in the order "
-                   "the forward pass ran the layers.</p><table><tr><th>Layer</th><th>Type</th>"
-                   "<th>Output shape</th><th>Expected</th><th class=n>Parameters</th><th></th></tr>")
+        out.append("<h2>{}</h2><p class=sub>{}</p><table><tr><th>{}</th><th>{}</th><th>{}</th>"
+                   "<th>{}</th><th class=n>{}</th><th></th></tr>".format(
+                       *map(e, (_("Model summary"), _("Output shapes per image, in the order the "
+                                                      "forward pass ran the layers."),
+                                _("Layer"), _("Type"), _("Output shape"), _("Expected"),
+                                _("Parameters")))))
         for r in summary_rows(results):
             cls = " class=wrong" if r["mark"] else (" class=block" if r["block"] else "")
             ok = {True: "<span class=good>✔</span>", False: "<span class=bad>✘</span>", None: ""}[r["ok"]]
@@ -103,23 +114,25 @@ def render_html(results: dict, pictures: dict | None = None) -> str:
                        f"<td>{e(r['shape'])}</td><td>{e(r['expected'])} {ok}</td>"
                        f"<td class=n>{e(count(r['parameters']))}</td>"
                        f"<td class=bad>{'◀ ' + e(r['mark']) if r['mark'] else ''}</td></tr>")
-        out.append(f"<tr><th colspan=4>Trainable parameters</th><th class=n>"
+        out.append("<tr><th colspan=4>" + e(_("Trainable parameters")) + "</th><th class=n>"
                    f"{e(count(m['parameters']))}</th><th></th></tr></table>")
     hooks = sub["customised_hooks"]
     if hooks is not None or sub["notes"]:
-        out.append("<h2>Your hooks</h2><p>Customised: " + (", ".join(
-            f"<code>{e(h)}</code>" for h in hooks or []) or "none (all from the baseline)") + "</p>")
-        out += [f"<p>Note: {e(n)}</p>" for n in sub["notes"]]
-    out.append(f"<footer>Rubric <code>{e(p['rubric_name'])}</code> ({e(p['rubric_digest'])}), seeds "
-               f"{e(str(p['seeds']))}, device <code>{e(p['device'])}</code>, torch "
-               f"{e(p['versions']['torch'])}, grader {e(p['versions']['grader'])}, graded "
-               f"{e(p['graded_at'])} in {m['wall_time_s']:.0f} s; baseline "
-               f"{e(', '.join(m['baseline_source'] or ['n/a']))}.</footer></body></html>")
+        out.append("<h2>" + e(_("Your hooks")) + "</h2><p>" + e(_("Customised:")) + " " + (", ".join(
+            f"<code>{e(h)}</code>" for h in hooks or []) or e(_("none (all from the baseline)"))) + "</p>")
+        out += ["<p>" + e(_("note: {note}").format(note=n)) + "</p>" for n in sub["notes"]]
+    out.append("<footer>" + e(_("Rubric `{rubric}` ({digest}), seeds {seeds}, device `{device}`, "
+                                "torch {torch}, grader {grader}, graded {graded_at} in {seconds} s; "
+                                "baseline {baseline}.").format(
+        rubric=p["rubric_name"], digest=p["rubric_digest"], seeds=p["seeds"], device=p["device"],
+        torch=p["versions"]["torch"], grader=p["versions"]["grader"], graded_at=p["graded_at"],
+        seconds=f"{m['wall_time_s']:.0f}",
+        baseline=", ".join(m["baseline_source"] or [_("n/a")]))) + "</footer></body></html>")
     return "\n".join(out)
 
 
 def _pct(value) -> str:
-    return "n/a" if value is None else f"{value:.2%}"
+    return _("n/a") if value is None else f"{value:.2%}"
 
 
 def _gain_colour(m: dict) -> str:

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 from grader.failures import describe
+from grader.i18n import _, ngettext
 from grader.report.results import score_line
 from grader.load.answers import is_pending
-from grader.report.rows import (MARKS, PICTURES, baseline_summary, count, detail, gain_summary,
-                               pending_title, points, state, summary_rows)
+from grader.report.rows import (MARKS, PICTURES, WHO, baseline_summary, count, detail,
+                               gain_summary, pending_title, points, state, summary_rows)
 
 
 def _pct(value) -> str:
-    return "n/a" if value is None else f"{value:.2%}"
+    return _("n/a") if value is None else f"{value:.2%}"
 
 
 def _status(results) -> str:
-    return "FAILED" if results["status"] == "failed" else "graded"
+    return _("FAILED") if results["status"] == "failed" else _("graded")
+
+
+def _row(*cells) -> str:
+    return "| " + " | ".join(str(c) for c in cells) + " |"
 
 
 def render_markdown(results: dict, pictures: dict | None = None) -> str:
@@ -25,27 +30,33 @@ def render_markdown(results: dict, pictures: dict | None = None) -> str:
     if results["notice"]:
         out += [f"> **{results['notice']}**", ""]
     if results["anomaly"]:
-        out += [f"> **FLAGGED FOR REVIEW:** {results['anomaly']}", ""]
+        out += ["> **" + _("FLAGGED FOR REVIEW:") + "** " + results["anomaly"], ""]
     if results.get("amendment"):  # grader/batch/amend.py: a person's grade beside the automatic one
-        out += [f"> **Amended by the instructor:** {results['amendment']['reason']}. Automatic "
-                f"score: {results['automatic']['score']:g} / {results['automatic']['max_score']:g}.", ""]
+        auto = results["automatic"]
+        out += ["> **" + _("Amended by the instructor:") + "** " + results["amendment"]["reason"]
+                + ". " + _("Automatic score: {score} / {max_score}.").format(
+                    score=f"{auto['score']:g}", max_score=f"{auto['max_score']:g}"), ""]
     out += [f"**{score_line(results)}** ({_status(results)})", ""]
     if results["failure"]:
-        out += ["## Why it could not be graded", "", "```", describe(results["failure"]), "```", ""]
-    out += ["| | Your model | Baseline |", "|---|---:|---:|",
-            f"| Test accuracy | {_pct(m['accuracy'])} | {_pct(m['baseline_accuracy'])} |",
-            f"| Parameters | {count(m['parameters'])} | {count(m['baseline_parameters'])} |",
-            f"| Epochs | {m['epochs'] or 'n/a'} | |", ""]
+        out += ["## " + _("Why it could not be graded"), "", "```", describe(results["failure"]),
+                "```", ""]
+    # (labels are joined, not inside f-strings, where Babel's extractor cannot see them)
+    out += [_row("", _("Your model"), _("Baseline")), "|---|---:|---:|",
+            _row(_("Test accuracy"), _pct(m["accuracy"]), _pct(m["baseline_accuracy"])),
+            _row(_("Parameters"), count(m["parameters"]), count(m["baseline_parameters"])),
+            _row(_("Epochs"), m["epochs"] or _("n/a"), ""), ""]
     if m.get("pipeline"):
-        out += [f"Augmentation ran on the {m['pipeline']['train']} path (test transform: "
-                f"{m['pipeline']['test']}); `batched` means whole batches with a random draw "
-                "per image, `per-image` means torchvision image by image.", ""]
+        out += [_("Augmentation ran on the {train} path (test transform: {test}); `batched` means "
+                  "whole batches with a random draw per image, `per-image` means torchvision "
+                  "image by image.").format(train=m["pipeline"]["train"], test=m["pipeline"]["test"]), ""]
     if m["gain_pp"] is not None:
-        out += [f"Gain: **{gain_summary(m)}** over the baseline, {baseline_summary(m)}.", ""]
+        out += [_("Gain: **{gain}** over the baseline, {baseline}.").format(
+            gain=gain_summary(m), baseline=baseline_summary(m)), ""]
         if m.get("extra_seeds"):
-            out += [f"{m['extra_seeds']} extra seed(s) were run because the interval straddled "
-                    "a tier boundary.", ""]
-    out += ["## Rubric", "", "| Item | Points | Details |", "|---|---:|---|"]
+            out += [ngettext("{n} extra seed was run because the interval straddled a tier boundary.",
+                             "{n} extra seeds were run because the interval straddled a tier "
+                             "boundary.", m["extra_seeds"]).format(n=m["extra_seeds"]), ""]
+    out += ["## " + _("Rubric"), "", _row(_("Item"), _("Points"), _("Details")), "|---|---:|---|"]
     for t in results["tests"]:
         out.append(f"| {MARKS[state(t)]} {t['name']} | {points(t)} | "
                    f"{detail(t).replace('|', '/')} |")
@@ -56,18 +67,19 @@ def render_markdown(results: dict, pictures: dict | None = None) -> str:
             if t.get("question"):
                 out += [f"*{t['question']}*", ""]
             if t.get("answer"):
-                out += [f"Answer from {t['answer_source']}:", ""] + \
+                out += [_("Answer from {source}:").format(source=t["answer_source"]), ""] + \
                        ["> " + line for line in t["answer"].splitlines()] + [""]
             else:
-                out += [f"No answer found: {t['answer_source']}.", ""]
+                out += [_("No answer found: {source}.").format(source=t["answer_source"]), ""]
     if sub["customised_hooks"] is not None:
-        out += ["## Your hooks", "", "Customised: " + (", ".join(f"`{h}`" for h in sub["customised_hooks"])
-                                                       or "none (all from the baseline)"), ""]
+        out += ["## " + _("Your hooks"), "", _("Customised:") + " " + (
+            ", ".join(f"`{h}`" for h in sub["customised_hooks"]) or _("none (all from the baseline)")), ""]
     if sub["notes"]:
-        out += ["Notes:", ""] + [f"- {n}" for n in sub["notes"]] + [""]
+        out += [_("Notes:"), ""] + [f"- {n}" for n in sub["notes"]] + [""]
     if results["model"]["layers"]:
-        out += ["## Model summary", "", "Output shapes are per image; a batch adds N in front.", "",
-                "| Layer | Type | Output shape | Expected | Parameters | |",
+        out += ["## " + _("Model summary"), "",
+                _("Output shapes are per image; a batch adds N in front."), "",
+                _row(_("Layer"), _("Type"), _("Output shape"), _("Expected"), _("Parameters"), ""),
                 "|---|---|---|---|---:|---|"]
         for r in summary_rows(results):
             name = f"**`{r['name']}`**" if r["block"] else f"`{r['name']}`"
@@ -77,13 +89,14 @@ def render_markdown(results: dict, pictures: dict | None = None) -> str:
                        f"{count(r['parameters'])} | {mark} |")
         out.append("")
     if pictures:
-        out += ["## Pictures", ""]
+        out += ["## " + _("Pictures"), ""]
         for key, (file, caption) in PICTURES.items():
             if key in pictures:
+                caption = _(caption)
                 out += [f"![{caption}]({file})", "", f"*{caption}.*", ""]
         pc = results["metrics"].get("per_class") or {}
         if pc.get("student"):
-            out += ["| Class | Yours | Baseline |", "|---|---:|---:|"]
+            out += [_row(_("Class"), _("Yours"), _("Baseline")), "|---|---:|---:|"]
             base = pc.get("baseline") or [None] * len(pc["student"])
             out += [f"| {c} | {_pct(s)} | {_pct(b)} |"
                     for c, s, b in zip(results["metrics"]["classes"], pc["student"], base)]
@@ -91,19 +104,24 @@ def render_markdown(results: dict, pictures: dict | None = None) -> str:
     for who, runs in results["history"].items():
         for hist in runs:
             if hist:
-                out += [f"## Training: {who}", "", "| Epoch | Train loss | Val accuracy | Seconds |",
+                out += ["## " + _("Training: {who}").format(who=_(WHO.get(who, who))), "",
+                        _row(_("Epoch"), _("Train loss"), _("Val accuracy"), _("Seconds")),
                         "|---:|---:|---:|---:|"]
                 out += [f"| {h['epoch']} | {h['train_loss']:.4f} | {h['val_accuracy']:.2%} | "
                         f"{h['seconds']:.1f} |" for h in hist]
                 out.append("")
     p = results["provenance"]
-    out += ["## Provenance", "",
-            f"Rubric `{p['rubric_name']}` ({p['rubric_digest']}), seeds {p['seeds']}, device "
-            f"`{p['device']}`, torch {p['versions']['torch']}, torchvision "
-            f"{p['versions']['torchvision']}, grader {p['versions']['grader']}; data "
-            f"{p['data']['name']} ({p['data']['digest']}); submission {p['code']['submission']}; "
-            f"graded {p['graded_at']} in {m['wall_time_s']:.0f} s.", ""]
+    out += ["## " + _("Provenance"), "",
+            _("Rubric `{rubric}` ({digest}), seeds {seeds}, device `{device}`, torch {torch}, "
+              "torchvision {torchvision}, grader {grader}; data {data} ({data_digest}); "
+              "submission {submission}; graded {graded_at} in {seconds} s.").format(
+                rubric=p["rubric_name"], digest=p["rubric_digest"], seeds=p["seeds"],
+                device=p["device"], torch=p["versions"]["torch"],
+                torchvision=p["versions"]["torchvision"], grader=p["versions"]["grader"],
+                data=p["data"]["name"], data_digest=p["data"]["digest"],
+                submission=p["code"]["submission"], graded_at=p["graded_at"],
+                seconds=f"{m['wall_time_s']:.0f}"), ""]
     if p.get("isolation"):
-        out += ["Isolation of the submission's code: " + "; ".join(
+        out += [_("Isolation of the submission's code:") + " " + "; ".join(
             f"{k}: {v}" for k, v in p["isolation"].items()) + ".", ""]
     return "\n".join(out)

@@ -12,6 +12,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from grader.failures import describe
+from grader.i18n import N_, _, ngettext
 from grader.inspection.checks import first_wrong
 from grader.load.submission import source_digest
 from grader.report.rows import baseline_summary, gain_summary
@@ -19,13 +20,13 @@ from grader.scoring.baseline_cache import grader_code_digest
 from grader.scoring.metrics import mean, per_class, summed
 from grader.scoring.points import decide_tier, pending_points, total
 
-ADVISORY = ("Advisory score: graded where the student controls the environment. "
-            "The official grade comes from the instructor's run.")
-UNCONFINED = ("NOT OFFICIAL: the submission's code ran without file-system confinement "
-              "(bubblewrap unavailable here), so it could have reached the grader's files. "
-              "Grade where bubblewrap works, or accept this with --allow-unconfined.")
-UNOFFICIAL_QUICK = ("UNOFFICIAL smoke run (--quick): {train} training images, {epochs}. "
-                    "Accuracies and points are not comparable with the real grade.")
+ADVISORY = N_("Advisory score: graded where the student controls the environment. "
+              "The official grade comes from the instructor's run.")
+UNCONFINED = N_("NOT OFFICIAL: the submission's code ran without file-system confinement "
+                "(bubblewrap unavailable here), so it could have reached the grader's files. "
+                "Grade where bubblewrap works, or accept this with --allow-unconfined.")
+UNOFFICIAL_QUICK = N_("UNOFFICIAL smoke run (--quick): {train} training images, {epochs}. "
+                      "Accuracies and points are not comparable with the real grade.")
 
 
 def build_results(ctx, *, submission, origin, runs, baseline_runs, failure, items,
@@ -90,8 +91,9 @@ def build_results(ctx, *, submission, origin, runs, baseline_runs, failure, item
     }
     metrics["per_class"] = {who: per_class(m) for who, m in metrics["confusion"].items()}
     ceiling = rubric.scoring.max_plausible_accuracy
-    anomaly = (f"Test accuracy {accuracy:.2%} is above what this budget plausibly allows "
-               f"({ceiling:.0%}): flagged for an instructor's review."
+    anomaly = (_("Test accuracy {accuracy} is above what this budget plausibly allows "
+                 "({ceiling}): flagged for an instructor's review.").format(
+                     accuracy=f"{accuracy:.2%}", ceiling=f"{ceiling:.0%}")
                if ceiling is not None and accuracy is not None and accuracy > ceiling else None)
     notes = list(submission.notes) if submission else []
     notes += (first.notes if first else None) or []
@@ -106,7 +108,7 @@ def build_results(ctx, *, submission, origin, runs, baseline_runs, failure, item
         "official": official,
         "mode": ctx.mode,
         "quick": ctx.quick,
-        "notice": UNCONFINED if unconfined else _notice(official, ctx.quick, rubric),
+        "notice": _(UNCONFINED) if unconfined else _notice(official, ctx.quick, rubric),
         "tests": items,
         "leaderboard": ([{"name": "Accuracy", "value": round(accuracy * 100, 2), "order": "desc"}]
                         if accuracy is not None else []),
@@ -152,27 +154,31 @@ def summary_text(results: dict) -> str:
     m = results["metrics"]
     lines = [results["notice"]] if results["notice"] else []
     if results["anomaly"]:
-        lines.append("FLAGGED FOR REVIEW: " + results["anomaly"])
+        lines.append(_("FLAGGED FOR REVIEW:") + " " + results["anomaly"])
     if results["failure"]:
         lines.append(describe(results["failure"]))
     if m["accuracy"] is not None and m["baseline_accuracy"] is not None:
-        lines.append(f"Test accuracy {m['accuracy']:.2%} vs baseline {baseline_summary(m)}: "
-                     f"gain {gain_summary(m)}.")
+        lines.append(_("Test accuracy {accuracy} vs baseline {baseline}: gain {gain}.").format(
+            accuracy=f"{m['accuracy']:.2%}", baseline=baseline_summary(m), gain=gain_summary(m)))
     lines.append(score_line(results) + ".")
     return "\n".join(lines)
 
 
 def score_line(results: dict) -> str:
     """`Score 62 / 100`, and the points still to be graded by hand, if any."""
-    line = f"Score {results['score']:g} / {results['max_score']:g}"
+    line = _("Score {score} / {max}").format(score=f"{results['score']:g}",
+                                             max=f"{results['max_score']:g}")
     if results.get("pending_points"):
-        line += f" (+ {results['pending_points']:g} points pending manual grading)"
+        pending = results["pending_points"]
+        line += " " + ngettext("(+ {points} point pending manual grading)",
+                               "(+ {points} points pending manual grading)",
+                               1 if pending == 1 else 2).format(points=f"{pending:g}")
     return line
 
 
 def _notice(official: bool, quick: bool, rubric) -> str:
     if quick:
         q = rubric.quick
-        epochs = f"{q.epochs} epoch" + ("" if q.epochs == 1 else "s")
-        return UNOFFICIAL_QUICK.format(train=f"{q.train_subset:,}", epochs=epochs)
-    return "" if official else ADVISORY
+        epochs = ngettext("{n} epoch", "{n} epochs", q.epochs).format(n=q.epochs)
+        return _(UNOFFICIAL_QUICK).format(train=f"{q.train_subset:,}", epochs=epochs)
+    return "" if official else _(ADVISORY)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from grader.i18n import N_, _, ngettext
 from grader.inspection.checks import shape
 from grader.load.answers import is_pending
 
@@ -30,9 +31,9 @@ def summary_rows(results: dict) -> list[dict]:
         ok = None if want is None else (got is not None and got[1:] == want)
         mark = ""
         if wrong.get("module") == name and wrong["what"] != "raised":
-            mark = "first wrong shape"
+            mark = _("first wrong shape")
         elif error.get("module") == name:
-            mark = "raised here: " + error.get("message", "")[:120]
+            mark = _("raised here:") + " " + error.get("message", "")[:120]
         return {"name": name, "type": facts.get("type", ""), "shape": shape(got[1:] if got else None),
                 "parameters": facts.get("parameters"), "expected": shape(want) if want else "",
                 "ok": ok, "mark": mark, "block": name in blocks and name not in
@@ -47,15 +48,19 @@ def summary_rows(results: dict) -> list[dict]:
     return rows
 
 
-PICTURES = {  # file, what it shows (alt text and caption)
-    "curves": ("curves.png", "Training loss and validation accuracy per epoch, yours against the baseline"),
-    "per_class": ("per_class.png", "Test accuracy per class, yours against the baseline"),
-    "confusion": ("confusion.png", "Confusion matrix: rows are the true class, columns your model's "
-                                   "prediction, in % of the row"),
-    "gallery": ("gallery.png", "Test images with the true label and your model's prediction: the "
-                               "most confident mistakes first (red), then right answers (green)"),
+PICTURES = {  # file, what it shows (alt text and caption; translated where shown)
+    "curves": ("curves.png", N_("Training loss and validation accuracy per epoch, yours against "
+                                "the baseline")),
+    "per_class": ("per_class.png", N_("Test accuracy per class, yours against the baseline")),
+    "confusion": ("confusion.png", N_("Confusion matrix: rows are the true class, columns your "
+                                      "model's prediction, in percent of the row")),
+    "gallery": ("gallery.png", N_("Test images with the true label and your model's prediction: "
+                                  "the most confident mistakes first (red), then right answers "
+                                  "(green)")),
 }
 
+
+WHO = {"student": N_("student"), "baseline": N_("baseline")}  # the runs' names, as shown
 
 MARKS = {"passed": "✅", "failed": "❌", "pending": "⏳"}
 
@@ -67,39 +72,44 @@ def state(t: dict) -> str:
 
 def points(t: dict) -> str:
     if is_pending(t):
-        return f"pending / {t['max_score']:g}"
+        return _("pending / {max}").format(max=f"{t['max_score']:g}")
     return f"{t['score']:g} / {t['max_score']:g}"
 
 
 def pending_title(t: dict) -> str:
     """How a written answer is named where only a name and points fit (Gradescope, GitHub
     Classroom, the Markdown heading)."""
-    return f"{t['name']} (pending manual grading, {t['max_score']:g} points)"
+    return t["name"] + " " + ngettext("(pending manual grading, {points} point)",
+                                      "(pending manual grading, {points} points)",
+                                      _plural(t["max_score"])).format(points=f"{t['max_score']:g}")
 
 
 def detail(t: dict) -> str:
     """A rubric item's explanation; a written answer is shown in full elsewhere."""
     if is_pending(t):
         if t.get("answer"):
-            return f"Graded by hand; the answer was collected from {t['answer_source']}."
-        return f"Graded by hand; no answer found: {t['answer_source']}."
+            return _("Graded by hand; the answer was collected from {source}.").format(
+                source=t["answer_source"])
+        return _("Graded by hand; no answer found: {source}.").format(source=t["answer_source"])
     return t["output"]
 
 
 def count(v) -> str:
-    return "n/a" if v is None else f"{v:,}"
+    return _("n/a") if v is None else f"{v:,}"
 
 
 def gain_summary(m: dict) -> str:
     """The gain as every report states it: the point estimate and its 95% interval."""
     gain, interval = m.get("gain_pp"), m.get("gain_interval_pp")
     if gain is None:
-        return "n/a"
+        return _("n/a")
     if m.get("gain_method") == "paired-identical":
-        return f"{gain:+.2f} pp (the baseline's own runs: no change)"
+        return _("{gain} pp (the baseline's own runs: no change)").format(gain=f"{gain:+.2f}")
     if interval:
-        return f"{gain:+.2f} pp, 95% interval [{interval[0]:+.2f}, {interval[1]:+.2f}]"
-    return f"{gain:+.2f} pp (interval unknown: the baseline's noise is not measured here)"
+        return _("{gain} pp, {level} interval [{low}, {high}]").format(  # "% i": see points.py
+            gain=f"{gain:+.2f}", level="95%", low=f"{interval[0]:+.2f}", high=f"{interval[1]:+.2f}")
+    return _("{gain} pp (interval unknown: the baseline's noise is not measured here)").format(
+        gain=f"{gain:+.2f}")
 
 
 def baseline_summary(m: dict) -> str:
@@ -107,13 +117,21 @@ def baseline_summary(m: dict) -> str:
     baseline's runs at the same seeds."""
     d = m.get("baseline_distribution")
     if m.get("baseline_accuracy") is None:
-        return "n/a"
+        return _("n/a")
     if d and m.get("gain_method") == "calibrated":
-        where = f", {d['source']}" + (f" on {d['measured_on']}" if d.get("measured_on") else "")
-        return (f"{m['baseline_accuracy']:.2%} (mean of {d['n']} seeds, std "
-                f"{100 * d['std']:.2f} pp{where})")
+        where = f", {d['source']}" + (" " + _("on {where}").format(where=d["measured_on"])
+                                       if d.get("measured_on") else "")
+        return _("{accuracy} (mean of {n} seeds, std {std} pp{where})").format(
+            accuracy=f"{m['baseline_accuracy']:.2%}", n=d["n"], std=f"{100 * d['std']:.2f}",
+            where=where)
     n = len(m.get("baseline_per_seed") or [])
-    return f"{m['baseline_accuracy']:.2%} (same seed{'s' if n > 1 else ''})"
+    return ngettext("{accuracy} (same seed)", "{accuracy} (same seeds)", max(n, 1)).format(
+        accuracy=f"{m['baseline_accuracy']:.2%}")
+
+
+def _plural(points: float) -> int:
+    """ngettext's n for a point count that may be a fraction (1.5 points)."""
+    return 1 if points == 1 else 2
 
 
 def plain_name(text: str) -> str:

@@ -11,11 +11,13 @@ from rich.table import Table
 from rich.text import Text
 
 from grader.failures import describe
+from grader.i18n import N_, _
 from grader.report.results import score_line
-from grader.report.rows import count, detail, gain_summary, points, state, summary_rows
+from grader.report.rows import WHO, count, detail, gain_summary, points, state, summary_rows
 
-PHASES = {"data": "preparing data", "import": "importing hooks", "inspect": "inspecting the model",
-          "train": "training", "test": "predicting the test set"}
+PHASES = {"data": N_("preparing data"), "import": N_("importing hooks"),
+          "inspect": N_("inspecting the model"), "train": N_("training"),
+          "test": N_("predicting the test set")}
 
 
 class LiveProgress:
@@ -23,7 +25,7 @@ class LiveProgress:
         self.console = console
         self.bar = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                             TextColumn("{task.fields[status]}"), TimeElapsedColumn(),
-                            TextColumn("eta"), TimeRemainingColumn(), console=console)
+                            TextColumn(_("eta")), TimeRemainingColumn(), console=console)
         self.tasks: dict[str, int] = {}
         self.steps: dict[str, int] = {}
         self.epochs: dict[str, int] = {}
@@ -38,36 +40,42 @@ class LiveProgress:
     def __call__(self, who: str, e: dict) -> None:
         kind = e.get("event")
         if who == "calibrate":
-            self.console.print(f"[dim]baseline seed {e['seed']} ({e['done'] + 1} of "
-                               f"{e['total']} to train)…[/]")
+            self.console.print("[dim]" + _("baseline seed {seed} ({done} of {total} to train)…")
+                               .format(seed=e["seed"], done=e["done"] + 1, total=e["total"]) + "[/]")
         elif kind == "phase" and who == "grader":
-            self.console.print(f"[dim]{PHASES.get(e['phase'], e['phase'])}…[/]")
+            self.console.print("[dim]" + _(PHASES.get(e["phase"], e["phase"])) + "…[/]")
         elif kind == "run_start":
-            self.tasks[who] = self.bar.add_task(f"{who} (seed {e['seed']})", total=None,
-                                                status="starting")
+            self.tasks[who] = self.bar.add_task(
+                _("{who} (seed {seed})").format(who=_(WHO.get(who, who)), seed=e["seed"]),
+                total=None, status=_("starting"))
         elif kind == "phase" and who in self.tasks:
-            self.bar.update(self.tasks[who], status=PHASES.get(e["phase"], e["phase"]))
+            self.bar.update(self.tasks[who], status=_(PHASES.get(e["phase"], e["phase"])))
         elif kind == "train_start":
             self.steps[who], self.epochs[who] = e["steps_per_epoch"], e["epochs"]
             self.bar.update(self.tasks[who], total=e["epochs"] * e["steps_per_epoch"], completed=0)
         elif kind == "step" and who in self.steps:
             done = (e["epoch"] - 1) * self.steps[who] + e["step"]
             self.bar.update(self.tasks[who], completed=done,
-                            status=f"epoch {e['epoch']}/{self.epochs[who]}  loss {e['loss']:.3f}")
+                            status=_("epoch {epoch}/{epochs}  loss {loss}").format(
+                                epoch=e["epoch"], epochs=self.epochs[who], loss=f"{e['loss']:.3f}"))
         elif kind == "epoch":
-            self.console.print(f"  {who:<8} epoch {e['epoch']:>2}/{self.epochs.get(who, '?')}  "
-                               f"loss {e['train_loss']:.4f}  val acc {e['val_accuracy']:.2%}  "
-                               f"{e['seconds']:.1f} s")
+            self.console.print("  " + _(WHO.get(who, who)).ljust(8) + " " + _(
+                "epoch {epoch}/{epochs}  loss {loss}  val acc {accuracy}  {seconds} s").format(
+                epoch=f"{e['epoch']:>2}", epochs=self.epochs.get(who, "?"),
+                loss=f"{e['train_loss']:.4f}", accuracy=f"{e['val_accuracy']:.2%}",
+                seconds=f"{e['seconds']:.1f}"))
         elif kind == "run_end" and who in self.tasks:
             if e["failure"]:
-                status = f"[red]failed: {e['failure']['summary']}[/]"
+                status = "[red]" + _("failed: {summary}").format(summary=e["failure"]["summary"]) + "[/]"
             else:
-                status = f"[green]test accuracy {e['accuracy']:.2%}[/]"
+                status = "[green]" + _("test accuracy {accuracy}").format(
+                    accuracy=f"{e['accuracy']:.2%}") + "[/]"
             self.bar.update(self.tasks[who], status=status)
             self.bar.stop_task(self.tasks[who])
         elif kind == "cached":
-            self.console.print(f"  baseline: cached result, test accuracy {e['accuracy']:.2%} "
-                               "(trained earlier on this machine with the same rubric, data and code)")
+            self.console.print("  " + _(
+                "baseline: cached result, test accuracy {accuracy} (trained earlier on this "
+                "machine with the same rubric, data and code)").format(accuracy=f"{e['accuracy']:.2%}"))
 
 
 def render_tables(results: dict) -> Group:
@@ -77,14 +85,14 @@ def render_tables(results: dict) -> Group:
     if results["notice"]:
         parts.append(Text(results["notice"], style="bold yellow"))
     if results["anomaly"]:
-        parts.append(Text("FLAGGED FOR REVIEW: " + results["anomaly"], style="bold red"))
+        parts.append(Text(_("FLAGGED FOR REVIEW:") + " " + results["anomaly"], style="bold red"))
     if results["failure"]:
-        parts.append(Panel(describe(results["failure"]), title="Could not be graded",
+        parts.append(Panel(describe(results["failure"]), title=_("Could not be graded"),
                            border_style="red"))
     if results["model"]["layers"]:
-        summary = Table(title="Model summary (output shape per image)", show_lines=False)
-        for col, just in (("Layer", "left"), ("Type", "left"), ("Output", "left"),
-                          ("Expected", "left"), ("Params", "right"), ("", "left")):
+        summary = Table(title=_("Model summary (output shape per image)"), show_lines=False)
+        for col, just in ((_("Layer"), "left"), (_("Type"), "left"), (_("Output"), "left"),
+                          (_("Expected"), "left"), (_("Params"), "right"), ("", "left")):
             summary.add_column(col, justify=just)
         for r in summary_rows(results):
             ok = {True: ("✓", "green"), False: ("✗", "red"), None: ("", "")}[r["ok"]]
@@ -93,13 +101,13 @@ def render_tables(results: dict) -> Group:
                             Text(f"{r['expected']} {ok[0]}".strip(), style=ok[1]),
                             count(r["parameters"]), Text(f"◀ {r['mark']}" if r["mark"] else "",
                                                         style="bold red"))
-        summary.caption = f"{count(m['parameters'])} trainable parameters"
+        summary.caption = _("{count} trainable parameters").format(count=count(m["parameters"]))
         parts.append(summary)
-    rubric = Table(title="Rubric")
+    rubric = Table(title=_("Rubric"))
     rubric.add_column("")
-    rubric.add_column("Item")
-    rubric.add_column("Points", justify="right")
-    rubric.add_column("Details", overflow="fold")
+    rubric.add_column(_("Item"))
+    rubric.add_column(_("Points"), justify="right")
+    rubric.add_column(_("Details"), overflow="fold")
     for t in results["tests"]:
         sign, style = {"passed": ("✓", "green"), "failed": ("✗", "red"),
                        "pending": ("…", "yellow")}[state(t)]
@@ -108,10 +116,11 @@ def render_tables(results: dict) -> Group:
     line = Text()
     line.append(score_line(results), style="bold")
     if m["accuracy"] is not None and m["baseline_accuracy"] is not None:
-        line.append(f"   accuracy {m['accuracy']:.2%} vs baseline {m['baseline_accuracy']:.2%}: "
-                    f"{gain_summary(m)}")
+        line.append("   " + _("accuracy {accuracy} vs baseline {baseline}: {gain}").format(
+            accuracy=f"{m['accuracy']:.2%}", baseline=f"{m['baseline_accuracy']:.2%}",
+            gain=gain_summary(m)))
     line.append(f"   {m['device']}, {m['wall_time_s']:.0f} s")
     parts.append(line)
     for note in results["submission"]["notes"]:
-        parts.append(Text(f"note: {note}", style="dim"))
+        parts.append(Text(_("note: {note}").format(note=note), style="dim"))
     return Group(*parts)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.failures import SubmissionError, student_traceback
+from grader.i18n import gettext
 from grader.load.notebook import DROPPED, HEADER, MARKER
 from grader.load.template import CONSTANTS, FUNCTIONS, HOOK_NAMES, OPTIONAL, PACKAGE_FILES
 
@@ -58,24 +59,27 @@ def load_hooks(submission: Path, reference: Path, model_hook: str = "build_model
                   if name not in OPTIONAL and not _unchanged(own[name], ref.get(name))]
     if model_hook != "build_model":
         if model_hook not in own:
-            raise SubmissionError("missing_hook", f"this rubric grades the model that "
-                                  f"`{model_hook}(info)` builds, and the submission does not "
-                                  f"define it", expected=f"{model_hook}(info) in model.py",
-                                  hint="Start from model.py in student_template/, where the "
-                                       "exercise's skeleton is.")
+            raise SubmissionError("missing_hook", gettext(
+                "this rubric grades the model that `{hook}(info)` builds, and the submission "
+                "does not define it").format(hook=model_hook),
+                expected=gettext("{hook}(info) in model.py").format(hook=model_hook),
+                hint=gettext("Start from model.py in student_template/, where the exercise's "
+                             "skeleton is."))
         values["build_model"] = own[model_hook]
         customised = [h for h in customised if h != "build_model"] + [model_hook]
         defined.append(model_hook)
     misses = _near_misses(own)
     if not defined and not any(hook in FUNCTIONS for _, hook in misses):
         raise _no_hooks(own, misses, source)
-    notes = [f"`{name}` looks like the hook `{hook}`, which you did not define, so the "
-             f"baseline's `{hook}` was used. Rename it if you meant it." for name, hook in misses]
+    notes = [gettext("`{name}` looks like the hook `{hook}`, which you did not define, so the "
+                     "baseline's `{hook}` was used. Rename it if you meant it.").format(
+                         name=name, hook=hook) for name, hook in misses]
     models = _models(own)
     if "build_model" not in defined and model_hook == "build_model" and models:
-        notes.append(f"`{models[0]}` is a model (an nn.Module subclass) in your submission, but "
-                     f"there is no build_model(info), so the baseline's model was graded. "
-                     f"Define build_model(info) returning `{models[0]}(...)` to grade yours.")
+        notes.append(gettext("`{model}` is a model (an nn.Module subclass) in your submission, "
+                             "but there is no build_model(info), so the baseline's model was "
+                             "graded. Define build_model(info) returning `{model}(...)` to grade "
+                             "yours.").format(model=models[0]))
     hooks = Hooks(values, customised, notes=notes)
     _check_types(hooks)
     return hooks
@@ -179,18 +183,19 @@ def _import(file: Path, module_name: str, source: SourceMap, package_dir: Path |
             f"{Path(e.filename or file).name}, line {e.lineno}"
         raise SubmissionError(
             "syntax_error", f"{where}: {e.msg}", got=(e.text or "").rstrip() or None,
-            hint="Python could not parse this line; check brackets, colons and indentation.") from None
+            hint=gettext("Python could not parse this line; check brackets, colons and "
+                         "indentation.")) from None
     except ModuleNotFoundError as e:
         raise SubmissionError(
-            "import_error", f"{_where(e, source, file)} imports `{e.name}`, which is not "
-            f"installed where it is graded", hint=_import_hint(source),
-            trace=source.trace(e)) from None
+            "import_error", gettext("{where} imports `{module}`, which is not installed where it "
+                                    "is graded").format(where=_where(e, source, file), module=e.name),
+            hint=_import_hint(source), trace=source.trace(e)) from None
     except Exception as e:
         raise SubmissionError(
-            "import_error", f"{_where(e, source, file)} raised {type(e).__name__} while being "
-            f"imported: {e}",
-            hint="Code at the top level of a file runs on import; keep only definitions there "
-                 "(no training loops, downloads or plots).",
+            "import_error", gettext("{where} raised {error} while being imported: {text}").format(
+                where=_where(e, source, file), error=type(e).__name__, text=e),
+            hint=gettext("Code at the top level of a file runs on import; keep only definitions "
+                         "there (no training loops, downloads or plots)."),
             trace=source.trace(e)) from None
     return module
 
@@ -359,14 +364,16 @@ def _check_types(hooks: Hooks):
     for name, (_, nargs, signature) in FUNCTIONS.items():
         fn = hooks.values[name]
         if not callable(fn):
-            raise SubmissionError("bad_hook", f"{name} must be a function",
+            raise SubmissionError("bad_hook", gettext("{name} must be a function").format(name=name),
                                   expected=signature, got=type(fn).__name__)
         try:
             inspect.signature(fn).bind(*([None] * nargs))
         except TypeError:
-            raise SubmissionError("bad_hook", f"{name} takes the wrong arguments",
+            raise SubmissionError("bad_hook", gettext("{name} takes the wrong arguments").format(
+                                      name=name),
                                   expected=signature, got=f"{name}{inspect.signature(fn)}",
-                                  hint="The grader calls it with exactly these arguments.") from None
+                                  hint=gettext("The grader calls it with exactly these "
+                                               "arguments.")) from None
         except ValueError:  # builtins without a signature: let the call decide
             pass
     v = hooks.values
@@ -389,7 +396,8 @@ def _check_types(hooks: Hooks):
 
 def _constant(name, value, ok, expected):
     if not ok:
-        raise SubmissionError("bad_hook", f"{name} has an invalid value", expected=expected,
+        raise SubmissionError("bad_hook", gettext("{name} has an invalid value").format(name=name),
+                              expected=expected,
                               got=repr(value))
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Callable
 
 from grader.failures import HINTS, failure_dict
+from grader.i18n import ENV, _, current
 from grader.sandbox import confine
 from grader.sandbox.confine import Limits
 from grader.sandbox.protocol import JobRequest
@@ -70,6 +71,7 @@ def run_job(job_dir: Path, request: JobRequest, *, files: dict[str, Path], limit
     env.update(HOME=str(work), TMPDIR=str(work), PYTHONUNBUFFERED="1",
                OMP_NUM_THREADS=str(limits.threads), MKL_NUM_THREADS=str(limits.threads),
                PYTHONDONTWRITEBYTECODE="1", GRADER_JOB=token)
+    env[ENV] = current()  # the child writes its messages in the run's language
     sandboxed = confine.use_bwrap()
     command = [sys.executable, "-m", "grader.sandbox.worker", str(job_dir)]
     for src, dst in inputs.items():
@@ -130,7 +132,7 @@ def run_job(job_dir: Path, request: JobRequest, *, files: dict[str, Path], limit
             "(the machine may be overloaded)")}
     elif timed_out:
         result = _keep_facts(result or partial, failure_dict(
-            "timeout", f"the run was stopped after {limits.time_s:.0f} s",
+            "timeout", _("the run was stopped after {seconds} s").format(seconds=f"{limits.time_s:.0f}"),
             hint=HINTS["timeout"]))
     elif result is None:
         result = _keep_facts(partial, _death_reason(proc.returncode, tail))
@@ -217,16 +219,16 @@ def _death_reason(returncode: int | None, tail: str) -> dict:
     if returncode is not None and returncode < 0:
         sig = signal.Signals(-returncode).name
         if sig == "SIGXFSZ":
-            return failure_dict("output_limit", "the submission wrote more than the output "
-                                "limit allows and was stopped",
+            return failure_dict("output_limit", _("the submission wrote more than the output "
+                                                  "limit allows and was stopped"),
                                 hint=HINTS["output_limit"])
         if sig == "SIGKILL":  # nobody else sends it: the kernel's out-of-memory killer
-            return failure_dict("killed", "the process was killed (SIGKILL); this is usually "
-                                "the system running out of memory",
+            return failure_dict("killed", _("the process was killed (SIGKILL); this is usually "
+                                            "the system running out of memory"),
                                 hint=HINTS["out_of_memory"])
-        return failure_dict("killed", f"the process was killed by {sig}")
-    return failure_dict("killed", f"the process exited with status {returncode} before "
-                        "returning a result", got=tail[-800:] or None,
+        return failure_dict("killed", _("the process was killed by {signal}").format(signal=sig))
+    return failure_dict("killed", _("the process exited with status {status} before returning a "
+                                    "result").format(status=returncode), got=tail[-800:] or None,
                         hint=HINTS["exit"])
 
 

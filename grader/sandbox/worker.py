@@ -9,18 +9,21 @@ Progress goes to JOB_DIR/events.jsonl; whatever the student prints goes to stdou
 from __future__ import annotations
 
 import json
+import os
 import random
 import sys
 import time
 from pathlib import Path
 
 from grader.failures import HINTS, SubmissionError, failure_dict, own_frames, student_traceback
+from grader.i18n import ENV, _, ngettext, use
 from grader.load.template import FUNCTIONS
 
 
 def main(job_dir: str) -> int:
     from grader.sandbox.protocol import JobRequest
     job = Path(job_dir)
+    use(os.environ.get(ENV))  # the parent's language, for the messages built here
     request = JobRequest.read(job)
     events = open(job / "events.jsonl", "a", buffering=1)
     state: dict = {"status": "failed", "failure": None, "timings": {}}
@@ -86,7 +89,7 @@ def run(request, state: dict, emit) -> None:
     emit({"event": "phase", "phase": "inspect"})
     model = _hook_call("build_model", hooks.build_model, request, info)
     if not isinstance(model, torch.nn.Module):
-        raise SubmissionError("bad_hook", "build_model(info) must return a torch.nn.Module",
+        raise SubmissionError("bad_hook", _("build_model(info) must return a torch.nn.Module"),
                               expected="torch.nn.Module", got=type(model).__name__)
     input_shape = (info.in_channels, *info.image_size)
     facts = inspect_model(model, input_shape, request.modules)
@@ -202,7 +205,7 @@ def _transforms(hooks, info, sample, request) -> dict:
             raise
         except Exception as e:
             _raise_if_limit(e)
-            raise _failure(e, request, hook=name, during="transforming a training image") from None
+            raise _failure(e, request, hook=name, during=_("transforming a training image")) from None
     return built
 
 
@@ -215,12 +218,13 @@ def _normalisation_note(hooks, transforms: dict, info) -> str | None:
     train, test = _normalize_steps(transforms["train"]), _normalize_steps(transforms["test"])
     if train is not None and train == test:
         return None
-    seen = ("an unreadable pipeline" if train is None else
-            " then ".join(f"Normalize(mean={m}, std={s})" for m, s in train) or "no Normalize")
-    return (f"You changed build_train_transform but not build_test_transform, so test images "
-            f"go through the baseline's ToTensor + Normalize(mean={tuple(info.mean)}, "
-            f"std={tuple(info.std)}), while your training images had {seen}. Define "
-            f"build_test_transform with the same normalisation (and the same size) as training.")
+    seen = (_("an unreadable pipeline") if train is None else
+            " -> ".join(f"Normalize(mean={m}, std={s})" for m, s in train) or _("no Normalize"))
+    return _("You changed build_train_transform but not build_test_transform, so test images "
+             "go through the baseline's ToTensor + Normalize(mean={mean}, std={std}), while "
+             "your training images had {seen}. Define build_test_transform with the same "
+             "normalisation (and the same size) as training.").format(
+        mean=tuple(info.mean), std=tuple(info.std), seen=seen)
 
 
 def _normalize_steps(transform) -> list | None:
@@ -255,12 +259,13 @@ def _failure(e: Exception, request, hook: str | None = None, during: str | None 
     at = f" ({where})" if where else ""
     cause, hint = _cause(e, source, hook, request)
     if hook:
-        what = f"{hook} raised {type(e).__name__}{at}" + (f" while {during}" if during and
-                                                         during != "training" else "")
+        what = _("{hook} raised {error}{at}").format(hook=hook, error=type(e).__name__, at=at) + (
+            " " + _("while {during}").format(during=during) if during and during != "training" else "")
         return SubmissionError("hook_error", f"{what}: {cause or e}", hint=hint,
                                trace=source.trace(e))
-    return SubmissionError("training_error", f"{type(e).__name__} during {during or 'training'}"
-                           f"{at}: {cause or e}", hint=hint, trace=source.trace(e))
+    return SubmissionError("training_error", _("{error} during {during}{at}").format(
+        error=type(e).__name__, during=during or _("training"), at=at) + f": {cause or e}",
+        hint=hint, trace=source.trace(e))
 
 
 def _cause(e: Exception, source, hook: str | None, request) -> tuple[str | None, str | None]:
@@ -269,20 +274,22 @@ def _cause(e: Exception, source, hook: str | None, request) -> tuple[str | None,
     text = str(e)
     if isinstance(e, NameError) and getattr(e, "name", None) in source.dropped:
         name, at = e.name, source.dropped[e.name]
-        return (f"it uses `{name}`, which {at} sets at the top level of the notebook; the grader "
-                f"keeps only imports, function and class definitions and constant assignments "
-                f"from a notebook, so `{name}` does not exist when {hook or 'your code'} runs",
-                f"Create `{name}` inside {hook or 'the function that uses it'} (move its line "
-                f"into the function's body), or make it a plain constant (a number, string or "
-                f"tuple).")
+        return (_("it uses `{name}`, which {at} sets at the top level of the notebook; the grader "
+                  "keeps only imports, function and class definitions and constant assignments "
+                  "from a notebook, so `{name}` does not exist when {hook} runs").format(
+                    name=name, at=at, hook=hook or _("your code")),
+                _("Create `{name}` inside {hook} (move its line into the function's body), or "
+                  "make it a plain constant (a number, string or tuple).").format(
+                    name=name, hook=hook or _("the function that uses it")))
     if isinstance(e, (urllib.error.URLError, ConnectionError, TimeoutError)) or \
             "Name or service not known" in text or "Temporary failure in name resolution" in text:
-        return f"a download failed, and grading has no network ({type(e).__name__}: {e})", HINTS["network"]
+        return (_("a download failed, and grading has no network ({error})").format(
+            error=f"{type(e).__name__}: {e}"), HINTS["network"])
     if _is_device_error(text):
         return f"{_device_trouble(request.device)} ({text.splitlines()[0]})", HINTS["device"]
     if isinstance(e, ModuleNotFoundError):
-        return None, ("Only the standard library, torch, torchvision, numpy and PIL are installed "
-                      "where it is graded.")
+        return None, _("Only the standard library, torch, torchvision, numpy and PIL are installed "
+                       "where it is graded.")
     return None, None
 
 
@@ -295,9 +302,9 @@ def _is_device_error(text: str) -> bool:
 
 def _device_trouble(device: str) -> str:
     if device.startswith("cuda"):
-        return (f"it puts tensors on another device than the model's: the grader runs the model "
-                f"on {device}")
-    return "it asks for CUDA, but the grader runs the model on the CPU"
+        return _("it puts tensors on another device than the model's: the grader runs the model "
+                 "on {device}").format(device=device)
+    return _("it asks for CUDA, but the grader runs the model on the CPU")
 
 
 def _raise_if_limit(e: BaseException) -> None:
@@ -309,30 +316,36 @@ def _raise_if_limit(e: BaseException) -> None:
 
     import torch
     if isinstance(e, OSError) and e.errno == errno.EFBIG:
-        raise SubmissionError("output_limit", "the submission wrote more output than the "
-                              "limit allows", hint=HINTS["output_limit"]) from None
+        raise SubmissionError("output_limit", _("the submission wrote more output than the "
+                                                "limit allows"), hint=HINTS["output_limit"]) from None
     if isinstance(e, (MemoryError, torch.OutOfMemoryError)) or "can't allocate memory" in str(e):
-        raise SubmissionError("out_of_memory", f"ran out of memory: {str(e)[:200]}",
+        raise SubmissionError("out_of_memory", _("ran out of memory: {error}").format(error=str(e)[:200]),
                               hint=HINTS["out_of_memory"]) from None
 
 
 def _forward_failure(error: Exception, facts: dict, info, request) -> SubmissionError:
-    where = f" in `{facts['error']['module']}`" if facts["error"]["module"] else ""
+    module = facts["error"]["module"]
     text = str(error)
     shape = f"[N, {info.in_channels}, {', '.join(map(str, info.image_size))}]"
     if _is_device_error(text):
-        message = (f"model(x){where} {_device_trouble(request.device).removeprefix('it ')} "
-                   f"({type(error).__name__}: {text.splitlines()[0]})")
-        hint = HINTS["device"]
+        why = _device_trouble(request.device).removeprefix("it ")
+        error_text = f"{type(error).__name__}: {text.splitlines()[0]}"
+        message = (_("model(x) in `{module}` {why} ({error})") if module else
+                   _("model(x) {why} ({error})")).format(module=module, why=why, error=error_text)
+    elif module:
+        message = _("model(x) raised {error} in `{module}` on a batch of 2 images: {text}").format(
+            error=type(error).__name__, module=module, text=error)
     else:
-        message = f"model(x) raised {type(error).__name__}{where} on a batch of 2 images: {error}"
-        hint = _forward_hint(error, facts, info)
-    if facts.get("uninitialized"):
-        hint += (f" (Lazy layers not reached before the error, so not counted yet: "
-                 f"{', '.join(facts['uninitialized'])}.)")
+        message = _("model(x) raised {error} on a batch of 2 images: {text}").format(
+            error=type(error).__name__, text=error)
+    hint = HINTS["device"] if _is_device_error(text) else _forward_hint(error, facts, info)
+    if facts.get("uninitialized"):  # translated here: to_dict cannot look up the joined text
+        hint = _(hint) + " " + _("(Lazy layers not reached before the error, so not counted yet: "
+                        "{layers}.)").format(layers=", ".join(facts["uninitialized"]))
     from grader.sandbox.hooks import SourceMap
     return SubmissionError("forward_error", message,
-                           expected=f"a batch {shape} -> [N, {info.num_classes}]", hint=hint,
+                           expected=_("a batch {shape} -> [N, {classes}]").format(
+                               shape=shape, classes=info.num_classes), hint=hint,
                            trace=SourceMap.of(Path(request.submission)).trace(error))
 
 
@@ -343,31 +356,37 @@ def _forward_hint(e: Exception, facts: dict, info) -> str:
     if matmul:
         rows, got, want, out = map(int, matmul.groups())
         if rows != 2:
-            return (f"The inspection batch holds 2 images, but {rows} rows of {got:,} numbers "
-                    f"reached the Linear layer: a view/reshape with -1 in the first place mixes "
-                    f"images together; flatten with x.flatten(1) and size the Linear for what "
-                    f"one image gives.")
-        return (f"The inspection batch holds 2 images; each reaches the Linear layer as {got:,} "
-                f"features{_per_image_shape(got, facts)}, but the layer was built with "
-                f"in_features={want:,}: use nn.Linear({got}, {out}), or nn.AdaptiveAvgPool2d "
-                f"before Flatten so the size no longer depends on the image size.")
+            return _("The inspection batch holds 2 images, but {rows} rows of {got} numbers "
+                     "reached the Linear layer: a view/reshape with -1 in the first place mixes "
+                     "images together; flatten with x.flatten(1) and size the Linear for what "
+                     "one image gives.").format(rows=rows, got=f"{got:,}")
+        return _("The inspection batch holds 2 images; each reaches the Linear layer as {got} "
+                 "features{shape}, but the layer was built with in_features={want}: use "
+                 "nn.Linear({n}, {out}), or nn.AdaptiveAvgPool2d before Flatten so the size no "
+                 "longer depends on the image size.").format(
+            got=f"{got:,}", shape=_per_image_shape(got, facts), want=f"{want:,}", n=got, out=out)
     reshape = re.search(r"shape '\[(.*?)\]' is invalid for input of size (\d+)", text)
     if reshape:
         total = int(reshape.group(2))
         per = total // 2
-        return (f"The inspection batch holds 2 images, so the {total:,} numbers that reached "
-                f"view/reshape are {per:,} per image{_per_image_shape(per, facts)}. Flatten with "
-                f"x.flatten(1) (or x.view(x.size(0), -1)) and size the next Linear for {per:,}.")
+        return _("The inspection batch holds 2 images, so the {total} numbers that reached "
+                 "view/reshape are {per} per image{shape}. Flatten with x.flatten(1) (or "
+                 "x.view(x.size(0), -1)) and size the next Linear for {per}.").format(
+            total=f"{total:,}", per=f"{per:,}", shape=_per_image_shape(per, facts))
     if "channels" in text and "expected input" in text:
         conv = next((layer for layer in facts["layers"] if layer["type"] == "Conv2d"), None)
         c_in = conv and conv["settings"].get("in_channels")
         if conv and c_in != info.in_channels:
-            return (f"`{conv['name']}` is Conv2d({c_in}, ...), but these images have "
-                    f"{info.in_channels} channel{'s' if info.in_channels > 1 else ''}: build the "
-                    f"first Conv2d with info.in_channels, e.g. nn.Conv2d(info.in_channels, "
-                    f"{conv['settings'].get('out_channels')}, ...).")
-        return "A Conv2d's in_channels does not match the channels of its input (the model summary shows what reached it)."
-    return "Run the model on a dummy batch yourself: model(torch.randn(2, C, H, W))."
+            return ngettext(
+                "`{name}` is Conv2d({c_in}, ...), but these images have {n} channel: build the "
+                "first Conv2d with info.in_channels, e.g. nn.Conv2d(info.in_channels, {out}, ...).",
+                "`{name}` is Conv2d({c_in}, ...), but these images have {n} channels: build the "
+                "first Conv2d with info.in_channels, e.g. nn.Conv2d(info.in_channels, {out}, ...).",
+                info.in_channels).format(name=conv["name"], c_in=c_in, n=info.in_channels,
+                                         out=conv["settings"].get("out_channels"))
+        return _("A Conv2d's in_channels does not match the channels of its input (the model "
+                 "summary shows what reached it).")
+    return _("Run the model on a dummy batch yourself: model(torch.randn(2, C, H, W)).")
 
 
 def _per_image_shape(per: int, facts: dict) -> str:
@@ -379,31 +398,34 @@ def _per_image_shape(per: int, facts: dict) -> str:
         return ""
     c, h, w = maps[-1][1:]
     if c * h * w == per:
-        return f" (= {c}×{h}×{w}, the last feature map)"
+        return " " + _("(= {c}×{h}×{w}, the last feature map)").format(c=c, h=h, w=w)
     side = round((per / c) ** 0.5) if per % c == 0 else 0
     if side and c * side * side == per:
-        return (f" (= {c}×{side}×{side}; the model summary's last map is {c}×{h}×{w}: calls such "
-                f"as F.max_pool2d in forward() change the size without appearing there)")
+        return " " + _("(= {c}×{s}×{s}; the model summary's last map is {c}×{h}×{w}: calls such "
+                       "as F.max_pool2d in forward() change the size without appearing "
+                       "there)").format(c=c, s=side, h=h, w=w)
     return ""
 
 
 def _output_failure(facts: dict, info) -> SubmissionError:
     got, want = facts["output_shape"], [2, info.num_classes]
     if got is None:
-        hint = ("forward must return one tensor, the logits: `return logits`, not `return "
-                "logits, features` (torchvision's GoogLeNet and Inception return extra outputs "
-                "unless built with aux_logits=False).")
+        hint = _("forward must return one tensor, the logits: `return logits`, not `return "
+                 "logits, features` (torchvision's GoogLeNet and Inception return extra outputs "
+                 "unless built with aux_logits=False).")
     elif got[0] != 2:
-        hint = (f"2 images went in and {got[0]} rows came out: a view/reshape with -1 in the "
-                f"first place mixes images together; flatten with x.flatten(1) instead.")
+        hint = _("2 images went in and {rows} rows came out: a view/reshape with -1 in the "
+                 "first place mixes images together; flatten with x.flatten(1) instead.").format(rows=got[0])
     elif len(got) > 2:
-        hint = "Flatten the feature map (x.flatten(1)) before the last Linear layer."
+        hint = _("Flatten the feature map (x.flatten(1)) before the last Linear layer.")
     else:
-        hint = (f"The last layer must be Linear(..., {info.num_classes}) (info.num_classes) and "
-                f"forward must return it (no softmax, no extra dimensions).")
-    return SubmissionError("output_shape", f"wrong shape: for a batch of 2 images the model "
-                           f"returned {facts.get('output') or got}, not logits of shape {want}",
-                           expected=f"a tensor of shape {want}", got=facts.get("output") or got,
+        hint = _("The last layer must be Linear(..., {n}) (info.num_classes) and forward must "
+                 "return it (no softmax, no extra dimensions).").format(n=info.num_classes)
+    return SubmissionError("output_shape", _("wrong shape: for a batch of 2 images the model "
+                                             "returned {got}, not logits of shape {want}").format(
+                               got=facts.get("output") or got, want=want),
+                           expected=_("a tensor of shape {want}").format(want=want),
+                           got=facts.get("output") or got,
                            hint=hint)
 
 
@@ -411,10 +433,11 @@ def _over_budget(facts: dict, cap: int) -> SubmissionError:
     n = facts["parameters"]
     biggest = max(facts["layers"], key=lambda layer: layer["parameters"], default=None)
     if not biggest or not biggest["parameters"]:
-        return SubmissionError("too_many_parameters", f"the model has {n:,} trainable parameters, "
-                               f"over the budget of {cap:,}, so it was not trained",
-                               expected=f"at most {cap:,}", got=f"{n:,}",
-                               hint="Use fewer or narrower layers.")
+        return SubmissionError("too_many_parameters", _(
+            "the model has {n} trainable parameters, over the budget of {cap}, so it was not "
+            "trained").format(n=f"{n:,}", cap=f"{cap:,}"),
+                               expected=_("at most {cap}").format(cap=f"{cap:,}"), got=f"{n:,}",
+                               hint=_("Use fewer or narrower layers."))
     s, kind = biggest["settings"], biggest["type"]
     by_type: dict[str, int] = {}
     for layer in facts["layers"]:
@@ -422,22 +445,25 @@ def _over_budget(facts: dict, cap: int) -> SubmissionError:
     totals = ", ".join(f"{k} {v:,}" for k, v in sorted(by_type.items(), key=lambda kv: -kv[1]) if v)
     if kind == "Linear":
         shown = f"Linear({s.get('in_features')}, {s.get('out_features')})"
-        advice = (f"It takes {s.get('in_features'):,} inputs: shrink what reaches it (pool more "
-                  f"before Flatten, or nn.AdaptiveAvgPool2d(1) to keep one number per channel) "
-                  f"or give it fewer outputs.")
+        advice = _("It takes {n} inputs: shrink what reaches it (pool more before Flatten, or "
+                   "nn.AdaptiveAvgPool2d(1) to keep one number per channel) or give it fewer "
+                   "outputs.").format(n=f"{s.get('in_features'):,}")
     elif kind == "Conv2d":
         k = "×".join(map(str, s.get("kernel_size") or []))
         shown = f"Conv2d({s.get('in_channels')}→{s.get('out_channels')}, {k})"
-        advice = ("A Conv2d has k×k×in×out weights, so its count grows with the square of the "
-                  "width: use fewer channels (halving every layer's channels quarters the count) "
-                  "or fewer blocks. Published architectures (ResNet-18 has 11M parameters, VGG-16 "
-                  "138M) are built for bigger budgets than this lab's.")
+        advice = _("A Conv2d has k×k×in×out weights, so its count grows with the square of the "
+                   "width: use fewer channels (halving every layer's channels quarters the count) "
+                   "or fewer blocks. Published architectures (ResNet-18 has 11M parameters, VGG-16 "
+                   "138M) are built for bigger budgets than this lab's.")
     else:
-        shown, advice = kind, "Make it, or the layers like it, smaller."
+        shown, advice = kind, _("Make it, or the layers like it, smaller.")
     return SubmissionError(
-        "too_many_parameters", f"the model has {n:,} trainable parameters, over the budget of "
-        f"{cap:,}, so it was not trained; its largest layer is `{biggest['name']}`, {shown}, with "
-        f"{biggest['parameters']:,}", expected=f"at most {cap:,}", got=f"{n:,} ({totals})",
+        "too_many_parameters", _("the model has {n} trainable parameters, over the budget of "
+                                 "{cap}, so it was not trained; its largest layer is `{name}`, "
+                                 "{shown}, with {largest}").format(
+            n=f"{n:,}", cap=f"{cap:,}", name=biggest["name"], shown=shown,
+            largest=f"{biggest['parameters']:,}"),
+        expected=_("at most {cap}").format(cap=f"{cap:,}"), got=f"{n:,} ({totals})",
         hint=advice)
 
 
@@ -452,10 +478,11 @@ def _as_failure(e: BaseException, request) -> dict:
     if isinstance(e, SubmissionError):
         return e.to_dict()
     if isinstance(e, MemoryError):
-        return failure_dict("out_of_memory", "the process ran out of memory",
+        return failure_dict("out_of_memory", _("the process ran out of memory"),
                             hint=HINTS["out_of_memory"])
     if isinstance(e, (SystemExit, KeyboardInterrupt)):
-        return failure_dict("training_error", f"the submission called exit ({type(e).__name__})",
+        return failure_dict("training_error", _("the submission called exit ({error})").format(
+                                error=type(e).__name__),
                             hint=HINTS["exit"])
     return failure_dict("grader_error", f"{type(e).__name__}: {e}", trace=_trace(e, request))
 

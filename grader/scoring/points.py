@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from grader.i18n import _, ngettext
 from grader.inspection.checks import CheckResult
 from grader.load.answers import is_pending, manual_items
 from grader.rubric import Rubric, Tier
@@ -64,22 +65,23 @@ def rubric_items(rubric: Rubric, checks: list[CheckResult], accuracy: float | No
     chance = 1.0 / num_classes
     if s.trains_points:
         if accuracy is None:
-            items.append(_item("Trains to the end above chance", 0, s.trains_points,
-                               "Training did not finish (see the failure above).", "trains"))
+            items.append(_item(_("Trains to the end above chance"), 0, s.trains_points,
+                               _("Training did not finish (see the failure above)."), "trains"))
         else:
             ok = accuracy > CHANCE_FACTOR * chance
-            items.append(_item("Trains to the end above chance", s.trains_points if ok else 0,
+            items.append(_item(_("Trains to the end above chance"), s.trains_points if ok else 0,
                                s.trains_points,
-                               f"Test accuracy {accuracy:.2%} (needs more than "
-                               f"{CHANCE_FACTOR * chance:.0%}).", "trains"))
+                               _("Test accuracy {accuracy} (needs more than {needed}).").format(
+                                   accuracy=f"{accuracy:.2%}", needed=f"{CHANCE_FACTOR * chance:.0%}"),
+                               "trains"))
     if s.gain_tiers:
         top = max(t.points for t in s.gain_tiers)
         if accuracy is None or gain is None:
-            items.append(_item("Accuracy gain over the baseline", 0, top,
-                               "No test accuracy, so no gain to score.", "gain"))
+            items.append(_item(_("Accuracy gain over the baseline"), 0, top,
+                               _("No test accuracy, so no gain to score."), "gain"))
         else:
             decision = decide_tier(gain, rubric)
-            items.append(_item("Accuracy gain over the baseline", decision.points, top,
+            items.append(_item(_("Accuracy gain over the baseline"), decision.points, top,
                                gain_text(accuracy, gain, decision, rubric, seeds_run), "gain"))
     return items + manual_items(rubric.manual, answers or {})
 
@@ -87,28 +89,45 @@ def rubric_items(rubric: Rubric, checks: list[CheckResult], accuracy: float | No
 def gain_text(accuracy: float, gain: Gain, decision: TierDecision, rubric: Rubric,
               seeds_run: int) -> str:
     """What the gain item says: the numbers, the interval and how the tier was decided."""
-    runs = f" over {seeds_run} seeds" if seeds_run > 1 else ""
-    text = (f"{accuracy:.2%}{runs} vs baseline {gain.reference:.2%}: "
-            f"{gain.point_pp:+.2f} percentage points")
+    values = dict(accuracy=f"{accuracy:.2%}", n=seeds_run, baseline=f"{gain.reference:.2%}",
+                  gain=f"{gain.point_pp:+.2f}")
+    if seeds_run > 1:
+        text = ngettext("{accuracy} over {n} seed vs baseline {baseline}: {gain} percentage points",
+                        "{accuracy} over {n} seeds vs baseline {baseline}: {gain} percentage points",
+                        seeds_run).format(**values)
+    else:
+        text = _("{accuracy} vs baseline {baseline}: {gain} percentage points").format(**values)
     if gain.method == "paired-identical":
-        text += " (every run reproduced the baseline's at its seed: exactly no change)."
+        text += " " + _("(every run reproduced the baseline's at its seed: exactly no change).")
     elif gain.interval_pp is None:
-        text += (". Interval unknown: the baseline's spread over seeds has not been measured "
-                 f"here (run `grade calibrate --rubric {rubric.name}`, or pin it in the rubric).")
+        text += ". " + _("Interval unknown: the baseline's spread over seeds has not been measured "
+                         "here (run `grade calibrate --rubric {rubric}`, or pin it in the "
+                         "rubric).").format(rubric=rubric.name)
     else:
         low, high = gain.interval_pp
-        text += f", 95% interval [{low:+.2f}, {high:+.2f}]."
+        # "95%" as a value: "% i" in a message id reads as a %-format to Babel's checks
+        text += ", " + _("{level} interval [{low}, {high}].").format(
+            level="95%", low=f"{low:+.2f}", high=f"{high:+.2f}")
     if not decision.decided:
-        extra = f" ({seeds_run - rubric.min_seeds} extra seeds run)" if seeds_run > rubric.min_seeds else ""
-        text += (f" Decided inside the noise after {seeds_run} seed{'s' * (seeds_run != 1)}{extra}: "
-                 f"between {decision.low_points:g} and {decision.high_points:g} points; the rubric "
-                 f"gives the {rubric.scoring.seeds.undecided} value, {decision.points:g}.")
+        extra_n = seeds_run - rubric.min_seeds
+        extra = (" " + ngettext("({n} extra seed run)", "({n} extra seeds run)", extra_n).format(n=extra_n)
+                 if seeds_run > rubric.min_seeds else "")
+        text += " " + ngettext(
+            "Decided inside the noise after {n} seed{extra}: between {low} and {high} points; "
+            "the rubric gives the {policy} value, {points}.",
+            "Decided inside the noise after {n} seeds{extra}: between {low} and {high} points; "
+            "the rubric gives the {policy} value, {points}.", seeds_run).format(
+            n=seeds_run, extra=extra, low=f"{decision.low_points:g}",
+            high=f"{decision.high_points:g}", policy=rubric.scoring.seeds.undecided,
+            points=f"{decision.points:g}")
         return text
     nxt = next_tier(gain.point_pp, rubric.scoring.gain_tiers)
     if nxt:
-        unit = "percentage point" if nxt.min_gain == 1 else "percentage points"
-        return text + f" Next tier: a gain of {nxt.min_gain:g} {unit} earns {nxt.points:g}."
-    return text + " Top tier reached."
+        return text + " " + ngettext(
+            "Next tier: a gain of {gain} percentage point earns {points}.",
+            "Next tier: a gain of {gain} percentage points earns {points}.",
+            1 if nxt.min_gain == 1 else 2).format(gain=f"{nxt.min_gain:g}", points=f"{nxt.points:g}")
+    return text + " " + _("Top tier reached.")
 
 
 def total(items: list[dict]) -> tuple[float, float]:

@@ -20,6 +20,7 @@ from PIL import Image
 
 from grader.training.augment import translate
 from grader.failures import SubmissionError
+from grader.i18n import _
 
 PROGRESS_EVERY = 20  # steps between progress events (each one syncs the device once)
 
@@ -47,11 +48,11 @@ def to_pil(image: np.ndarray) -> Image.Image:
 def _checked(t, which: str) -> torch.Tensor:
     if not torch.is_tensor(t) or t.dim() != 3:
         raise SubmissionError(
-            "bad_transform", f"build_{which}_transform(info) returned a transform whose output "
-            "is not a [C, H, W] tensor",
-            expected="a float tensor [C, H, W]",
+            "bad_transform", _("build_{which}_transform(info) returned a transform whose output "
+                               "is not a [C, H, W] tensor").format(which=which),
+            expected=_("a float tensor [C, H, W]"),
             got=type(t).__name__ if not torch.is_tensor(t) else f"tensor {list(t.shape)}",
-            hint="End the Compose with T.ToTensor() (and T.Normalize after it).")
+            hint=_("End the Compose with T.ToTensor() (and T.Normalize after it)."))
     return t
 
 
@@ -67,25 +68,30 @@ def check_transform(transform, which: str, sample: np.ndarray, info) -> None:
         return
     c, h, w = want
     if got[0] != c:
-        cause = (f"{got[0]} channels instead of {c}: {info.name} images have {c}; a "
-                 f"Grayscale(num_output_channels=...) or a Normalize with {got[0]} means may be "
-                 f"the reason (use info.in_channels, info.mean and info.std).")
+        cause = _("{got} channels instead of {c}: {name} images have {c}; a "
+                  "Grayscale(num_output_channels=...) or a Normalize with {got} means may be the "
+                  "reason (use info.in_channels, info.mean and info.std).").format(
+            got=got[0], c=c, name=info.name)
     else:
-        cause = (f"{got[1]}×{got[2]} instead of {h}×{w}: the model is inspected and the test set "
-                 f"predicted at the data set's size, so end the pipeline at info.image_size "
-                 f"(RandomCrop(info.image_size, padding=...) or RandomResizedCrop(info.image_size) "
-                 f"rather than Resize to another size).")
+        cause = _("{gh}×{gw} instead of {h}×{w}: the model is inspected and the test set "
+                  "predicted at the data set's size, so end the pipeline at info.image_size "
+                  "(RandomCrop(info.image_size, padding=...) or RandomResizedCrop(info.image_size) "
+                  "rather than Resize to another size).").format(gh=got[1], gw=got[2], h=h, w=w)
     raise SubmissionError(
-        "bad_transform", f"build_{which}_transform(info) makes {got[0]}×{got[1]}×{got[2]} images, "
-        f"but {info.name}'s images are {c}×{h}×{w}", expected=want, got=got, hint=cause)
+        "bad_transform", _("build_{which}_transform(info) makes {got} images, but {name}'s images "
+                           "are {want}").format(which=which, got=f"{got[0]}×{got[1]}×{got[2]}",
+                                                name=info.name, want=f"{c}×{h}×{w}"),
+        expected=want, got=got, hint=cause)
 
 
 def _stacked(out: list[torch.Tensor], which: str) -> torch.Tensor:
     shapes = {tuple(t.shape) for t in out}
     if len(shapes) > 1:
-        raise SubmissionError("bad_transform", f"build_{which}_transform(info) gives images of "
-                              f"different sizes: {sorted(shapes)}",
-                              hint="Random resizes must end at one fixed size (e.g. RandomResizedCrop(size)).")
+        raise SubmissionError("bad_transform", _("build_{which}_transform(info) gives images of "
+                                                 "different sizes: {sizes}").format(
+                                                     which=which, sizes=sorted(shapes)),
+                              hint=_("Random resizes must end at one fixed size (e.g. "
+                                     "RandomResizedCrop(size))."))
     return torch.stack(out)
 
 
@@ -277,7 +283,8 @@ def _call(hook, *args, expect=None):
 def _check_finite(value: float, epoch: int, step: int):
     if not math.isfinite(value):
         raise SubmissionError(
-            "non_finite_loss", f"the training loss became {value} at epoch {epoch}, step {step}",
-            hint="Usually a learning rate too high for the optimizer; try a lower lr, "
-                 "GRAD_CLIP_NORM = 1.0, or BatchNorm. A custom loss may also divide by zero or "
-                 "take the log of 0.")
+            "non_finite_loss", _("the training loss became {value} at epoch {epoch}, step "
+                                 "{step}").format(value=value, epoch=epoch, step=step),
+            hint=_("Usually a learning rate too high for the optimizer; try a lower lr, "
+                   "GRAD_CLIP_NORM = 1.0, or BatchNorm. A custom loss may also divide by zero or "
+                   "take the log of 0."))
