@@ -74,7 +74,10 @@ def build_results(ctx, *, submission, origin, runs, baseline_runs, failure, item
         "seeds": [r.seed for r in runs],
         "per_seed": [{"seed": r.seed, "accuracy": r.accuracy,
                       "train_seconds": (r.training or {}).get("train_seconds"),
-                      "wall_s": r.wall_s, "startup_s": r.startup_s}
+                      "wall_s": r.wall_s, "startup_s": r.startup_s,
+                      "validation_seconds": sum(e.get("val_seconds", 0.0) for e in
+                                                (r.training or {}).get("history", [])) or None,
+                      "predict_s": r.timings.get("predict_s")}
                      for r in runs],
         "baseline_per_seed": [{"seed": b.seed, "accuracy": b.accuracy, "source": b.source,
                                "measured_at": b.measured_at} for b in baseline_runs],
