@@ -22,8 +22,8 @@ from grader.scoring.points import decide_tier, pending_points, total
 ADVISORY = ("Advisory score: graded where the student controls the environment. "
             "The official grade comes from the instructor's run.")
 UNCONFINED = ("NOT OFFICIAL: the submission's code ran without file-system confinement "
-              "(bubblewrap unavailable here), so it could have reached the grader's files. "
-              "Grade where bubblewrap works, or accept this with --allow-unconfined.")
+              "(neither bubblewrap nor Landlock here), so it could have reached the grader's files. "
+              "Grade where bubblewrap or Landlock works, or accept this with --allow-unconfined.")
 UNOFFICIAL_QUICK = ("UNOFFICIAL smoke run (--quick): {train} training images, {epochs}. "
                     "Accuracies and points are not comparable with the real grade.")
 

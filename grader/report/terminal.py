@@ -13,6 +13,7 @@ from rich.text import Text
 from grader.failures import describe
 from grader.report.results import score_line
 from grader.report.rows import count, detail, gain_summary, points, state, summary_rows
+from grader.sandbox.confine import weaknesses
 
 PHASES = {"data": "preparing data", "import": "importing hooks", "inspect": "inspecting the model",
           "train": "training", "test": "predicting the test set"}
@@ -76,6 +77,8 @@ def render_tables(results: dict) -> Group:
     parts = []
     if results["notice"]:
         parts.append(Text(results["notice"], style="bold yellow"))
+    for line in weaknesses(results["provenance"].get("isolation") or {}):
+        parts.append(Text("Confinement: " + line, style="yellow"))
     if results["anomaly"]:
         parts.append(Text("FLAGGED FOR REVIEW: " + results["anomaly"], style="bold red"))
     if results["failure"]:
