@@ -402,3 +402,10 @@ def test_a_hostile_submission_in_a_batch_changes_nothing_but_its_own_job(
     assert "REWROTE 0" in tail, tail
     # (under bubblewrap its parent is the sandbox's own init, with the child's trimmed environment)
     assert "hunter2-do-not-leak" not in json.dumps(hostile) and "GRADER_TEST_SECRET" not in tail
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="loader workers need two cores")
+def test_loader_workers_train_in_every_mode(sandbox_mode, fmnist_dir, session_cache, tiny_rubric):
+    r = grade("passes_with_a_transform_for_loader_workers.py", tiny_rubric, fmnist_dir, session_cache,
+              cpus=tuple(sorted(os.sched_getaffinity(0))[:2]))
+    assert r["status"] == "graded", (r["failure"], r["submission"]["output_tail"][-1500:])

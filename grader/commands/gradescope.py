@@ -70,7 +70,8 @@ make_venv() {
 main() {
     export DEBIAN_FRONTEND=noninteractive
     apt-get update
-    apt-get install -y python3 python3-venv bubblewrap
+    # bubblewrap where the container allows it; else the Landlock fallback, with libseccomp
+    apt-get install -y python3 python3-venv bubblewrap libseccomp2
     make_venv
     "$VENV/bin/pip" install --upgrade pip
     "$VENV/bin/pip" install torch torchvision --index-url https://download.pytorch.org/whl/cpu

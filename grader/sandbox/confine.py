@@ -180,9 +180,9 @@ def interpreter_paths() -> list[Path]:
                                               for d in SYSTEM_DIRS))
 
 
-# Devices a training run uses (CUDA's come from /dev/nvidia*); /dev/shm for DataLoader
-# workers' shared tensors.
-DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/shm")
+# Devices a training run uses (CUDA's come from /dev/nvidia*). /dev/shm is written like
+# the job folder: DataLoader workers create, resize and unlink their shared tensors there.
+DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom")
 
 
 def child_rules(*, job_dir: Path, show: list[Path], inputs: list[Path]) -> dict:
@@ -190,11 +190,11 @@ def child_rules(*, job_dir: Path, show: list[Path], inputs: list[Path]) -> dict:
     system folders, /proc and /sys (the kernel refuses it another process's environment
     through the grader's PR_SET_DUMPABLE 0), the interpreter, the grader package, `show`
     and its `inputs` (single files: not the folder beside them with the test labels);
-    write only its job folder."""
+    write only its job folder (and /dev/shm)."""
     read = [Path("/") / d for d in SYSTEM_DIRS] + [Path("/proc"), Path("/sys")]
     read += interpreter_paths() + list(show) + list(inputs)
     devices = [Path(d) for d in DEVICES] + sorted(Path("/dev").glob("nvidia*"))
-    return {"read": [str(p) for p in read], "write": [str(job_dir)],
+    return {"read": [str(p) for p in read], "write": [str(job_dir), "/dev/shm"],
             "devices": [str(p) for p in devices]}
 
 
