@@ -393,6 +393,8 @@ def test_a_hostile_submission_in_a_batch_changes_nothing_but_its_own_job(
     (subs / "u_hostile.py").write_text((SUBMISSIONS / "hostile_rewrites_the_batch_it_finds.py").read_text())
     second = subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True, timeout=600)
     assert second.returncode == 0, second.stderr[-2000:]
+    said = {"bubblewrap": "bwrap"}.get(mode, "landlock")  # the batch says what confines its runs
+    assert f"Confinement of student code: {said}" in second.stderr
     after = snapshot(out / "feedback", cache)
     assert {p: after.get(p) for p in before} == before
     db = sqlite3.connect(out / "gradebook.sqlite")

@@ -134,6 +134,8 @@ def weaknesses(isolation: dict) -> list[str]:
            for name in isolation.get("missing", [])]
     if "NOT" in isolation.get("network", ""):
         out.append("the network was not isolated (Landlock ABI < 4 and no seccomp)")
+    if isolation.get("signals", "").startswith("may signal"):
+        out.append("the child could signal the grader (Landlock ABI < 6: Linux before 6.12)")
     return out
 
 
