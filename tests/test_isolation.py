@@ -411,3 +411,92 @@ def test_loader_workers_train_in_every_mode(sandbox_mode, fmnist_dir, session_ca
     r = grade("passes_with_a_transform_for_loader_workers.py", tiny_rubric, fmnist_dir, session_cache,
               cpus=tuple(sorted(os.sched_getaffinity(0))[:2]))
     assert r["status"] == "graded", (r["failure"], r["submission"]["output_tail"][-1500:])
+
+
+def _in_child(code: str, *args) -> str:
+    """Run `code` in a fresh interpreter (the layers hold for good) and return its output."""
+    import subprocess
+    import sys
+    done = subprocess.run([sys.executable, "-c", code, *map(str, args)], cwd=REPO, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+@pytest.mark.skipif(landlock.abi() < 1, reason="no Landlock in this kernel")
+def test_landlock_binding_reads_writes_and_connects_only_what_it_allows(tmp_path):
+    allowed, private, job = tmp_path / "input.npy", tmp_path / "labels.npy", tmp_path / "job"
+    allowed.write_text("images")
+    private.write_text("labels")
+    job.mkdir()
+    code = """
+import os, socket, sys
+from pathlib import Path
+from grader.sandbox import landlock
+from grader.sandbox.confine import interpreter_paths
+allowed, private, job = map(Path, sys.argv[1:4])
+landlock.restrict(read=[Path("/usr"), *interpreter_paths(), allowed], write=[job])
+def attempt(name, action):
+    try:
+        action()
+        print(name, "ok")
+    except OSError as e:
+        print(name, "refused", e.errno)
+attempt("read input", allowed.read_text)
+attempt("read labels", private.read_text)
+attempt("list folder", lambda: os.listdir(allowed.parent))
+attempt("write job", lambda: (job / "result.pt").write_text("x"))
+attempt("rename in job", lambda: os.replace(job / "result.pt", job / "r2"))
+attempt("write outside", lambda: (allowed.parent / "forged").write_text("x"))
+attempt("connect", lambda: socket.create_connection(("127.0.0.1", 9), timeout=1))
+attempt("signal grader", lambda: os.kill(os.getppid(), 0))
+"""
+    out = _in_child(code, allowed, private, job)
+    for line in ("read input ok", "write job ok", "rename in job ok", "read labels refused 13",
+                 "list folder refused 13", "write outside refused 13"):
+        assert line in out, out
+    assert not (tmp_path / "forged").exists()
+    if landlock.abi() >= 4:
+        assert "connect refused 13" in out, out
+    if landlock.abi() >= 6:
+        assert "signal grader refused 1" in out, out
+
+
+@pytest.mark.skipif(not seccomp.available(), reason="pyseccomp or libseccomp unavailable")
+def test_seccomp_keeps_unix_sockets_threads_and_forks_and_nothing_else():
+    code = """
+import os, socket, threading
+from grader.sandbox import seccomp
+seccomp.restrict()
+for family in (socket.AF_INET, socket.AF_INET6, socket.AF_NETLINK):
+    try:
+        socket.socket(family, socket.SOCK_DGRAM if family == socket.AF_NETLINK else socket.SOCK_STREAM)
+        print(family.name, "ok")
+    except OSError as e:
+        print(family.name, "refused", e.errno)
+a, b = socket.socketpair()
+t = threading.Thread(target=print, args=("thread ok",))
+t.start(); t.join()
+pid = os.fork()
+if pid == 0:
+    os._exit(7)
+print("fork", os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+import ctypes
+print("ptrace", ctypes.CDLL(None, use_errno=True).ptrace(16, os.getppid(), 0, 0), ctypes.get_errno())
+"""
+    out = _in_child(code)
+    assert "AF_INET refused 97" in out and "AF_INET6 refused 97" in out and "AF_NETLINK refused 97" in out
+    assert "thread ok" in out and "fork 7" in out
+    assert "ptrace -1 1" in out  # PTRACE_ATTACH to the grader: EPERM
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only a root grader's child has capabilities to drop")
+def test_a_root_childs_capabilities_are_all_dropped():
+    code = """
+from grader.sandbox.confine import drop_capabilities
+drop_capabilities()
+print([line for line in open("/proc/self/status") if line.startswith("Cap")])
+"""
+    out = _in_child(code)
+    for field in ("CapEff", "CapPrm", "CapBnd", "CapAmb"):
+        assert f"{field}:\\t0000000000000000" in out, out

@@ -4,7 +4,8 @@ Layers, and every result says which were in force (`describe`):
 - always (POSIX): resource limits set before the child starts (memory, size of any file it
   writes, its log included, number of processes, no core dumps), CPU affinity, its own
   session, no new privileges, the kernel's kill if the grader dies, and a marker in its
-  environment; whatever it leaves running is killed when it ends (`kill_leftovers`);
+  environment; whatever it leaves running is killed when it ends (bubblewrap's PID
+  namespace; elsewhere `kill_marked` and `kill_leftovers`);
 - `bwrap`, where bubblewrap works (Linux with user namespaces; `apt install bubblewrap`):
   a root file system holding only the system folders, the interpreter, the grader
   package, the submission and the job folder (the data, caches, results and other
@@ -116,10 +117,6 @@ def plan() -> Plan:
     return Plan("landlock" if have["landlock"] else "none", layers, missing)
 
 
-def use_bwrap() -> bool:
-    return plan().sandbox == "bwrap"
-
-
 def weaknesses(isolation: dict) -> list[str]:
     """What a run's confinement (its `describe`) lacked, one line each, for the terminal
     and the batch to say out loud; empty with bubblewrap."""
@@ -189,10 +186,11 @@ DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom")
 
 def child_rules(*, job_dir: Path, show: list[Path], inputs: list[Path]) -> dict:
     """What the fallback layers let the child touch, handed to it in its request: read the
-    system folders, /proc and /sys (the kernel refuses it another process's environment
-    through the grader's PR_SET_DUMPABLE 0), the interpreter, the grader package, `show`
-    and its `inputs` (single files: not the folder beside them with the test labels);
-    write only its job folder (and /dev/shm)."""
+    system folders, /proc and /sys, the interpreter, the grader package, `show` and its
+    `inputs` (single files: not the folder beside them with the test labels); write only
+    its job folder (and /dev/shm). In /proc, Landlock refuses a sandboxed process the
+    environment, descriptors and folders of any process outside its domain, unless it
+    holds CAP_SYS_PTRACE: hence `nocaps` under a root grader (measured on Linux 6.18)."""
     read = [Path("/") / d for d in SYSTEM_DIRS] + [Path("/proc"), Path("/sys")]
     read += interpreter_paths() + list(show) + list(inputs)
     devices = [Path(d) for d in DEVICES] + sorted(Path("/dev").glob("nvidia*"))
