@@ -33,8 +33,8 @@ OPTIONS = {
     "--fail-under": (dict(dest="fail_under", type=float, metavar="POINTS"),
                      "exit 1 when the score is below POINTS"),
     "--allow-unconfined": (dict(dest="allow_unconfined", action="store_true"),
-                           "official grades even where bubblewrap cannot confine student code "
-                           "(a container without user namespaces); the results say so"),
+                           "official grades even where neither bubblewrap nor Landlock can "
+                           "confine student code's file system; the results say so"),
 }
 
 
