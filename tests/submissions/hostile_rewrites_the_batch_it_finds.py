@@ -1,5 +1,5 @@
 # Looks for the batch it is graded in, as a hostile student on a course server would:
-# through its parent's command line, environment and working folder, and the links in its
+# through its parent's command line and environment, and the links in its
 # own job folder (they lead to the data cache), then rewrites every gradebook, results.json
 # and cached file it can reach, and reports what it learned of the grader's environment.
 import os
