@@ -37,8 +37,8 @@ OPTIONS = {
                "the language of what the student reads: ko or en (default: the rubric's "
                "`language:`, else the locale, else en)"),
     "--allow-unconfined": (dict(dest="allow_unconfined", action="store_true"),
-                           "official grades even where bubblewrap cannot confine student code "
-                           "(a container without user namespaces); the results say so"),
+                           "official grades even where neither bubblewrap nor Landlock can "
+                           "confine student code's file system; the results say so"),
 }
 
 

@@ -32,7 +32,7 @@ from grader.load.submission import load_submission, source_digest
 from grader.report.artifacts import save_run
 from grader.report.results import build_results
 from grader.rubric import Rubric
-from grader.sandbox.confine import Limits, use_bwrap
+from grader.sandbox.confine import Limits, plan as confinement
 from grader.sandbox.launch import run_job
 from grader.sandbox.protocol import JobRequest, Run
 from grader.scoring import baseline_cache
@@ -66,7 +66,7 @@ class GradingContext:
     isolation: dict | None = None        # the confinement the submission's run had
     artifacts: list[str] | None = None   # what was saved beside the reports
     distribution: Distribution | None = None  # the baseline's accuracy over seeds, if known
-    confined: bool = False               # the child's file system is confined (bubblewrap)
+    confined: bool = False               # the child's file system is confined (bwrap, landlock)
     allow_unconfined: bool = False       # official even so: the instructor said so
 
 
@@ -231,7 +231,7 @@ def ensure_baselines(*, rubric: Rubric, data_dir: Path | None = None, quick: boo
 def _context(rubric, data_dir, quick, device, cache_dir, mode, cpus, gpu_share, use_cache,
              on_event) -> GradingContext:
     started = time.time()
-    confined = use_bwrap()  # GRADER_SANDBOX is checked before anything is prepared
+    confined = confinement().confined  # GRADER_SANDBOX is checked before anything is prepared
     device = resolve_device(device)
     on_event("grader", {"event": "phase", "phase": "data"})
     cache_dir = Path(cache_dir or paths.cache_dir())

@@ -62,11 +62,13 @@ def test_json_mode_prints_only_results(args, tmp_path):
 
 
 @pytest.mark.parametrize("mode,words", [("required", "is not a sandbox mode"),
-                                        ("bwrap", "bubblewrap is missing")])
+                                        ("bwrap", "bubblewrap is missing"),
+                                        ("landlock", "no Landlock")])
 def test_a_sandbox_mode_that_cannot_be_honoured_is_refused_at_start(
         mode, words, args, monkeypatch, capsys):
-    from grader.sandbox import confine
+    from grader.sandbox import confine, landlock
     monkeypatch.setattr(confine, "bwrap_works", lambda: False)  # as inside most containers
+    monkeypatch.setattr(landlock, "abi", lambda: 0)  # as on a kernel older than 5.13
     monkeypatch.setenv("GRADER_SANDBOX", mode)
     assert main(["--local", str(REPO / "student_template"), "--quick", *args]) == 2
     err = capsys.readouterr().err

@@ -11,7 +11,7 @@ import pytest
 from conftest import REPO, SUBMISSIONS, TINY_RUBRIC
 from grader.cli import main as cli
 from grader.commands import gradescope
-from grader.sandbox.confine import bwrap_works
+from grader.sandbox.confine import plan as confinement
 
 
 def unpack(bundle, root):
@@ -23,8 +23,8 @@ def unpack(bundle, root):
         (root / "source" / name).chmod(0o755)
 
 
-def run_autograder(root, fmnist_dir, cache):
-    env = {**os.environ, "AUTOGRADER_ROOT": str(root), "AUTOGRADER_PYTHON": sys.executable,
+def run_autograder(root, fmnist_dir, cache, **extra_env):
+    env = {**os.environ, **extra_env, "AUTOGRADER_ROOT": str(root), "AUTOGRADER_PYTHON": sys.executable,
            "PYTHONPATH": str(root / "source" / "grader-src"),  # the bundle's grader, not ours
            "GRADER_DATA_DIR": str(fmnist_dir), "GRADER_CACHE_DIR": str(cache)}
     done = subprocess.run([str(root / "source" / "run_autograder")], env=env,
@@ -48,7 +48,7 @@ def test_bundle_grades_a_submission_into_gradescope_results(tmp_path, fmnist_dir
     assert r["output_format"] == "md" and "## Rubric" in r["output"]
     assert r["score"] == sum(t["score"] for t in r["tests"]) and r["score"] > 0
     # official only where student code was confined (no --allow-unconfined here)
-    assert r["extra_data"]["official"] is bwrap_works() and r["extra_data"]["mode"] == "official"
+    assert r["extra_data"]["official"] is confinement().confined and r["extra_data"]["mode"] == "official"
     assert r["extra_data"]["provenance"]["rubric"]["name"] == "tiny"
 
     # a package upload (the template's three files) and a broken one
@@ -60,6 +60,35 @@ def test_bundle_grades_a_submission_into_gradescope_results(tmp_path, fmnist_dir
     shutil.copyfile(SUBMISSIONS / "fails_syntax_error.py", root / "submission" / "lab.py")
     broken = run_autograder(root, fmnist_dir, session_cache)
     assert broken["extra_data"]["failure"]["code"] == "syntax_error" and "line 5" in broken["output"]
+
+
+@pytest.mark.parametrize("sandbox", ["auto", "none"])
+def test_the_results_file_is_the_graders_last_word(sandbox, tmp_path, fmnist_dir, session_cache):
+    """A writer left behind to forge results.json dies with its run, before the grader
+    writes the file: in every mode (in `none` too, where nothing else stops its writes)."""
+    import time
+    rubric = tmp_path / "lab.yaml"
+    rubric.write_text(TINY_RUBRIC.format(time_limit=120).replace("max_epochs: 5", "max_epochs: 1"))
+    assert cli(["gradescope", "--rubric", str(rubric), "--out", str(tmp_path / "ag.zip")]) == 0
+    root = tmp_path / "autograder"
+    unpack(tmp_path / "ag.zip", root)
+    (root / "submission").mkdir(parents=True)
+    shutil.copyfile(SUBMISSIONS / "hostile_forges_the_gradescope_results.py", root / "submission" / "lab.py")
+    r = run_autograder(root, fmnist_dir, session_cache, GRADER_SANDBOX=sandbox)
+    time.sleep(1)  # the forger wrote every 50 ms while it lived
+    alive = [p for p in os.listdir("/proc") if p.isdigit() and _cmdline_has(p, b"hostile-gradescope-forger")]
+    for pid in alive:
+        os.kill(int(pid), 9)
+    assert alive == []
+    assert json.loads((root / "results" / "results.json").read_text()) == r
+    assert r["score"] != 1000 and r["extra_data"]["status"] == "graded"
+
+
+def _cmdline_has(pid, tag):
+    try:
+        return tag in open(f"/proc/{pid}/cmdline", "rb").read()
+    except OSError:
+        return False
 
 
 def test_an_invalid_rubric_is_refused_before_a_bundle_is_built(tmp_path):

@@ -1,6 +1,7 @@
 """Hostile submissions: each must get the grade an honest grader gives, the right reason,
 and leave nothing outside its own folder changed. Tests that need the bubblewrap layer
 skip where it is unavailable (macOS, containers without user namespaces)."""
+import functools
 import json
 import os
 import socket
@@ -16,9 +17,49 @@ from grader.grading import grade_submission
 from grader.report.markdown import render_markdown
 from grader.rubric import load_rubric
 
-# Skipped where bubblewrap is unavailable, and in a run with GRADER_SANDBOX=none (the fallback)
-needs_bwrap = pytest.mark.skipif(not isolation.bwrap_works() or os.environ.get("GRADER_SANDBOX") == "none",
-                                 reason="bubblewrap unavailable here or turned off")
+from grader.sandbox import landlock, seccomp
+
+# The modes a test can force: bubblewrap; bubblewrap present but failing, so `auto` falls
+# back to the layers; the fallback layers (all of them, Landlock alone, seccomp alone);
+# none. A mode the machine cannot give is skipped.
+CONFINED = ["bubblewrap", "bwrap_fails", "landlock"]
+EVERY = [*CONFINED, "none"]
+
+
+def force_mode(mode, monkeypatch, tmp_path_factory):
+    """Set GRADER_SANDBOX (and what the machine seems to have) for `mode`."""
+    if mode == "bubblewrap":
+        if not isolation.bwrap_works():
+            pytest.skip("bubblewrap unavailable here")
+        monkeypatch.setenv("GRADER_SANDBOX", "bwrap")
+        return
+    if mode == "none":
+        monkeypatch.setenv("GRADER_SANDBOX", "none")
+        return
+    if mode in ("bwrap_fails", "seccomp_only"):
+        # a bwrap that exits 1, as where AppArmor blocks it (in a folder named after no test)
+        fake = tmp_path_factory.mktemp("fake-bin")
+        (fake / "bwrap").write_text("#!/bin/sh\nexit 1\n")
+        (fake / "bwrap").chmod(0o755)
+        monkeypatch.setenv("PATH", f"{fake}:{os.environ['PATH']}")
+        monkeypatch.setattr(isolation, "bwrap_works", functools.cache(isolation.bwrap_works.__wrapped__))
+        monkeypatch.setenv("GRADER_SANDBOX", "auto")
+    else:
+        monkeypatch.setenv("GRADER_SANDBOX", "landlock")
+    if mode == "seccomp_only":
+        monkeypatch.setattr(landlock, "abi", lambda: 0)
+    if mode == "landlock_only":
+        monkeypatch.setattr(seccomp, "available", lambda: False)
+    if mode != "seccomp_only" and landlock.abi() < 1:
+        pytest.skip("no Landlock in this kernel")
+    if mode == "seccomp_only" and not seccomp.available():
+        pytest.skip("pyseccomp or libseccomp unavailable")
+
+
+@pytest.fixture(params=CONFINED)
+def confined_mode(request, monkeypatch, tmp_path_factory):
+    force_mode(request.param, monkeypatch, tmp_path_factory)
+    return request.param
 
 
 def grade(name, rubric, data_dir, cache, **kw):
@@ -50,13 +91,14 @@ def test_the_report_says_which_protections_were_in_force(fmnist_dir, session_cac
     r = grade(REPO / "reference" / "baseline.py", tiny_rubric, fmnist_dir, session_cache)
     iso = r["provenance"]["isolation"]
     assert {"sandbox", "filesystem", "network", "processes", "memory", "output", "time"} <= set(iso)
-    assert iso["sandbox"] == ("bubblewrap" if isolation.use_bwrap() else
-                              "none (bubblewrap unavailable or GRADER_SANDBOX=none)")
+    plan = isolation.plan()
+    assert iso["sandbox"] == {"bwrap": "bubblewrap", "landlock": "landlock"}.get(
+        plan.sandbox, "none (bubblewrap unavailable or GRADER_SANDBOX=none)")
     assert "Isolation of the submission's code" in render_markdown(r)
 
 
-@needs_bwrap
-def test_hunting_for_test_labels_finds_nothing(tmp_path, fmnist_dir, session_cache, tiny_rubric):
+def test_hunting_for_test_labels_finds_nothing(confined_mode, tmp_path, fmnist_dir, session_cache,
+                                              tiny_rubric):
     out = tmp_path / "out"
     out.mkdir()
     (out / "results.json").write_text("{}")
@@ -66,8 +108,8 @@ def test_hunting_for_test_labels_finds_nothing(tmp_path, fmnist_dir, session_cac
     assert r["status"] == "graded"
 
 
-@needs_bwrap
-def test_results_cannot_be_overwritten_now_or_later(tmp_path, fmnist_dir, session_cache, tiny_rubric):
+def test_results_cannot_be_overwritten_now_or_later(confined_mode, tmp_path, fmnist_dir, session_cache,
+                                                   tiny_rubric):
     out = tmp_path / "out"
     (out / "student").mkdir(parents=True)
     (out / "student" / "results.json").write_text('{"score": 1}')
@@ -110,8 +152,13 @@ def test_patching_torch_in_the_child_changes_nothing(fmnist_dir, session_cache, 
     assert patched["metrics"]["accuracy"] == honest["metrics"]["accuracy"] < 0.99
 
 
-@needs_bwrap
-def test_no_network(fmnist_dir, session_cache, tiny_rubric):
+@pytest.mark.parametrize("mode", ["bubblewrap", "landlock", "landlock_only", "seccomp_only"])
+def test_no_network(mode, monkeypatch, tmp_path_factory, fmnist_dir, session_cache, tiny_rubric):
+    """A connection to a server the test runs on 127.0.0.1 never arrives: bubblewrap has
+    no network, Landlock refuses TCP connect (ABI 4), seccomp any socket but AF_UNIX."""
+    force_mode(mode, monkeypatch, tmp_path_factory)
+    if mode == "landlock_only" and landlock.abi() < 4:
+        pytest.skip("Landlock ABI < 4 has no network rules")
     server = socket.socket()
     server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     server.bind(("127.0.0.1", 47123))
@@ -182,15 +229,10 @@ def test_a_child_that_cannot_start_is_the_graders_fault_not_the_students(tmp_pat
     assert out.startup_s is None and out.wall_s < 30
 
 
-@pytest.fixture(params=["bubblewrap", "none"])
-def sandbox_mode(request, monkeypatch):
-    """Each file-swap attack runs with bubblewrap (where it works) and without any."""
-    if request.param == "bubblewrap":
-        if not isolation.bwrap_works():
-            pytest.skip("bubblewrap unavailable here")
-        monkeypatch.setenv("GRADER_SANDBOX", "bwrap")
-    else:
-        monkeypatch.setenv("GRADER_SANDBOX", "none")
+@pytest.fixture(params=EVERY)
+def sandbox_mode(request, monkeypatch, tmp_path_factory):
+    """Each of these attacks runs in every mode the machine allows, none included."""
+    force_mode(request.param, monkeypatch, tmp_path_factory)
     return request.param
 
 
@@ -271,3 +313,190 @@ def test_killing_the_grader_kills_the_child_it_was_running(
     for pid in alive:  # a failing run must not leave its loop behind
         os.kill(pid, signal.SIGKILL)
     assert alive == []
+
+
+def test_a_failing_bubblewrap_falls_back_to_landlock_and_says_so(monkeypatch, tmp_path_factory,
+                                                                 fmnist_dir, session_cache, tiny_rubric):
+    force_mode("bwrap_fails", monkeypatch, tmp_path_factory)
+    r = grade_submission(submission=SUBMISSIONS / "fails_syntax_error.py", rubric=load_rubric(str(tiny_rubric)),
+                         data_dir=fmnist_dir, cache_dir=session_cache, mode="official")
+    assert r["provenance"]["isolation"]["sandbox"] == "landlock"
+    assert r["provenance"]["confined"] is True and r["official"] is True  # Landlock counts
+    monkeypatch.setenv("GRADER_SANDBOX", "bwrap")  # required, and not there: refused up front
+    with pytest.raises(isolation.SandboxUnavailable, match="GRADER_SANDBOX=bwrap"):
+        isolation.plan()
+    monkeypatch.setenv("GRADER_SANDBOX", "landlock")
+    monkeypatch.setattr(landlock, "abi", lambda: 0)
+    with pytest.raises(isolation.SandboxUnavailable, match="no Landlock"):
+        isolation.plan()
+
+
+def test_a_missing_layer_is_recorded_and_shown(monkeypatch, tmp_path_factory, fmnist_dir,
+                                               session_cache, tiny_rubric):
+    from grader.report.terminal import render_tables
+    from rich.console import Console
+    force_mode("landlock_only", monkeypatch, tmp_path_factory)
+    r = grade(REPO / "reference" / "baseline.py", tiny_rubric, fmnist_dir, session_cache)
+    iso = r["provenance"]["isolation"]
+    assert iso["sandbox"] == "landlock" and "seccomp" in iso["missing"]
+    assert "seccomp" not in iso["layers"] and "landlock" in iso["layers"]
+    console = Console(record=True, width=200)
+    console.print(render_tables(r))
+    assert "Confinement: seccomp unavailable here" in console.export_text()
+
+
+def _processes_with(tag: bytes) -> list[int]:
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if tag in (proc / "cmdline").read_bytes():
+                found.append(int(proc.name))
+        except OSError:
+            pass
+    return found
+
+
+def test_a_detached_process_with_an_empty_environment_dies_with_its_run(
+        sandbox_mode, fmnist_dir, session_cache, tiny_rubric):
+    """Double fork, setsid, exec with no environment: no marker to find it by. It must be
+    gone the moment the grading returns, in every mode."""
+    tag = b"hostile-empty-env-writer"
+    r = grade("hostile_detaches_with_an_empty_environment.py", tiny_rubric, fmnist_dir, session_cache)
+    left = _processes_with(tag)
+    for pid in left:  # a failing run must not leave it writing
+        os.kill(pid, 9)
+    assert r["status"] == "graded", r["failure"]
+    assert left == []
+
+
+@pytest.mark.parametrize("mode", CONFINED)  # with none it wrecks the gradebook: the issue
+def test_a_hostile_submission_in_a_batch_changes_nothing_but_its_own_job(
+        mode, monkeypatch, tmp_path, tmp_path_factory, fmnist_dir, session_cache, tiny_rubric):
+    """It looks for the batch through its parent's command line and environment and the
+    links in its job folder, then rewrites every gradebook, results.json and cached file
+    it finds. The honest student's feedback, the gradebook's rows and the cache must be
+    unchanged, and nothing of the grader's environment may reach its output."""
+    import sqlite3
+    import subprocess
+    import sys
+    force_mode(mode, monkeypatch, tmp_path_factory)
+    subs, out, cache = tmp_path / "subs", tmp_path / "out", tmp_path / "cache"
+    subs.mkdir()
+    (subs / "u_honest.py").write_text((REPO / "reference" / "baseline.py").read_text())
+    env = {**os.environ, "GRADER_CACHE_DIR": str(cache), "GRADER_TEST_SECRET": "hunter2-do-not-leak"}
+    command = [sys.executable, "-m", "grader.cli", "batch", str(subs), "--rubric", str(tiny_rubric),
+               "--out", str(out), "--quick", "--data-dir", str(fmnist_dir)]
+    first = subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0, first.stderr[-2000:]
+    before = snapshot(out / "feedback", cache)
+    rows = sqlite3.connect(out / "gradebook.sqlite").execute("SELECT * FROM grades").fetchall()
+    (subs / "u_hostile.py").write_text((SUBMISSIONS / "hostile_rewrites_the_batch_it_finds.py").read_text())
+    second = subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert second.returncode == 0, second.stderr[-2000:]
+    said = {"bubblewrap": "bwrap"}.get(mode, "landlock")  # the batch says what confines its runs
+    assert f"Confinement of student code: {said}" in second.stderr
+    after = snapshot(out / "feedback", cache)
+    assert {p: after.get(p) for p in before} == before
+    db = sqlite3.connect(out / "gradebook.sqlite")
+    assert set(rows) <= set(db.execute("SELECT * FROM grades").fetchall())
+    hostile = json.loads((out / "feedback" / "u_hostile" / "results.json").read_text())
+    tail = hostile["submission"]["output_tail"]
+    assert "REWROTE 0" in tail, tail
+    # (under bubblewrap its parent is the sandbox's own init, with the child's trimmed environment)
+    assert "hunter2-do-not-leak" not in json.dumps(hostile) and "GRADER_TEST_SECRET" not in tail
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="loader workers need two cores")
+def test_loader_workers_train_in_every_mode(sandbox_mode, fmnist_dir, session_cache, tiny_rubric):
+    r = grade("passes_with_a_transform_for_loader_workers.py", tiny_rubric, fmnist_dir, session_cache,
+              cpus=tuple(sorted(os.sched_getaffinity(0))[:2]))
+    assert r["status"] == "graded", (r["failure"], r["submission"]["output_tail"][-1500:])
+
+
+def _in_child(code: str, *args) -> str:
+    """Run `code` in a fresh interpreter (the layers hold for good) and return its output."""
+    import subprocess
+    import sys
+    done = subprocess.run([sys.executable, "-c", code, *map(str, args)], cwd=REPO, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+@pytest.mark.skipif(landlock.abi() < 1, reason="no Landlock in this kernel")
+def test_landlock_binding_reads_writes_and_connects_only_what_it_allows(tmp_path):
+    allowed, private, job = tmp_path / "input.npy", tmp_path / "labels.npy", tmp_path / "job"
+    allowed.write_text("images")
+    private.write_text("labels")
+    job.mkdir()
+    code = """
+import os, socket, sys
+from pathlib import Path
+from grader.sandbox import landlock
+from grader.sandbox.confine import interpreter_paths
+allowed, private, job = map(Path, sys.argv[1:4])
+landlock.restrict(read=[Path("/usr"), *interpreter_paths(), allowed], write=[job])
+def attempt(name, action):
+    try:
+        action()
+        print(name, "ok")
+    except OSError as e:
+        print(name, "refused", e.errno)
+attempt("read input", allowed.read_text)
+attempt("read labels", private.read_text)
+attempt("list folder", lambda: os.listdir(allowed.parent))
+attempt("write job", lambda: (job / "result.pt").write_text("x"))
+attempt("rename in job", lambda: os.replace(job / "result.pt", job / "r2"))
+attempt("write outside", lambda: (allowed.parent / "forged").write_text("x"))
+attempt("connect", lambda: socket.create_connection(("127.0.0.1", 9), timeout=1))
+attempt("signal grader", lambda: os.kill(os.getppid(), 0))
+"""
+    out = _in_child(code, allowed, private, job)
+    for line in ("read input ok", "write job ok", "rename in job ok", "read labels refused 13",
+                 "list folder refused 13", "write outside refused 13"):
+        assert line in out, out
+    assert not (tmp_path / "forged").exists()
+    if landlock.abi() >= 4:
+        assert "connect refused 13" in out, out
+    if landlock.abi() >= 6:
+        assert "signal grader refused 1" in out, out
+
+
+@pytest.mark.skipif(not seccomp.available(), reason="pyseccomp or libseccomp unavailable")
+def test_seccomp_keeps_unix_sockets_threads_and_forks_and_nothing_else():
+    code = """
+import os, socket, threading
+from grader.sandbox import seccomp
+seccomp.restrict()
+for family in (socket.AF_INET, socket.AF_INET6, socket.AF_NETLINK):
+    try:
+        socket.socket(family, socket.SOCK_DGRAM if family == socket.AF_NETLINK else socket.SOCK_STREAM)
+        print(family.name, "ok")
+    except OSError as e:
+        print(family.name, "refused", e.errno)
+a, b = socket.socketpair()
+t = threading.Thread(target=print, args=("thread ok",))
+t.start(); t.join()
+pid = os.fork()
+if pid == 0:
+    os._exit(7)
+print("fork", os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+import ctypes
+print("ptrace", ctypes.CDLL(None, use_errno=True).ptrace(16, os.getppid(), 0, 0), ctypes.get_errno())
+"""
+    out = _in_child(code)
+    assert "AF_INET refused 97" in out and "AF_INET6 refused 97" in out and "AF_NETLINK refused 97" in out
+    assert "thread ok" in out and "fork 7" in out
+    assert "ptrace -1 1" in out  # PTRACE_ATTACH to the grader: EPERM
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only a root grader's child has capabilities to drop")
+def test_a_root_childs_capabilities_are_all_dropped():
+    code = """
+from grader.sandbox.confine import drop_capabilities
+drop_capabilities()
+print([line for line in open("/proc/self/status") if line.startswith("Cap")])
+"""
+    out = _in_child(code)
+    for field in ("CapEff", "CapPrm", "CapBnd", "CapAmb"):
+        assert f"{field}:\\t0000000000000000" in out, out

@@ -22,7 +22,7 @@ from rich.table import Table
 from grader import paths
 from grader.failures import EXIT_GRADED, EXIT_INTERNAL, EXIT_USAGE
 from grader.files import sweep_scratch
-from grader.sandbox.confine import use_bwrap
+from grader.sandbox import confine
 from grader.batch import export, gradebook
 from grader.batch.amend import apply
 from grader.batch.executors import EXECUTORS, Job, run_local, run_ray, run_slurm, worker_slots
@@ -145,11 +145,17 @@ def main(*, folder: Path, out: Path, rubric: str = "cifar10", workers: int = 1, 
             console.print(f"Class summary: {export.main(out=out, fmt='summary', rubric=spec.name)[0]}")
             console.print(f"Dashboard: {export.main(out=out, fmt='dashboard', rubric=spec.name)[0]}")
         return EXIT_GRADED
-    if not use_bwrap():
-        console.print("[bold yellow]warning[/]: bubblewrap is unavailable here, so student code "
-                      "could reach the grader's files; grades are recorded as NOT official "
-                      + ("(accepted: --allow-unconfined)" if allow_unconfined else
-                         "unless you pass --allow-unconfined"))
+    plan = confine.plan()
+    console.print(f"Confinement of student code: {plan.sandbox}"
+                  + (f" ({' + '.join(plan.layers)})" if plan.layers else ""))
+    if not plan.confined:
+        console.print("[bold yellow]warning[/]: neither bubblewrap nor Landlock works here, so "
+                      "student code could reach the grader's files; grades are recorded as NOT "
+                      "official " + ("(accepted: --allow-unconfined)" if allow_unconfined else
+                                     "unless you pass --allow-unconfined"))
+    elif plan.missing:
+        console.print(f"[bold yellow]warning[/]: bubblewrap is unavailable here; the fallback "
+                      f"runs without {', '.join(plan.missing)} (README: Security)")
     pinned = spec.baseline.pinned_accuracy is not None
     console.print("Baseline: " + ("pinned by the rubric" if pinned else
                                   f"calibrated over {spec.baseline.calibration_seeds} seeds (each "

@@ -3,8 +3,8 @@ bundle; inside Gradescope's container `run_autograder` grades /autograder/submis
 /autograder/results/results.json. Grades made there are official: the student controls
 neither the grader nor the data.
 
-The bundle holds setup.sh (a Python 3.11 or newer, the CPU build of torch, bubblewrap, the
-grader; then the data set is downloaded and decoded and the baseline trained once, into
+The bundle holds setup.sh (a Python 3.11 or newer, the CPU build of torch, bubblewrap and
+libseccomp2, the grader; then the data set is downloaded and decoded and the baseline trained once, into
 the image, so a submission trains only itself), run_autograder, the rubric, and the
 grader's source. AUTOGRADER_ROOT and AUTOGRADER_PYTHON let a test run it on a simulated tree.
 
@@ -70,7 +70,8 @@ make_venv() {
 main() {
     export DEBIAN_FRONTEND=noninteractive
     apt-get update
-    apt-get install -y python3 python3-venv bubblewrap
+    # bubblewrap where the container allows it; else the Landlock fallback, with libseccomp
+    apt-get install -y python3 python3-venv bubblewrap libseccomp2
     make_venv
     "$VENV/bin/pip" install --upgrade pip
     "$VENV/bin/pip" install torch torchvision --index-url https://download.pytorch.org/whl/cpu
@@ -101,10 +102,11 @@ SOURCE_ITEMS = ("grader", "rubrics", "reference", "student_template", "student_t
 def build_bundle(*, rubric: str = "cifar10", out: Path = Path("autograder.zip"),
                  data_dir: str | None = None, allow_unconfined: bool = False,
                  lang: str | None = None) -> Path:
-    """The zip to upload as the assignment's autograder. `allow_unconfined`: its grades are
-    official even where Gradescope's container keeps bubblewrap from confining student
-    code (most containers do); otherwise they say they are not. `lang`: the language
-    students read (else the rubric's `language:`, else English)."""
+    """The zip to upload as the assignment's autograder. Where Gradescope's container keeps
+    bubblewrap from running (most do), the Landlock fallback confines student code and the
+    grades are official. `allow_unconfined`: official even where neither can run (a kernel
+    without Landlock); otherwise they say they are not. `lang`: the language students read
+    (else the rubric's `language:`, else English)."""
     spec = load_rubric(rubric)  # refuse an invalid rubric now, not in Gradescope
     if not (paths.ROOT / "pyproject.toml").is_file():
         raise FileNotFoundError("build the bundle from a clone of the grader's repository "
@@ -146,7 +148,10 @@ def prepare(root: Path) -> None:
 
 
 def run(root: Path) -> int:
-    """Grade /autograder/submission; always leave a results.json Gradescope can show."""
+    """Grade /autograder/submission; always leave a results.json Gradescope can show. It
+    is written here, last, by the grader's own process: by then every child, and whatever
+    a child left running, has been killed (grader.sandbox.launch), and no child could
+    write under /autograder/results while it lived (bubblewrap or Landlock)."""
     from grader.grading import grade_submission
     from grader.report.markdown import render_markdown
     from grader.files import write_json

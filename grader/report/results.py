@@ -23,8 +23,9 @@ from grader.scoring.points import decide_tier, pending_points, total
 ADVISORY = N_("Advisory score: graded where the student controls the environment. "
               "The official grade comes from the instructor's run.")
 UNCONFINED = N_("NOT OFFICIAL: the submission's code ran without file-system confinement "
-                "(bubblewrap unavailable here), so it could have reached the grader's files. "
-                "Grade where bubblewrap works, or accept this with --allow-unconfined.")
+                "(neither bubblewrap nor Landlock here), so it could have reached the grader's "
+                "files. Grade where bubblewrap or Landlock works, or accept this with "
+                "--allow-unconfined.")
 UNOFFICIAL_QUICK = N_("UNOFFICIAL smoke run (--quick): {train} training images, {epochs}. "
                       "Accuracies and points are not comparable with the real grade.")
 

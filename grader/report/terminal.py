@@ -14,6 +14,7 @@ from grader.failures import describe
 from grader.i18n import N_, _
 from grader.report.results import score_line
 from grader.report.rows import WHO, count, detail, gain_summary, points, state, summary_rows
+from grader.sandbox.confine import weaknesses
 
 PHASES = {"data": N_("preparing data"), "import": N_("importing hooks"),
           "inspect": N_("inspecting the model"), "train": N_("training"),
@@ -84,6 +85,8 @@ def render_tables(results: dict) -> Group:
     parts = []
     if results["notice"]:
         parts.append(Text(results["notice"], style="bold yellow"))
+    for line in weaknesses(results["provenance"].get("isolation") or {}):
+        parts.append(Text(_("Confinement:") + " " + line, style="yellow"))
     if results["anomaly"]:
         parts.append(Text(_("FLAGGED FOR REVIEW:") + " " + results["anomaly"], style="bold red"))
     if results["failure"]:

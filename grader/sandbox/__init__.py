@@ -5,5 +5,6 @@
 `worker` and `hooks` run in the child only: no module outside this package imports them
 (tests/test_architecture.py checks it). The child may import the stages it needs
 (inspection.facts, training, load.datasets); bubblewrap shows it the grader package
-folder alone, so everything the child needs lives inside grader/.
+folder alone, so everything the child needs lives inside grader/. Without bubblewrap the
+child confines itself first thing (`confine.enter`: `landlock`, `seccomp`).
 """

@@ -1,16 +1,25 @@
 """How the child process is confined: what it may see, use and leave behind.
 
-Two layers, and every result says which were in force (`describe`):
+Layers, and every result says which were in force (`describe`):
 - always (POSIX): resource limits set before the child starts (memory, size of any file it
   writes, its log included, number of processes, no core dumps), CPU affinity, its own
-  session, and a marker in its environment so that anything it leaves running is found
-  and killed;
-- where bubblewrap works (Linux with user namespaces; `apt install bubblewrap`): a root
-  file system holding only the system folders, the interpreter, the grader package, the
-  submission and the job folder (the data, caches, results and other students' work are
-  not there at all), no network, its own PID namespace (the kernel ends every process in
-  it when it ends), no capabilities, user `nobody`.
-GRADER_SANDBOX=none turns the second layer off; GRADER_SANDBOX=bwrap makes it mandatory.
+  session, no new privileges, the kernel's kill if the grader dies, and a marker in its
+  environment; whatever it leaves running is killed when it ends (bubblewrap's PID
+  namespace; elsewhere `kill_marked` and `kill_leftovers`);
+- `bwrap`, where bubblewrap works (Linux with user namespaces; `apt install bubblewrap`):
+  a root file system holding only the system folders, the interpreter, the grader
+  package, the submission and the job folder (the data, caches, results and other
+  students' work are not there at all), no network, its own PID namespace (the kernel
+  ends every process in it when it ends), no capabilities, user `nobody`;
+- `landlock`, the fallback that needs no user namespaces (Docker, Gradescope, GitHub's
+  ubuntu-24.04 runners), stacked in the child before it imports student code
+  (`enter`): Landlock (`landlock.py`: read the system, the interpreter, the grader and
+  its inputs, write only the job folder; no TCP; no signals out), seccomp (`seccomp.py`:
+  AF_UNIX sockets only, no ptrace, mount or namespaces) where libseccomp loads, and, when
+  the grader runs as root, no capabilities (`nocaps`).
+GRADER_SANDBOX picks: `auto` (bubblewrap where it works, else the fallback layers this
+machine has), `bwrap` or `landlock` (required: refused at the start where unavailable),
+`none`; anything else is refused.
 """
 from __future__ import annotations
 
@@ -55,24 +64,76 @@ def bwrap_works() -> bool:
         return False
 
 
-MODES = ("auto", "bwrap", "none")
+MODES = ("auto", "bwrap", "landlock", "none")
+FALLBACK_LAYERS = ("landlock", "seccomp", "nocaps")
 
 
-def use_bwrap() -> bool:
-    """Whether the child runs inside bubblewrap, as GRADER_SANDBOX says: `auto` (default:
-    where it works), `bwrap` (required: refused where it does not), `none`."""
+@dataclass(frozen=True)
+class Plan:
+    """The confinement a run gets: `sandbox` names what confines its file system (bwrap,
+    landlock or none), `layers` the fallback layers stacked in the child, `missing` those
+    of them this machine cannot give (the terminal and the batch warn about them)."""
+    sandbox: str
+    layers: tuple[str, ...] = ()
+    missing: tuple[str, ...] = ()
+
+    @property
+    def confined(self) -> bool:
+        return self.sandbox != "none"
+
+
+def fallback_available() -> dict[str, bool]:
+    from grader.sandbox import landlock, seccomp
+    root = hasattr(os, "geteuid") and os.geteuid() == 0
+    return {"landlock": landlock.abi() >= 1, "seccomp": seccomp.available(),
+            "nocaps": root and sys.platform.startswith("linux")}
+
+
+def plan() -> Plan:
+    """The confinement GRADER_SANDBOX asks for, refused (SandboxUnavailable) where it cannot
+    be had, so that a run never ends up weaker than asked without saying so."""
     mode = os.environ.get("GRADER_SANDBOX", "auto") or "auto"
     if mode not in MODES:
         raise SandboxUnavailable(f"GRADER_SANDBOX={mode!r} is not a sandbox mode (choose from "
                                  f"{', '.join(MODES)})")
     if mode == "none":
-        return False
+        return Plan("none")
     if mode == "bwrap" and not bwrap_works():
         raise SandboxUnavailable("GRADER_SANDBOX=bwrap, but bubblewrap is missing or cannot "
                                  "create user namespaces here (Debian/Ubuntu: apt install "
                                  "bubblewrap; Ubuntu 24.04 also needs sysctl "
-                                 "kernel.apparmor_restrict_unprivileged_userns=0)")
-    return bwrap_works()
+                                 "kernel.apparmor_restrict_unprivileged_userns=0; Docker: "
+                                 "--security-opt seccomp=unconfined --security-opt "
+                                 "apparmor=unconfined); GRADER_SANDBOX=landlock needs neither")
+    if mode != "landlock" and bwrap_works():
+        return Plan("bwrap")
+    have = fallback_available()
+    if mode == "landlock" and not have["landlock"]:
+        raise SandboxUnavailable("GRADER_SANDBOX=landlock, but this kernel has no Landlock "
+                                 "(Linux 5.13 or newer with landlock in its lsm= list)")
+    layers = tuple(name for name in FALLBACK_LAYERS if have[name])
+    # nocaps is for a root grader only: a grader that is not root has nothing to drop
+    missing = tuple(name for name in FALLBACK_LAYERS if not have[name] and name != "nocaps")
+    return Plan("landlock" if have["landlock"] else "none", layers, missing)
+
+
+def weaknesses(isolation: dict) -> list[str]:
+    """What a run's confinement (its `describe`) lacked, one line each, for the terminal
+    and the batch to say out loud; empty with bubblewrap."""
+    if isolation.get("sandbox") == "bubblewrap":
+        return []
+    if isolation.get("sandbox") != "landlock":
+        return ["student code ran without file-system confinement (neither bubblewrap nor "
+                "Landlock here, or GRADER_SANDBOX=none): it could reach the grader's files"]
+    out = [f"{name} unavailable here: " + {
+        "seccomp": "sockets other than TCP (UDP, raw) and ptrace were not filtered "
+                   "(pip install pyseccomp; apt install libseccomp2)"}.get(name, name)
+           for name in isolation.get("missing", [])]
+    if "NOT" in isolation.get("network", ""):
+        out.append("the network was not isolated (Landlock ABI < 4 and no seccomp)")
+    if isolation.get("signals", "").startswith("may signal"):
+        out.append("the child could signal the grader (Landlock ABI < 6: Linux before 6.12)")
+    return out
 
 
 SYSTEM_DIRS = ("usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "etc")
@@ -118,7 +179,69 @@ def interpreter_paths() -> list[Path]:
                                               for d in SYSTEM_DIRS))
 
 
+# Devices a training run uses (CUDA's come from /dev/nvidia*). /dev/shm is written like
+# the job folder: DataLoader workers create, resize and unlink their shared tensors there.
+DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom")
+
+
+def child_rules(*, job_dir: Path, show: list[Path], inputs: list[Path]) -> dict:
+    """What the fallback layers let the child touch, handed to it in its request: read the
+    system folders, /proc and /sys, the interpreter, the grader package, `show` and its
+    `inputs` (single files: not the folder beside them with the test labels); write only
+    its job folder (and /dev/shm). In /proc, Landlock refuses a sandboxed process the
+    environment, descriptors and folders of any process outside its domain, unless it
+    holds CAP_SYS_PTRACE: hence `nocaps` under a root grader (measured on Linux 6.18)."""
+    read = [Path("/") / d for d in SYSTEM_DIRS] + [Path("/proc"), Path("/sys")]
+    read += interpreter_paths() + list(show) + list(inputs)
+    devices = [Path(d) for d in DEVICES] + sorted(Path("/dev").glob("nvidia*"))
+    return {"read": [str(p) for p in read], "write": [str(job_dir), "/dev/shm"],
+            "devices": [str(p) for p in devices]}
+
+
+PR_CAPBSET_DROP, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 24, 47, 4
+CAP_VERSION_3 = 0x20080522
+
+
+def drop_capabilities() -> dict:
+    """A child of a root grader keeps uid 0 but no capability, now or after any exec: it
+    cannot read the grader's environment (the grader is not dumpable, and that takes
+    CAP_SYS_PTRACE), override file permissions or signal other users' processes."""
+    import ctypes
+    libc = _libc()
+    for cap in range(64):  # the bounding set first: dropping it needs CAP_SETPCAP
+        if libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
+            break
+    libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+    header = (ctypes.c_uint32 * 2)(CAP_VERSION_3, 0)
+    data = (ctypes.c_uint32 * 6)()  # effective, permitted, inheritable x 2 words: all zero
+    if libc.capset(header, data) != 0:
+        raise OSError(ctypes.get_errno(), "capset failed")
+    return {"capabilities": "none"}
+
+
+def enter(layers: list[str], rules: dict) -> dict:
+    """In the child, before it imports any student code: stack the fallback layers it was
+    given. A layer that fails raises: the run must not go on weaker than its record says."""
+    from grader.sandbox import landlock, seccomp
+    if "seccomp" in layers and not seccomp.available():  # loads libseccomp while it may
+        raise OSError("seccomp was asked for, but pyseccomp or libseccomp does not load")
+    _libc()  # found while the file system is still open
+    done = {}
+    if "landlock" in layers:
+        done["landlock"] = landlock.restrict(read=[Path(p) for p in rules["read"]],
+                                             write=[Path(p) for p in rules["write"]],
+                                             devices=[Path(p) for p in rules["devices"]])
+    if "seccomp" in layers:
+        done["seccomp"] = seccomp.restrict()
+    if "nocaps" in layers:
+        done["nocaps"] = drop_capabilities()
+    return done
+
+
 PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
+PR_SET_CHILD_SUBREAPER = 36
+PR_SET_NO_NEW_PRIVS = 38
 
 
 @functools.cache
@@ -131,7 +254,7 @@ def _libc():
         return None
 
 
-def preexec(limits: Limits, cpus: set[int] | None):
+def preexec(limits: Limits, cpus: set[int] | None, no_new_privs: bool = True):
     """Runs in the child between fork and exec: limits it and everything it starts, and
     has the kernel kill it if the grader dies (kill -9 of a batch driver must not leave
     a child training past its limit). bubblewrap's --die-with-parent does the same."""
@@ -143,6 +266,8 @@ def preexec(limits: Limits, cpus: set[int] | None):
             libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
             if os.getppid() != parent:  # the grader died before the line above
                 os._exit(1)
+            if no_new_privs:  # no set-uid programs; it marks all it starts (kill_leftovers)
+                libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
         def cap(which, value):
             resource.setrlimit(which, (value, value))
         if limits.memory_mb:
@@ -153,6 +278,18 @@ def preexec(limits: Limits, cpus: set[int] | None):
         if cpus and hasattr(os, "sched_setaffinity"):
             os.sched_setaffinity(0, cpus)
     return apply
+
+
+def guard_grader() -> None:
+    """Make the grader's own process the fallback's safety net, once: not dumpable (its
+    /proc/PID/environ, with the instructor's tokens, is then unreadable to a child of the
+    same uid, and to a root child without CAP_SYS_PTRACE), and a child subreaper (what a
+    child leaves running is re-parented to the grader instead of init, where
+    `kill_leftovers` finds it whatever it did to its environment). Linux only."""
+    libc = _libc() if sys.platform.startswith("linux") else None
+    if libc is not None:
+        libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+        libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 
 
 def cpu_set(threads: int) -> set[int] | None:
@@ -177,24 +314,95 @@ def kill_marked(token: str) -> int:
     return killed
 
 
-def describe(limits: Limits, sandboxed: bool, device: str) -> dict:
+def _status(pid: str) -> dict[str, str]:
+    lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    return dict(line.split(":\t", 1) for line in lines if ":\t" in line)
+
+
+def kill_leftovers(live: set[int]) -> int:
+    """Kill what children left behind after leaving their process group, whatever became
+    of their environment (a re-exec with none escapes `kill_marked`): with the grader a
+    subreaper (`guard_grader`), each is now the grader's own child, and it carries the
+    no_new_privs bit (and any seccomp filter) every child gets, which the grader lacks.
+    `live`: the workers still running (other jobs of a batch), left alone. Reaps what it
+    kills. Linux only."""
+    me = str(os.getpid())
+    try:
+        mine = _status("self")
+    except OSError:
+        return 0
+    killed: list[int] = []
+    for _ in range(50):  # what a killed one had started is re-parented to us in turn
+        found = _leftovers(me, mine, live)
+        if not found:
+            break
+        killed += found
+    return len(killed)
+
+
+def _leftovers(me: str, mine: dict, live: set[int]) -> list[int]:
+    killed = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            st = _status(entry.name)
+            marked = (st.get("NoNewPrivs", "0").strip() != mine.get("NoNewPrivs", "0").strip()
+                      or int(st.get("Seccomp_filters", 0)) > int(mine.get("Seccomp_filters", 0)))
+            if st.get("PPid", "").strip() == me and marked and int(entry.name) not in live:
+                os.kill(int(entry.name), signal.SIGKILL)
+                killed.append(int(entry.name))
+        except (OSError, ValueError):
+            continue
+    for pid in killed:  # our children now: reap them, or they stay as zombies
+        _reap(pid)
+    return killed
+
+
+def _reap(pid: int, wait_s: float = 5) -> None:
+    import time
+    deadline = time.monotonic() + wait_s  # a process stuck in the kernel must not hang us
+    while time.monotonic() < deadline:
+        try:
+            if os.waitpid(pid, os.WNOHANG)[0]:
+                return
+        except ChildProcessError:
+            return
+        time.sleep(0.01)
+
+
+def describe(limits: Limits, plan: Plan, device: str) -> dict:
     memory = (f"RLIMIT_DATA {limits.memory_mb} MiB" if limits.memory_mb
               else "GPU memory fraction (address-space limits break CUDA)")
-    if sandboxed:
-        return {"sandbox": "bubblewrap",
+    common = {"memory": memory, "output": f"files of at most {limits.output_mb} MiB",
+              "cpu": f"{limits.threads} core(s)", "time": f"{limits.time_s:.0f} s", "device": device}
+    if plan.sandbox == "bwrap":
+        return {"sandbox": "bubblewrap", "layers": ["bwrap"],
                 "filesystem": "only system folders, the interpreter, the grader and the job's "
                               "own files are visible; only the job folder is writable",
                 "network": "none (own network namespace)",
                 "processes": f"own PID namespace, at most {limits.processes}",
-                "user": "nobody, no capabilities", "memory": memory,
-                "output": f"files of at most {limits.output_mb} MiB",
-                "cpu": f"{limits.threads} core(s)", "time": f"{limits.time_s:.0f} s", "device": device}
-    nproc = ("not limited (root ignores RLIMIT_NPROC)" if os.geteuid() == 0
-             else f"at most {limits.processes}")
-    return {"sandbox": "none (bubblewrap unavailable or GRADER_SANDBOX=none)",
-            "filesystem": "NOT isolated: same user as the grader",
-            "network": "NOT isolated",
-            "processes": f"own session, {nproc}; leftovers killed by marker",
-            "user": "same as the grader", "memory": memory,
-            "output": f"files of at most {limits.output_mb} MiB",
-            "cpu": f"{limits.threads} core(s)", "time": f"{limits.time_s:.0f} s", "device": device}
+                "user": "nobody, no capabilities", **common}
+    from grader.sandbox import landlock
+    root = os.geteuid() == 0
+    nproc = "not limited (root ignores RLIMIT_NPROC)" if root else f"at most {limits.processes}"
+    layers, abi = list(plan.layers), landlock.abi()
+    if "landlock" in layers:
+        filesystem = ("Landlock: reads the system, the interpreter, the grader and its own "
+                      "inputs; writes only the job folder")
+    else:
+        filesystem = "NOT isolated: same user as the grader"
+    net = []
+    if "landlock" in layers and abi >= 4:
+        net.append("no TCP (Landlock)")
+    if "seccomp" in layers:
+        net.append("no sockets but AF_UNIX (seccomp)")
+    return {"sandbox": plan.sandbox if plan.sandbox == "landlock" else
+            "none (bubblewrap unavailable or GRADER_SANDBOX=none)",
+            "layers": layers, "missing": list(plan.missing),
+            "filesystem": filesystem, "network": ", ".join(net) or "NOT isolated",
+            "processes": f"own session, {nproc}; what it leaves running is killed when it ends",
+            "signals": ("only inside its own domain (Landlock)" if "landlock" in layers and abi >= 6
+                        else "may signal the grader's other processes of its user"),
+            "system calls": ("no ptrace, mount, namespaces, io_uring (seccomp)" if "seccomp" in layers
+                             else "not filtered"),
+            "user": "same as the grader, no new privileges"
+                    + (", no capabilities" if "nocaps" in layers else ""), **common}

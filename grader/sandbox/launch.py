@@ -14,6 +14,7 @@ import signal
 import stat
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -36,6 +37,17 @@ MAX_EVENT_BYTES = 2**20        # one event
 # Variables the child may inherit; everything else (tokens, credentials) stays behind.
 ENV_PASSTHROUGH = ("PATH", "LANG", "LC_ALL", "PYTHONPATH", "CUDA_VISIBLE_DEVICES",
                    "VIRTUAL_ENV", "SYSTEMROOT")
+
+
+@dataclass
+class _Workers:
+    """The workers running now, in every thread of this grader (a batch runs several):
+    the leftover sweep of one run must not take another run's worker for a leftover."""
+    pids: set[int]
+    lock: threading.Lock
+
+
+RUNNING = _Workers(set(), threading.Lock())
 
 
 @dataclass
@@ -62,7 +74,6 @@ def run_job(job_dir: Path, request: JobRequest, *, files: dict[str, Path], limit
     request = replace(request, inputs={name: str(path) for name, path in seen.items()},
                       submission=str(Path(request.submission).resolve()),
                       reference=str(Path(request.reference).resolve()))
-    request.write(job_dir)
     device = request.device
     work = job_dir / "work"
     work.mkdir(parents=True, exist_ok=True)
@@ -72,7 +83,13 @@ def run_job(job_dir: Path, request: JobRequest, *, files: dict[str, Path], limit
                OMP_NUM_THREADS=str(limits.threads), MKL_NUM_THREADS=str(limits.threads),
                PYTHONDONTWRITEBYTECODE="1", GRADER_JOB=token)
     env[ENV] = current()  # the child writes its messages in the run's language
-    sandboxed = confine.use_bwrap()
+    plan = confine.plan()
+    sandboxed = plan.sandbox == "bwrap"
+    if not sandboxed:
+        confine.guard_grader()
+        request = replace(request, layers=list(plan.layers), rules=confine.child_rules(
+            job_dir=job_dir, show=show, inputs=list(inputs)))
+    request.write(job_dir)
     command = [sys.executable, "-m", "grader.sandbox.worker", str(job_dir)]
     for src, dst in inputs.items():
         dst.parent.mkdir(parents=True, exist_ok=True)
@@ -109,9 +126,11 @@ def run_job(job_dir: Path, request: JobRequest, *, files: dict[str, Path], limit
     # (a link to the grader's own files, a FIFO, /dev/zero) is never opened by the parent.
     with open(log_path, "w+b") as log, open(events_path, "rb") as events_file:
         events = _Lines(events_file)
-        proc = subprocess.Popen(command, cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True,
-                                preexec_fn=confine.preexec(limits, cpus))
+        with RUNNING.lock:  # registered before the sweep of another run can see it
+            proc = subprocess.Popen(command, cwd=work, env=env, stdin=subprocess.DEVNULL,
+                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                    preexec_fn=confine.preexec(limits, cpus, not sandboxed))
+            RUNNING.pids.add(proc.pid)
         timed_out = False
         while proc.poll() is None:
             _relay(events, relay)
@@ -120,7 +139,12 @@ def run_job(job_dir: Path, request: JobRequest, *, files: dict[str, Path], limit
                 break
             time.sleep(POLL_S)
         _kill_group(proc)
+        with RUNNING.lock:
+            RUNNING.pids.discard(proc.pid)
         confine.kill_marked(token)
+        if not sandboxed:  # bubblewrap's PID namespace ends them all by itself
+            with RUNNING.lock:  # no worker starts while the sweep looks
+                confine.kill_leftovers(RUNNING.pids)
         _relay(events, relay)
         tail = _tail(log)
     wall = time.monotonic() - start
@@ -137,7 +161,7 @@ def run_job(job_dir: Path, request: JobRequest, *, files: dict[str, Path], limit
     elif result is None:
         result = _keep_facts(partial, _death_reason(proc.returncode, tail))
     return ChildOutcome(result, proc.returncode, wall, tail,
-                        confine.describe(limits, sandboxed, device), startup)
+                        confine.describe(limits, plan, device), startup)
 
 
 class _Lines:

@@ -31,6 +31,8 @@ class JobRequest:
     epochs_override: int | None = None  # --quick: the rubric's quick epochs
     modules: list[str] = field(default_factory=list)  # submodules the rubric's checks name
     keep_weights: bool = False    # return the trained state_dict (the run's output folder)
+    layers: list[str] = field(default_factory=list)  # fallback layers the child stacks first
+    rules: dict | None = None     # what those layers let it touch (confine.child_rules)
 
     def write(self, job_dir: Path) -> None:
         write_json(Path(job_dir) / REQUEST, asdict(self))

@@ -32,6 +32,9 @@ def main(job_dir: str) -> int:
         events.write(json.dumps(event) + "\n")
 
     try:
+        if request.layers:  # before anything else is imported, student code above all
+            from grader.sandbox.confine import enter
+            enter(request.layers, request.rules)
         _warm_up(request)
         emit({"event": "ready"})  # the parent starts the submission's clock here
         (run_predict if request.mode == "predict" else run)(request, state, emit)
