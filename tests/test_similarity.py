@@ -74,6 +74,18 @@ def test_a_renamed_copy_is_found_and_the_starter_code_is_not():
     assert "nn.BatchNorm2d" in excerpt or "nn.Conv2d" in excerpt
 
 
+def test_copies_of_the_instructors_solution_are_not_starter_code():
+    """Only the template and the reference baseline are subtracted: two students who hand
+    in the instructor's strong solution (leaked), one with its names changed, are a pair."""
+    strong = (REPO / "reference" / "strong.py").read_text()
+    renamed = strong.replace("StrongCNN", "MyNet").replace("conv_bn", "block")
+    found = similarity.code_matches({"u_one": {"model.py": strong}, "u_two": {"net.py": renamed},
+                                     "u_other": submission(OTHER)})
+    assert list(found) == [("u_one", "u_two")]
+    (share_a, share_b), _, _ = found[("u_one", "u_two")]
+    assert share_a > 0.9 and share_b > 0.9
+
+
 def predictions(rng, labels, accuracy, classes=10):
     wrong = rng.random(len(labels)) > accuracy
     pred = labels.copy()

@@ -159,9 +159,13 @@ def _strength(p: Pair) -> float:
 
 
 def starter_code() -> list[str]:
-    """What every student starts from: the template's files and the reference hooks."""
-    files = sorted((paths.ROOT / "student_template").glob("*.py")) + sorted(paths.REFERENCE_DIR.glob("*.py"))
-    return [f.read_text(errors="replace") for f in files]
+    """What every student starts from: the template's files (either language's copy) and
+    the reference baseline. Not the instructor's solutions beside it (strong.py,
+    simple_cnn.py): students never get those, and two hand-ins copied from a leaked one
+    are exactly what this check is for."""
+    files = [f for folder in ("student_template", "student_template_ko")
+             for f in sorted((paths.ROOT / folder).glob("*.py"))]
+    return [f.read_text(errors="replace") for f in files + [paths.REFERENCE_DIR / "baseline.py"]]
 
 
 def read_source(origin: Path) -> dict[str, str] | None:
