@@ -300,7 +300,7 @@ def _train_one(who: str, source: Path, seed: int, inputs: Inputs, tmp: Path,
     job.mkdir(parents=True)
     limits = Limits(time_s=time_limit or rubric.budget.time_limit_s,
                     memory_mb=None if device.startswith("cuda") else rubric.budget.memory_mb,
-                    threads=len(ctx.cpus or ()) or max(1, os.cpu_count() or 1), cpus=ctx.cpus)
+                    threads=_threads(ctx), cpus=ctx.cpus)
     request = JobRequest(
         mode="train", submission=str(source), reference=str(rubric.baseline_path),
         model_hook=rubric.model_hook if who == "student" else "build_model",
@@ -333,11 +333,16 @@ def _train_one(who: str, source: Path, seed: int, inputs: Inputs, tmp: Path,
     return run, kept
 
 
+def _threads(ctx: GradingContext) -> int:
+    """The child's intra-op threads: a batch worker's share of the cores, else all of them."""
+    return len(ctx.cpus or ()) or max(1, os.cpu_count() or 1)
+
+
 def _baseline_key(seed: int | None, ctx: GradingContext) -> str:
     """The cache key of the baseline's run at `seed`; with None, of its distribution."""
     return baseline_cache.baseline_key(
         rubric=ctx.rubric, seed=seed, quick=ctx.quick, data_digest=ctx.data.digest,
-        device_type=ctx.device.split(":")[0],
+        device_type=ctx.device.split(":")[0], threads=_threads(ctx),
         reference_digest=source_digest(ctx.rubric.baseline_path), versions=ctx.versions)
 
 

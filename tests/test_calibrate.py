@@ -100,3 +100,18 @@ def test_a_pinned_distribution_needs_no_calibration(tmp_path, fmnist_dir):
     # measured at the full budget: a --quick run does not use it
     quick = grade(REPO / "reference" / "strong.py", path, fmnist_dir, tmp_path / "cache")["metrics"]
     assert quick["baseline_distribution"] is None and quick["gain_interval_pp"] is None
+
+
+def test_a_cpu_baseline_is_kept_per_thread_count():
+    """A 1-core batch worker's run at seed 0 is not the 2-thread run of `grade --local` (the
+    float sums go in another order), so the untouched template, graded in a batch, must
+    meet a baseline trained with its own thread count to gain exactly 0. A GPU's run does
+    not depend on the CPU threads."""
+    from grader.rubric import load_rubric
+    from grader.scoring.baseline_cache import baseline_key
+    common = dict(rubric=load_rubric("fashion_mnist"), seed=0, quick=True, data_digest="d",
+                  reference_digest="r", versions={})
+    assert baseline_key(device_type="cpu", threads=1, **common) != \
+        baseline_key(device_type="cpu", threads=2, **common)
+    assert baseline_key(device_type="cuda", threads=1, **common) == \
+        baseline_key(device_type="cuda", threads=2, **common)

@@ -23,8 +23,12 @@ TRAINING_PACKAGES = ("sandbox", "inspection", "training")
 
 
 def baseline_key(*, rubric: Rubric, seed: int | None, quick: bool, data_digest: str, device_type: str,
-                 reference_digest: str, versions: dict) -> str:
+                 reference_digest: str, versions: dict, threads: int | None = None) -> str:
     parts = {
+        # on a CPU the thread count changes the order of floating-point sums, so a run with
+        # 2 threads is not the run a 1-core batch worker makes at the same seed: the
+        # untouched template reproduces only a baseline trained with its own thread count
+        "threads": threads if device_type == "cpu" else None,
         # of the budget, only the clamps can change how the baseline trains
         "dataset": asdict(rubric.dataset),
         "budget": [rubric.budget.max_epochs, rubric.budget.max_batch_size],
