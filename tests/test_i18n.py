@@ -306,3 +306,20 @@ def test_predict_speaks_korean(tmp_path, capsys):
     assert cli(["predict", str(picture), "--run", str(tmp_path), "--lang", "ko"]) == 2
     out = capsys.readouterr().out
     assert "오류" in out and "학습된 모델이 없습니다" in out and "model.json" in out
+
+
+def test_pictures_are_labelled_in_korean_where_matplotlib_has_a_hangul_font():
+    """With a Hangul font the curves and bars carry Korean labels; without one they stay
+    English (matplotlib would draw empty boxes), never half of each."""
+    from grader import i18n
+    from grader.report import figures
+    i18n.use("ko")
+    results = {"history": {"student": [[{"epoch": 1, "train_loss": 1.0, "val_accuracy": 0.5}]],
+                           "baseline": []}, "metrics": {"accuracy": 0.5}}
+    assert figures.training_curves_png(results)[:4] == b"\x89PNG"
+    if figures._hangul_font():
+        assert figures._t(i18n.N_("Training loss")) == "학습 손실"
+        import matplotlib.pyplot as plt
+        assert plt.rcParams["font.family"][0] == figures._hangul_font()
+    else:
+        assert figures._t(i18n.N_("Training loss")) == "Training loss"

@@ -6,9 +6,18 @@ curves, and the picture says so.
 """
 from __future__ import annotations
 
+import functools
 import io
+from pathlib import Path
+
+from grader.i18n import N_, _, current
 
 STUDENT, BASELINE = "#1f6feb", "#9a6700"
+# fonts with Hangul that matplotlib may find (Debian: fonts-noto-cjk, fonts-nanum; macOS,
+# Windows): without one it draws empty boxes, so the pictures then stay English
+HANGUL_FONTS = ("Noto Sans CJK KR", "Noto Sans CJK JP", "Noto Sans CJK SC", "NanumGothic",
+                "Apple SD Gothic Neo", "AppleGothic", "Malgun Gothic", "Noto Serif CJK KR",
+                "Noto Serif CJK JP")
 
 
 def training_curves_png(results: dict) -> bytes | None:
@@ -23,13 +32,13 @@ def training_curves_png(results: dict) -> bytes | None:
     for runs, colour, label in ((baseline, BASELINE, "baseline"), (student, STUDENT, "submission")):
         for i, hist in enumerate(runs):
             epochs = [h["epoch"] for h in hist]
-            name = label if i == 0 else None
+            name = _label(label) if i == 0 else None
             style = dict(color=colour, marker="o", markersize=3.5, linewidth=1.8,
                          linestyle="-" if label == "submission" else "--", label=name)
             loss_ax.plot(epochs, [h["train_loss"] for h in hist], **style)
             acc_ax.plot(epochs, [100 * h["val_accuracy"] for h in hist], **style)
-    loss_ax.set(title="Training loss", xlabel="epoch", ylabel="cross-entropy (mean)")
-    acc_ax.set(title="Validation accuracy", xlabel="epoch", ylabel="% correct")
+    loss_ax.set(title=_t(N_("Training loss")), xlabel=_t(N_("epoch")), ylabel=_t(N_("cross-entropy (mean)")))
+    acc_ax.set(title=_t(N_("Validation accuracy")), xlabel=_t(N_("epoch")), ylabel=_t(N_("correct (percent)")))
     m = results.get("metrics", {})
     if m.get("accuracy") is not None:
         acc_ax.axhline(100 * m["accuracy"], color=STUDENT, alpha=0.35, linewidth=1)
@@ -43,9 +52,9 @@ def training_curves_png(results: dict) -> bytes | None:
         ax.set_xlim(0.5, last + 0.5)  # one epoch is one point, not an axis from 0.96 to 1.04
     acc_ax.legend(frameon=False, loc="lower right")
     if not baseline:
-        acc_ax.text(0.02, 0.02, "baseline: no curves (pinned or cached without history)",
+        acc_ax.text(0.02, 0.02, _t(N_("baseline: no curves (pinned or cached without history)")),
                     transform=acc_ax.transAxes, fontsize=7, color="#666")
-    fig.text(0.99, 0.01, "thin lines: test accuracy", ha="right", fontsize=7, color="#666")
+    fig.text(0.99, 0.01, _t(N_("thin lines: test accuracy")), ha="right", fontsize=7, color="#666")
     fig.tight_layout()
     return _png(fig)
 
@@ -54,7 +63,39 @@ def _pyplot():
     import matplotlib
     matplotlib.use("Agg")  # no display needed, and none is opened
     import matplotlib.pyplot as plt
+    korean = current() != "en" and _hangul_font()
+    plt.rcParams["font.family"] = [_hangul_font(), "DejaVu Sans"] if korean else ["sans-serif"]
     return plt
+
+
+@functools.cache
+def _hangul_font() -> str | None:
+    from matplotlib import font_manager
+    found = _first_known(font_manager)
+    if found is None:  # matplotlib's font list is cached: fonts installed since are not in it
+        for path in font_manager.findSystemFonts():
+            if any(mark in Path(path).name for mark in ("CJK", "Nanum", "Gothic")):
+                try:
+                    font_manager.fontManager.addfont(path)
+                except (OSError, RuntimeError, ValueError):
+                    continue
+        found = _first_known(font_manager)
+    return found
+
+
+def _first_known(font_manager) -> str | None:
+    names = {f.name for f in font_manager.fontManager.ttflist}
+    return next((name for name in HANGUL_FONTS if name in names), None)
+
+
+def _t(message: str) -> str:
+    """A picture's label (marked N_ where written) in the run's language, where matplotlib
+    has a font for it."""
+    return _(message) if current() == "en" or _hangul_font() else message
+
+
+def _label(who: str) -> str:
+    return _t(N_("baseline")) if who == "baseline" else _t(N_("submission"))
 
 
 def _png(fig) -> bytes:
@@ -65,7 +106,7 @@ def _png(fig) -> bytes:
 
 
 def per_class_png(classes: list[str], student: list[float] | None,
-                  baseline: list[float] | None, title: str = "Test accuracy per class") -> bytes | None:
+                  baseline: list[float] | None, title: str | None = None) -> bytes | None:
     """Horizontal bars, submission against baseline, one pair per class."""
     if not student and not baseline:
         return None
@@ -77,13 +118,14 @@ def per_class_png(classes: list[str], student: list[float] | None,
                                          (student, STUDENT, "submission", -0.2)):
         if values:
             ax.barh([y + shift for y in ys], [100 * v for v in values], height=0.38,
-                    color=colour, label=label)
+                    color=colour, label=_label(label))
     if student:
         for y, v in zip(ys, student):
             ax.text(100 * v + 1, y - 0.2, f"{100 * v:.0f}", va="center", fontsize=7, color=STUDENT)
     ax.set_yticks(ys, classes)
     ax.invert_yaxis()
-    ax.set(xlim=(0, 108), xlabel="% of the class's test images right", title=title)
+    ax.set(xlim=(0, 108), xlabel=_t(N_("test images of the class right (percent)")),
+           title=_t(title or N_("Test accuracy per class")))
     ax.spines[["top", "right"]].set_visible(False)
     ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()
@@ -91,7 +133,7 @@ def per_class_png(classes: list[str], student: list[float] | None,
 
 
 def confusion_png(classes: list[str], matrix: list[list[int]],
-                  title: str = "Confusion matrix (test set)") -> bytes | None:
+                  title: str | None = None) -> bytes | None:
     """Rows: the true class; columns: the prediction; each row in % of its class."""
     if not matrix:
         return None
@@ -109,7 +151,8 @@ def confusion_png(classes: list[str], matrix: list[list[int]],
                         color="white" if share[i, j] > 55 else "#1f2328")
     ax.set_xticks(range(n), classes, rotation=45, ha="right", fontsize=8)
     ax.set_yticks(range(n), classes, fontsize=8)
-    ax.set(xlabel="predicted", ylabel="true class", title=title)
+    ax.set(xlabel=_t(N_("predicted")), ylabel=_t(N_("true class")),
+           title=_t(title or N_("Confusion matrix (test set)")))
     fig.tight_layout()
     return _png(fig)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from grader.files import write_atomic, write_json
+from grader.i18n import N_
 from grader.report.figures import confusion_png, per_class_png, training_curves_png
 from grader.report.html import render_html
 from grader.report.markdown import render_markdown
@@ -39,4 +40,4 @@ def _per_class(results):
 def _confusion(results):
     m = results["metrics"]
     matrix = (m.get("confusion") or {}).get("student")
-    return confusion_png(m["classes"], matrix, "Your model: confusion on the test set") if matrix else None
+    return confusion_png(m["classes"], matrix, N_("Your model: confusion on the test set")) if matrix else None
