@@ -19,7 +19,7 @@ from grader import __version__
 from grader.failures import EXIT_INTERNAL, EXIT_USAGE
 from grader.load.datasets import DataNotFound
 from grader.grading import GraderError
-from grader.i18n import LANGUAGES
+from grader.i18n import LANGUAGES, _
 from grader.rubric import RubricError
 from grader.sandbox.confine import SandboxUnavailable
 
@@ -239,25 +239,25 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _run(argv, console)
     except FileNotFoundError as e:
-        console.print(f"[red]error[/]: {e}")
+        console.print("[red]" + _("error") + f"[/]: {e}")
         return EXIT_USAGE
     except RubricError as e:
-        console.print(f"[red]invalid rubric[/] {e}")
+        console.print("[red]" + _("invalid rubric") + f"[/] {e}")
         return EXIT_USAGE
     except DataNotFound as e:
-        console.print(f"[red]data not found[/]: {e}")
+        console.print("[red]" + _("data not found") + f"[/]: {e}")
         return EXIT_USAGE
     except SandboxUnavailable as e:
-        console.print(f"[red]sandbox[/]: {e}")
+        console.print("[red]" + _("sandbox") + f"[/]: {e}")
         return EXIT_USAGE
     except GraderError as e:
-        console.print(f"[red]grader error[/]: {e}")
+        console.print("[red]" + _("grader error") + f"[/]: {e}")
         return EXIT_INTERNAL
     except KeyboardInterrupt:
-        console.print("interrupted")
+        console.print(_("interrupted"))
         return 130
     except Exception:  # a grader bug: say so, with the traceback to report
-        console.print("[red]internal grader error (please report it):[/]")
+        console.print("[red]" + _("internal grader error (please report it):") + "[/]")
         console.print(traceback.format_exc(), markup=False, highlight=False)
         return EXIT_INTERNAL
 

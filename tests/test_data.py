@@ -78,3 +78,15 @@ def test_validation_split_is_disjoint_seeded_and_sized():
     assert len(va) == 100 and len(tr) == 900 and not set(tr) & set(va)
     tr2, va2 = split_validation(1000, 0.1)
     assert (va == va2).all()
+
+
+def test_missing_data_is_explained_in_the_students_language(tmp_path):
+    """The same files and folders, the explanation in Korean under --lang ko."""
+    from grader import i18n
+    i18n.use("ko")
+    with pytest.raises(DataNotFound) as info:
+        prepare_data(DatasetSpec(name="cifar10"), data_dir=tmp_path / "empty", cache_dir=tmp_path,
+                     download=False)
+    message = str(info.value)
+    assert "--data-dir" in message and f"{tmp_path / 'empty'}/cifar10-jpeg.tar.gz" in message
+    assert "데이터 세트가 디스크에 없고" in message and "내려받기가 꺼져 있음" in message

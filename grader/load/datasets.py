@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from grader.i18n import _
 from grader.rubric import DatasetSpec
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
@@ -126,11 +127,11 @@ def _find_source(spec, info, data_dir, cache_dir, download):
         if found:
             return found
     if not download:
-        raise DataNotFound(_missing_message(spec.name, data_dir, "downloads are off"))
+        raise DataNotFound(_missing_message(spec.name, data_dir, _("downloads are off")))
     try:
         _download(spec.name, download_root)
     except Exception as e:  # no network, proxy, server down: all end the same way
-        raise DataNotFound(_missing_message(spec.name, data_dir, f"download failed: {e}")) from None
+        raise DataNotFound(_missing_message(spec.name, data_dir, _("download failed: {error}").format(error=e))) from None
     return finder(download_root, info, cache_dir)
 
 
@@ -164,14 +165,18 @@ def _missing_message(name, data_dir, reason):
     where = data_dir or "DATA_DIR"
     if name == "fashion_mnist":
         files = "\n".join(f"    {where}/FashionMNIST/raw/{f}" for f in FASHION_FILES)
-        options = f"  the four Fashion-MNIST IDX files (gunzipped), as torchvision lays them out:\n{files}"
+        options = "  " + _("the four Fashion-MNIST IDX files (gunzipped), as torchvision lays them "
+                           "out:") + "\n" + files
     else:
-        options = (f"  - {where}/cifar-10-python.tar.gz or {where}/cifar-10-batches-py/ "
-                   "(the official 'CIFAR-10 python version'), or\n"
-                   f"  - an image folder tree {where}/train/<class>/*.png and {where}/test/<class>/*.png, or\n"
-                   f"  - a tarball of such a tree, {where}/cifar10-jpeg.tar.gz")
-    return (f"The {name} data set is not on disk and could not be downloaded ({reason}).\n"
-            f"Put it in a folder and pass that folder as --data-dir:\n{options}")
+        options = "\n".join([
+            "  - " + _("{where}/cifar-10-python.tar.gz or {where}/cifar-10-batches-py/ (the "
+                       "official 'CIFAR-10 python version'), or").format(where=where),
+            "  - " + _("an image folder tree {where}/train/<class>/*.png and "
+                       "{where}/test/<class>/*.png, or").format(where=where),
+            "  - " + _("a tarball of such a tree, {where}/cifar10-jpeg.tar.gz").format(where=where)])
+    return (_("The {name} data set is not on disk and could not be downloaded ({reason}).").format(
+        name=name, reason=reason) + "\n" + _("Put it in a folder and pass that folder as "
+                                             "--data-dir:") + "\n" + options)
 
 
 # --- decoding -----------------------------------------------------------------------------
