@@ -11,13 +11,13 @@ Python; the script only reorders and hides rows, never writes HTML.
 from __future__ import annotations
 
 import time
-from collections import Counter
 from html import escape
 from urllib.parse import quote
 
 import numpy as np
 
 from grader.batch.amend import apply
+from grader.batch.classview import class_view
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;color:#1f2328;
@@ -198,39 +198,17 @@ def _per_class(rows) -> list[str]:
     view = class_view(rows)
     if view is None:
         return ["<p class=sub>No submission trained to the end, so no per-class view.</p>"]
-    classes, mean, base, confusions = view
+    classes = view.classes
     out = ["<h2>The class, per class</h2><div class=charts>",
-            _figure(per_class_bars(classes, mean, base),
+            _figure(per_class_bars(classes, view.mean.tolist(), view.baseline),
                     "Class mean test accuracy per class (bars) and the baseline's (marks)"),
             "<table style='width:auto'><tr><th>True class</th><th>Predicted as</th>"
             "<th class=n>Share of the class</th><th class=n>Worst confusion of</th></tr>"]
-    out += [f"<tr><td>{escape(a)}</td><td>{escape(b)}</td><td class=n>{share:.1%}</td>"
-            f"<td class=n>{n} students</td></tr>" for a, b, share, n in confusions]
+    top = [(i, j) for n, i, j in view.confusions() if n][:8]
+    out += [f"<tr><td>{escape(classes[i])}</td><td>{escape(classes[j])}</td>"
+            f"<td class=n>{view.share(i, j):.1%}</td><td class=n>{view.worst[(i, j)]} students</td>"
+            f"</tr>" for i, j in top]
     return out + ["</table></div>"]
-
-
-def class_view(rows):
-    """(classes, class mean per class, baseline per class or None, top confusions) over the
-    submissions that trained; None when none did."""
-    trained = [r for r in rows if (r.results.get("metrics", {}).get("confusion") or {}).get("student")]
-    if not trained:
-        return None
-    m0 = trained[0].results["metrics"]
-    classes = m0["classes"]
-    mean = np.mean([r.results["metrics"]["per_class"]["student"] for r in trained], axis=0)
-    base = next((r.results["metrics"]["per_class"].get("baseline") for r in trained
-                 if r.results["metrics"]["per_class"].get("baseline")), None)
-    total = np.sum([r.results["metrics"]["confusion"]["student"] for r in trained], axis=0)
-    worst = Counter()
-    for r in trained:
-        c = np.array(r.results["metrics"]["confusion"]["student"], dtype=float)
-        np.fill_diagonal(c, 0)
-        if c.max() > 0:
-            worst[np.unravel_index(c.argmax(), c.shape)] += 1
-    off = sorted(((total[i, j], i, j) for i in range(len(classes)) for j in range(len(classes))
-                  if i != j and total[i, j]), reverse=True)[:8]
-    return classes, mean.tolist(), base, [(classes[i], classes[j], n / max(total[i].sum(), 1),
-                                           worst[(i, j)]) for n, i, j in off]
 
 
 def histogram(values, label: str, zero: bool = False, width: int = 420, height: int = 200) -> str:

@@ -44,6 +44,7 @@ from collections import Counter
 from pathlib import Path
 
 from grader.batch import dashboard, gradebook, similarity
+from grader.batch.classview import class_view
 from grader.batch.amend import apply
 from grader.load.answers import is_pending
 from grader.report.folder import write_reports
@@ -119,7 +120,6 @@ def class_summary(rows: list[gradebook.Row]) -> tuple[str, dict[str, bytes]]:
     import numpy as np
 
     from grader.report.figures import confusion_png, per_class_png
-    trained = [r for r in rows if (r.results["metrics"].get("confusion") or {}).get("student")]
     md = ["# Class summary", "", f"{len(rows)} gradings, {sum(r.status == 'graded' for r in rows)} "
           f"graded, {sum(r.status == 'failed' for r in rows)} failed.", ""]
     scores = [r.score for r in rows]
@@ -133,38 +133,26 @@ def class_summary(rows: list[gradebook.Row]) -> tuple[str, dict[str, bytes]]:
     codes = Counter(r.failure_code for r in rows if r.failure_code)
     if codes:
         md += ["Failures: " + ", ".join(f"{c} ({n})" for c, n in codes.most_common()) + ".", ""]
-    if not trained:
+    view = class_view(rows)
+    if view is None:
         return "\n".join(md + ["No submission trained to the end, so no per-class view.", ""]), {}
-    classes = trained[0].results["metrics"]["classes"]
-    per_student = np.array([r.results["metrics"]["per_class"]["student"] for r in trained])
-    base = next((r.results["metrics"]["per_class"].get("baseline") for r in trained
-                 if r.results["metrics"]["per_class"].get("baseline")), None)
-    mean = per_student.mean(0)
-    md += [f"## Test accuracy per class ({len(trained)} submissions that trained)", "",
+    classes, base, trained = view.classes, view.baseline, len(view.per_student)
+    md += [f"## Test accuracy per class ({trained} submissions that trained)", "",
            "| Class | Class mean | Lowest | Highest | Baseline |", "|---|---:|---:|---:|---:|"]
     md += [f"| {c} | {m:.1%} | {lo:.1%} | {hi:.1%} | {'n/a' if base is None else f'{base[i]:.1%}'} |"
-           for i, (c, m, lo, hi) in enumerate(zip(classes, mean, per_student.min(0),
-                                                  per_student.max(0)))]
-    total = np.sum([r.results["metrics"]["confusion"]["student"] for r in trained], axis=0)
-    top = Counter()
-    for r in trained:  # each submission's own worst confusion
-        m = np.array(r.results["metrics"]["confusion"]["student"])
-        np.fill_diagonal(m, 0)
-        i, j = np.unravel_index(m.argmax(), m.shape)
-        if m[i, j]:
-            top[(i, j)] += 1
-    off = [(total[i, j], i, j) for i in range(len(classes)) for j in range(len(classes)) if i != j]
+           for i, (c, m, lo, hi) in enumerate(zip(classes, view.mean, view.per_student.min(0),
+                                                  view.per_student.max(0)))]
     md += ["", "## The most common confusions", "",
            "| True class | Predicted as | Share of the class's images | Worst confusion of |",
            "|---|---|---:|---:|"]
-    md += [f"| {classes[i]} | {classes[j]} | {n / max(total[i].sum(), 1):.1%} | "
-           f"{top[(i, j)]} submission(s) |" for n, i, j in sorted(off, reverse=True)[:10]]
+    md += [f"| {classes[i]} | {classes[j]} | {view.share(i, j):.1%} | "
+           f"{view.worst[(i, j)]} submission(s) |" for _, i, j in view.confusions()[:10]]
     md += ["", "![class mean per class](per_class.png)", "",
            "![summed confusion matrix](confusion.png)", ""]
-    pictures = {"per_class": per_class_png(classes, mean.tolist(), base,
+    pictures = {"per_class": per_class_png(classes, view.mean.tolist(), base,
                                            "Class mean test accuracy per class"),
-                "confusion": confusion_png(classes, total.tolist(),
-                                           f"All {len(trained)} submissions: confusion (summed)")}
+                "confusion": confusion_png(classes, view.total.tolist(),
+                                           f"All {trained} submissions: confusion (summed)")}
     return "\n".join(md), {k: v for k, v in pictures.items() if v}
 
 
