@@ -218,14 +218,15 @@ def ensure_baselines(*, rubric: Rubric, data_dir: Path | None = None, quick: boo
     if rubric.baseline.pinned_accuracy is None:
         calibrate(rubric=rubric, data_dir=data_dir, quick=quick, device=device,
                   cache_dir=ctx.cache_dir, cpus=cpus, on_event=on_event)
-    out = []
-    with scratch("baseline") as tmp:
-        inputs = _prepare_inputs(ctx.data, rubric, quick, Path(tmp))
-        for seed in seeds:
-            key = _baseline_key(seed, ctx)
-            out.append(_known_baseline(seed, key, ctx)
-                       or _train_baseline(seed, key, inputs, Path(tmp), ctx))
-    return out
+    keys = {seed: _baseline_key(seed, ctx) for seed in seeds}
+    known = {seed: _known_baseline(seed, keys[seed], ctx) for seed in seeds}
+    missing = [seed for seed in seeds if known[seed] is None]  # calibration covers the rest
+    if missing:
+        with scratch("baseline") as tmp:
+            inputs = _prepare_inputs(ctx.data, rubric, quick, Path(tmp))
+            for seed in missing:
+                known[seed] = _train_baseline(seed, keys[seed], inputs, Path(tmp), ctx)
+    return [known[seed] for seed in seeds]
 
 
 def _context(rubric, data_dir, quick, device, cache_dir, mode, cpus, gpu_share, use_cache,
