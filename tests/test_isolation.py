@@ -74,16 +74,21 @@ def snapshot(*folders):
 
 
 def workers_left():
-    """Worker processes whose job folder is gone: leftovers of a grading that finished
-    (other gradings running on the machine at the same time still have theirs)."""
+    """Worker processes (exec'd, or forked from the fork server) whose job folder is gone:
+    leftovers of a grading that finished (other gradings running on the machine at the
+    same time still have theirs)."""
     left = []
     for proc in Path("/proc").glob("[0-9]*"):
         try:
             argv = (proc / "cmdline").read_bytes().split(b"\0")
+            cwd = os.readlink(proc / "cwd")
         except OSError:
             continue
-        if b"grader.sandbox.worker" in argv and not Path(argv[argv.index(b"grader.sandbox.worker") + 1].decode()).exists():
-            left.append(proc.name)
+        if b"grader.sandbox.worker" in argv:  # exec'd: its job folder is in its argv
+            if not Path(argv[argv.index(b"grader.sandbox.worker") + 1].decode()).exists():
+                left.append(proc.name)
+        elif b"grader.sandbox.forkserver" in argv and cwd.endswith(" (deleted)"):
+            left.append(proc.name)  # a fork (the server itself stays where the grader is)
     return left
 
 
@@ -285,12 +290,11 @@ def test_killing_the_grader_kills_the_child_it_was_running(
                                str(tiny_rubric), str(fmnist_dir), str(session_cache)], cwd=REPO,
                               env={**os.environ, "TMPDIR": str(tmp_path)})  # its job folders
 
-    def children():
+    def children():  # exec'd or forked from the fork server: working in one of its job folders
         found = []
         for proc in Path("/proc").glob("[0-9]*"):
             try:
-                argv = (proc / "cmdline").read_bytes()
-                if b"grader.sandbox.worker" in argv and str(tmp_path).encode() in argv:
+                if Path(os.readlink(proc / "cwd")).is_relative_to(tmp_path):
                     found.append(int(proc.name))
             except OSError:
                 pass

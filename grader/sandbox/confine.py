@@ -23,6 +23,7 @@ machine has), `bwrap` or `landlock` (required: refused at the start where unavai
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import resource
@@ -254,12 +255,14 @@ def _libc():
         return None
 
 
-def preexec(limits: Limits, cpus: set[int] | None, no_new_privs: bool = True):
-    """Runs in the child between fork and exec: limits it and everything it starts, and
-    has the kernel kill it if the grader dies (kill -9 of a batch driver must not leave
-    a child training past its limit). bubblewrap's --die-with-parent does the same."""
+def preexec(limits: Limits, cpus: set[int] | None, no_new_privs: bool = True,
+            parent: int | None = None):
+    """Runs in the child between fork and exec (or in a fork of the fork server, where
+    `parent` is the server): limits it and everything it starts, and has the kernel kill
+    it if its parent dies (kill -9 of a batch driver must not leave a child training past
+    its limit). bubblewrap's --die-with-parent does the same."""
     libc = _libc() if sys.platform.startswith("linux") else None  # loaded before the fork
-    parent = os.getpid()
+    parent = parent or os.getpid()
 
     def apply():
         if libc is not None:
@@ -277,6 +280,30 @@ def preexec(limits: Limits, cpus: set[int] | None, no_new_privs: bool = True):
         cap(resource.RLIMIT_CORE, 0)
         if cpus and hasattr(os, "sched_setaffinity"):
             os.sched_setaffinity(0, cpus)
+    return apply
+
+
+def preexec_spec(limits: Limits, cpus: set[int] | None, no_new_privs: bool = True) -> dict:
+    """`preexec`'s arguments as JSON, for the fork server to apply in its fork."""
+    return {"limits": dataclasses.asdict(limits), "cpus": sorted(cpus or ()),
+            "no_new_privs": no_new_privs}
+
+
+def preexec_from(spec: dict, parent: int):
+    fields = dict(spec["limits"], cpus=tuple(spec["limits"]["cpus"] or ()) or None)
+    return preexec(Limits(**fields), set(spec["cpus"]) or None, spec["no_new_privs"], parent)
+
+
+def die_with_parent():
+    """For the fork server itself: only the kernel's kill when the grader dies."""
+    libc = _libc() if sys.platform.startswith("linux") else None
+    parent = os.getpid()
+
+    def apply():
+        if libc is not None:
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+            if os.getppid() != parent:
+                os._exit(1)
     return apply
 
 

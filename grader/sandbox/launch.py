@@ -22,7 +22,7 @@ from typing import Callable
 
 from grader.failures import HINTS, failure_dict
 from grader.i18n import ENV, _, current
-from grader.sandbox import confine
+from grader.sandbox import confine, forkserver
 from grader.sandbox.confine import Limits
 from grader.sandbox.protocol import JobRequest
 
@@ -103,6 +103,7 @@ def run_job(job_dir: Path, request: JobRequest, *, files: dict[str, Path], limit
     log_path = job_dir / "output.log"
     events_path = job_dir / "events.jsonl"
     events_path.touch()
+    server = None if sandboxed else _fork_server()  # its one-off start-up is not this run's
     start = time.monotonic()
     ready_at: list[float] = []  # when the child finished its start-up; the clock starts then
     partial: dict = {}  # facts the child shared before it ended, however it ended
@@ -126,11 +127,16 @@ def run_job(job_dir: Path, request: JobRequest, *, files: dict[str, Path], limit
     # (a link to the grader's own files, a FIFO, /dev/zero) is never opened by the parent.
     with open(log_path, "w+b") as log, open(events_path, "rb") as events_file:
         events = _Lines(events_file)
-        with RUNNING.lock:  # registered before the sweep of another run can see it
-            proc = subprocess.Popen(command, cwd=work, env=env, stdin=subprocess.DEVNULL,
-                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                    preexec_fn=confine.preexec(limits, cpus, not sandboxed))
-            RUNNING.pids.add(proc.pid)
+        if server is not None:  # not the grader's child: no sweep takes it for a leftover
+            proc = server.fork(job_dir=job_dir, cwd=work, env=env, log_fd=log.fileno(),
+                               preexec=confine.preexec_spec(limits, cpus))
+        else:
+            with RUNNING.lock:  # registered before the sweep of another run can see it
+                proc = subprocess.Popen(command, cwd=work, env=env, stdin=subprocess.DEVNULL,
+                                        stdout=log, stderr=subprocess.STDOUT,
+                                        start_new_session=True,
+                                        preexec_fn=confine.preexec(limits, cpus, not sandboxed))
+                RUNNING.pids.add(proc.pid)
         timed_out = False
         while proc.poll() is None:
             _relay(events, relay)
@@ -160,8 +166,10 @@ def run_job(job_dir: Path, request: JobRequest, *, files: dict[str, Path], limit
             hint=HINTS["timeout"]))
     elif result is None:
         result = _keep_facts(partial, _death_reason(proc.returncode, tail))
-    return ChildOutcome(result, proc.returncode, wall, tail,
-                        confine.describe(limits, plan, device), startup)
+    isolation = confine.describe(limits, plan, device)
+    isolation["child"] = ("forked from the pre-imported fork server" if server is not None
+                          else "a fresh Python")
+    return ChildOutcome(result, proc.returncode, wall, tail, isolation, startup)
 
 
 class _Lines:
@@ -195,7 +203,30 @@ def _kill_group(proc):
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+    proc.kill()  # a fork killed before its setsid has no group yet
     proc.wait()
+
+
+def _fork_server() -> forkserver.Server | None:
+    """This thread's fork server where runs may be forked from one (not under bubblewrap,
+    which needs an exec); None, and an exec per run, where it cannot start."""
+    global _FORK_FAILED
+    if _FORK_FAILED or not forkserver.enabled():
+        return None
+    env = {k: os.environ[k] for k in ENV_PASSTHROUGH if k in os.environ}
+    # No thread pools in the server: a fork keeps only the thread that forked. Each
+    # child sets its own thread count (worker.run).
+    env.update(PYTHONUNBUFFERED="1", PYTHONDONTWRITEBYTECODE="1", OMP_NUM_THREADS="1",
+               MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    try:
+        return forkserver.server(env, STARTUP_S)
+    except forkserver.ServerGone as e:
+        _FORK_FAILED = True
+        print(f"note: each run starts its own Python ({e})", file=sys.stderr)
+        return None
+
+
+_FORK_FAILED = False
 
 
 def _load_result(path: Path) -> dict | None:
