@@ -183,6 +183,7 @@ def _warm_up() -> None:
 
 
 def serve(fd: int) -> None:
+    from grader.sandbox import confine
     sock = socket.socket(fileno=fd)
     try:
         _warm_up()
@@ -190,7 +191,14 @@ def serve(fd: int) -> None:
         sock.send(json.dumps({"ready": False, "error": f"{type(e).__name__}: {e}"}).encode())
         raise
     import gc
+
+    import torch
     gc.freeze()  # the imports stay shared with every fork rather than copied by the collector
+    # Not dumpable: no run, same uid or not, may read or write this process's memory
+    # (what every later run is forked from). Its forks inherit that.
+    libc = confine._libc()
+    if libc is not None:
+        libc.prctl(confine.PR_SET_DUMPABLE, 0, 0, 0, 0)
     sock.send(json.dumps({"ready": True}).encode())
     while True:
         data, fds, _flags, _addr = socket.recv_fds(sock, MAX_MESSAGE, 4)
@@ -204,6 +212,8 @@ def serve(fd: int) -> None:
         sys.stdout.flush()
         sys.stderr.flush()
         try:
+            if torch.cuda.is_initialized():  # a fork would inherit a context it cannot use
+                raise OSError("CUDA was initialised in the fork server")
             pid = os.fork()
         except OSError as e:
             for f in fds:
