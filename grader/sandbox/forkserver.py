@@ -36,6 +36,7 @@ import time
 from pathlib import Path
 
 MAX_MESSAGE = 1 << 20
+REPLY_S = 60
 
 
 def enabled() -> bool:
@@ -68,7 +69,9 @@ class Server:
         except (ServerGone, OSError) as e:
             self.close()
             raise ServerGone(f"the fork server did not start: {e}; {self._stderr()}") from None
-        self.sock.settimeout(None)
+        # A fork or a reap takes milliseconds; a server that does not answer (stopped by a
+        # run's signal where Landlock cannot scope signals) is replaced, never waited on.
+        self.sock.settimeout(REPLY_S)
         self.pid, self.env = self.proc.pid, env
         self.import_s = time.monotonic() - t0
         if reply.get("ready") is not True:
@@ -105,7 +108,11 @@ class Server:
             raise ServerGone(f"the fork server is gone ({e})") from None
 
     def _receive(self) -> dict:
-        data = self.sock.recv(MAX_MESSAGE)
+        try:
+            data = self.sock.recv(MAX_MESSAGE)
+        except OSError as e:  # a timeout included
+            self.proc.kill()
+            raise ServerGone(f"the fork server did not answer ({e})") from None
         if not data:
             raise ServerGone("the fork server is gone")
         return json.loads(data)

@@ -127,10 +127,14 @@ def run_job(job_dir: Path, request: JobRequest, *, files: dict[str, Path], limit
     # (a link to the grader's own files, a FIFO, /dev/zero) is never opened by the parent.
     with open(log_path, "w+b") as log, open(events_path, "rb") as events_file:
         events = _Lines(events_file)
+        proc = None
         if server is not None:  # not the grader's child: no sweep takes it for a leftover
-            proc = server.fork(job_dir=job_dir, cwd=work, env=env, log_fd=log.fileno(),
-                               preexec=confine.preexec_spec(limits, cpus))
-        else:
+            try:
+                proc = server.fork(job_dir=job_dir, cwd=work, env=env, log_fd=log.fileno(),
+                                   preexec=confine.preexec_spec(limits, cpus))
+            except forkserver.ServerGone:  # this run execs; the next starts a new server
+                server = None
+        if proc is None:
             with RUNNING.lock:  # registered before the sweep of another run can see it
                 proc = subprocess.Popen(command, cwd=work, env=env, stdin=subprocess.DEVNULL,
                                         stdout=log, stderr=subprocess.STDOUT,
