@@ -24,7 +24,7 @@ from grader.failures import HINTS, failure_dict
 from grader.i18n import ENV, _, current
 from grader.sandbox import confine
 from grader.sandbox.confine import Limits
-from grader.sandbox.protocol import JobRequest
+from grader.sandbox.protocol import REQUEST, JobRequest
 
 POLL_S = 0.1
 # The child's own start-up (imports, CUDA context) before it touches the submission. It
@@ -85,10 +85,11 @@ def run_job(job_dir: Path, request: JobRequest, *, files: dict[str, Path], limit
     env[ENV] = current()  # the child writes its messages in the run's language
     plan = confine.plan()
     sandboxed = plan.sandbox == "bwrap"
+    plan, owner = confine.own_uid(plan, job_dir, show)  # a root grader's child: a uid of its own
     if not sandboxed:
         confine.guard_grader()
         request = replace(request, layers=list(plan.layers), rules=confine.child_rules(
-            job_dir=job_dir, show=show, inputs=list(inputs)))
+            job_dir=job_dir, show=show, inputs=list(inputs), owner=owner))
     request.write(job_dir)
     command = [sys.executable, "-m", "grader.sandbox.worker", str(job_dir)]
     for src, dst in inputs.items():
@@ -96,13 +97,15 @@ def run_job(job_dir: Path, request: JobRequest, *, files: dict[str, Path], limit
         if sandboxed:
             dst.touch()  # the mount point; bubblewrap shows the real file there
         else:
-            dst.symlink_to(Path(src).resolve())
+            confine.show_input(src, dst, owner)
     if sandboxed:
         command = confine.wrap(command, job_dir=job_dir, inputs=inputs,
                                show=confine.interpreter_paths() + show)
     log_path = job_dir / "output.log"
     events_path = job_dir / "events.jsonl"
     events_path.touch()
+    if owner is not None:
+        confine.hand_over(job_dir, owner, [events_path, job_dir / REQUEST])
     start = time.monotonic()
     ready_at: list[float] = []  # when the child finished its start-up; the clock starts then
     partial: dict = {}  # facts the child shared before it ended, however it ended
@@ -126,11 +129,8 @@ def run_job(job_dir: Path, request: JobRequest, *, files: dict[str, Path], limit
     # (a link to the grader's own files, a FIFO, /dev/zero) is never opened by the parent.
     with open(log_path, "w+b") as log, open(events_path, "rb") as events_file:
         events = _Lines(events_file)
-        with RUNNING.lock:  # registered before the sweep of another run can see it
-            proc = subprocess.Popen(command, cwd=work, env=env, stdin=subprocess.DEVNULL,
-                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                    preexec_fn=confine.preexec(limits, cpus, not sandboxed))
-            RUNNING.pids.add(proc.pid)
+        proc, group = _start(command, cwd=work, env=env, log=log, plan=plan, limits=limits,
+                             cpus=cpus, sandboxed=sandboxed, owner=owner)
         timed_out = False
         while proc.poll() is None:
             _relay(events, relay)
@@ -139,6 +139,8 @@ def run_job(job_dir: Path, request: JobRequest, *, files: dict[str, Path], limit
                 break
             time.sleep(POLL_S)
         _kill_group(proc)
+        oom = confine.out_of_memory(group)  # read before end_run removes the cgroup
+        confine.end_run(group, owner)  # everything in its cgroup and of its uid
         with RUNNING.lock:
             RUNNING.pids.discard(proc.pid)
         confine.kill_marked(token)
@@ -158,10 +160,36 @@ def run_job(job_dir: Path, request: JobRequest, *, files: dict[str, Path], limit
         result = _keep_facts(result or partial, failure_dict(
             "timeout", _("the run was stopped after {seconds} s").format(seconds=f"{limits.time_s:.0f}"),
             hint=HINTS["timeout"]))
+    elif result is None and oom:
+        result = _keep_facts(partial, failure_dict(
+            "out_of_memory", _("the process went over the memory limit of {mb} MiB and was "
+                               "killed").format(mb=limits.memory_mb), hint=HINTS["out_of_memory"]))
     elif result is None:
         result = _keep_facts(partial, _death_reason(proc.returncode, tail))
     return ChildOutcome(result, proc.returncode, wall, tail,
-                        confine.describe(limits, plan, device), startup)
+                        confine.describe(limits, plan, device, group, owner), startup)
+
+
+def _start(command, *, cwd, env, log, plan, limits, cpus, sandboxed, owner):
+    """Start the child in the run's cgroup (where the plan has one), registered as
+    running. Returns it and the cgroup; if it cannot start, the cgroup and the uid are
+    given back before the error goes on."""
+    from grader.sandbox import cgroup
+    group, fds = None, []
+    try:
+        group = confine.start_cgroup(plan, limits)
+        fds = cgroup.join_fds(group) if group is not None else []
+        with RUNNING.lock:  # registered before the sweep of another run can see it
+            proc = subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                    preexec_fn=confine.preexec(limits, cpus, not sandboxed, fds))
+            RUNNING.pids.add(proc.pid)
+    except BaseException:
+        confine.end_run(group, owner)
+        raise
+    finally:
+        cgroup.close(fds)
+    return proc, group
 
 
 class _Lines:
