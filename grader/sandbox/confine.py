@@ -187,6 +187,11 @@ def weaknesses(isolation: dict) -> list[str]:
         "cgroup": "processes and memory were limited per process only, not for all it "
                   "forks: " + why.get("cgroup", "see README: Security")}.get(name, name)
            for name in isolation.get("missing", [])]
+    group = isolation.get("cgroup") or {}
+    if group and not group.get("processes"):
+        out.append("the run's cgroup had no process or memory limit: the grader's own cgroup "
+                   "cannot hand the pids and memory controllers down (cgroup v2 with processes "
+                   "in it); it still killed everything in it at the end")
     if "NOT" in isolation.get("network", ""):
         out.append("the network was not isolated (Landlock ABI < 4 and no seccomp)")
     if isolation.get("signals", "").startswith("may signal"):
