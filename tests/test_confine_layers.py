@@ -209,6 +209,7 @@ def _open_interpreter() -> Path | None:
 UID_HOSTILE = '''
 import os, sys
 print("UID", os.getuid(), flush=True)
+print([line.strip() for line in open("/proc/self/status") if line.startswith(("CapEff", "CapBnd"))])
 for name, act in (("read secret", lambda: open({secret!r}).read()),
                   ("write outside", lambda: open({outside!r}, "w").write("x"))):
     try:
@@ -277,6 +278,7 @@ def test_a_root_graders_child_runs_as_a_uid_of_its_own(tmp_path, fmnist_dir, ses
         tail = r["submission"]["output_tail"]
         uid = int(tail.split("UID ")[1].split()[0])
         assert uid != 0 and str(uid) in iso["user"]
+        assert "CapEff:\\t0000000000000000" in tail and "CapBnd:\\t0000000000000000" in tail, tail
         assert "read secret refused 13" in tail and "write outside refused" in tail, tail
         assert not outside.exists()
         assert r["status"] == "graded", r["failure"]

@@ -157,7 +157,7 @@ def plan() -> Plan:
                                  "--security-opt seccomp=unconfined --security-opt "
                                  "apparmor=unconfined); GRADER_SANDBOX=landlock needs neither")
     if mode != "landlock" and bwrap_works():  # the whole sandbox joins the run's cgroup
-        return Plan("bwrap", ("cgroup",) if fallback_available()["cgroup"] else ())
+        return Plan("bwrap", ("cgroup",) if cgroup_missing() is None else ())
     have = fallback_available()
     if mode == "landlock" and not have["landlock"]:
         raise SandboxUnavailable("GRADER_SANDBOX=landlock, but this kernel has no Landlock "

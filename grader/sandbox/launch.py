@@ -160,8 +160,9 @@ def run_job(job_dir: Path, request: JobRequest, *, files: dict[str, Path], limit
         result = _keep_facts(result or partial, failure_dict(
             "timeout", _("the run was stopped after {seconds} s").format(seconds=f"{limits.time_s:.0f}"),
             hint=HINTS["timeout"]))
-    elif result is None and oom:
-        result = _keep_facts(partial, failure_dict(
+    elif oom and (result is None or result.get("status") == "failed"):
+        # the kernel killed the child, or a process it needed, at its cgroup's memory limit
+        result = _keep_facts(result or partial, failure_dict(
             "out_of_memory", _("the process went over the memory limit of {mb} MiB and was "
                                "killed").format(mb=limits.memory_mb), hint=HINTS["out_of_memory"]))
     elif result is None:
