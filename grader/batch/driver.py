@@ -156,6 +156,8 @@ def main(*, folder: Path, out: Path, rubric: str = "cifar10", workers: int = 1, 
     elif plan.missing:
         console.print(f"[bold yellow]warning[/]: bubblewrap is unavailable here; the fallback "
                       f"runs without {', '.join(plan.missing)} (README: Security)")
+        for name, why in plan.why:  # one line each: what is missing and how to get it
+            console.print(f"  {name}: {why}", markup=False)
     pinned = spec.baseline.pinned_accuracy is not None
     console.print("Baseline: " + ("pinned by the rubric" if pinned else
                                   f"calibrated over {spec.baseline.calibration_seeds} seeds (each "

@@ -6,6 +6,7 @@
 (tests/test_architecture.py checks it). The child may import the stages it needs
 (inspection.facts, training, load.datasets); bubblewrap shows it the grader package
 folder alone, so everything the child needs lives inside grader/. Without bubblewrap the
-child confines itself first thing (`confine.enter`: `landlock`, `seccomp`), and is a
-fork of a server that imported torch once (`forkserver`) rather than a fresh Python.
+child confines itself first thing (`confine.enter`: `landlock`, `seccomp`, `uid`), and is
+a fork of a server that imported torch once (`forkserver`) rather than a fresh Python; in
+every mode it joins a cgroup of its run (`cgroup`) where the grader can make one.
 """

@@ -16,7 +16,11 @@ Layers, and every result says which were in force (`describe`):
   (`enter`): Landlock (`landlock.py`: read the system, the interpreter, the grader and
   its inputs, write only the job folder; no TCP; no signals out), seccomp (`seccomp.py`:
   AF_UNIX sockets only, no ptrace, mount or namespaces) where libseccomp loads, and, when
-  the grader runs as root, no capabilities (`nocaps`).
+  the grader runs as root, no capabilities (`nocaps`) and a uid of its own (`uid`,
+  `uids.py`: it owns only its job folder; every process of that uid is killed at the
+  end), where other users can run the grader's interpreter;
+- `cgroup`, in every mode where the grader may create one (`cgroup.py`): process and
+  memory limits that forking cannot escape, and a kill of everything in it at the end.
 GRADER_SANDBOX picks: `auto` (bubblewrap where it works, else the fallback layers this
 machine has), `bwrap` or `landlock` (required: refused at the start where unavailable),
 `none`; anything else is refused.
@@ -66,17 +70,20 @@ def bwrap_works() -> bool:
 
 
 MODES = ("auto", "bwrap", "landlock", "none")
-FALLBACK_LAYERS = ("landlock", "seccomp", "nocaps")
+FALLBACK_LAYERS = ("landlock", "seccomp", "nocaps", "uid", "cgroup")
+ROOT_ONLY = ("nocaps", "uid")  # a grader that is not root has no capability or uid to give up
 
 
 @dataclass(frozen=True)
 class Plan:
     """The confinement a run gets: `sandbox` names what confines its file system (bwrap,
     landlock or none), `layers` the fallback layers stacked in the child, `missing` those
-    of them this machine cannot give (the terminal and the batch warn about them)."""
+    of them this machine cannot give (the terminal and the batch warn about them), and
+    `why` says why, one line each."""
     sandbox: str
     layers: tuple[str, ...] = ()
     missing: tuple[str, ...] = ()
+    why: tuple[tuple[str, str], ...] = ()
 
     @property
     def confined(self) -> bool:
@@ -86,8 +93,52 @@ class Plan:
 def fallback_available() -> dict[str, bool]:
     from grader.sandbox import landlock, seccomp
     root = hasattr(os, "geteuid") and os.geteuid() == 0
+    linux = sys.platform.startswith("linux")
     return {"landlock": landlock.abi() >= 1, "seccomp": seccomp.available(),
-            "nocaps": root and sys.platform.startswith("linux")}
+            "nocaps": root and linux, "uid": root and linux and uid_missing() is None,
+            "cgroup": linux and cgroup_missing() is None}
+
+
+def uid_missing() -> str | None:
+    """Why a root grader's child cannot have a uid of its own here, or None. Another
+    user must be able to start the grader's interpreter and import its packages."""
+    from grader.sandbox import uids
+    exe = Path(sys.executable).resolve()
+    for path in [exe, *interpreter_paths()]:
+        blocked = uids.unreachable(path)
+        if blocked is not None:
+            return (f"other users cannot reach the grader's Python ({blocked} is "
+                    f"{oct(_mode(blocked))[-3:]}): install the grader with a system-wide "
+                    "Python, as Docker's python images and Gradescope have")
+    try:
+        if not uids.candidates():
+            return f"no free uid in GRADER_UID_RANGE ({uids.uid_range()})"
+    except ValueError as e:
+        return str(e)
+    return None
+
+
+def _mode(path: Path) -> int:
+    try:
+        return os.stat(path).st_mode & 0o777
+    except OSError:
+        return 0
+
+
+def cgroup_missing() -> str | None:
+    from grader.sandbox import cgroup
+    return cgroup.missing_reason()
+
+
+def _why(name: str) -> str:
+    """One line: why this machine lacks the fallback layer `name`."""
+    if name == "uid":
+        return uid_missing() or "uid"
+    if name == "cgroup":
+        return cgroup_missing() or "cgroup"
+    return {"landlock": "this kernel has no Landlock (Linux 5.13 or newer, landlock in lsm=)",
+            "seccomp": "pyseccomp or libseccomp does not load (pip install pyseccomp; "
+                       "apt install libseccomp2)"}.get(name, name)
 
 
 def plan() -> Plan:
@@ -106,16 +157,18 @@ def plan() -> Plan:
                                  "kernel.apparmor_restrict_unprivileged_userns=0; Docker: "
                                  "--security-opt seccomp=unconfined --security-opt "
                                  "apparmor=unconfined); GRADER_SANDBOX=landlock needs neither")
-    if mode != "landlock" and bwrap_works():
-        return Plan("bwrap")
+    if mode != "landlock" and bwrap_works():  # the whole sandbox joins the run's cgroup
+        return Plan("bwrap", ("cgroup",) if cgroup_missing() is None else ())
     have = fallback_available()
     if mode == "landlock" and not have["landlock"]:
         raise SandboxUnavailable("GRADER_SANDBOX=landlock, but this kernel has no Landlock "
                                  "(Linux 5.13 or newer with landlock in its lsm= list)")
     layers = tuple(name for name in FALLBACK_LAYERS if have[name])
-    # nocaps is for a root grader only: a grader that is not root has nothing to drop
-    missing = tuple(name for name in FALLBACK_LAYERS if not have[name] and name != "nocaps")
-    return Plan("landlock" if have["landlock"] else "none", layers, missing)
+    root = os.geteuid() == 0
+    missing = tuple(name for name in FALLBACK_LAYERS if not have[name]
+                    and (root or name not in ROOT_ONLY) and name != "nocaps")
+    return Plan("landlock" if have["landlock"] else "none", layers, missing,
+                tuple((name, _why(name)) for name in missing))
 
 
 def weaknesses(isolation: dict) -> list[str]:
@@ -126,10 +179,20 @@ def weaknesses(isolation: dict) -> list[str]:
     if isolation.get("sandbox") != "landlock":
         return ["student code ran without file-system confinement (neither bubblewrap nor "
                 "Landlock here, or GRADER_SANDBOX=none): it could reach the grader's files"]
+    why = isolation.get("why") or {}
     out = [f"{name} unavailable here: " + {
         "seccomp": "sockets other than TCP (UDP, raw) and ptrace were not filtered "
-                   "(pip install pyseccomp; apt install libseccomp2)"}.get(name, name)
+                   "(pip install pyseccomp; apt install libseccomp2)",
+        "uid": "the child ran as root (without capabilities), not as a uid of its own: "
+               + why.get("uid", "see README: Security"),
+        "cgroup": "processes and memory were limited per process only, not for all it "
+                  "forks: " + why.get("cgroup", "see README: Security")}.get(name, name)
            for name in isolation.get("missing", [])]
+    group = isolation.get("cgroup") or {}
+    if group and not group.get("processes"):
+        out.append("the run's cgroup had no process or memory limit: the grader's own cgroup "
+                   "cannot hand the pids and memory controllers down (cgroup v2 with processes "
+                   "in it); it still killed everything in it at the end")
     if "NOT" in isolation.get("network", ""):
         out.append("the network was not isolated (Landlock ABI < 4 and no seccomp)")
     if isolation.get("signals", "").startswith("may signal"):
@@ -185,7 +248,7 @@ def interpreter_paths() -> list[Path]:
 DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom")
 
 
-def child_rules(*, job_dir: Path, show: list[Path], inputs: list[Path]) -> dict:
+def child_rules(*, job_dir: Path, show: list[Path], inputs: list[Path], owner=None) -> dict:
     """What the fallback layers let the child touch, handed to it in its request: read the
     system folders, /proc and /sys, the interpreter, the grader package, `show` and its
     `inputs` (single files: not the folder beside them with the test labels); write only
@@ -195,12 +258,23 @@ def child_rules(*, job_dir: Path, show: list[Path], inputs: list[Path]) -> dict:
     read = [Path("/") / d for d in SYSTEM_DIRS] + [Path("/proc"), Path("/sys")]
     read += interpreter_paths() + list(show) + list(inputs)
     devices = [Path(d) for d in DEVICES] + sorted(Path("/dev").glob("nvidia*"))
+    uid = {"uid": owner.uid, "gid": owner.gid} if owner is not None else {}
     return {"read": [str(p) for p in read], "write": [str(job_dir), "/dev/shm"],
-            "devices": [str(p) for p in devices]}
+            "devices": [str(p) for p in devices], **uid}
 
 
 PR_CAPBSET_DROP, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 24, 47, 4
 CAP_VERSION_3 = 0x20080522
+
+
+def drop_bounding_set() -> None:
+    """No capability after any exec: dropping them needs CAP_SETPCAP, so this comes
+    before the uid changes (`become`)."""
+    libc = _libc()
+    for cap in range(64):
+        if libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
+            break
+    libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
 
 
 def drop_capabilities() -> dict:
@@ -209,10 +283,7 @@ def drop_capabilities() -> dict:
     CAP_SYS_PTRACE), override file permissions or signal other users' processes."""
     import ctypes
     libc = _libc()
-    for cap in range(64):  # the bounding set first: dropping it needs CAP_SETPCAP
-        if libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
-            break
-    libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+    drop_bounding_set()
     header = (ctypes.c_uint32 * 2)(CAP_VERSION_3, 0)
     data = (ctypes.c_uint32 * 6)()  # effective, permitted, inheritable x 2 words: all zero
     if libc.capset(header, data) != 0:
@@ -234,9 +305,27 @@ def enter(layers: list[str], rules: dict) -> dict:
                                              devices=[Path(p) for p in rules["devices"]])
     if "seccomp" in layers:
         done["seccomp"] = seccomp.restrict()
+    if "nocaps" in layers or "uid" in layers:
+        drop_bounding_set()
+    if "uid" in layers:
+        done["uid"] = become(rules["uid"], rules["gid"])
     if "nocaps" in layers:
         done["nocaps"] = drop_capabilities()
     return done
+
+
+def become(uid: int, gid: int) -> dict:
+    """Drop to the run's own uid and gid, no supplementary groups: the kernel then clears
+    every capability. A change of uid clears PR_SET_PDEATHSIG, so it is set again, and
+    the child ends if the grader died in between."""
+    parent = os.getppid()
+    os.setgroups([])
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)
+    _libc().prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:
+        os._exit(1)
+    return {"uid": uid, "gid": gid}
 
 
 PR_SET_PDEATHSIG = 1
@@ -256,15 +345,19 @@ def _libc():
 
 
 def preexec(limits: Limits, cpus: set[int] | None, no_new_privs: bool = True,
-            parent: int | None = None):
+            cgroup_fds: list[int] = (), parent: int | None = None):
     """Runs in the child between fork and exec (or in a fork of the fork server, where
     `parent` is the server): limits it and everything it starts, and has the kernel kill
     it if its parent dies (kill -9 of a batch driver must not leave a child training past
-    its limit). bubblewrap's --die-with-parent does the same."""
+    its limit). bubblewrap's --die-with-parent does the same.
+    `cgroup_fds`: the run's cgroup.procs files (`cgroup.join_fds`), joined first; a
+    failed join raises, so Popen fails instead of a child running outside its cgroup."""
+    from grader.sandbox import cgroup
     libc = _libc() if sys.platform.startswith("linux") else None  # loaded before the fork
     parent = parent or os.getpid()
 
     def apply():
+        cgroup.join(list(cgroup_fds))
         if libc is not None:
             libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
             if os.getppid() != parent:  # the grader died before the line above
@@ -289,9 +382,10 @@ def preexec_spec(limits: Limits, cpus: set[int] | None, no_new_privs: bool = Tru
             "no_new_privs": no_new_privs}
 
 
-def preexec_from(spec: dict, parent: int):
+def preexec_from(spec: dict, parent: int, cgroup_fds: list[int] = ()):
     fields = dict(spec["limits"], cpus=tuple(spec["limits"]["cpus"] or ()) or None)
-    return preexec(Limits(**fields), set(spec["cpus"]) or None, spec["no_new_privs"], parent)
+    return preexec(Limits(**fields), set(spec["cpus"]) or None, spec["no_new_privs"],
+                   cgroup_fds, parent)
 
 
 def die_with_parent():
@@ -396,21 +490,121 @@ def _reap(pid: int, wait_s: float = 5) -> None:
         time.sleep(0.01)
 
 
-def describe(limits: Limits, plan: Plan, device: str) -> dict:
+SCRATCH_KINDS = ("grade", "baseline", "predict")  # grader.files.scratch folders
+
+
+def own_uid(plan: Plan, job_dir: Path, show: list[Path]):
+    """For a plan with the `uid` layer: a uid reserved for this run (`uids.reserve`), and
+    the plan. Where the job's files stay out of another user's reach (a folder of mode
+    0700 on the way that is not this grader's own scratch folder), or no uid is free,
+    the run goes without the layer and its record says why."""
+    from grader.sandbox import uids
+    if "uid" not in plan.layers:
+        return plan, None
+    for path in [job_dir, *show]:
+        _open_scratch(path)
+        blocked = uids.unreachable(path)
+        if blocked is not None:
+            return _without(plan, "uid", f"{blocked} cannot be reached by another user"), None
+    try:
+        return plan, uids.reserve()
+    except (OSError, ValueError) as e:
+        return _without(plan, "uid", str(e)), None
+
+
+def _open_scratch(path: Path) -> None:
+    """Let other users pass (not list) this grader's own scratch folders (made 0700) on
+    the way to `path`; Landlock still keeps each child to its own files."""
+    for step in Path(path).resolve().parents:
+        if any(step.name.startswith(f"{kind}-{os.getpid()}-") for kind in SCRATCH_KINDS) \
+                and os.stat(step).st_uid == os.geteuid():
+            step.chmod(step.stat().st_mode | 0o011)
+
+
+def _without(plan: Plan, layer: str, why: str) -> Plan:
+    from dataclasses import replace
+    return replace(plan, layers=tuple(n for n in plan.layers if n != layer),
+                   missing=(*plan.missing, layer), why=(*plan.why, (layer, why)))
+
+
+def show_input(src: Path, dst: Path, owner) -> None:
+    """Where the child finds an input file: a link to it, or, for a child with a uid of
+    its own (`owner`), a hard link (the folders around the file may be closed to it) or
+    a copy. Never a hard link for a root child: it owns the file and could write it."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    if owner is None:
+        dst.symlink_to(Path(src).resolve())
+        return
+    try:
+        if not os.stat(src).st_mode & 0o004:
+            raise OSError("not readable by others")
+        os.link(src, dst)
+    except OSError:
+        shutil.copyfile(src, dst)
+        dst.chmod(0o644)
+
+
+def hand_over(job_dir: Path, owner, files: list[Path]) -> None:
+    """The job folder, its work folder and `files` (what the child writes or must read
+    there) become the run's uid's; nothing else of the grader's does."""
+    for path in [job_dir, job_dir / "work", *files]:
+        os.chown(path, owner.uid, owner.gid)
+
+
+def start_cgroup(plan: Plan, limits: Limits):
+    """The run's cgroup where the plan has one (`cgroup.create`), or None. A cgroup the
+    plan promised but that cannot be made raises: the run does not go on without it."""
+    from grader.sandbox import cgroup
+    if "cgroup" not in plan.layers:
+        return None
+    return cgroup.create(limits.processes, limits.memory_mb)
+
+
+def end_run(group, owner) -> None:
+    """After the child ended: kill everything left in its cgroup and everything of its
+    uid, then remove the cgroup and let go of the uid."""
+    from grader.sandbox import cgroup, uids
+    try:
+        if group is not None:
+            cgroup.kill(group)
+    finally:
+        if owner is not None:
+            uids.release(owner)
+        if group is not None:
+            cgroup.remove(group)
+
+
+def out_of_memory(group) -> bool:
+    """Whether the kernel killed a process of the run for going over its cgroup's memory."""
+    from grader.sandbox import cgroup
+    return group is not None and cgroup.oom_kills(group) > 0
+
+
+def describe(limits: Limits, plan: Plan, device: str, group=None, owner=None) -> dict:
+    """What confined the run, for its results' provenance.isolation. `group`: its cgroup
+    (cgroup.Cgroup), `owner`: its uid (uids.Reservation)."""
     memory = (f"RLIMIT_DATA {limits.memory_mb} MiB" if limits.memory_mb
               else "GPU memory fraction (address-space limits break CUDA)")
+    if group is not None and group.limits.get("memory_mb"):
+        memory += f"; cgroup {group.limits['memory_mb']} MiB for all its processes"
     common = {"memory": memory, "output": f"files of at most {limits.output_mb} MiB",
               "cpu": f"{limits.threads} core(s)", "time": f"{limits.time_s:.0f} s", "device": device}
+    if group is not None:
+        common["cgroup"] = {"processes": group.limits.get("processes"),
+                            "memory_mb": group.limits.get("memory_mb"),
+                            "kill": "cgroup.kill" if group.kill_file else "SIGKILL of cgroup.procs"}
     if plan.sandbox == "bwrap":
-        return {"sandbox": "bubblewrap", "layers": ["bwrap"],
+        return {"sandbox": "bubblewrap", "layers": ["bwrap", *plan.layers],
                 "filesystem": "only system folders, the interpreter, the grader and the job's "
                               "own files are visible; only the job folder is writable",
                 "network": "none (own network namespace)",
                 "processes": f"own PID namespace, at most {limits.processes}",
                 "user": "nobody, no capabilities", **common}
     from grader.sandbox import landlock
-    root = os.geteuid() == 0
-    nproc = "not limited (root ignores RLIMIT_NPROC)" if root else f"at most {limits.processes}"
+    root = os.geteuid() == 0 and owner is None
+    nproc = "RLIMIT_NPROC ignored (root)" if root else f"at most {limits.processes} (RLIMIT_NPROC)"
+    if group is not None and group.limits.get("processes"):
+        nproc = f"at most {group.limits['processes']} in all (cgroup pids.max)"
     layers, abi = list(plan.layers), landlock.abi()
     if "landlock" in layers:
         filesystem = ("Landlock: reads the system, the interpreter, the grader and its own "
@@ -424,12 +618,15 @@ def describe(limits: Limits, plan: Plan, device: str) -> dict:
         net.append("no sockets but AF_UNIX (seccomp)")
     return {"sandbox": plan.sandbox if plan.sandbox == "landlock" else
             "none (bubblewrap unavailable or GRADER_SANDBOX=none)",
-            "layers": layers, "missing": list(plan.missing),
+            "layers": layers, "missing": list(plan.missing), "why": dict(plan.why),
             "filesystem": filesystem, "network": ", ".join(net) or "NOT isolated",
-            "processes": f"own session, {nproc}; what it leaves running is killed when it ends",
+            "processes": f"own session, {nproc}; what it leaves running is killed when it ends"
+                         + (" (cgroup)" if group is not None else ""),
             "signals": ("only inside its own domain (Landlock)" if "landlock" in layers and abi >= 6
                         else "may signal the grader's other processes of its user"),
             "system calls": ("no ptrace, mount, namespaces, io_uring (seccomp)" if "seccomp" in layers
                              else "not filtered"),
-            "user": "same as the grader, no new privileges"
-                    + (", no capabilities" if "nocaps" in layers else ""), **common}
+            "user": (f"uid {owner.uid} of its own (owns only its job folder; every process "
+                     "of it killed at the end), no capabilities, no new privileges"
+                     if owner is not None else "same as the grader, no new privileges"
+                     + (", no capabilities" if "nocaps" in layers else "")), **common}

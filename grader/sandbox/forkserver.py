@@ -37,6 +37,7 @@ from pathlib import Path
 
 MAX_MESSAGE = 1 << 20
 REPLY_S = 60
+MAX_FDS = 8
 
 
 def enabled() -> bool:
@@ -78,9 +79,10 @@ class Server:
             self.close()
             raise ServerGone(f"the fork server said {reply!r}")
 
-    def fork(self, *, job_dir: Path, cwd: Path, env: dict, preexec: dict, log_fd: int) -> "Forked":
+    def fork(self, *, job_dir: Path, cwd: Path, env: dict, preexec: dict, fds: list[int]) -> "Forked":
+        """`fds`: the log the child writes to, then the cgroup.procs files it joins."""
         self._send({"op": "run", "job_dir": str(job_dir), "cwd": str(cwd), "env": env,
-                    "preexec": preexec}, [log_fd])
+                    "preexec": preexec}, fds)
         reply = self._receive()
         if "pid" not in reply:
             raise ServerGone(f"the fork server could not fork: {reply.get('error')}")
@@ -208,7 +210,7 @@ def serve(fd: int) -> None:
         libc.prctl(confine.PR_SET_DUMPABLE, 0, 0, 0, 0)
     sock.send(json.dumps({"ready": True}).encode())
     while True:
-        data, fds, _flags, _addr = socket.recv_fds(sock, MAX_MESSAGE, 4)
+        data, fds, _flags, _addr = socket.recv_fds(sock, MAX_MESSAGE, MAX_FDS)
         if not data:
             return  # the parent closed its end
         message = json.loads(data)
@@ -242,12 +244,12 @@ def _child(message: dict, fds: list[int]) -> None:
     try:
         from grader.sandbox import confine
         os.setsid()
-        log = fds[0]
+        log, cgroups = fds[0], fds[1:]
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
         os.dup2(log, 1)
         os.dup2(log, 2)
-        for f in (null, log, *fds[1:]):
+        for f in (null, log):
             os.close(f)
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
             signal.signal(sig, signal.SIG_DFL if sig != signal.SIGPIPE else signal.SIG_IGN)
@@ -256,7 +258,9 @@ def _child(message: dict, fds: list[int]) -> None:
         os.environ.update(message["env"])
         import tempfile
         tempfile.tempdir = None  # found again from TMPDIR, the job's own folder
-        confine.preexec_from(message["preexec"], parent=os.getppid())()
+        confine.preexec_from(message["preexec"], os.getppid(), cgroups)()  # joins its cgroup first
+        for f in cgroups:
+            os.close(f)
         sys.argv = ["grader.sandbox.worker", message["job_dir"]]
         from grader.sandbox import worker
         code = worker.main(message["job_dir"])

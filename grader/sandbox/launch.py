@@ -24,7 +24,7 @@ from grader.failures import HINTS, failure_dict
 from grader.i18n import ENV, _, current
 from grader.sandbox import confine, forkserver
 from grader.sandbox.confine import Limits
-from grader.sandbox.protocol import JobRequest
+from grader.sandbox.protocol import REQUEST, JobRequest
 
 POLL_S = 0.1
 # The child's own start-up (imports, CUDA context) before it touches the submission. It
@@ -85,10 +85,11 @@ def run_job(job_dir: Path, request: JobRequest, *, files: dict[str, Path], limit
     env[ENV] = current()  # the child writes its messages in the run's language
     plan = confine.plan()
     sandboxed = plan.sandbox == "bwrap"
+    plan, owner = confine.own_uid(plan, job_dir, show)  # a root grader's child: a uid of its own
     if not sandboxed:
         confine.guard_grader()
         request = replace(request, layers=list(plan.layers), rules=confine.child_rules(
-            job_dir=job_dir, show=show, inputs=list(inputs)))
+            job_dir=job_dir, show=show, inputs=list(inputs), owner=owner))
     request.write(job_dir)
     command = [sys.executable, "-m", "grader.sandbox.worker", str(job_dir)]
     for src, dst in inputs.items():
@@ -96,13 +97,15 @@ def run_job(job_dir: Path, request: JobRequest, *, files: dict[str, Path], limit
         if sandboxed:
             dst.touch()  # the mount point; bubblewrap shows the real file there
         else:
-            dst.symlink_to(Path(src).resolve())
+            confine.show_input(src, dst, owner)
     if sandboxed:
         command = confine.wrap(command, job_dir=job_dir, inputs=inputs,
                                show=confine.interpreter_paths() + show)
     log_path = job_dir / "output.log"
     events_path = job_dir / "events.jsonl"
     events_path.touch()
+    if owner is not None:
+        confine.hand_over(job_dir, owner, [events_path, job_dir / REQUEST])
     server = None if sandboxed else _fork_server()  # its one-off start-up is not this run's
     start = time.monotonic()
     ready_at: list[float] = []  # when the child finished its start-up; the clock starts then
@@ -127,20 +130,9 @@ def run_job(job_dir: Path, request: JobRequest, *, files: dict[str, Path], limit
     # (a link to the grader's own files, a FIFO, /dev/zero) is never opened by the parent.
     with open(log_path, "w+b") as log, open(events_path, "rb") as events_file:
         events = _Lines(events_file)
-        proc = None
-        if server is not None:  # not the grader's child: no sweep takes it for a leftover
-            try:
-                proc = server.fork(job_dir=job_dir, cwd=work, env=env, log_fd=log.fileno(),
-                                   preexec=confine.preexec_spec(limits, cpus))
-            except forkserver.ServerGone:  # this run execs; the next starts a new server
-                server = None
-        if proc is None:
-            with RUNNING.lock:  # registered before the sweep of another run can see it
-                proc = subprocess.Popen(command, cwd=work, env=env, stdin=subprocess.DEVNULL,
-                                        stdout=log, stderr=subprocess.STDOUT,
-                                        start_new_session=True,
-                                        preexec_fn=confine.preexec(limits, cpus, not sandboxed))
-                RUNNING.pids.add(proc.pid)
+        proc, group = _start(command, cwd=work, env=env, log=log, plan=plan, limits=limits,
+                             cpus=cpus, sandboxed=sandboxed, owner=owner, server=server,
+                             job_dir=job_dir)
         timed_out = False
         while proc.poll() is None:
             _relay(events, relay)
@@ -149,6 +141,8 @@ def run_job(job_dir: Path, request: JobRequest, *, files: dict[str, Path], limit
                 break
             time.sleep(POLL_S)
         _kill_group(proc)
+        oom = confine.out_of_memory(group)  # read before end_run removes the cgroup
+        confine.end_run(group, owner)  # everything in its cgroup and of its uid
         with RUNNING.lock:
             RUNNING.pids.discard(proc.pid)
         confine.kill_marked(token)
@@ -168,12 +162,46 @@ def run_job(job_dir: Path, request: JobRequest, *, files: dict[str, Path], limit
         result = _keep_facts(result or partial, failure_dict(
             "timeout", _("the run was stopped after {seconds} s").format(seconds=f"{limits.time_s:.0f}"),
             hint=HINTS["timeout"]))
+    elif oom and (result is None or result.get("status") == "failed"):
+        # the kernel killed the child, or a process it needed, at its cgroup's memory limit
+        result = _keep_facts(result or partial, failure_dict(
+            "out_of_memory", _("the process went over the memory limit of {mb} MiB and was "
+                               "killed").format(mb=limits.memory_mb), hint=HINTS["out_of_memory"]))
     elif result is None:
         result = _keep_facts(partial, _death_reason(proc.returncode, tail))
-    isolation = confine.describe(limits, plan, device)
-    isolation["child"] = ("forked from the pre-imported fork server" if server is not None
-                          else "a fresh Python")
+    isolation = confine.describe(limits, plan, device, group, owner)
+    isolation["child"] = ("forked from the pre-imported fork server"
+                          if isinstance(proc, forkserver.Forked) else "a fresh Python")
     return ChildOutcome(result, proc.returncode, wall, tail, isolation, startup)
+
+
+def _start(command, *, cwd, env, log, plan, limits, cpus, sandboxed, owner, server, job_dir):
+    """Start the child in the run's cgroup (where the plan has one): forked from `server`
+    where there is one, else a fresh process registered as running. Returns it and the
+    cgroup; if it cannot start, the cgroup and the uid are given back before the error
+    goes on."""
+    from grader.sandbox import cgroup
+    group, fds = None, []
+    try:
+        group = confine.start_cgroup(plan, limits)
+        fds = cgroup.join_fds(group) if group is not None else []
+        if server is not None:  # not the grader's child: no sweep takes it for a leftover
+            try:
+                return server.fork(job_dir=job_dir, cwd=cwd, env=env, fds=[log.fileno(), *fds],
+                                   preexec=confine.preexec_spec(limits, cpus)), group
+            except forkserver.ServerGone:  # this run execs; the next starts a new server
+                pass
+        with RUNNING.lock:  # registered before the sweep of another run can see it
+            proc = subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                    preexec_fn=confine.preexec(limits, cpus, not sandboxed, fds))
+            RUNNING.pids.add(proc.pid)
+    except BaseException:
+        confine.end_run(group, owner)
+        raise
+    finally:
+        cgroup.close(fds)
+    return proc, group
 
 
 class _Lines:
