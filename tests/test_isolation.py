@@ -73,12 +73,38 @@ def snapshot(*folders):
             if p.is_file()}
 
 
+def _descendants() -> set[str]:
+    """This test process's descendants, and orphans re-parented to init: with the grader
+    a subreaper, whatever its runs left behind is among the first (anything that escaped
+    it, among the second), and what other test processes are still killing is not."""
+    parent = {}
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            parent[proc.name] = (proc / "stat").read_text().rsplit(")", 1)[1].split()[1]
+        except (OSError, IndexError):
+            continue
+    me = str(os.getpid())
+    found = {pid for pid, up in parent.items() if up == "1"}
+    for pid in parent:
+        seen, up = set(), parent.get(pid)
+        while up and up not in seen and up != "0":
+            if up == me:
+                found.add(pid)
+                break
+            seen.add(up)
+            up = parent.get(up)
+    return found
+
+
 def workers_left():
     """Worker processes (exec'd, or forked from the fork server) whose job folder is gone:
     leftovers of a grading that finished (other gradings running on the machine at the
     same time still have theirs)."""
     left = []
+    ours = _descendants()
     for proc in Path("/proc").glob("[0-9]*"):
+        if proc.name not in ours:
+            continue
         try:
             argv = (proc / "cmdline").read_bytes().split(b"\0")
             cwd = os.readlink(proc / "cwd")
