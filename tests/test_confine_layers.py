@@ -110,6 +110,27 @@ def test_a_cgroup_the_child_cannot_join_fails_the_start_not_the_confinement(tmp_
         assert cgroup.remove(group)
 
 
+@needs_cgroup
+def test_the_cgroups_of_a_grader_that_was_killed_are_swept(tmp_path):
+    """kill -9 of a grader runs no clean-up: the next grader removes its cgroups, and
+    kills what was still in them."""
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True).stdout.strip()
+    where = cgroup.places()
+    made = [place / f"grader-{dead}-0badc0de" for place in where.values()]
+    for folder in made:
+        folder.mkdir()
+    sleeper = subprocess.Popen(["sleep", "300"])
+    (made[0] / "cgroup.procs").write_text(str(sleeper.pid))
+    group = cgroup.create(16, None)
+    try:
+        assert [f for f in made if f.exists()] == []
+        assert sleeper.wait(timeout=10) == -9
+    finally:
+        cgroup.kill(group)
+        cgroup.remove(group)
+
+
 def test_a_machine_without_cgroups_says_so(monkeypatch):
     monkeypatch.setattr(cgroup, "places", lambda: {})
     monkeypatch.setenv("GRADER_SANDBOX", "landlock")

@@ -105,6 +105,7 @@ def create(processes: int, memory_mb: int | None) -> Cgroup:
     where = places()
     if not ("" in where or "pids" in where):
         raise OSError(missing_reason())
+    sweep(where)
     name = f"grader-{os.getpid()}-{secrets.token_hex(4)}"
     group = Cgroup(dirs=[])
     try:
@@ -125,6 +126,26 @@ def create(processes: int, memory_mb: int | None) -> Cgroup:
         remove(group)
         raise
     return group
+
+
+def sweep(where: dict[str, Path]) -> int:
+    """Remove the cgroups of graders that are gone (a kill -9 runs no clean-up), killing
+    what is still in them first: a grader's cgroups are named after its pid. Returns how
+    many it removed."""
+    removed = 0
+    for place in where.values():
+        for folder in place.glob("grader-*-*"):
+            try:
+                os.kill(int(folder.name.split("-")[1]), 0)
+                continue  # its grader is alive
+            except ProcessLookupError:
+                pass
+            except (ValueError, PermissionError):
+                continue
+            group = Cgroup(dirs=[folder], kill_file=folder / "cgroup.kill" if place == where.get("") else None)
+            kill(group, wait_s=2)
+            removed += remove(group, wait_s=1)
+    return removed
 
 
 def _delegate(v2: Path) -> None:
