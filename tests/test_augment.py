@@ -185,7 +185,8 @@ def test_fused_crop_and_flip_equal_the_two_steps(crop, flip, c):
     apart = translate(T.Compose([T.Compose([crop]), T.Compose([flip]), T.ToTensor()]))
     g1, g2 = torch.Generator().manual_seed(7), torch.Generator().manual_seed(7)
     for _ in range(3):
-        assert torch.equal(fused(x, g1), apart(x, g2))
+        a, b = fused(x, g1), apart(x, g2)
+        assert torch.equal(a, b) and a.stride() == b.stride()
     assert torch.equal(g1.get_state(), g2.get_state())
 
 
@@ -206,9 +207,15 @@ def test_crop_and_flip_are_those_their_draws_name():
         assert torch.equal(out[k], want.float() / 255)
 
 
-def test_to_tensor_and_normalize_give_contiguous_nchw_with_the_same_values():
-    x = torch.from_numpy(images())
-    out = translate(T.Compose([T.ToTensor(), T.Normalize(MEAN, STD)]))(x, torch.Generator())
-    want = ((x.float().div_(255) - torch.tensor(MEAN)) / torch.tensor(STD)).permute(0, 3, 1, 2)
-    assert out.is_contiguous() and torch.equal(out, want)
-    assert torch.equal(x, torch.from_numpy(images()))  # the caller's images untouched
+@pytest.mark.parametrize("c", [3, 1])
+def test_to_tensor_and_normalize_give_the_same_values_and_strides(c):
+    """Values and strides as the plain NHWC float pipeline then .contiguous() gave: the
+    strides decide which memory format the convolutions pick (a one-channel batch came out
+    with the strides of channels_last), hence their arithmetic and the trained model."""
+    x = torch.from_numpy(images(c=c))
+    mean, std = MEAN[:c], STD[:c]
+    out = translate(T.Compose([T.ToTensor(), T.Normalize(mean, std)]))(x, torch.Generator())
+    want = ((x.float().div_(255) - torch.tensor(mean)) / torch.tensor(std)).permute(0, 3, 1, 2)
+    want = want.contiguous()
+    assert out.is_contiguous() and torch.equal(out, want) and out.stride() == want.stride()
+    assert torch.equal(x, torch.from_numpy(images(c=c)))  # the caller's images untouched

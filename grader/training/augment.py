@@ -107,6 +107,8 @@ def _to_tensor(x: torch.Tensor, gen) -> torch.Tensor:
     and the layout) and handed on as an NHWC view of it: the later steps see NHWC as
     before, and the final permute to NCHW costs nothing. Values as x.float() / 255."""
     n, h, w, c = x.shape
+    if c == 1:  # one layout already; and the same strides as before, which decide the
+        return x.float().div_(255)  # convolutions' memory format, hence their arithmetic
     out = torch.empty((n, c, h, w), dtype=torch.float32, device=x.device)
     out.copy_(x.permute(0, 3, 1, 2))
     return out.div_(255).permute(0, 2, 3, 1)
