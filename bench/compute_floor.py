@@ -26,7 +26,9 @@ import argparse
 import importlib.util
 import json
 import math
+import os
 import platform
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -50,8 +52,8 @@ def reference():
     return ref
 
 
-def floor(data, epochs: int, batch_size: int, n_train: int, seed: int = 0) -> float:
-    """Seconds for the run's number of bare training steps."""
+def floor(data, epochs: int, batch_size: int, n_train: int, seed: int = 0) -> tuple[float, float]:
+    """Wall and CPU seconds for the run's number of bare training steps."""
     ref = reference()
     torch.manual_seed(seed)
     info = data.info
@@ -65,13 +67,19 @@ def floor(data, epochs: int, batch_size: int, n_train: int, seed: int = 0) -> fl
     opt, loss_fn = ref.build_optimizer(model), ref.build_loss()
     steps = epochs * math.ceil(n_train / batch_size)
     model.train()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), _cpu(resource.RUSAGE_SELF)
     for step in range(steps):
         lo = (step * batch_size) % (pool - batch_size)
         opt.zero_grad(set_to_none=True)
         loss_fn(model(x[lo:lo + batch_size]), y[lo:lo + batch_size]).backward()
         opt.step()
-    return time.perf_counter() - started
+    return time.perf_counter() - started, _cpu(resource.RUSAGE_SELF) - cpu
+
+
+def _cpu(who) -> float:
+    """CPU seconds (user and system) of this process, or of its children reaped so far."""
+    r = resource.getrusage(who)
+    return r.ru_utime + r.ru_stime
 
 
 def split(run: dict) -> dict:
@@ -94,11 +102,16 @@ def measure(name: str, data_dir, epochs: int | None, repeats: int) -> dict:
     batch = min(ref.BATCH_SIZE, rubric.budget.max_batch_size)
     data = prepare_data(rubric.dataset, data_dir=data_dir, cache_dir=cache_dir())
     n_train = int(len(data.load("train_y")) * (1 - rubric.dataset.validation_fraction))
-    runs, floors = [], []
+    runs, floors, floor_cpu, load = [], [], [], [os.getloadavg()[0]]
     for _ in range(repeats):  # alternate, so a slow spell of the VM hits both sides
+        cpu = _cpu(resource.RUSAGE_CHILDREN)
         with tempfile.TemporaryDirectory() as tmp:
             runs.append(grader(name, data_dir, epochs, [0], Path(tmp))[0])
-        floors.append(floor(data, epochs, batch, n_train))
+        runs[-1]["cpu_s"] = _cpu(resource.RUSAGE_CHILDREN) - cpu  # the child, start-up included
+        wall, cpu = floor(data, epochs, batch, n_train)
+        floors.append(wall)
+        floor_cpu.append(cpu)
+        load.append(os.getloadavg()[0])
     run = min(runs, key=lambda r: r["wall_s"])
     low = min(floors)
     parts = split(run)
@@ -109,7 +122,10 @@ def measure(name: str, data_dir, epochs: int | None, repeats: int) -> dict:
             "pair_ratios": [round(r["wall_s"] / f, 2) for r, f in zip(runs, floors)],
             "run": run, "parts": parts, "ratio": run["wall_s"] / low, "ratio_without_startup": without / low,
             "steps_ratio": parts["training steps (forward, backward, step)"] / low,
-            "accuracy": run["accuracy"], "accuracies": sorted({r["accuracy"] for r in runs})}
+            "accuracy": run["accuracy"], "accuracies": sorted({r["accuracy"] for r in runs}),
+            "cpu_s": {"runs": [round(r["cpu_s"], 1) for r in runs],
+                      "floors": [round(c, 1) for c in floor_cpu]},
+            "load_average": [round(v, 1) for v in load]}
 
 
 def show(m: dict) -> None:
@@ -126,6 +142,10 @@ def show(m: dict) -> None:
     for name, seconds in parts.items():
         print(f"    {name:<46}{seconds:>8.1f} s  {seconds / run['wall_s']:>6.1%}  "
               f"{seconds / m['floor_s']:>5.2f}x floor")
+    cpu = m["cpu_s"]
+    print(f"  CPU seconds (all threads): runs {cpu['runs']}, floors {cpu['floors']}; "
+          f"1-minute load average before and after each pair {m['load_average']} "
+          f"(above {os.cpu_count()}: something else was running)")
     rest = {k: run.get(k) for k in ("import_s", "inspect_s") if run.get(k) is not None}
     if rest:
         print("      of the rest: " + ", ".join(f"{k[:-2]} {v:.1f} s" for k, v in rest.items()))
