@@ -28,7 +28,6 @@ import json
 import math
 import os
 import platform
-import resource
 import tempfile
 import time
 from pathlib import Path
@@ -52,8 +51,8 @@ def reference():
     return ref
 
 
-def floor(data, epochs: int, batch_size: int, n_train: int, seed: int = 0) -> tuple[float, float]:
-    """Wall and CPU seconds for the run's number of bare training steps."""
+def floor(data, epochs: int, batch_size: int, n_train: int, seed: int = 0) -> float:
+    """Seconds for the run's number of bare training steps."""
     ref = reference()
     torch.manual_seed(seed)
     info = data.info
@@ -67,19 +66,13 @@ def floor(data, epochs: int, batch_size: int, n_train: int, seed: int = 0) -> tu
     opt, loss_fn = ref.build_optimizer(model), ref.build_loss()
     steps = epochs * math.ceil(n_train / batch_size)
     model.train()
-    started, cpu = time.perf_counter(), _cpu(resource.RUSAGE_SELF)
+    started = time.perf_counter()
     for step in range(steps):
         lo = (step * batch_size) % (pool - batch_size)
         opt.zero_grad(set_to_none=True)
         loss_fn(model(x[lo:lo + batch_size]), y[lo:lo + batch_size]).backward()
         opt.step()
-    return time.perf_counter() - started, _cpu(resource.RUSAGE_SELF) - cpu
-
-
-def _cpu(who) -> float:
-    """CPU seconds (user and system) of this process, or of its children reaped so far."""
-    r = resource.getrusage(who)
-    return r.ru_utime + r.ru_stime
+    return time.perf_counter() - started
 
 
 def split(run: dict) -> dict:
@@ -102,15 +95,11 @@ def measure(name: str, data_dir, epochs: int | None, repeats: int) -> dict:
     batch = min(ref.BATCH_SIZE, rubric.budget.max_batch_size)
     data = prepare_data(rubric.dataset, data_dir=data_dir, cache_dir=cache_dir())
     n_train = int(len(data.load("train_y")) * (1 - rubric.dataset.validation_fraction))
-    runs, floors, floor_cpu, load = [], [], [], [os.getloadavg()[0]]
+    runs, floors, load = [], [], [os.getloadavg()[0]]
     for _ in range(repeats):  # alternate, so a slow spell of the VM hits both sides
-        cpu = _cpu(resource.RUSAGE_CHILDREN)
         with tempfile.TemporaryDirectory() as tmp:
             runs.append(grader(name, data_dir, epochs, [0], Path(tmp))[0])
-        runs[-1]["cpu_s"] = _cpu(resource.RUSAGE_CHILDREN) - cpu  # the child, start-up included
-        wall, cpu = floor(data, epochs, batch, n_train)
-        floors.append(wall)
-        floor_cpu.append(cpu)
+        floors.append(floor(data, epochs, batch, n_train))
         load.append(os.getloadavg()[0])
     run = min(runs, key=lambda r: r["wall_s"])
     low = min(floors)
@@ -123,8 +112,6 @@ def measure(name: str, data_dir, epochs: int | None, repeats: int) -> dict:
             "run": run, "parts": parts, "ratio": run["wall_s"] / low, "ratio_without_startup": without / low,
             "steps_ratio": parts["training steps (forward, backward, step)"] / low,
             "accuracy": run["accuracy"], "accuracies": sorted({r["accuracy"] for r in runs}),
-            "cpu_s": {"runs": [round(r["cpu_s"], 1) for r in runs],
-                      "floors": [round(c, 1) for c in floor_cpu]},
             "load_average": [round(v, 1) for v in load]}
 
 
@@ -142,9 +129,7 @@ def show(m: dict) -> None:
     for name, seconds in parts.items():
         print(f"    {name:<46}{seconds:>8.1f} s  {seconds / run['wall_s']:>6.1%}  "
               f"{seconds / m['floor_s']:>5.2f}x floor")
-    cpu = m["cpu_s"]
-    print(f"  CPU seconds (all threads): runs {cpu['runs']}, floors {cpu['floors']}; "
-          f"1-minute load average before and after each pair {m['load_average']} "
+    print(f"  1-minute load average before and after each pair {m['load_average']} "
           f"(above {os.cpu_count()}: something else was running)")
     rest = {k: run.get(k) for k in ("import_s", "inspect_s") if run.get(k) is not None}
     if rest:
