@@ -79,6 +79,9 @@ def grader(rubric_name: str, data_dir, epochs: int, seeds: list[int], tmp: Path)
     text = re.sub(r"max_epochs: \d+", f"max_epochs: {epochs}", text)
     text = re.sub(r"time_factor: \d+", "time_factor: 100", text)
     text = re.sub(r"seeds: \[.*\]", f"seeds: {json.dumps(seeds)}", text)
+    # exactly these seeds: the rubric's policy would add seeds while the gain over the
+    # pinned placeholder looks undecided (up to 5 runs where one was asked for)
+    text = re.sub(r"seeds: \{min: \d+, max: \d+", f"seeds: {{min: {len(seeds)}, max: {len(seeds)}", text)
     text = text.replace("submission: reference/baseline.py",
                         "submission: reference/baseline.py\n  pinned_accuracy: 0.5")
     (tmp / "bench.yaml").write_text(text)

@@ -164,3 +164,58 @@ def test_erasing_random_value_fills_with_noise():
         "erasing-before-totensor", "autoaugment", "own-callable"])
 def test_anything_else_falls_back_to_the_per_image_path(transform):
     assert translate(transform) is None
+
+
+# The fast paths (#18): a RandomCrop followed by a flip is one gather, ToTensor writes NCHW
+# memory directly. Same draws, same images, as the steps one by one.
+
+@pytest.mark.parametrize("crop,flip,c", [
+    (T.RandomCrop(32, padding=4), T.RandomHorizontalFlip(), 3),
+    (T.RandomCrop(32, padding=4), T.RandomVerticalFlip(p=0.3), 3),
+    (T.RandomCrop(28, padding=3), T.RandomHorizontalFlip(), 1),
+    (T.RandomCrop(30, padding=(1, 2, 3, 4), fill=7), T.RandomHorizontalFlip(p=0.8), 3),
+    (T.RandomCrop(32, padding=(2, 5)), T.RandomHorizontalFlip(p=1.0), 1),
+], ids=["cifar-baseline", "vertical", "fashion-baseline", "uneven-padding-fill", "always"])
+def test_fused_crop_and_flip_equal_the_two_steps(crop, flip, c):
+    """Each step inside a Compose of its own is not fused: the two must agree exactly,
+    batch after batch, and leave the generator in the same state."""
+    size = 28 if c == 1 and crop.size[0] == 28 else 32
+    x = torch.from_numpy(images(n=130, c=c, size=size))
+    fused = translate(T.Compose([crop, flip, T.ToTensor()]))
+    apart = translate(T.Compose([T.Compose([crop]), T.Compose([flip]), T.ToTensor()]))
+    g1, g2 = torch.Generator().manual_seed(7), torch.Generator().manual_seed(7)
+    for _ in range(3):
+        a, b = fused(x, g1), apart(x, g2)
+        assert torch.equal(a, b) and a.stride() == b.stride()
+    assert torch.equal(g1.get_state(), g2.get_state())
+
+
+def test_crop_and_flip_are_those_their_draws_name():
+    """Against a plain per-image rewrite of torchvision's RandomCrop then RandomHorizontalFlip
+    fed with the same draws (rows, columns, then the flips)."""
+    x = torch.from_numpy(images(n=40))
+    out = translate(T.Compose([T.RandomCrop(32, padding=4), T.RandomHorizontalFlip(),
+                               T.ToTensor()]))(x, torch.Generator().manual_seed(3))
+    g = torch.Generator().manual_seed(3)
+    i = torch.randint(0, 9, (40,), generator=g)
+    j = torch.randint(0, 9, (40,), generator=g)
+    flips = torch.rand(40, generator=g) < 0.5
+    padded = torch.nn.functional.pad(x.permute(0, 3, 1, 2), (4, 4, 4, 4))
+    for k in range(40):
+        want = padded[k, :, i[k]:i[k] + 32, j[k]:j[k] + 32]
+        want = want.flip(2) if flips[k] else want
+        assert torch.equal(out[k], want.float() / 255)
+
+
+@pytest.mark.parametrize("c", [3, 1])
+def test_to_tensor_and_normalize_give_the_same_values_and_strides(c):
+    """Values and strides as the plain NHWC float pipeline then .contiguous() gave: the
+    strides decide which memory format the convolutions pick (a one-channel batch came out
+    with the strides of channels_last), hence their arithmetic and the trained model."""
+    x = torch.from_numpy(images(c=c))
+    mean, std = MEAN[:c], STD[:c]
+    out = translate(T.Compose([T.ToTensor(), T.Normalize(mean, std)]))(x, torch.Generator())
+    want = ((x.float().div_(255) - torch.tensor(mean)) / torch.tensor(std)).permute(0, 3, 1, 2)
+    want = want.contiguous()
+    assert out.is_contiguous() and torch.equal(out, want) and out.stride() == want.stride()
+    assert torch.equal(x, torch.from_numpy(images(c=c)))  # the caller's images untouched

@@ -163,3 +163,24 @@ def test_prebuilt_transforms_are_used_as_given(data):
     result, _ = train(model, hooks, x, y, tr, va, config(epochs=1), FASHION_MNIST, lambda e: None,
                       transforms=given)
     assert result["pipeline"] == {"train": "per-image", "test": "batched"}
+
+
+def test_cpu_images_are_the_memory_mapped_array_itself(tmp_path, data):
+    """On the CPU the batched path indexes the (read-only, memory-mapped) host array
+    directly, no 150 MB copy per run (#18), and gives the batches a copy would."""
+    np.save(tmp_path / "x.npy", data[0])
+    mapped = np.load(tmp_path / "x.npy", mmap_mode="r")
+    images = Images(mapped, "cpu")
+    on_device = images.on_device()
+    assert on_device.data_ptr() == mapped.ctypes.data  # shared, not copied
+    order = torch.randperm(100, generator=torch.Generator().manual_seed(1))
+    from_map = torch.cat(list(Batches(BATCHED, "train", 4, "cpu")(images, order, 32)))
+    copied = torch.cat(list(Batches(BATCHED, "train", 4, "cpu")(Images(np.array(data[0]), "cpu"),
+                                                                order, 32)))
+    assert torch.equal(from_map, copied)
+
+
+def test_each_epoch_records_the_time_spent_making_batches(data):
+    _, result = run(load_hooks(REFERENCE, REFERENCE), data, config())
+    for epoch in result["history"]:
+        assert 0 < epoch["data_seconds"] < epoch["seconds"]

@@ -78,7 +78,11 @@ def build_results(ctx, *, submission, origin, runs, baseline_runs, failure, item
                       "wall_s": r.wall_s, "startup_s": r.startup_s,
                       "validation_seconds": sum(e.get("val_seconds", 0.0) for e in
                                                 (r.training or {}).get("history", [])) or None,
-                      "predict_s": r.timings.get("predict_s")}
+                      # making the training batches (augmentation included), within train_seconds
+                      "data_seconds": sum(e.get("data_seconds", 0.0) for e in
+                                          (r.training or {}).get("history", [])) or None,
+                      "predict_s": r.timings.get("predict_s"),
+                      "import_s": r.timings.get("import_s"), "inspect_s": r.timings.get("inspect_s")}
                      for r in runs],
         "baseline_per_seed": [{"seed": b.seed, "accuracy": b.accuracy, "source": b.source,
                                "measured_at": b.measured_at} for b in baseline_runs],

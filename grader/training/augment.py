@@ -43,7 +43,10 @@ def translate(transform) -> Callable[[torch.Tensor, torch.Generator], torch.Tens
 def _steps(transform, floated: bool) -> tuple[list[Step] | None, bool]:
     parts = transform.transforms if isinstance(transform, T.Compose) else [transform]
     steps: list[Step] = []
-    for t in parts:
+    fused = None  # a flip already folded into the crop before it
+    for k, t in enumerate(parts):
+        if t is fused:
+            continue
         step = None
         if isinstance(t, T.Compose):
             inner, floated = _steps(t, floated)
@@ -57,13 +60,18 @@ def _steps(transform, floated: bool) -> tuple[list[Step] | None, bool]:
             if inner is not None and after == floated:
                 step = _random_apply(inner, t.p)
         elif kind is T.ToTensor and not floated:
-            step, floated = (lambda x, g: x.float().div_(255)), True
+            step, floated = _to_tensor, True
         elif kind is T.Normalize and floated:
             step = _normalize(t.mean, t.std)
         elif kind in (T.RandomHorizontalFlip, T.RandomVerticalFlip):
             step = _flip(t.p, dim=2 if kind is T.RandomHorizontalFlip else 1)
         elif kind is T.RandomCrop and not floated:
-            step = _random_crop(t)
+            after = parts[k + 1] if k + 1 < len(parts) else None
+            if type(after) in (T.RandomHorizontalFlip, T.RandomVerticalFlip):
+                step = _random_crop(t, after)
+                fused = after if step is not None else None
+            else:
+                step = _random_crop(t)
         elif kind is T.ColorJitter and not floated:
             step = _color_jitter(t)
         elif kind is T.Grayscale and not floated:
@@ -94,11 +102,25 @@ def _per_image(values: torch.Tensor) -> torch.Tensor:
     return values[:, None, None, None]
 
 
+def _to_tensor(x: torch.Tensor, gen) -> torch.Tensor:
+    """uint8 -> float in [0, 1], written straight into NCHW memory (one pass for the type
+    and the layout) and handed on as an NHWC view of it: the later steps see NHWC as
+    before, and the final permute to NCHW costs nothing. Values as x.float() / 255."""
+    n, h, w, c = x.shape
+    if c == 1:  # one layout already; and the same strides as before, which decide the
+        return x.float().div_(255)  # convolutions' memory format, hence their arithmetic
+    out = torch.empty((n, c, h, w), dtype=torch.float32, device=x.device)
+    out.copy_(x.permute(0, 3, 1, 2))
+    return out.div_(255).permute(0, 2, 3, 1)
+
+
 def _normalize(mean, std) -> Step:
     def normalize(x, gen):
         m = torch.as_tensor(mean, dtype=x.dtype, device=x.device)
         s = torch.as_tensor(std, dtype=x.dtype, device=x.device)
-        return (x - m) / s
+        # in place, the same two operations as (x - m) / s: a float batch is always a step's
+        # own fresh output (ToTensor makes one), never the caller's images
+        return x.sub_(m).div_(s)
     return normalize
 
 
@@ -121,7 +143,12 @@ def _flip(p: float, dim: int) -> Step:
     return flip
 
 
-def _random_crop(t: T.RandomCrop) -> Step | None:
+def _random_crop(t: T.RandomCrop, flip=None) -> Step | None:
+    """RandomCrop with constant padding, and, when `flip` (a RandomHorizontalFlip or
+    RandomVerticalFlip that comes right after it) is given, that flip too: one gather from
+    the padded batch, the flip folded into the gather's indices. The draws are made in the
+    order of the two separate steps (rows, columns, then the flip's), so the stream and the
+    images are exactly those of the crop followed by the flip."""
     if t.pad_if_needed or t.padding_mode != "constant" or not isinstance(t.fill, (int, float)):
         return None
     th, tw = t.size
@@ -133,18 +160,29 @@ def _random_crop(t: T.RandomCrop) -> Step | None:
     elif len(pad) == 2:
         pad = (pad[0], pad[1], pad[0], pad[1])
     left, top, right, bottom = pad  # torchvision's order
+    flip_cols = type(flip) is T.RandomHorizontalFlip
 
     def crop(x, gen):
         n, h, w, c = x.shape
-        padded = torch.full((n, h + top + bottom, w + left + right, c), t.fill, dtype=x.dtype,
-                            device=x.device)
+        dev = x.device
+        hp, wp = h + top + bottom, w + left + right
+        padded = torch.full((n, hp, wp, c), t.fill, dtype=x.dtype, device=dev)
         padded[:, top:top + h, left:left + w] = x
         # torchvision: i ~ U{0..H+pad-th}, j ~ U{0..W+pad-tw}, drawn per image
-        i = torch.randint(0, padded.shape[1] - th + 1, (n,), generator=gen, device=x.device)
-        j = torch.randint(0, padded.shape[2] - tw + 1, (n,), generator=gen, device=x.device)
-        rows = (i[:, None] + torch.arange(th, device=x.device))[:, :, None]
-        cols = (j[:, None] + torch.arange(tw, device=x.device))[:, None, :]
-        return padded[torch.arange(n, device=x.device)[:, None, None], rows, cols]
+        i = torch.randint(0, hp - th + 1, (n,), generator=gen, device=dev)
+        j = torch.randint(0, wp - tw + 1, (n,), generator=gen, device=dev)
+        rows = i[:, None] + torch.arange(th, device=dev)  # [N, th]
+        cols = j[:, None] + torch.arange(tw, device=dev)  # [N, tw]
+        if flip is not None:
+            chosen = (torch.rand(n, generator=gen, device=dev) < flip.p)[:, None]
+            if flip_cols:
+                cols = torch.where(chosen, cols.flip(1), cols)
+            else:
+                rows = torch.where(chosen, rows.flip(1), rows)
+        # pixel (image, row, column) of the padded batch, each pixel a row of c values
+        at = (torch.arange(n, device=dev)[:, None, None] * (hp * wp)
+              + rows[:, :, None] * wp + cols[:, None, :])
+        return padded.view(n * hp * wp, c).index_select(0, at.view(-1)).view(n, th, tw, c)
     return crop
 
 
