@@ -103,6 +103,8 @@ def measure(name: str, data_dir, epochs: int | None, repeats: int) -> dict:
         load.append(os.getloadavg()[0])
     run = min(runs, key=lambda r: r["wall_s"])
     low = min(floors)
+    from grader.sandbox import forkserver  # where the runs were forked: its one-off import
+    server = getattr(forkserver._LOCAL, "server", None)
     parts = split(run)
     without = run["wall_s"] - parts["start-up"]
     return {"dataset": name, "epochs": epochs, "batch_size": batch,
@@ -112,7 +114,9 @@ def measure(name: str, data_dir, epochs: int | None, repeats: int) -> dict:
             "run": run, "parts": parts, "ratio": run["wall_s"] / low, "ratio_without_startup": without / low,
             "steps_ratio": parts["training steps (forward, backward, step)"] / low,
             "accuracy": run["accuracy"], "accuracies": sorted({r["accuracy"] for r in runs}),
-            "load_average": [round(v, 1) for v in load]}
+            "load_average": [round(v, 1) for v in load],
+            "fork_server_import_s": server.import_s if server is not None else None,
+            "child": run.get("child")}
 
 
 def show(m: dict) -> None:
@@ -129,6 +133,9 @@ def show(m: dict) -> None:
     for name, seconds in parts.items():
         print(f"    {name:<46}{seconds:>8.1f} s  {seconds / run['wall_s']:>6.1%}  "
               f"{seconds / m['floor_s']:>5.2f}x floor")
+    if m["fork_server_import_s"] is not None:
+        print(f"  start-up is a fork of the fork server, whose one-off import took "
+              f"{m['fork_server_import_s']:.1f} s before the first run (not in the run's time)")
     print(f"  1-minute load average before and after each pair {m['load_average']} "
           f"(above {os.cpu_count()}: something else was running)")
     rest = {k: run.get(k) for k in ("import_s", "inspect_s") if run.get(k) is not None}

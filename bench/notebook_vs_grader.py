@@ -91,7 +91,8 @@ def grader(rubric_name: str, data_dir, epochs: int, seeds: list[int], tmp: Path)
         raise SystemExit(f"the grader failed: {r['failure']['message']}")
     m = r["metrics"]
     return [{**run, "epochs": m["epochs_run"], "device": m["device"], "pipeline": m["pipeline"],
-             "switches": m["training_switches"]} for run in m["per_seed"]]
+             "switches": m["training_switches"],
+             "child": r["provenance"]["isolation"].get("child")} for run in m["per_seed"]]
 
 
 def summary(runs: list[dict], images: int) -> dict:

@@ -51,10 +51,10 @@ def main():
             ("batch throughput, forked vs fresh Python", ">= 3x",
              batch.get("fork server vs fresh Python (landlock)"),
              (batch.get("fork server vs fresh Python (landlock)") or 0) >= 3)]
-    for name, m in (floor.get("results") or {}).items():
-        ratio = m.get("ratio")
-        rows.append((f"reference run vs compute floor, {name}", "<= 1.25x", ratio,
-                     ratio is not None and ratio <= 1.25))
+    for m in floor.get("results") or []:
+        ratio = round(m["ratio"], 2)
+        rows.append((f"reference run vs compute floor, {m['dataset']}", "<= 1.25x", ratio,
+                     ratio <= 1.25))
     print(f"\n{'target':48} {'wanted':>8} {'measured':>10}  met")
     for name, want, got, met in rows:
         print(f"{name:48} {want:>8} {got!s:>10}  {'yes' if met else 'NO'}")
