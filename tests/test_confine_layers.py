@@ -308,3 +308,25 @@ def test_a_root_graders_child_runs_as_a_uid_of_its_own(tmp_path, fmnist_dir, ses
     finally:
         import shutil
         shutil.rmtree(open_dir, ignore_errors=True)
+
+
+@needs_cgroup
+@needs_landlock
+def test_a_grader_error_mid_run_still_gives_the_cgroup_back(monkeypatch, fmnist_dir, session_cache,
+                                                            tiny_rubric):
+    """The grader itself failing after the run's cgroup exists (here: starting the child)
+    removes the cgroup and lets go of the uid, instead of leaving them to a later sweep."""
+    from grader.sandbox import launch
+    monkeypatch.setenv("GRADER_SANDBOX", "landlock")
+    ended = []
+    real_end = confine.end_run
+    monkeypatch.setattr(confine, "end_run", lambda group, owner: (ended.append(group),
+                                                                  real_end(group, owner)))
+
+    def fail(*args, **kw):
+        raise RuntimeError("the grader broke while starting the child")
+    monkeypatch.setattr(launch, "_start", fail)
+    with pytest.raises(RuntimeError, match="the grader broke"):  # the CLI reports it
+        grade(SUBMISSIONS / "fails_output_shape.py", tiny_rubric, fmnist_dir, session_cache)
+    assert ended and all(g is not None for g in ended)
+    assert our_cgroups() == []

@@ -86,71 +86,82 @@ def run_job(job_dir: Path, request: JobRequest, *, files: dict[str, Path], limit
     plan = confine.plan()
     sandboxed = plan.sandbox == "bwrap"
     plan, owner = confine.own_uid(plan, job_dir, show)  # a root grader's child: a uid of its own
-    if not sandboxed:
-        confine.guard_grader()
-        request = replace(request, layers=list(plan.layers), rules=confine.child_rules(
-            job_dir=job_dir, show=show, inputs=list(inputs), owner=owner))
-    request.write(job_dir)
-    command = [sys.executable, "-m", "grader.sandbox.worker", str(job_dir)]
-    for src, dst in inputs.items():
-        dst.parent.mkdir(parents=True, exist_ok=True)
+    group = proc = None
+    ended = False
+    try:  # whatever goes wrong here, the run's cgroup and uid are given back
+        if not sandboxed:
+            confine.guard_grader()
+            request = replace(request, layers=list(plan.layers), rules=confine.child_rules(
+                job_dir=job_dir, show=show, inputs=list(inputs), owner=owner))
+        request.write(job_dir)
+        command = [sys.executable, "-m", "grader.sandbox.worker", str(job_dir)]
+        for src, dst in inputs.items():
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            if sandboxed:
+                dst.touch()  # the mount point; bubblewrap shows the real file there
+            else:
+                confine.show_input(src, dst, owner)
         if sandboxed:
-            dst.touch()  # the mount point; bubblewrap shows the real file there
-        else:
-            confine.show_input(src, dst, owner)
-    if sandboxed:
-        command = confine.wrap(command, job_dir=job_dir, inputs=inputs,
-                               show=confine.interpreter_paths() + show)
-    log_path = job_dir / "output.log"
-    events_path = job_dir / "events.jsonl"
-    events_path.touch()
-    if owner is not None:
-        confine.hand_over(job_dir, owner, [events_path, job_dir / REQUEST])
-    server = None if sandboxed else _fork_server()  # its one-off start-up is not this run's
-    start = time.monotonic()
-    ready_at: list[float] = []  # when the child finished its start-up; the clock starts then
-    partial: dict = {}  # facts the child shared before it ended, however it ended
+            command = confine.wrap(command, job_dir=job_dir, inputs=inputs,
+                                   show=confine.interpreter_paths() + show)
+        log_path = job_dir / "output.log"
+        events_path = job_dir / "events.jsonl"
+        events_path.touch()
+        if owner is not None:
+            confine.hand_over(job_dir, owner, [events_path, job_dir / REQUEST])
+        server = None if sandboxed else _fork_server()  # its one-off start-up is not this run's
+        start = time.monotonic()
+        ready_at: list[float] = []  # when the child finished its start-up; the clock starts then
+        partial: dict = {}  # facts the child shared before it ended, however it ended
 
-    def relay(event):
-        if event.get("event") == "ready":
-            ready_at[:] = ready_at or [time.monotonic()]
-        elif event.get("event") == "state" and isinstance(event.get("data"), dict):
-            partial.update(event["data"])
-        else:
-            on_event(event)
+        def relay(event):
+            if event.get("event") == "ready":
+                ready_at[:] = ready_at or [time.monotonic()]
+            elif event.get("event") == "state" and isinstance(event.get("data"), dict):
+                partial.update(event["data"])
+            else:
+                on_event(event)
 
-    def out_of_time() -> bool:
-        if ready_at:
-            return time.monotonic() - ready_at[0] > limits.time_s
-        return time.monotonic() - start > STARTUP_S
+        def out_of_time() -> bool:
+            if ready_at:
+                return time.monotonic() - ready_at[0] > limits.time_s
+            return time.monotonic() - start > STARTUP_S
 
-    cpus = set(limits.cpus or ()) or confine.cpu_set(limits.threads)
-    # The parent holds the log and the events open from before the child starts and reads
-    # them through these descriptors only: whatever the child later puts at those paths
-    # (a link to the grader's own files, a FIFO, /dev/zero) is never opened by the parent.
-    with open(log_path, "w+b") as log, open(events_path, "rb") as events_file:
-        events = _Lines(events_file)
-        proc, group = _start(command, cwd=work, env=env, log=log, plan=plan, limits=limits,
-                             cpus=cpus, sandboxed=sandboxed, owner=owner, server=server,
-                             job_dir=job_dir)
-        timed_out = False
-        while proc.poll() is None:
+        cpus = set(limits.cpus or ()) or confine.cpu_set(limits.threads)
+        # The parent holds the log and the events open from before the child starts and reads
+        # them through these descriptors only: whatever the child later puts at those paths
+        # (a link to the grader's own files, a FIFO, /dev/zero) is never opened by the parent.
+        with open(log_path, "w+b") as log, open(events_path, "rb") as events_file:
+            events = _Lines(events_file)
+            group = confine.start_cgroup(plan, limits)
+            proc = _start(command, cwd=work, env=env, log=log, limits=limits, cpus=cpus,
+                          sandboxed=sandboxed, group=group, server=server, job_dir=job_dir)
+            timed_out = False
+            while proc.poll() is None:
+                _relay(events, relay)
+                if out_of_time():
+                    timed_out = True
+                    break
+                time.sleep(POLL_S)
+            _kill_group(proc)
+            oom = confine.out_of_memory(group)  # read before end_run removes the cgroup
+            ended = True
+            confine.end_run(group, owner)  # everything in its cgroup and of its uid
+            with RUNNING.lock:
+                RUNNING.pids.discard(proc.pid)
+            confine.kill_marked(token)
+            if not sandboxed:  # bubblewrap's PID namespace ends them all by itself
+                with RUNNING.lock:  # no worker starts while the sweep looks
+                    confine.kill_leftovers(RUNNING.pids)
             _relay(events, relay)
-            if out_of_time():
-                timed_out = True
-                break
-            time.sleep(POLL_S)
-        _kill_group(proc)
-        oom = confine.out_of_memory(group)  # read before end_run removes the cgroup
-        confine.end_run(group, owner)  # everything in its cgroup and of its uid
-        with RUNNING.lock:
-            RUNNING.pids.discard(proc.pid)
-        confine.kill_marked(token)
-        if not sandboxed:  # bubblewrap's PID namespace ends them all by itself
-            with RUNNING.lock:  # no worker starts while the sweep looks
-                confine.kill_leftovers(RUNNING.pids)
-        _relay(events, relay)
-        tail = _tail(log)
+            tail = _tail(log)
+    finally:
+        if not ended:
+            if proc is not None:
+                _kill_group(proc)
+                with RUNNING.lock:
+                    RUNNING.pids.discard(proc.pid)
+            confine.end_run(group, owner)
     wall = time.monotonic() - start
     result = _load_result(job_dir / "result.pt")
     startup = (ready_at[0] - start) if ready_at else None
@@ -175,20 +186,16 @@ def run_job(job_dir: Path, request: JobRequest, *, files: dict[str, Path], limit
     return ChildOutcome(result, proc.returncode, wall, tail, isolation, startup)
 
 
-def _start(command, *, cwd, env, log, plan, limits, cpus, sandboxed, owner, server, job_dir):
-    """Start the child in the run's cgroup (where the plan has one): forked from `server`
-    where there is one, else a fresh process registered as running. Returns it and the
-    cgroup; if it cannot start, the cgroup and the uid are given back before the error
-    goes on."""
+def _start(command, *, cwd, env, log, limits, cpus, sandboxed, group, server, job_dir):
+    """Start the child in the run's cgroup `group` (None where there is none): forked from
+    `server` where there is one, else a fresh process registered as running."""
     from grader.sandbox import cgroup
-    group, fds = None, []
+    fds = cgroup.join_fds(group) if group is not None else []
     try:
-        group = confine.start_cgroup(plan, limits)
-        fds = cgroup.join_fds(group) if group is not None else []
         if server is not None:  # not the grader's child: no sweep takes it for a leftover
             try:
                 return server.fork(job_dir=job_dir, cwd=cwd, env=env, fds=[log.fileno(), *fds],
-                                   preexec=confine.preexec_spec(limits, cpus)), group
+                                   preexec=confine.preexec_spec(limits, cpus))
             except forkserver.ServerGone:  # this run execs; the next starts a new server
                 pass
         with RUNNING.lock:  # registered before the sweep of another run can see it
@@ -196,12 +203,9 @@ def _start(command, *, cwd, env, log, plan, limits, cpus, sandboxed, owner, serv
                                     stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                                     preexec_fn=confine.preexec(limits, cpus, not sandboxed, fds))
             RUNNING.pids.add(proc.pid)
-    except BaseException:
-        confine.end_run(group, owner)
-        raise
+        return proc
     finally:
         cgroup.close(fds)
-    return proc, group
 
 
 class _Lines:
