@@ -44,7 +44,7 @@ FIXTURES = {  # fixture -> the outcome the gradebook must hold
     "fails_calls_sys_exit.py": "training_error",
     "hostile_hunts_for_test_labels.py": "graded",
     "hostile_calls_the_network.py": "graded",
-    "hostile_overwrites_results_now_and_later.py": "graded",
+    "hostile_overwrites_results_now_and_later.py": "missing_hook",  # it defines no hook at all
 }
 
 RUBRIC = """\
