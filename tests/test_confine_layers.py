@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, SUBMISSIONS, write_rubric
+from conftest import REPO, SUBMISSIONS, processes_with, write_rubric
 from grader.grading import grade_submission
 from grader.rubric import load_rubric
 from grader.sandbox import cgroup, confine, landlock, uids
@@ -28,17 +28,6 @@ def grade(path, rubric, data_dir, cache):
 def our_cgroups() -> list[Path]:
     """Run cgroups this process made that still exist."""
     return [d for place in cgroup.places().values() for d in place.glob(f"grader-{os.getpid()}-*")]
-
-
-def processes_with(tag: bytes) -> list[int]:
-    found = []
-    for proc in Path("/proc").glob("[0-9]*"):
-        try:
-            if tag in (proc / "cmdline").read_bytes():
-                found.append(int(proc.name))
-        except OSError:
-            pass
-    return found
 
 
 @pytest.fixture(params=["landlock", "bwrap"])

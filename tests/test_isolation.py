@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, SUBMISSIONS, write_rubric
+from conftest import REPO, SUBMISSIONS, processes_with, write_rubric
 from grader.sandbox import confine as isolation
 from grader.grading import grade_submission
 from grader.report.markdown import render_markdown
@@ -375,24 +375,13 @@ def test_a_missing_layer_is_recorded_and_shown(monkeypatch, tmp_path_factory, fm
     assert "Confinement: seccomp unavailable here" in console.export_text()
 
 
-def _processes_with(tag: bytes) -> list[int]:
-    found = []
-    for proc in Path("/proc").glob("[0-9]*"):
-        try:
-            if tag in (proc / "cmdline").read_bytes():
-                found.append(int(proc.name))
-        except OSError:
-            pass
-    return found
-
-
 def test_a_detached_process_with_an_empty_environment_dies_with_its_run(
         sandbox_mode, fmnist_dir, session_cache, tiny_rubric):
     """Double fork, setsid, exec with no environment: no marker to find it by. It must be
     gone the moment the grading returns, in every mode."""
     tag = b"hostile-empty-env-writer"
     r = grade("hostile_detaches_with_an_empty_environment.py", tiny_rubric, fmnist_dir, session_cache)
-    left = _processes_with(tag)
+    left = processes_with(tag)
     for pid in left:  # a failing run must not leave it writing
         os.kill(pid, 9)
     assert r["status"] == "graded", r["failure"]
