@@ -1,6 +1,6 @@
 """A pre-imported parent for the fallback's children: each run is a fork, not a fresh Python.
 
-Starting Python and importing torch and torchvision takes 3-10 s; training a tiny model on
+Starting Python and importing torch and torchvision takes 2-10 s; training a tiny model on
 a GPU takes less. So, where the child confines itself (`landlock` and `none`: the layers
 of `confine.enter` need no exec), one server per grader thread imports everything the
 worker needs once and forks a child per run:
@@ -9,8 +9,8 @@ worker needs once and forks a child per run:
   unusable) and keeps no state from one run to the next: every run is a fresh fork of
   the same pristine process, so nothing one submission does reaches the next;
 - the forked child does exactly what an exec'd one does between fork and exec
-  (`confine.preexec`: limits, affinity, no new privileges, the kernel's kill when its
-  parent dies) and then `worker.main`, which stacks the fallback layers before any
+  (`confine.preexec`: it joins the run's cgroup, then limits, affinity, no new
+  privileges, the kernel's kill when its parent dies) and then `worker.main`, which stacks the fallback layers before any
   student code is imported;
 - the server has the trimmed environment a child gets, and each child gets its job's.
 
@@ -18,7 +18,7 @@ bubblewrap needs a fresh exec into new namespaces, so in `bwrap` mode every run 
 starts its own Python (launch.py); GRADER_FORKSERVER=0 does that in every mode.
 
 Protocol, over a SOCK_SEQPACKET socket pair: the parent sends {"op": "run", ...} with the
-log's descriptor and gets {"pid": P}; it watches P through a pidfd (the server does not
+log's descriptor (and the cgroup.procs files to join) and gets {"pid": P}; it watches P through a pidfd (the server does not
 reap P until asked, so P cannot be reused meanwhile), kills its process group when the
 run ends and then sends {"op": "reap", "pid": P} for its exit status.
 """
