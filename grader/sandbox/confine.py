@@ -322,9 +322,7 @@ def become(uid: int, gid: int) -> dict:
     os.setgroups([])
     os.setresgid(gid, gid, gid)
     os.setresuid(uid, uid, uid)
-    _libc().prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    if os.getppid() != parent:
-        os._exit(1)
+    _die_with(parent, _libc())
     return {"uid": uid, "gid": gid}
 
 
@@ -359,9 +357,7 @@ def preexec(limits: Limits, cpus: set[int] | None, no_new_privs: bool = True,
     def apply():
         cgroup.join(list(cgroup_fds))
         if libc is not None:
-            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-            if os.getppid() != parent:  # the grader died before the line above
-                os._exit(1)
+            _die_with(parent, libc)
             if no_new_privs:  # no set-uid programs; it marks all it starts (kill_leftovers)
                 libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
         def cap(which, value):
@@ -395,10 +391,17 @@ def die_with_parent():
 
     def apply():
         if libc is not None:
-            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-            if os.getppid() != parent:
-                os._exit(1)
+            _die_with(parent, libc)
     return apply
+
+
+def _die_with(parent: int, libc) -> None:
+    """Have the kernel kill this process when `parent` dies, and end it now if `parent`
+    died before that was set (it was re-parented already). `libc` is loaded beforehand:
+    this runs between fork and exec."""
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:
+        os._exit(1)
 
 
 def guard_grader() -> None:

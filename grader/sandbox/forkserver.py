@@ -10,17 +10,18 @@ worker needs once and forks a child per run:
   the same pristine process, so nothing one submission does reaches the next;
 - the forked child does exactly what an exec'd one does between fork and exec
   (`confine.preexec`: it joins the run's cgroup, then limits, affinity, no new
-  privileges, the kernel's kill when its parent dies) and then `worker.main`, which stacks the fallback layers before any
-  student code is imported;
+  privileges, the kernel's kill when its parent dies) and then `worker.main`, which
+  stacks the fallback layers before any student code is imported;
 - the server has the trimmed environment a child gets, and each child gets its job's.
 
 bubblewrap needs a fresh exec into new namespaces, so in `bwrap` mode every run still
 starts its own Python (launch.py); GRADER_FORKSERVER=0 does that in every mode.
 
 Protocol, over a SOCK_SEQPACKET socket pair: the parent sends {"op": "run", ...} with the
-log's descriptor (and the cgroup.procs files to join) and gets {"pid": P}; it watches P through a pidfd (the server does not
-reap P until asked, so P cannot be reused meanwhile), kills its process group when the
-run ends and then sends {"op": "reap", "pid": P} for its exit status.
+log's descriptor (and the cgroup.procs files to join) and gets {"pid": P}; it watches P
+through a pidfd (the server does not reap P until asked, so P cannot be reused meanwhile),
+kills its process group when the run ends and then sends {"op": "reap", "pid": P} for its
+exit status.
 """
 from __future__ import annotations
 
@@ -177,15 +178,8 @@ def server(env: dict[str, str], startup_s: float) -> Server:
 def _warm_up() -> None:
     """Everything the worker imports before it touches a submission, and nothing that
     starts a thread or a device (a fork keeps only the thread that forked)."""
-    import numpy  # noqa: F401
-    import torch  # noqa: F401
-    import torchvision  # noqa: F401
-
-    import grader.inspection.facts  # noqa: F401
-    import grader.sandbox.hooks  # noqa: F401
-    import grader.sandbox.worker  # noqa: F401
-    import grader.training.loop  # noqa: F401
-    from grader.sandbox import confine, landlock, seccomp
+    from grader.sandbox import confine, landlock, seccomp, worker
+    worker.preload()
     landlock.abi()
     seccomp.available()  # loads libseccomp now, while the file system is open
     confine._libc()

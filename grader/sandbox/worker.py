@@ -48,16 +48,23 @@ def main(job_dir: str) -> int:
 
 
 def _warm_up(request) -> None:
-    """The grader's own start-up: imports (torch and torchvision take 5 s or more on a
-    busy CPU) and the device. Done before any student code so that it is not charged to
-    the submission's time limit."""
-    import torch
+    """The grader's own start-up: imports and the device. Done before any student code so
+    that it is not charged to the submission's time limit."""
+    preload()
+    if request.device.startswith("cuda"):
+        import torch
+        torch.zeros(1, device=request.device)  # the CUDA context
+
+
+def preload() -> None:
+    """What the worker imports before it touches a submission (torch and torchvision take
+    2-10 s): here in every exec'd child, once in the fork server for all its forks."""
+    import torch  # noqa: F401
     import torchvision  # noqa: F401 - the template's transforms need it; pay for it here
 
     import grader.inspection.facts  # noqa: F401
+    import grader.sandbox.hooks  # noqa: F401
     import grader.training.loop  # noqa: F401
-    if request.device.startswith("cuda"):
-        torch.zeros(1, device=request.device)  # the CUDA context
 
 
 def run(request, state: dict, emit) -> None:
