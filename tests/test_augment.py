@@ -209,13 +209,16 @@ def test_crop_and_flip_are_those_their_draws_name():
 
 @pytest.mark.parametrize("c", [3, 1])
 def test_to_tensor_and_normalize_give_the_same_values_and_strides(c):
-    """Values and strides as the plain NHWC float pipeline then .contiguous() gave: the
-    strides decide which memory format the convolutions pick (a one-channel batch came out
-    with the strides of channels_last), hence their arithmetic and the trained model."""
+    """Values and strides as torchvision image by image then torch.stack (the per-image
+    path, the lab's notebook): the strides decide which memory format the convolutions
+    pick, hence their arithmetic, and whether a model's x.view(len(x), -1) works. A
+    one-channel batch once came out with channels_last's strides."""
     x = torch.from_numpy(images(c=c))
     mean, std = MEAN[:c], STD[:c]
-    out = translate(T.Compose([T.ToTensor(), T.Normalize(mean, std)]))(x, torch.Generator())
-    want = ((x.float().div_(255) - torch.tensor(mean)) / torch.tensor(std)).permute(0, 3, 1, 2)
-    want = want.contiguous()
-    assert out.is_contiguous() and torch.equal(out, want) and out.stride() == want.stride()
+    tf = T.Compose([T.ToTensor(), T.Normalize(mean, std)])
+    out = translate(tf)(x, torch.Generator())
+    want = torch.stack([tf(to_pil(image)) for image in x.numpy()])
+    assert torch.equal(out, want) and out.stride() == want.stride()
+    assert not out.is_contiguous(memory_format=torch.channels_last) or c == 1
+    assert torch.nn.Conv2d(c, 4, 3)(out).is_contiguous()  # NCHW convolutions, as in the notebook
     assert torch.equal(x, torch.from_numpy(images(c=c)))  # the caller's images untouched

@@ -100,6 +100,15 @@ def test_a_helper_module_beside_model_py_is_graded_with_it(tiny_rubric, fmnist_d
         "(hooks are read from transforms.py, model.py, improvements.py)."]
 
 
+def test_the_tutorial_net_that_flattens_with_view_trains(tiny_rubric, fmnist_dir, session_cache):
+    """x.view after the convolutions needs NCHW memory: the batches (batched path, one
+    channel) must not have channels_last's strides."""
+    r = grade(REAL / "passes_tutorial_net_view_flatten.py", tiny_rubric, fmnist_dir, session_cache)
+    assert r["status"] == "graded", describe(r["failure"])
+    assert r["metrics"]["pipeline"] == {"train": "batched", "test": "batched"}
+    assert r["model"]["layers"][-1]["name"] == "fc3"
+
+
 def test_a_train_transform_alone_is_graded_with_a_note_on_normalisation(
         tiny_rubric, fmnist_dir, session_cache):
     r = grade(REAL / "passes_v2_autoaugment_train_only.py", tiny_rubric, fmnist_dir, session_cache)

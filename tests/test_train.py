@@ -58,6 +58,41 @@ def test_per_image_path_gives_the_same_batches_with_any_number_of_workers(data):
     assert alone.shape == (100, 1, 28, 28) and torch.equal(alone, pooled)
 
 
+VIEW_MODEL = """
+from torch import nn
+
+class Net(nn.Module):  # flattens as many tutorials do: view needs NCHW memory
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2))
+        self.fc = nn.Linear(8 * 14 * 14, 10)
+
+    def forward(self, x):
+        x = self.conv(x)
+        return self.fc(x.view(x.size(0), -1))
+
+def build_model(info):
+    return Net()
+"""
+
+
+@pytest.mark.parametrize("tf", [BATCHED, PER_IMAGE_ONLY], ids=["batched", "per-image"])
+def test_a_model_that_flattens_with_view_trains_on_one_channel_images(data, tmp_path, tf):
+    """Fashion-MNIST's batches once had channels_last's strides on the batched path, so the
+    convolutions' outputs did too and a model's x.view(...) failed there only."""
+    (tmp_path / "sub.py").write_text(VIEW_MODEL + f"""
+from torchvision import transforms as T
+
+def build_train_transform(info):
+    return {"T.Compose([T.RandomCrop(28, padding=3), T.ToTensor()])" if tf is BATCHED
+            else "T.Compose([T.RandomPerspective(), T.ToTensor()])"}
+""")
+    hooks = load_hooks(tmp_path / "sub.py", REFERENCE)
+    _, result = run(hooks, data, config(epochs=1))
+    assert result["pipeline"]["train"] == ("batched" if tf is BATCHED else "per-image")
+    assert result["pipeline"]["test"] == "batched" and result["epochs_run"] == 1
+
+
 def test_layout_and_precision_switches_train(data):
     hooks = load_hooks(REFERENCE, REFERENCE)
     _, plain = run(hooks, data, config(epochs=1))
@@ -184,3 +219,4 @@ def test_each_epoch_records_the_time_spent_making_batches(data):
     _, result = run(load_hooks(REFERENCE, REFERENCE), data, config())
     for epoch in result["history"]:
         assert 0 < epoch["data_seconds"] < epoch["seconds"]
+

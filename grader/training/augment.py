@@ -36,7 +36,12 @@ def translate(transform) -> Callable[[torch.Tensor, torch.Generator], torch.Tens
         x = images
         for step in steps:
             x = step(x, gen)
-        return x.permute(0, 3, 1, 2).contiguous()
+        x = x.permute(0, 3, 1, 2).contiguous()
+        # The strides of the per-image path and of the lab's notebook (torch.stack of
+        # ToTensor outputs). A one-channel batch is contiguous either way, but with NHWC's
+        # channel stride the convolutions pick channels_last, and a model that flattens with
+        # x.view(len(x), -1) after them fails (view needs NCHW memory). view(shape) re-derives them.
+        return x.view(x.shape)
     return run
 
 
@@ -107,8 +112,8 @@ def _to_tensor(x: torch.Tensor, gen) -> torch.Tensor:
     and the layout) and handed on as an NHWC view of it: the later steps see NHWC as
     before, and the final permute to NCHW costs nothing. Values as x.float() / 255."""
     n, h, w, c = x.shape
-    if c == 1:  # one layout already; and the same strides as before, which decide the
-        return x.float().div_(255)  # convolutions' memory format, hence their arithmetic
+    if c == 1:  # one layout already (translate's run gives it NCHW's strides)
+        return x.float().div_(255)
     out = torch.empty((n, c, h, w), dtype=torch.float32, device=x.device)
     out.copy_(x.permute(0, 3, 1, 2))
     return out.div_(255).permute(0, 2, 3, 1)
