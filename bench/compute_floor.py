@@ -5,11 +5,14 @@
 
 "The reference run" is the grader's run of the reference baseline under the rubric's
 budget: the baseline's EPOCHS (5) capped by the rubric's max_epochs, its batch of 128, the
-rubric's validation split. The floor is a loop of only forward, backward and optimizer step:
-the reference baseline's model, optimizer and loss, its batch size and the run's number of
-steps, on images already on the device (converted once by the test transform, no
-augmentation). The grader side is `grade_submission` on reference/baseline.py with the
-baseline pinned, so one run trains.
+rubric's validation split. The floor is a loop of only forward, backward and optimizer
+step: the reference baseline's model, optimizer and loss, its batch size and the run's
+number of steps, on images already on the device (converted once by the test transform on
+the grader's own batch path, so in its memory layout; no augmentation), in a fresh Python
+with the child's thread count and allocator settings (grader.sandbox.launch.ALLOCATOR_ENV:
+without them every step faults its tensors in again, which the child no longer does). The
+grader side is `grade_submission` on reference/baseline.py with the baseline pinned, so
+one run trains.
 
 This VM's speed wanders (by up to a third, more while other jobs run), so the run and the
 floor alternate (--repeats pairs) and each side's fastest is compared; the per-pair ratios
@@ -28,6 +31,8 @@ import json
 import math
 import os
 import platform
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -38,6 +43,7 @@ from grader.grading import library_versions
 from grader.load.datasets import prepare_data
 from grader.paths import REFERENCE_DIR, cache_dir
 from grader.rubric import load_rubric
+from grader.sandbox.launch import ALLOCATOR_ENV
 
 from notebook_vs_grader import grader  # the grader's own run, baseline pinned
 
@@ -56,11 +62,13 @@ def floor(data, epochs: int, batch_size: int, n_train: int, seed: int = 0) -> fl
     ref = reference()
     torch.manual_seed(seed)
     info = data.info
-    to_tensor = ref.build_test_transform(info)
     x8, y = data.load("train_x"), torch.tensor(data.load("train_y")).long()
-    from grader.training.loop import to_pil
+    from grader.training.loop import Batches, Images
     pool = min(len(y), 4096)  # enough distinct images; the loop cycles over them
-    x = torch.stack([to_tensor(to_pil(x8[i])) for i in range(pool)])
+    # made as the grader makes its batches, so with their memory layout (which decides
+    # the convolutions' memory format, hence their speed)
+    to_tensor = Batches(ref.build_test_transform(info), "test", seed, "cpu")
+    x = next(to_tensor(Images(x8[:pool], "cpu"), torch.arange(pool), pool))
     y = y[:pool]
     model = ref.build_model(info)
     opt, loss_fn = ref.build_optimizer(model), ref.build_loss()
@@ -73,6 +81,16 @@ def floor(data, epochs: int, batch_size: int, n_train: int, seed: int = 0) -> fl
         loss_fn(model(x[lo:lo + batch_size]), y[lo:lo + batch_size]).backward()
         opt.step()
     return time.perf_counter() - started
+
+
+def floor_in_child(name: str, data_dir, epochs: int, batch_size: int, n_train: int) -> float:
+    """`floor` in a fresh Python set up as the grader's child is: its threads, its allocator."""
+    env = dict(os.environ, OMP_NUM_THREADS=str(torch.get_num_threads()), **ALLOCATOR_ENV)
+    out = subprocess.run([sys.executable, __file__, "--floor-only", "--dataset", name,
+                          "--epochs", str(epochs), "--batch-size", str(batch_size),
+                          "--n-train", str(n_train), *(["--data-dir", str(data_dir)] if data_dir else [])],
+                         env=env, check=True, capture_output=True, text=True)
+    return float(out.stdout.split()[-1])
 
 
 def split(run: dict) -> dict:
@@ -99,7 +117,7 @@ def measure(name: str, data_dir, epochs: int | None, repeats: int) -> dict:
     for _ in range(repeats):  # alternate, so a slow spell of the VM hits both sides
         with tempfile.TemporaryDirectory() as tmp:
             runs.append(grader(name, data_dir, epochs, [0], Path(tmp))[0])
-        floors.append(floor(data, epochs, batch, n_train))
+        floors.append(floor_in_child(name, data_dir, epochs, batch, n_train))
         load.append(os.getloadavg()[0])
     run = min(runs, key=lambda r: r["wall_s"])
     low = min(floors)
@@ -151,7 +169,15 @@ def main():
     p.add_argument("--repeats", type=int, default=2, help="run/floor pairs; each side's fastest counts")
     p.add_argument("--data-dir", type=Path)
     p.add_argument("--json", type=Path, help="also write the figures here")
+    p.add_argument("--floor-only", action="store_true", help=argparse.SUPPRESS)  # floor_in_child
+    p.add_argument("--batch-size", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--n-train", type=int, help=argparse.SUPPRESS)
     args = p.parse_args()
+    if args.floor_only:
+        data = prepare_data(load_rubric(args.dataset).dataset, data_dir=args.data_dir,
+                            cache_dir=cache_dir())
+        print(floor(data, args.epochs, args.batch_size, args.n_train))
+        return
     names = DATASETS if args.dataset == "both" else (args.dataset,)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"{platform.machine()} {platform.processor() or ''}".rstrip())
