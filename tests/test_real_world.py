@@ -17,7 +17,7 @@ import pytest
 from rich.console import Console
 from torch import nn
 
-from conftest import SUBMISSIONS
+from conftest import SUBMISSIONS, TINY_RUBRIC, write_rubric
 from grader.failures import describe
 from grader.grading import grade_submission
 from grader.inspection.facts import inspect_model
@@ -107,6 +107,17 @@ def test_the_tutorial_net_that_flattens_with_view_trains(tiny_rubric, fmnist_dir
     assert r["status"] == "graded", describe(r["failure"])
     assert r["metrics"]["pipeline"] == {"train": "batched", "test": "batched"}
     assert r["model"]["layers"][-1]["name"] == "fc3"
+
+
+def test_under_a_channels_last_rubric_the_view_failure_says_why_and_what_to_use(
+        tmp_path, fmnist_dir, session_cache):
+    rubric = write_rubric(tmp_path, text=TINY_RUBRIC.format(time_limit=120).replace(
+        "quick:", "training:\n  channels_last: true\nquick:"))
+    r = grade(REAL / "passes_tutorial_net_view_flatten.py", rubric, fmnist_dir, session_cache)
+    failure = r["failure"]
+    assert r["status"] == "failed" and failure["code"] == "training_error", failure
+    assert "channels_last memory layout, where .view() cannot flatten" in failure["message"]
+    assert "nn.Flatten()" in failure["hint"] and "line 22" in failure["message"]
 
 
 def test_a_train_transform_alone_is_graded_with_a_note_on_normalisation(

@@ -300,6 +300,12 @@ def _cause(e: Exception, source, hook: str | None, request) -> tuple[str | None,
     if isinstance(e, ModuleNotFoundError):
         return None, _("Only the standard library, torch, torchvision, numpy and PIL are installed "
                        "where it is graded.")
+    if "view size is not compatible" in text and request.training.get("channels_last"):
+        return (_("{error} (this rubric trains in the channels_last memory layout, where .view() "
+                  "cannot flatten a convolution's output, although it works in a notebook)").format(
+                    error=text.splitlines()[0]),
+                _("Flatten with torch.flatten(x, 1), x.reshape(x.size(0), -1) or nn.Flatten(): "
+                  "they work in every memory layout."))
     return None, None
 
 
