@@ -86,10 +86,10 @@ def floor(data, epochs: int, batch_size: int, n_train: int, seed: int = 0) -> fl
 def floor_in_child(name: str, data_dir, epochs: int, batch_size: int, n_train: int) -> float:
     """`floor` in a fresh Python set up as the grader's child is: its threads, its allocator."""
     env = dict(os.environ, OMP_NUM_THREADS=str(torch.get_num_threads()), **ALLOCATOR_ENV)
-    out = subprocess.run([sys.executable, __file__, "--floor-only", "--dataset", name,
-                          "--epochs", str(epochs), "--batch-size", str(batch_size),
-                          "--n-train", str(n_train), *(["--data-dir", str(data_dir)] if data_dir else [])],
-                         env=env, check=True, capture_output=True, text=True)
+    args = ["--floor-only", "--dataset", name, "--epochs", str(epochs), "--batch-size",
+            str(batch_size), "--n-train", str(n_train)] + (["--data-dir", str(data_dir)] if data_dir else [])
+    out = subprocess.run([sys.executable, __file__, *args], env=env, check=True,
+                         capture_output=True, text=True)
     return float(out.stdout.split()[-1])
 
 

@@ -37,10 +37,10 @@ def translate(transform) -> Callable[[torch.Tensor, torch.Generator], torch.Tens
         for step in steps:
             x = step(x, gen)
         x = x.permute(0, 3, 1, 2).contiguous()
-        # The strides of the per-image path and of the lab's notebook (torch.stack of
-        # ToTensor outputs). A one-channel batch is contiguous either way, but with NHWC's
-        # channel stride the convolutions pick channels_last, and a model that flattens with
-        # x.view(len(x), -1) after them fails (view needs NCHW memory). view(shape) re-derives them.
+        # view(shape) re-derives the strides torch.stack of ToTensor outputs has (the
+        # per-image path, the lab's notebook). A one-channel batch is contiguous either way,
+        # but with NHWC's channel stride the convolutions pick channels_last, and a model
+        # that flattens with x.view(len(x), -1) after them fails (view needs NCHW memory).
         return x.view(x.shape)
     return run
 
