@@ -88,10 +88,8 @@ def run_job(job_dir: Path, request: JobRequest, *, files: dict[str, Path], limit
     work = job_dir / "work"
     work.mkdir(parents=True, exist_ok=True)
     token = secrets.token_hex(8)
-    env = {k: os.environ[k] for k in ENV_PASSTHROUGH if k in os.environ}
-    env.update(HOME=str(work), TMPDIR=str(work), PYTHONUNBUFFERED="1",
-               OMP_NUM_THREADS=str(limits.threads), MKL_NUM_THREADS=str(limits.threads),
-               PYTHONDONTWRITEBYTECODE="1", GRADER_JOB=token, **ALLOCATOR_ENV)
+    env = _child_env(HOME=str(work), TMPDIR=str(work), OMP_NUM_THREADS=str(limits.threads),
+                     MKL_NUM_THREADS=str(limits.threads), GRADER_JOB=token)
     env[ENV] = current()  # the child writes its messages in the run's language
     plan = confine.plan()
     sandboxed = plan.sandbox == "bwrap"
@@ -259,11 +257,9 @@ def _fork_server() -> forkserver.Server | None:
     global _FORK_FAILED
     if _FORK_FAILED or not forkserver.enabled():
         return None
-    env = {k: os.environ[k] for k in ENV_PASSTHROUGH if k in os.environ}
     # No thread pools in the server: a fork keeps only the thread that forked. Each
     # child sets its own thread count (worker.run).
-    env.update(PYTHONUNBUFFERED="1", PYTHONDONTWRITEBYTECODE="1", OMP_NUM_THREADS="1",
-               MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", **ALLOCATOR_ENV)
+    env = _child_env(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
     try:
         return forkserver.server(env, STARTUP_S)
     except forkserver.ServerGone as e:
@@ -273,6 +269,14 @@ def _fork_server() -> forkserver.Server | None:
 
 
 _FORK_FAILED = False
+
+
+def _child_env(**settings: str) -> dict[str, str]:
+    """What a child's environment starts from, exec'd or the fork server alike: the
+    variables it may inherit, the interpreter's and the allocator's settings, `settings`."""
+    env = {k: os.environ[k] for k in ENV_PASSTHROUGH if k in os.environ}
+    env.update(PYTHONUNBUFFERED="1", PYTHONDONTWRITEBYTECODE="1", **ALLOCATOR_ENV, **settings)
+    return env
 
 
 def _load_result(path: Path) -> dict | None:
