@@ -438,11 +438,6 @@ def kill_marked(token: str) -> int:
     return killed
 
 
-def _status(pid: str) -> dict[str, str]:
-    lines = Path(f"/proc/{pid}/status").read_text().splitlines()
-    return dict(line.split(":\t", 1) for line in lines if ":\t" in line)
-
-
 def kill_leftovers(live: set[int]) -> int:
     """Kill what children left behind after leaving their process group, whatever became
     of their environment (a re-exec with none escapes `kill_marked`): with the grader a
@@ -450,9 +445,10 @@ def kill_leftovers(live: set[int]) -> int:
     no_new_privs bit (and any seccomp filter) every child gets, which the grader lacks.
     `live`: the workers still running (other jobs of a batch), left alone. Reaps what it
     kills. Linux only."""
+    from grader.sandbox.uids import proc_status
     me = str(os.getpid())
     try:
-        mine = _status("self")
+        mine = proc_status("self")
     except OSError:
         return 0
     killed: list[int] = []
@@ -465,10 +461,11 @@ def kill_leftovers(live: set[int]) -> int:
 
 
 def _leftovers(me: str, mine: dict, live: set[int]) -> list[int]:
+    from grader.sandbox.uids import proc_status
     killed = []
     for entry in Path("/proc").glob("[0-9]*"):
         try:
-            st = _status(entry.name)
+            st = proc_status(entry.name)
             marked = (st.get("NoNewPrivs", "0").strip() != mine.get("NoNewPrivs", "0").strip()
                       or int(st.get("Seccomp_filters", 0)) > int(mine.get("Seccomp_filters", 0)))
             if st.get("PPid", "").strip() == me and marked and int(entry.name) not in live:
@@ -525,8 +522,7 @@ def _open_scratch(path: Path) -> None:
 
 
 def _without(plan: Plan, layer: str, why: str) -> Plan:
-    from dataclasses import replace
-    return replace(plan, layers=tuple(n for n in plan.layers if n != layer),
+    return dataclasses.replace(plan, layers=tuple(n for n in plan.layers if n != layer),
                    missing=(*plan.missing, layer), why=(*plan.why, (layer, why)))
 
 

@@ -108,24 +108,24 @@ def release(r: Reservation) -> int:
 
 
 def _uids_running() -> set[int]:
-    found = set()
+    return {uid for _, uid in _processes()}
+
+
+def proc_status(pid: str) -> dict[str, str]:
+    """/proc/PID/status as {field: value}."""
+    lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    return dict(line.split(":\t", 1) for line in lines if ":\t" in line)
+
+
+def _processes():
+    """(pid, real uid) of every live process (a zombie runs nothing)."""
     for entry in Path("/proc").glob("[0-9]*"):
         try:
-            uid = _real_uid(entry.name)
-        except (OSError, ValueError):
+            status = proc_status(entry.name)
+            if not status.get("State", "").strip().startswith("Z"):
+                yield int(entry.name), int(status["Uid"].split()[0])
+        except (OSError, ValueError, KeyError):
             continue
-        if uid is not None:
-            found.add(uid)
-    return found
-
-
-def _real_uid(pid: str) -> int | None:
-    """The real uid of a live process (None for a zombie: it runs nothing)."""
-    status = Path(f"/proc/{pid}/status").read_text()
-    fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-    if fields.get("State", "").strip().startswith("Z"):
-        return None
-    return int(fields["Uid"].split()[0])
 
 
 def kill_all(uid: int, wait_s: float = 10) -> int:
@@ -135,13 +135,13 @@ def kill_all(uid: int, wait_s: float = 10) -> int:
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
         found = []
-        for entry in Path("/proc").glob("[0-9]*"):
-            try:
-                if _real_uid(entry.name) == uid:
-                    os.kill(int(entry.name), signal.SIGKILL)
-                    found.append(int(entry.name))
-            except (OSError, ValueError):
-                continue
+        for pid, owner in _processes():
+            if owner == uid:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                    found.append(pid)
+                except OSError:
+                    continue
         if not found:
             break
         killed.update(found)
