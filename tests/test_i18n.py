@@ -72,13 +72,21 @@ def test_translations_keep_every_placeholder_and_are_korean():
 
 
 def test_the_committed_mo_is_compiled_from_the_current_po():
-    """The wheel ships the .mo as committed: it must say what the .po says."""
+    """The wheel ships the .mo as committed: it must say what the .po says. Every message
+    and its translation are compared, and of the header only what changes behaviour (the
+    charset, the plural rule, the language): the generator's own lines (`Generated-By`, the
+    dates) change with each Babel release and say nothing about the messages."""
     buf = io.BytesIO()
     write_mo(buf, catalog())
     fresh = gettext.GNUTranslations(io.BytesIO(buf.getvalue()))
     with open(LOCALE / "ko" / "LC_MESSAGES" / "grader.mo", "rb") as f:
         shipped = gettext.GNUTranslations(f)
-    assert shipped._catalog == fresh._catalog
+    messages = lambda t: {k: v for k, v in t._catalog.items() if k != ""}  # noqa: E731
+    assert len(messages(fresh)) > 200
+    assert messages(shipped) == messages(fresh)
+    header = lambda t: {k: t.info().get(k) for k in  # noqa: E731
+                        ("content-type", "plural-forms", "language")}
+    assert header(shipped) == header(fresh)
 
 
 def test_no_message_hides_inside_an_f_string():
