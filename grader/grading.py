@@ -39,6 +39,7 @@ from grader.scoring import baseline_cache
 from grader.scoring.metrics import confusion
 from grader.scoring.noise import Distribution, Gain, estimate_gain, straddles
 from grader.scoring.points import boundaries, rubric_items
+from grader.scoring.timelimit import TimeLimit, cpu_timeout, explain, over, time_limit
 
 OnEvent = Callable[[str, dict], None]
 
@@ -68,6 +69,7 @@ class GradingContext:
     distribution: Distribution | None = None  # the baseline's accuracy over seeds, if known
     confined: bool = False               # the child's file system is confined (bwrap, landlock)
     allow_unconfined: bool = False       # official even so: the instructor said so
+    time_limit: TimeLimit | None = None  # the student's first run's limits
 
 
 @dataclass
@@ -116,22 +118,29 @@ def grade_submission(*, submission: Path, rubric: Rubric, data_dir: Path | None 
         answers = collect_answers(sub, rubric.manual)  # before training: read, never run
         inputs = _prepare_inputs(ctx.data, rubric, quick, tmp)
         ctx.distribution = _distribution(ctx)
-        # A cached or pinned baseline is known before the student trains, and its time per
-        # epoch bounds the student's (budget.time_factor); one that must be trained waits
-        # until the student's run has succeeded, so a broken submission fails fast.
+        # A cached or pinned baseline is known before the student trains, and its CPU time
+        # per epoch bounds the student's at the same seed (grader.scoring.timelimit); one
+        # that must be trained waits until the student's run has succeeded, so a broken
+        # submission fails fast, and then judges that run by the same rule.
         seeds = rubric.seed_sequence(rubric.max_seeds)
         keys = {seed: _baseline_key(seed, ctx) for seed in seeds}
         known = {seed: _known_baseline(seed, keys[seed], ctx) for seed in seeds}
-        limit = _time_limit(rubric, [b for b in known.values() if b], quick)
         runs, paired, kept, gain = [], [], None, None
         for seed in seeds:
+            limit = time_limit(rubric, [known[seed]] if known[seed] else [], quick)
             run, outputs = _train_one("student", sub.source, seed, inputs, tmp, ctx, limit,
                                       keep=artifacts is not None and not runs)
             runs.append(run)
             kept = kept or outputs
+            if not run.failure and not known[seed]:
+                baseline = _train_baseline(seed, keys[seed], inputs, tmp, ctx)
+                limit = time_limit(rubric, [baseline], quick)
+                if over(run, limit):
+                    run.failure = cpu_timeout(run, limit)
+            ctx.time_limit = ctx.time_limit or limit
             if run.failure:
                 break
-            paired.append(known[seed] or _train_baseline(seed, keys[seed], inputs, tmp, ctx))
+            paired.append(known[seed] or baseline)
             gain = _gain(runs, paired, ctx.distribution)
             # more seeds only where they can decide a tier
             if len(runs) >= rubric.min_seeds and not straddles(gain, boundaries(rubric)):
@@ -279,27 +288,16 @@ def _prepare_inputs(data: CachedData, rubric: Rubric, quick: bool, tmp: Path) ->
                   order=order)
 
 
-def _time_limit(rubric: Rubric, baseline_runs: list[Run], quick: bool) -> float:
-    """The rubric's absolute limit, tightened by time_factor x the baseline's time per
-    epoch (measured on this machine) for the most epochs a submission may train."""
-    limit = rubric.budget.time_limit_s
-    per_epoch = [b.training["train_seconds"] / b.training["epochs_run"]
-                 for b in baseline_runs if b.training]
-    if rubric.budget.time_factor and per_epoch:
-        epochs = rubric.quick.epochs if quick else rubric.budget.max_epochs
-        limit = min(limit, 60 + rubric.budget.time_factor * max(per_epoch) * epochs)
-    return limit
-
-
 def _train_one(who: str, source: Path, seed: int, inputs: Inputs, tmp: Path,
-               ctx: GradingContext, time_limit: float | None = None,
+               ctx: GradingContext, limit: TimeLimit | None = None,
                keep: bool = False) -> tuple[Run, dict | None]:
     """One training run in a child process; the parent computes the test accuracy.
     Returns the run and, when `keep`, its trained weights and test probabilities."""
     rubric, info, device = ctx.rubric, ctx.data.info, ctx.device
+    limit = limit or TimeLimit(rubric.budget.time_limit_s)  # the baseline's: the wall clock
     job = tmp / "runs" / f"{who}-seed{seed}"
     job.mkdir(parents=True)
-    limits = Limits(time_s=time_limit or rubric.budget.time_limit_s,
+    limits = Limits(time_s=limit.wall_s, cpu_s=limit.cpu_s,
                     memory_mb=None if device.startswith("cuda") else rubric.budget.memory_mb,
                     threads=_threads(ctx), cpus=ctx.cpus)
     request = JobRequest(
@@ -315,8 +313,12 @@ def _train_one(who: str, source: Path, seed: int, inputs: Inputs, tmp: Path,
     outcome = run_job(job, request, files=inputs.files(), limits=limits,
                       show=[source, rubric.baseline_path], on_event=lambda e: ctx.on_event(who, e))
     state = outcome.result
+    used = outcome.used
     run = Run.from_child(seed, state, wall_s=outcome.wall_s, startup_s=outcome.startup_s,
+                         cpu_s=used and round(used.cpu_s, 2), waited_s=used and round(used.waited_s, 2),
                          log_tail=outcome.log_tail, isolation=outcome.isolation)
+    if run.failure:
+        run.failure = explain(run.failure, limit)
     logits, kept = state.get("test_logits"), None
     if run.failure is None:
         n, k = len(inputs.test_y), info.num_classes

@@ -90,9 +90,11 @@ class Budget:
     max_epochs: int = doc("most epochs a submission may train (EPOCHS above it is clamped)")
     max_batch_size: int = doc("largest BATCH_SIZE allowed (above it is clamped)")
     max_parameters: int = doc("most trainable parameters a model may have; over it, no training")
-    time_limit_s: float = doc("wall-clock limit for one training run, in seconds", 3600.0)
-    time_factor: float | None = doc("also stop a run taking more than this many times the "
-                                    "baseline's time per epoch (plus a minute to start)", None)
+    time_limit_s: float = doc("wall-clock limit for one training run, in seconds, not counting "
+                              "time spent waiting for a busy machine's CPU", 3600.0)
+    time_factor: float | None = doc("also stop a run using more CPU time than this many times "
+                                    "the baseline's per epoch, for the most epochs allowed, plus "
+                                    "a minute", None)
     memory_mb: int = doc("memory one training run may allocate on the CPU (RLIMIT_DATA)", 6144)
     gpu_memory_fraction: float = doc("share of the GPU's memory one run may use (CUDA)", 0.9)
 

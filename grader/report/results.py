@@ -76,6 +76,7 @@ def build_results(ctx, *, submission, origin, runs, baseline_runs, failure, item
         "per_seed": [{"seed": r.seed, "accuracy": r.accuracy,
                       "train_seconds": (r.training or {}).get("train_seconds"),
                       "wall_s": r.wall_s, "startup_s": r.startup_s,
+                      "cpu_s": r.cpu_s, "waited_s": r.waited_s,
                       "validation_seconds": sum(e.get("val_seconds", 0.0) for e in
                                                 (r.training or {}).get("history", [])) or None,
                       # making the training batches (augmentation included), within train_seconds
@@ -85,9 +86,11 @@ def build_results(ctx, *, submission, origin, runs, baseline_runs, failure, item
                       "import_s": r.timings.get("import_s"), "inspect_s": r.timings.get("inspect_s")}
                      for r in runs],
         "baseline_per_seed": [{"seed": b.seed, "accuracy": b.accuracy, "source": b.source,
-                               "measured_at": b.measured_at} for b in baseline_runs],
+                               "cpu_s": b.cpu_s, "measured_at": b.measured_at}
+                              for b in baseline_runs],
         "baseline_source": sorted({b.source for b in baseline_runs}) or None,
         "wall_time_s": time.time() - ctx.started,
+        "time_limit": asdict(ctx.time_limit) if ctx.time_limit else None,
         "device": ctx.device,
         "cpu_cores": list(ctx.cpus) if ctx.cpus else None,  # a batch worker's share, else all
         "gpu_share": ctx.gpu_share,

@@ -43,12 +43,13 @@ NOBODY = 65534
 
 @dataclass(frozen=True)
 class Limits:
-    time_s: float
+    time_s: float                   # wall clock after start-up, less waiting for a CPU (usage.py)
     memory_mb: int | None = 6144    # RLIMIT_DATA; None with CUDA (a GPU memory fraction instead)
     output_mb: int = 64             # RLIMIT_FSIZE: the largest file the child may write
     processes: int = 256            # RLIMIT_NPROC
     threads: int = 1                # CPU cores it may run on (affinity) and torch threads
     cpus: tuple[int, ...] | None = None  # which cores (a batch worker's share); default the first
+    cpu_s: float | None = None      # CPU time after start-up, all processes and threads
 
 
 class SandboxUnavailable(Exception):
@@ -587,7 +588,9 @@ def describe(limits: Limits, plan: Plan, device: str, group=None, owner=None) ->
     if group is not None and group.limits.get("memory_mb"):
         memory += f"; cgroup {group.limits['memory_mb']} MiB for all its processes"
     common = {"memory": memory, "output": f"files of at most {limits.output_mb} MiB",
-              "cpu": f"{limits.threads} core(s)", "time": f"{limits.time_s:.0f} s", "device": device}
+              "cpu": f"{limits.threads} core(s)", "time": f"{limits.time_s:.0f} s"
+              + (f", {limits.cpu_s:.0f} s of CPU time" if limits.cpu_s is not None else ""),
+              "device": device}
     if group is not None:
         common["cgroup"] = {"processes": group.limits.get("processes"),
                             "memory_mb": group.limits.get("memory_mb"),

@@ -2,7 +2,9 @@
 
 The parent never imports student code. The child runs confined (grader.sandbox.confine), in a
 fresh working folder, with a trimmed environment and a wall-clock limit; when it ends,
-everything it started is killed before its result is read. The result file is loaded
+everything it started is killed before its result is read. Its time is judged on the CPU it
+used and on the wall clock less the time the machine kept it waiting (grader.sandbox.usage),
+so a busy machine does not fail it. The result file is loaded
 with `torch.load(weights_only=True)`, which accepts tensors and plain containers only.
 """
 from __future__ import annotations
@@ -22,11 +24,12 @@ from typing import Callable
 
 from grader.failures import HINTS, failure_dict
 from grader.i18n import ENV, _, current
-from grader.sandbox import confine, forkserver
+from grader.sandbox import confine, forkserver, usage
 from grader.sandbox.confine import Limits
 from grader.sandbox.protocol import REQUEST, JobRequest
 
 POLL_S = 0.1
+SAMPLE_S = 1.0  # how often the usage of a run without a cgroup is sampled from /proc
 # The child's own start-up (imports, CUDA context) before it touches the submission. It
 # is not charged to the submission's time limit, but it is limited too.
 STARTUP_S = 180
@@ -68,6 +71,7 @@ class ChildOutcome:
     log_tail: str
     isolation: dict         # the protections that were in force
     startup_s: float | None = None  # the child's start-up, not charged to the time limit
+    used: usage.Usage | None = None  # CPU time and waiting for a CPU, after the start-up
 
 
 def run_job(job_dir: Path, request: JobRequest, *, files: dict[str, Path], limits: Limits,
@@ -130,10 +134,15 @@ def run_job(job_dir: Path, request: JobRequest, *, files: dict[str, Path], limit
             else:
                 on_event(event)
 
-        def out_of_time() -> bool:
-            if ready_at:
-                return time.monotonic() - ready_at[0] > limits.time_s
-            return time.monotonic() - start > STARTUP_S
+        def out_of_time() -> str | None:
+            """Which limit the run is past: "startup", "wall" (the wall clock since it was
+            ready, less its waiting for a CPU), "cpu" (its CPU time), or None."""
+            if not ready_at:
+                return "startup" if time.monotonic() - start > STARTUP_S else None
+            used = meter.since_ready()
+            if time.monotonic() - ready_at[0] - used.waited_s > limits.time_s:
+                return "wall"
+            return "cpu" if limits.cpu_s is not None and used.cpu_s > limits.cpu_s else None
 
         cpus = set(limits.cpus or ()) or confine.cpu_set(limits.threads)
         # The parent holds the log and the events open from before the child starts and reads
@@ -144,14 +153,18 @@ def run_job(job_dir: Path, request: JobRequest, *, files: dict[str, Path], limit
             group = confine.start_cgroup(plan, limits)
             proc = _start(command, cwd=work, env=env, log=log, limits=limits, cpus=cpus,
                           sandboxed=sandboxed, group=group, server=server, job_dir=job_dir)
-            timed_out = False
+            meter = usage.Meter(group.dirs if group is not None else [], proc.pid, SAMPLE_S)
+            timed_out = None
             while proc.poll() is None:
                 _relay(events, relay)
-                if out_of_time():
-                    timed_out = True
+                if ready_at and not meter.started:
+                    meter.start()
+                timed_out = out_of_time()
+                if timed_out:
                     break
                 time.sleep(POLL_S)
             _kill_group(proc)
+            used = meter.since_ready(final=True) if meter.started else None
             oom = confine.out_of_memory(group)  # read before end_run removes the cgroup
             ended = True
             confine.end_run(group, owner)  # everything in its cgroup and of its uid
@@ -173,14 +186,19 @@ def run_job(job_dir: Path, request: JobRequest, *, files: dict[str, Path], limit
     wall = time.monotonic() - start
     result = _load_result(job_dir / "result.pt")
     startup = (ready_at[0] - start) if ready_at else None
-    if timed_out and not ready_at:  # the grader's side: say so, charge nothing to the student
+    if timed_out == "startup":  # the grader's side: say so, charge nothing to the student
         result = {"status": "failed", "failure": failure_dict(
             "grader_error", f"the grader's child process did not start within {STARTUP_S} s "
             "(the machine may be overloaded)")}
-    elif timed_out:
+    elif timed_out == "wall":
         result = _keep_facts(result or partial, failure_dict(
             "timeout", _("the run was stopped after {seconds} s").format(seconds=f"{limits.time_s:.0f}"),
-            hint=HINTS["timeout"]))
+            expected={"wall_s": round(limits.time_s, 1)}, hint=HINTS["timeout"]))
+    elif timed_out == "cpu":
+        result = _keep_facts(result or partial, failure_dict(
+            "timeout", _("the run was stopped after {seconds} s of CPU time").format(
+                seconds=f"{limits.cpu_s:.0f}"),
+            expected={"cpu_s": round(limits.cpu_s, 1)}, hint=HINTS["timeout"]))
     elif oom and (result is None or result.get("status") == "failed"):
         # the kernel killed the child, or a process it needed, at its cgroup's memory limit
         result = _keep_facts(result or partial, failure_dict(
@@ -191,7 +209,7 @@ def run_job(job_dir: Path, request: JobRequest, *, files: dict[str, Path], limit
     isolation = confine.describe(limits, plan, device, group, owner)
     isolation["child"] = ("forked from the pre-imported fork server"
                           if isinstance(proc, forkserver.Forked) else "a fresh Python")
-    return ChildOutcome(result, proc.returncode, wall, tail, isolation, startup)
+    return ChildOutcome(result, proc.returncode, wall, tail, isolation, startup, used)
 
 
 def _start(command, *, cwd, env, log, limits, cpus, sandboxed, group, server, job_dir):

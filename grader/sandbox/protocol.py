@@ -58,13 +58,16 @@ class Run:
     confusion: list[list[int]] | None = None  # rows: the true class
     wall_s: float | None = None
     startup_s: float | None = None    # the child's own start-up, not charged to the limit
+    cpu_s: float | None = None        # CPU time after start-up (sandbox.usage), all processes
+    waited_s: float | None = None     # of the wall time, waiting for a busy machine's CPU
     log_tail: str = ""
     isolation: dict | None = None     # the confinement that was in force
     source: str = "trained"           # a baseline's: trained here, from the cache, or pinned
     measured_at: str | None = None
 
     # what the baseline cache keeps of a run (not its log or its confinement)
-    CACHED = ("seed", "accuracy", "training", "confusion", "effective", "wall_s", "measured_at")
+    CACHED = ("seed", "accuracy", "training", "confusion", "effective", "wall_s", "cpu_s",
+              "measured_at")
 
     @classmethod
     def from_child(cls, seed: int, state: dict, **measured) -> Run:
