@@ -9,8 +9,8 @@ rubric's validation split. The floor is a loop of only forward, backward and opt
 step: the reference baseline's model, optimizer and loss, its batch size and the run's
 number of steps, on images already on the device (converted once by the test transform on
 the grader's own batch path, so in its memory layout; no augmentation), in a fresh Python
-with the child's thread count and allocator settings (grader.sandbox.launch.ALLOCATOR_ENV:
-without them every step faults its tensors in again, which the child no longer does). The
+with the child's thread count, allocator and thread-wait settings (launch.ALLOCATOR_ENV, WAIT_ENV;
+without the first every step faults its tensors in again, which the child no longer does). The
 grader side is `grade_submission` on reference/baseline.py with the baseline pinned, so
 one run trains.
 
@@ -43,7 +43,7 @@ from grader.grading import library_versions
 from grader.load.datasets import prepare_data
 from grader.paths import REFERENCE_DIR, cache_dir
 from grader.rubric import load_rubric
-from grader.sandbox.launch import ALLOCATOR_ENV
+from grader.sandbox.launch import ALLOCATOR_ENV, WAIT_ENV
 
 from notebook_vs_grader import grader  # the grader's own run, baseline pinned
 
@@ -85,7 +85,8 @@ def floor(data, epochs: int, batch_size: int, n_train: int, seed: int = 0) -> fl
 
 def floor_in_child(name: str, data_dir, epochs: int, batch_size: int, n_train: int) -> float:
     """`floor` in a fresh Python set up as the grader's child is: its threads, its allocator."""
-    env = dict(os.environ, OMP_NUM_THREADS=str(torch.get_num_threads()), **ALLOCATOR_ENV)
+    env = dict(os.environ, OMP_NUM_THREADS=str(torch.get_num_threads()), **ALLOCATOR_ENV,
+               **WAIT_ENV)
     args = ["--floor-only", "--dataset", name, "--epochs", str(epochs), "--batch-size",
             str(batch_size), "--n-train", str(n_train)] + (["--data-dir", str(data_dir)] if data_dir else [])
     out = subprocess.run([sys.executable, __file__, *args], env=env, check=True,

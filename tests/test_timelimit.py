@@ -12,6 +12,7 @@ from conftest import REPO, SUBMISSIONS, TINY_RUBRIC, write_rubric
 from grader.grading import grade_submission
 from grader.rubric import load_rubric
 from grader.sandbox import cgroup, usage
+from grader.sandbox.launch import WAIT_ENV
 from grader.sandbox.confine import cgroup_missing
 from grader.sandbox.protocol import Run
 from grader.scoring import timelimit
@@ -82,6 +83,30 @@ def test_a_cgroup_counts_what_exited_too():
         cgroup.close(fds)
         cgroup.kill(group)
         cgroup.remove(group)
+
+
+STEPS = """import os, time, torch
+os.sched_setaffinity(0, {0})
+torch.set_num_threads(2)
+x = torch.randn(512, 512)
+start = time.process_time()
+for _ in range(60):
+    x = torch.tanh(x @ x)
+print(time.process_time() - start)
+"""
+
+
+def test_waiting_threads_sleep_so_cpu_time_is_the_work():
+    """The child's OpenMP threads wait passively (launch.WAIT_ENV): two threads on one
+    core, the way a busy machine leaves them, use about the CPU time of the work; spinning,
+    the waiting thread burns the core its peer needs."""
+    def cpu(env):
+        out = subprocess.run([sys.executable, "-c", STEPS], env={**os.environ, **env},
+                             capture_output=True, text=True, check=True)
+        return float(out.stdout)
+    passive = min(cpu(WAIT_ENV) for _ in range(2))
+    spinning = min(cpu({"OMP_WAIT_POLICY": "ACTIVE"}) for _ in range(2))
+    assert passive < 0.8 * spinning, (passive, spinning)
 
 
 def grade(path, rubric, data_dir, cache, **kw):
