@@ -4,6 +4,7 @@ skip where it is unavailable (macOS, containers without user namespaces)."""
 import functools
 import json
 import os
+import shutil
 import socket
 import threading
 import time
@@ -509,3 +510,29 @@ print([line for line in open("/proc/self/status") if line.startswith("Cap")])
     out = _in_child(code)
     for field in ("CapEff", "CapPrm", "CapBnd", "CapAmb"):
         assert f"{field}:\\t0000000000000000" in out, out
+
+
+def test_nothing_one_run_leaves_reaches_the_next(sandbox_mode, fmnist_dir, session_cache, tiny_rubric):
+    """Two students in a row, as a batch worker grades them: the first leaves a file in
+    every place it can write, the second looks for them. Under bubblewrap and Landlock it
+    finds none (the shared memory folder's leftovers are removed at the end of each
+    fallback run; the rest was never writable); with no confinement, only the shared
+    memory folder is cleaned: the report says the run was not isolated."""
+    marks = [Path(f) / n for f in ("/dev/shm", "/tmp", "/var/tmp")
+             for n in ("tinycnn_left_weights", ".tinycnn_left_weights", "tinycnn_left_weights.d")]
+    try:
+        left = grade("hostile_leaves_weights_everywhere.py", tiny_rubric, fmnist_dir, session_cache)
+        assert left["status"] == "graded", left["failure"]
+        assert not any(m.exists() for m in marks[:3])  # /dev/shm: removed in every mode
+        found = grade("hostile_loads_what_it_finds.py", tiny_rubric, fmnist_dir, session_cache)
+        if sandbox_mode == "none":
+            message = (found["failure"] or {}).get("message", "")
+            assert "/dev/shm" not in message
+        else:
+            assert found["status"] == "graded", found["failure"]
+    finally:
+        for m in marks:
+            if m.is_dir():
+                shutil.rmtree(m, ignore_errors=True)
+            elif m.exists():
+                m.unlink()

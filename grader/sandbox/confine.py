@@ -33,6 +33,7 @@ import os
 import resource
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -489,6 +490,45 @@ def _reap(pid: int, wait_s: float = 5) -> None:
         except ChildProcessError:
             return
         time.sleep(0.01)
+
+
+# Folders outside its job folder that a fallback run may write: torch's DataLoader workers
+# hand batches over through POSIX shared memory, and Python's semaphores live there too.
+# Under bubblewrap the run has a /dev/shm of its own; elsewhere it is the machine's, so
+# what a run leaves there is removed when it ends (a later run must not load it).
+SHARED_WRITABLE = (Path("/dev/shm"),)
+
+
+def shared_entries() -> set[tuple[str, int]]:
+    """What the shared writable folders hold now, as (path, inode)."""
+    found = set()
+    for folder in SHARED_WRITABLE:
+        try:
+            with os.scandir(folder) as entries:
+                found |= {(e.path, e.inode()) for e in entries}
+        except OSError:
+            continue
+    return found
+
+
+def remove_left_entries(before: set[tuple[str, int]], uid: int) -> int:
+    """Remove what appeared in the shared writable folders since `before` and belongs to
+    `uid` (the run's own uid, or the grader's where the run shares it): links and files
+    unlinked, folders removed whole without following links. Returns how many."""
+    removed = 0
+    for path, inode in shared_entries() - before:
+        try:
+            st = os.lstat(path)
+            if st.st_uid != uid or st.st_ino != inode:
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                os.unlink(path)
+            removed += 1
+        except OSError:
+            continue
+    return removed
 
 
 SCRATCH_KINDS = ("grade", "baseline", "predict")  # grader.files.scratch folders

@@ -109,6 +109,7 @@ def run_job(job_dir: Path, request: JobRequest, *, files: dict[str, Path], limit
     try:  # whatever goes wrong here, the run's cgroup and uid are given back
         if not sandboxed:
             confine.guard_grader()
+            shared_before = confine.shared_entries()
             request = replace(request, layers=list(plan.layers), rules=confine.child_rules(
                 job_dir=job_dir, show=show, inputs=list(inputs), owner=owner))
         request.write(job_dir)
@@ -180,6 +181,7 @@ def run_job(job_dir: Path, request: JobRequest, *, files: dict[str, Path], limit
             if not sandboxed:  # bubblewrap's PID namespace ends them all by itself
                 with RUNNING.lock:  # no worker starts while the sweep looks
                     confine.kill_leftovers(RUNNING.pids)
+                confine.remove_left_entries(shared_before, owner.uid if owner else os.geteuid())
             _relay(events, relay)
             tail = _tail(log)
     finally:
