@@ -48,7 +48,7 @@ class ArrayDataset(Dataset):
         return self.transform(to_pil(self.x[i])), int(self.y[i])
 
 
-def notebook(data, epochs: int, seed: int) -> dict:
+def notebook(data, epochs: int, seed: int, device: str = "cpu") -> dict:
     spec = importlib.util.spec_from_file_location("baseline", REFERENCE_DIR / "baseline.py")
     ref = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(ref)
@@ -56,11 +56,12 @@ def notebook(data, epochs: int, seed: int) -> dict:
     info = data.info
     train = ArrayDataset(data.load("train_x"), data.load("train_y"), ref.build_train_transform(info))
     test = ArrayDataset(data.load("test_x"), data.load("test_y"), ref.build_test_transform(info))
-    model, started = ref.build_model(info), time.perf_counter()
+    model, started = ref.build_model(info).to(device), time.perf_counter()
     opt, loss_fn = ref.build_optimizer(model), ref.build_loss()
     for _ in range(epochs):
         model.train()
         for x, y in DataLoader(train, batch_size=128, shuffle=True, num_workers=0):
+            x, y = x.to(device), y.to(device)  # the lab's Colab cell: model and batch on the GPU
             opt.zero_grad()
             loss_fn(model(x), y).backward()
             opt.step()
@@ -68,13 +69,14 @@ def notebook(data, epochs: int, seed: int) -> dict:
     correct = 0
     with torch.no_grad():
         for x, y in DataLoader(test, batch_size=1000, num_workers=0):
-            correct += (model(x).argmax(1) == y).sum().item()
+            correct += (model(x.to(device)).argmax(1).cpu() == y).sum().item()
     wall = time.perf_counter() - started
     return {"seed": seed, "wall_s": wall, "accuracy": correct / len(test),
             "images": epochs * len(train)}
 
 
-def grader(rubric_name: str, data_dir, epochs: int, seeds: list[int], tmp: Path) -> list[dict]:
+def grader(rubric_name: str, data_dir, epochs: int, seeds: list[int], tmp: Path,
+           device: str = "auto") -> list[dict]:
     text = (RUBRICS_DIR / f"{rubric_name}.yaml").read_text()
     text = re.sub(r"max_epochs: \d+", f"max_epochs: {epochs}", text)
     text = re.sub(r"time_factor: \d+", "time_factor: 100", text)
@@ -86,7 +88,7 @@ def grader(rubric_name: str, data_dir, epochs: int, seeds: list[int], tmp: Path)
                         "submission: reference/baseline.py\n  pinned_accuracy: 0.5")
     (tmp / "bench.yaml").write_text(text)
     r = grade_submission(submission=REFERENCE_DIR / "baseline.py", rubric=load_rubric(str(tmp / "bench.yaml")),
-                         data_dir=data_dir, use_cache=False)
+                         data_dir=data_dir, use_cache=False, device=device)
     if r["failure"]:
         raise SystemExit(f"the grader failed: {r['failure']['message']}")
     m = r["metrics"]
@@ -112,13 +114,15 @@ def main():
                    help="train each side once per seed (the grader's runs give the spread)")
     p.add_argument("--notebook-seeds", type=int, default=None,
                    help="train the (slow) notebook side on only the first N seeds")
+    p.add_argument("--device", default="cpu",
+                   help="where the notebook side trains (the grader's runs: the same device)")
     p.add_argument("--json", type=Path, help="also write the figures here")
     args = p.parse_args()
     rubric = load_rubric(args.dataset)
     data = prepare_data(rubric.dataset, data_dir=args.data_dir, cache_dir=cache_dir())
-    nb_runs = [notebook(data, args.epochs, s) for s in args.seeds[:args.notebook_seeds]]
+    nb_runs = [notebook(data, args.epochs, s, args.device) for s in args.seeds[:args.notebook_seeds]]
     with tempfile.TemporaryDirectory() as tmp:
-        gr_runs = grader(args.dataset, args.data_dir, args.epochs, args.seeds, Path(tmp))
+        gr_runs = grader(args.dataset, args.data_dir, args.epochs, args.seeds, Path(tmp), args.device)
     n_train = len(data.load("train_y"))
     nb = summary(nb_runs, args.epochs * n_train)
     gr = summary(gr_runs, args.epochs * int(n_train * (1 - rubric.dataset.validation_fraction)))
@@ -137,6 +141,7 @@ def main():
           f"{1 - rubric.dataset.validation_fraction:.0%} of the images)")
     if args.json:
         args.json.write_text(json.dumps({"dataset": args.dataset, "epochs": args.epochs,
+                                         "device": args.device,
                                          "seeds": args.seeds, "notebook": nb, "grader": gr,
                                          "versions": library_versions()}, indent=2))
 
