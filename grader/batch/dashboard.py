@@ -6,18 +6,19 @@ A table of students that sorts and filters in the page (its state lives in the U
 bookmarked), the score and gain distributions, the class's per-class accuracy and most
 common confusions, and every flag with a link to the student's own report.html.
 Everything that came from a submission (ids, messages, file names) is escaped here, in
-Python; the script only reorders and hides rows, never writes HTML.
+Python (grader.report.escape.html: bidi controls shown as <U+202E>, control characters
+dropped); the script only reorders and hides rows, never writes HTML.
 """
 from __future__ import annotations
 
 import time
-from html import escape
 from urllib.parse import quote
 
 import numpy as np
 
 from grader.batch.amend import apply
 from grader.batch.classview import class_view
+from grader.report.escape import html as escape
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;color:#1f2328;
