@@ -158,6 +158,20 @@ def test_a_batch_with_hostile_text_grades_everyone_and_writes_the_summary(hostil
     assert "Done: 40 graded" in feedback["failure"]["message"]  # kept as the student wrote it
 
 
+def test_junit_from_a_message_with_escape_sequences_still_parses(hostile_batch):
+    """ElementTree escapes <&> but writes ESC, which XML 1.0 cannot hold."""
+    out, _, _ = hostile_batch
+    from xml.etree import ElementTree as ET
+
+    from grader.commands.ci import junit_xml
+    results = json.loads((out / "feedback" / "u_base" / "results.json").read_text())
+    # an item's details quote the student's error as u_md's do ("No output: ... raised ...")
+    results["tests"][0]["output"] = results["failure"]["message"]
+    assert "\x1b" in results["tests"][0]["output"]
+    suite = ET.fromstring(junit_xml(results).split("\n", 1)[1])
+    assert "Done: 40 graded" in suite.find("system-out").text
+
+
 def test_markdown_injection_renders_inert_in_the_report(hostile_batch):
     out, _, _ = hostile_batch
     report = (out / "feedback" / "u_md" / "report.md").read_text()

@@ -27,7 +27,7 @@ from grader.files import write_atomic
 from grader.grading import grade_submission
 from grader.i18n import _, choose, use
 from grader.report.folder import write_reports
-from grader.report.escape import markup
+from grader.report.escape import markup, xml_chars
 from grader.report.markdown import render_markdown
 from grader.load.answers import is_pending
 from grader.report.rows import detail, pending_title, plain_name
@@ -208,7 +208,9 @@ def junit_xml(results: dict) -> str:
         f"{plain_name(t['name'])}: {t['output']}" for t in tests)
     ET.SubElement(suite, "system-err").text = ""
     ET.indent(suite)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suite, encoding="unicode") + "\n"
+    # ElementTree escapes the student's text but writes control characters XML cannot hold
+    text = xml_chars(ET.tostring(suite, encoding="unicode"))
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + text + "\n"
 
 
 def _testcase(t: dict, results: dict) -> ET.Element:

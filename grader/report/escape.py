@@ -12,6 +12,8 @@ into markup:
   Markdown, where the grader's own `code` spans stay code and everything else is literal
   text: no emphasis, link, image, raw HTML, heading or fence the text could open or close.
 - `html`: HTML-escaped (quotes included, safe in attributes) after `visible`.
+- `xml_chars`: what XML 1.0 cannot hold (control characters, an escape's ESC) dropped, for
+  JUnit (ElementTree escapes markup but writes them, and the file then does not parse).
 - `csv_cell`: a text cell that starts like a spreadsheet formula gets a leading `'`
   (OWASP's rule); numbers stay numbers.
 """
@@ -31,6 +33,7 @@ ANSI = re.compile(r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"
                   r"|(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f]).*?(?:\x07|\x1b\\|\x9c|$)"
                   r"|\x1b[ -/]*[0-~]?", re.DOTALL)
 CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # all but tab and newline
+NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 FORMULA = ("=", "+", "-", "@", "\t", "\r")
 # Markdown: what could start markup inside a line (CommonMark lets a backslash escape any
 # ASCII punctuation): emphasis (an underscore inside a word cannot), code, a link or image
@@ -63,6 +66,10 @@ def rich_text(text, style: str = "") -> Text:
 
 def html(text) -> str:
     return _html.escape(terminal(text))
+
+
+def xml_chars(text) -> str:
+    return visible(NOT_XML.sub("", str(text)))
 
 
 def csv_cell(value):
