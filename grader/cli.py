@@ -20,6 +20,7 @@ from grader.failures import EXIT_INTERNAL, EXIT_USAGE
 from grader.load.datasets import DataNotFound
 from grader.grading import GraderError
 from grader.i18n import LANGUAGES, _
+from grader.report.escape import markup, rich_text
 from grader.rubric import RubricError
 from grader.sandbox.confine import SandboxUnavailable
 
@@ -205,10 +206,9 @@ def _run(argv: list[str], console: Console) -> int:
     if verb == "amend":
         from grader.batch import amend
         try:
-            console.print(amend.main(**vars(build_amend_parser().parse_args(argv[1:]))),
-                          markup=False)
+            console.print(rich_text(amend.main(**vars(build_amend_parser().parse_args(argv[1:])))))
         except amend.AmendError as e:  # student ids and reasons are not markup
-            console.print(f"refused: {e}", markup=False, highlight=False)
+            console.print(rich_text(f"refused: {e}"), highlight=False)
             return EXIT_USAGE
         return 0
     if verb == "export":
@@ -216,10 +216,10 @@ def _run(argv: list[str], console: Console) -> int:
         try:
             written = export.main(**vars(build_export_parser().parse_args(argv[1:])))
         except export.UnofficialGrades as e:
-            console.print(f"[red]refused[/]: {e}")
+            console.print("[red]refused[/]: " + markup(e))  # it names student ids
             return EXIT_USAGE
         for path in written:
-            console.print(f"wrote {path}")
+            console.print(f"wrote {path}", markup=False, highlight=False)
         return 0
     parser = build_parser()
     args = vars(parser.parse_args(argv))
@@ -239,26 +239,26 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _run(argv, console)
     except FileNotFoundError as e:
-        console.print("[red]" + _("error") + f"[/]: {e}")
+        console.print("[red]" + _("error") + "[/]: " + markup(e))
         return EXIT_USAGE
     except RubricError as e:
-        console.print("[red]" + _("invalid rubric") + f"[/] {e}")
+        console.print("[red]" + _("invalid rubric") + "[/] " + markup(e))
         return EXIT_USAGE
     except DataNotFound as e:
-        console.print("[red]" + _("data not found") + f"[/]: {e}")
+        console.print("[red]" + _("data not found") + "[/]: " + markup(e))
         return EXIT_USAGE
     except SandboxUnavailable as e:
-        console.print("[red]" + _("sandbox") + f"[/]: {e}")
+        console.print("[red]" + _("sandbox") + "[/]: " + markup(e))
         return EXIT_USAGE
     except GraderError as e:
-        console.print("[red]" + _("grader error") + f"[/]: {e}")
+        console.print("[red]" + _("grader error") + "[/]: " + markup(e))
         return EXIT_INTERNAL
     except KeyboardInterrupt:
         console.print(_("interrupted"))
         return 130
     except Exception:  # a grader bug: say so, with the traceback to report
         console.print("[red]" + _("internal grader error (please report it):") + "[/]")
-        console.print(traceback.format_exc(), markup=False, highlight=False)
+        console.print(rich_text(traceback.format_exc()), highlight=False)
         return EXIT_INTERNAL
 
 

@@ -53,6 +53,12 @@ HINTS = {
                  "t.to(x.device)."),
 }
 
+# What a submission may raise that is not an error of its code: the exits, which the worker
+# names as such (HINTS["exit"]). Every other exception it raises, a BaseException subclass
+# of its own included, is the student's failure (hook_error, training_error...), never the
+# grader's: the child catches BaseException but these wherever it calls student code.
+EXITS = (SystemExit, KeyboardInterrupt)
+
 # The spec's exit statuses.
 EXIT_GRADED = 0       # graded
 EXIT_UNDER = 1        # graded, but under --fail-under

@@ -20,6 +20,9 @@ def test_graded_exits_0_and_writes_reports(args, tmp_path, capsys):
     assert results["status"] == "graded"
     report = (tmp_path / "out" / "report.md").read_text()
     assert "UNOFFICIAL" in report and "## Rubric" in report and "## Model summary" in report
+    last = capsys.readouterr().out.replace("\n", "").split("Reports: ")[-1]
+    for name in ("results.json", "report.md", "report.html"):  # every report it wrote
+        assert str(tmp_path / "out" / name) in last
 
 
 def test_under_fail_under_exits_1(args):

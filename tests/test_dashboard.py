@@ -4,10 +4,11 @@ import re
 import shutil
 import subprocess
 from html import unescape
+from html.parser import HTMLParser
 
 import pytest
 
-from grader.batch import amend, export
+from grader.batch import amend, dashboard, export
 from test_export import gradebook_of, results_for
 
 HOSTILE_ID = "<script>document.title='pwned'"  # a file name can hold this
@@ -128,3 +129,60 @@ def test_pending_written_answers_are_flagged_until_a_person_grades_them(tmp_path
     amend.main(out=tmp_path, student="u_a", item="why_bn", points=8, reason="clear")
     page = export.main(out=tmp_path, fmt="dashboard")[0].read_text()
     assert "written answers pending" not in page and "58 / 110 ✎" in page
+
+
+class SvgTree(HTMLParser):
+    """The parent of every element inside an <svg>, as an HTML parser (and a browser)
+    reads it: a start tag without a real `/>` stays open, and what follows nests in it."""
+
+    def __init__(self):
+        super().__init__()
+        self.stack, self.parents = [], []
+
+    def handle_starttag(self, tag, attrs):
+        if self.stack or tag == "svg":
+            if self.stack:
+                self.parents.append((tag, self.stack[-1], dict(attrs)))
+            self.stack.append(tag)
+
+    def handle_startendtag(self, tag, attrs):
+        if self.stack:
+            self.parents.append((tag, self.stack[-1], dict(attrs)))
+
+    def handle_endtag(self, tag):
+        if tag in self.stack:
+            while self.stack.pop() != tag:
+                pass
+
+
+def test_every_class_bar_and_baseline_mark_is_drawn_as_a_sibling(out):
+    """stroke-width=2/> read as the value "2/" on an unclosed <line>: every later bar was
+    nested inside the first mark, and only the first class was drawn."""
+    page = export.main(out=out, fmt="dashboard")[0].read_text()
+    tree = SvgTree()
+    tree.feed(page)
+    drawn = [(tag, parent) for tag, parent, _ in tree.parents if tag in ("rect", "line", "text")]
+    assert drawn and all(parent == "svg" for _, parent in drawn), drawn
+    marks = [a for tag, _, a in tree.parents if tag == "line" and a.get("stroke-width")]
+    assert len(marks) == len(CLASSES) and {a["stroke-width"] for a in marks} == {"2"}
+    bars = [a for tag, _, a in tree.parents if tag == "rect" and a.get("height") == "14"]
+    assert len(bars) == len(CLASSES)  # one bar per class (20 px rows, 14 px bars)
+
+
+def test_the_histogram_of_equal_scores_has_round_ticks_around_the_value():
+    svg = dashboard.histogram([50, 50, 50], "score (points)")
+    ticks = re.findall(r"text-anchor='middle' font-size='11'>([^<]*)<", svg)
+    assert ticks == ["49", "50", "51"]
+    assert dashboard.nice_ticks(0, 100, integers=True) == [0, 20, 40, 60, 80, 100]
+    assert dashboard.nice_ticks(-3.2, 7.9) == [-2, 0, 2, 4, 6]
+    assert dashboard.nice_ticks(-1, 1) == [-1, -0.5, 0, 0.5, 1]
+
+
+def test_a_bidi_control_in_a_student_id_is_shown_not_obeyed(tmp_path):
+    """U+202E turns "u_ada<RLO>fdp.exe" into what reads as u_adaexe.pdf."""
+    gradebook_of(tmp_path, {"u_ada\u202efdp.exe": trained(0.7, 1.0, 50),
+                            "u_bo\u2066x\u2069": trained(0.7, 1.0, 50)})
+    page = export.main(out=tmp_path, fmt="dashboard")[0].read_text()
+    assert not re.search("[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]", page)
+    assert "../feedback/u_ada%E2%80%AEfdp.exe/report.html" in page  # the link still finds it
+    assert "u_ada&lt;U+202E&gt;fdp.exe" in page and "u_bo&lt;U+2066&gt;x&lt;U+2069&gt;" in page

@@ -6,18 +6,19 @@ A table of students that sorts and filters in the page (its state lives in the U
 bookmarked), the score and gain distributions, the class's per-class accuracy and most
 common confusions, and every flag with a link to the student's own report.html.
 Everything that came from a submission (ids, messages, file names) is escaped here, in
-Python; the script only reorders and hides rows, never writes HTML.
+Python (grader.report.escape.html: bidi controls shown as <U+202E>, control characters
+dropped); the script only reorders and hides rows, never writes HTML.
 """
 from __future__ import annotations
 
 import time
-from html import escape
 from urllib.parse import quote
 
 import numpy as np
 
 from grader.batch.amend import apply
 from grader.batch.classview import class_view
+from grader.report.escape import html as escape
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;color:#1f2328;
@@ -214,9 +215,10 @@ def _per_class(rows) -> list[str]:
 def histogram(values, label: str, zero: bool = False, width: int = 420, height: int = 200) -> str:
     """An inline SVG histogram (about 12 bins), a dashed line at 0 when `zero`."""
     if not values:
-        return f"<svg width={width} height=40><text x=0 y=20>no data</text></svg>"
+        return f"<svg width='{width}' height='40'><text x='0' y='20'>no data</text></svg>"
     lo, hi = min(values), max(values)
-    hi = hi if hi > lo else lo + 1
+    if hi <= lo:  # every value the same: a range around it, the value in the middle
+        lo, hi = lo - 1, hi + 1
     counts, edges = np.histogram(values, bins=min(12, max(3, len(set(values)))), range=(lo, hi))
     left, bottom, top = 36, height - 34, 10
     x = lambda v: left + (v - lo) / (hi - lo) * (width - left - 24)  # noqa: E731
@@ -224,15 +226,29 @@ def histogram(values, label: str, zero: bool = False, width: int = 420, height: 
     bars = "".join(f"<rect x='{x(a):.1f}' y='{y(c):.1f}' width='{max(x(b) - x(a) - 1, 1):.1f}' "
                    f"height='{bottom - y(c):.1f}' fill='#0969da'><title>{a:g} to {b:g}: {c}"
                    f"</title></rect>" for a, b, c in zip(edges[:-1], edges[1:], counts))
-    ticks = "".join(f"<text x='{x(v):.1f}' y='{bottom + 14}' text-anchor=middle font-size=11>"
-                    f"{v:.3g}</text>" for v in np.linspace(lo, hi, 5))
+    ticks = "".join(f"<text x='{x(v):.1f}' y='{bottom + 14}' text-anchor='middle' font-size='11'>"
+                    f"{v:g}</text>" for v in nice_ticks(lo, hi, integers=all(
+                        float(v).is_integer() for v in values)))
     line = (f"<line x1='{x(0):.1f}' x2='{x(0):.1f}' y1='{top}' y2='{bottom}' stroke='#cf222e' "
             f"stroke-dasharray='4 3'/>" if zero and lo <= 0 <= hi else "")
-    return (f"<svg role=img width={width} height={height} viewBox='0 0 {width} {height}'>"
-            f"<line x1={left} x2={width - 10} y1={bottom} y2={bottom} stroke='#59636e'/>{bars}{line}"
-            f"{ticks}<text x={left} y={top + 2} font-size=11 fill='#59636e'>{counts.max()} max"
-            f"</text><text x='{width / 2}' y='{height - 4}' text-anchor=middle font-size=12>"
-            f"{escape(label)}</text></svg>")
+    return (f"<svg role='img' width='{width}' height='{height}' viewBox='0 0 {width} {height}'>"
+            f"<line x1='{left}' x2='{width - 10}' y1='{bottom}' y2='{bottom}' stroke='#59636e'/>"
+            f"{bars}{line}{ticks}<text x='{left}' y='{top + 2}' font-size='11' fill='#59636e'>"
+            f"{counts.max()} max</text><text x='{width / 2}' y='{height - 4}' text-anchor='middle' "
+            f"font-size='12'>{escape(label)}</text></svg>")
+
+
+def nice_ticks(lo: float, hi: float, n: int = 5, integers: bool = False) -> list[float]:
+    """Round ticks within [lo, hi], at most n + 1 of them: the finest step of 1, 2, 2.5 or 5
+    times a power of ten that fits (whole numbers only for whole-number data)."""
+    mag = 10 ** np.floor(np.log10((hi - lo) / n))
+    for step in (m * mag * k for k in (1, 10, 100) for m in (1, 2, 2.5, 5)):
+        if integers and step < 1:
+            continue
+        first, last = np.ceil(lo / step - 1e-9), np.floor(hi / step + 1e-9)
+        if last - first + 1 <= n + 1:
+            break
+    return [round(float(k * step), 10) + 0.0 for k in np.arange(first, last + 1)]
 
 
 def per_class_bars(classes, mean, base, width: int = 440) -> str:
@@ -242,14 +258,14 @@ def per_class_bars(classes, mean, base, width: int = 440) -> str:
     parts = []
     for i, (c, v) in enumerate(zip(classes, mean)):
         yy = 5 + i * row
-        parts.append(f"<text x={left - 6} y={yy + 13} text-anchor=end font-size=12>{escape(c)}</text>"
-                     f"<rect x={left} y={yy + 2} width='{scale(v) - left:.1f}' height={row - 6} "
-                     f"fill='#0969da'><title>{escape(c)}: {v:.1%}</title></rect>"
-                     f"<text x='{scale(v) + 4:.1f}' y={yy + 13} font-size=11>{v:.0%}</text>")
-        if base is not None:
-            parts.append(f"<line x1='{scale(base[i]):.1f}' x2='{scale(base[i]):.1f}' y1={yy} "
-                         f"y2={yy + row - 2} stroke='#cf222e' stroke-width=2/>")
-    return (f"<svg role=img width={width} height={height} viewBox='0 0 {width} {height}'>"
+        parts.append(f"<text x='{left - 6}' y='{yy + 13}' text-anchor='end' font-size='12'>"
+                     f"{escape(c)}</text><rect x='{left}' y='{yy + 2}' width='{scale(v) - left:.1f}' "
+                     f"height='{row - 6}' fill='#0969da'><title>{escape(c)}: {v:.1%}</title></rect>"
+                     f"<text x='{scale(v) + 4:.1f}' y='{yy + 13}' font-size='11'>{v:.0%}</text>")
+        if base is not None:  # every attribute quoted: an unquoted `2/>` reads as the value "2/"
+            parts.append(f"<line x1='{scale(base[i]):.1f}' x2='{scale(base[i]):.1f}' y1='{yy}' "
+                         f"y2='{yy + row - 2}' stroke='#cf222e' stroke-width='2'/>")
+    return (f"<svg role='img' width='{width}' height='{height}' viewBox='0 0 {width} {height}'>"
             + "".join(parts) + "</svg>")
 
 

@@ -5,6 +5,10 @@ Discover the submissions (one entry per student id: a package folder, .py, .ipyn
 baseline once per seed, then grade the rest in parallel on the chosen executor. Each
 finished grading is written at once: its feedback folder, then its gradebook row (one
 transaction), so a run killed at any moment loses at most the gradings in flight.
+
+No student's text or results can stop the class: ids, file names and messages reach the
+terminal only through grader.report.escape, a result that cannot be recorded counts as a
+grader error (retried on the next run), and the summary and dashboard are always written.
 """
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
 from grader import paths
 from grader.failures import EXIT_GRADED, EXIT_INTERNAL, EXIT_USAGE
@@ -27,6 +32,7 @@ from grader.batch import export, gradebook
 from grader.batch.amend import apply
 from grader.batch.executors import EXECUTORS, Job, run_local, run_ray, run_slurm, worker_slots
 from grader.grading import ensure_baselines
+from grader.report.escape import markup, rich_text
 from grader.report.folder import write_reports
 from grader.report.terminal import LiveProgress
 from grader.rubric import load_rubric
@@ -96,11 +102,11 @@ class Tally:
         t = Table(title="Batch grading", show_header=False, box=None)
         t.add_row("done", f"{done}/{self.total}  (graded {self.outcomes['graded']}, failed "
                           f"{self.outcomes['failed']}, grader errors {self.outcomes['error']})")
-        t.add_row("running", ", ".join(sorted(self.running)) or "-")
+        t.add_row("running", rich_text(", ".join(sorted(self.running)) or "-"))
         t.add_row("left", str(left))
         t.add_row("elapsed / remaining", f"{(time.monotonic() - self.started) / 60:.1f} min / {eta}")
         if self.leader:
-            t.add_row("leader", f"{self.leader[1]} ({self.leader[0]:.2%})")
+            t.add_row("leader", rich_text(f"{self.leader[1]} ({self.leader[0]:.2%})"))
         return t
 
 
@@ -116,15 +122,15 @@ def main(*, folder: Path, out: Path, rubric: str = "cifar10", workers: int = 1, 
         return EXIT_USAGE
     folder, out = Path(folder), Path(out)
     if not folder.is_dir():
-        console.print(f"{folder} is not a folder of submissions")
+        console.print(f"{folder} is not a folder of submissions", markup=False)
         return EXIT_USAGE
     cache_dir = Path(cache_dir or paths.cache_dir())
     # what an earlier run killed with -9 left behind: its scratch folders, a half-decoded data set
     for path in sweep_scratch(Path(tempfile.gettempdir()), cache_dir / "data"):
-        console.print(f"[dim]removed {path}, left by a grading that was killed[/]")
+        console.print(f"[dim]removed {markup(path)}, left by a grading that was killed[/]")
     found = discover(folder)
     for name, why in found.skipped:
-        console.print(f"[yellow]skipped[/] {name}: {why}")
+        console.print(f"[yellow]skipped[/] {markup(name)}: {markup(why)}")
     db = gradebook.connect(out / gradebook.FILE)
     digest = spec.digest() + ("-quick" if quick else "")
     jobs, unchanged = [], 0
@@ -142,8 +148,9 @@ def main(*, folder: Path, out: Path, rubric: str = "cifar10", workers: int = 1, 
     if not jobs:  # a run killed during its final export resumes here: finish the summary
         db.close()
         if unchanged:
-            console.print(f"Class summary: {export.main(out=out, fmt='summary', rubric=spec.name)[0]}")
-            console.print(f"Dashboard: {export.main(out=out, fmt='dashboard', rubric=spec.name)[0]}")
+            summary, dashboard = _exports(out, spec.name, console)
+            console.print(f"Class summary: {summary}; dashboard: {dashboard}", markup=False)
+            return EXIT_INTERNAL if None in (summary, dashboard) else EXIT_GRADED
         return EXIT_GRADED
     plan = confine.plan()
     console.print(f"Confinement of student code: {plan.sandbox}"
@@ -180,17 +187,35 @@ def main(*, folder: Path, out: Path, rubric: str = "cifar10", workers: int = 1, 
     with Live(tally.view(workers), console=console, refresh_per_second=2,
               transient=not console.is_terminal) as live:
         for job, results in stream:
-            record(db, out, job, digest, results, tally)
+            try:
+                record(db, out, job, digest, results, tally)
+            except Exception as e:  # noqa: BLE001 - one student's result never stops the class
+                tally.outcomes["error"] += 1
+                console.print(Text.assemble(("grader error", "red"), " ", rich_text(job.student),
+                                            ": could not record the result: ",
+                                            rich_text(f"{type(e).__name__}: {e}")))
             live.update(tally.view(workers))
     db.close()
-    summary = export.main(out=out, fmt="summary", rubric=spec.name)[0]
-    dashboard = export.main(out=out, fmt="dashboard", rubric=spec.name)[0]
+    summary, dashboard = _exports(out, spec.name, console)
     o = tally.outcomes
     console.print(f"Done: {o['graded']} graded, {o['failed']} failed (reasons in the gradebook), "
                   f"{o['error']} grader errors (not recorded; run again to retry). "
                   f"Gradebook: {out / gradebook.FILE}; class summary: {summary}; "
-                  f"dashboard: {dashboard}")
-    return EXIT_INTERNAL if o["error"] else EXIT_GRADED
+                  f"dashboard: {dashboard}", markup=False)
+    return EXIT_INTERNAL if o["error"] or None in (summary, dashboard) else EXIT_GRADED
+
+
+def _exports(out: Path, rubric: str, console: Console) -> tuple[Path | None, Path | None]:
+    """The class summary and the dashboard, each tried whatever happened to the other."""
+    written = []
+    for fmt in ("summary", "dashboard"):
+        try:
+            written.append(export.main(out=out, fmt=fmt, rubric=rubric)[0])
+        except Exception as e:  # noqa: BLE001 - reported; the gradebook is complete regardless
+            written.append(None)
+            console.print(Text.assemble(("grader error", "red"), f": the class {fmt} could not be "
+                                        "written: ", rich_text(f"{type(e).__name__}: {e}")))
+    return written[0], written[1]
 
 
 def record(db, out: Path, job: Job, digest: str, results: dict, tally: Tally) -> None:
@@ -200,7 +225,8 @@ def record(db, out: Path, job: Job, digest: str, results: dict, tally: Tally) ->
         # the grader's fault, not the student's: never recorded, so a rerun grades it again
         tally.outcomes["error"] += 1
         why = results.get("grader_error") or failure.get("message")
-        Console(stderr=True).print(f"[red]grader error[/] {job.student}: {why}")
+        Console(stderr=True).print(Text.assemble(("grader error", "red"), " ", rich_text(job.student),
+                                                 ": ", rich_text(why)))
         return
     results["submission"]["name"] = job.student
     # the student's reports show a person's amendment, kept across this regrade

@@ -31,6 +31,10 @@ Units, the same in every CSV: `accuracy` and `baseline_accuracy` are fractions (
 as in results.json's metrics; columns ending in `_pp` are percentage points (gain 2.5 =
 2.5 points of accuracy); the Markdown shows accuracies as percentages with a % sign, like
 Gradescope's leaderboard.
+
+Student text is data in every export (grader.report.escape): a CSV text cell that a
+spreadsheet would run as a formula (= + - @, tab, CR first) starts with a `'`, numbers stay
+numbers; bidi controls are written out (`<U+202E>`); the Markdown is inert.
 """
 from __future__ import annotations
 
@@ -47,6 +51,7 @@ from grader.batch import dashboard, gradebook, similarity
 from grader.batch.classview import class_view
 from grader.batch.amend import apply
 from grader.load.answers import is_pending
+from grader.report.escape import csv_cell, md as esc
 from grader.report.folder import write_reports
 from grader.files import write_atomic
 
@@ -132,20 +137,20 @@ def class_summary(rows: list[gradebook.Row]) -> tuple[str, dict[str, bytes]]:
                f"score spread above is the automatic one).", ""]
     codes = Counter(r.failure_code for r in rows if r.failure_code)
     if codes:
-        md += ["Failures: " + ", ".join(f"{c} ({n})" for c, n in codes.most_common()) + ".", ""]
+        md += ["Failures: " + ", ".join(f"{esc(c)} ({n})" for c, n in codes.most_common()) + ".", ""]
     view = class_view(rows)
     if view is None:
         return "\n".join(md + ["No submission trained to the end, so no per-class view.", ""]), {}
     classes, base, trained = view.classes, view.baseline, len(view.per_student)
     md += [f"## Test accuracy per class ({trained} submissions that trained)", "",
            "| Class | Class mean | Lowest | Highest | Baseline |", "|---|---:|---:|---:|---:|"]
-    md += [f"| {c} | {m:.1%} | {lo:.1%} | {hi:.1%} | {'n/a' if base is None else f'{base[i]:.1%}'} |"
+    md += [f"| {esc(c, cell=True)} | {m:.1%} | {lo:.1%} | {hi:.1%} | {'n/a' if base is None else f'{base[i]:.1%}'} |"
            for i, (c, m, lo, hi) in enumerate(zip(classes, view.mean, view.per_student.min(0),
                                                   view.per_student.max(0)))]
     md += ["", "## The most common confusions", "",
            "| True class | Predicted as | Share of the class's images | Worst confusion of |",
            "|---|---|---:|---:|"]
-    md += [f"| {classes[i]} | {classes[j]} | {view.share(i, j):.1%} | "
+    md += [f"| {esc(classes[i], cell=True)} | {esc(classes[j], cell=True)} | {view.share(i, j):.1%} | "
            f"{view.worst[(i, j)]} submission(s) |" for _, i, j in view.confusions()[:10]]
     md += ["", "![class mean per class](per_class.png)", "",
            "![summed confusion matrix](confusion.png)", ""]
@@ -288,6 +293,6 @@ def _cell(value):
 def _write_csv(path: Path, header: list[str], body: list[list]) -> Path:
     buf = io.StringIO()
     writer = csv.writer(buf)
-    writer.writerow(header)
-    writer.writerows(body)
+    writer.writerow([csv_cell(c) for c in header])
+    writer.writerows([csv_cell(c) for c in row] for row in body)
     return write_atomic(path, buf.getvalue())

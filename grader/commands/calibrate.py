@@ -17,6 +17,7 @@ from rich.table import Table
 from grader.failures import EXIT_GRADED
 from grader.grading import calibrate
 from grader.report.terminal import LiveProgress
+from grader.report.escape import markup
 from grader.rubric import load_rubric
 from grader.scoring.noise import Distribution, smallest_detectable_pp
 
@@ -27,7 +28,7 @@ def main(*, rubric: str = "cifar10", seeds: int | None = None, quick: bool = Fal
     console = console or Console(stderr=True)
     spec = load_rubric(rubric)
     n = seeds or spec.baseline.calibration_seeds
-    console.print(f"Calibrating the baseline of rubric [bold]{spec.name}[/] over {n} seeds"
+    console.print(f"Calibrating the baseline of rubric [bold]{markup(spec.name)}[/] over {n} seeds"
                   + (" [yellow](quick)[/]" if quick else ""))
     with LiveProgress(console) as progress:
         dist, cached = calibrate(rubric=spec, seeds=n, data_dir=data_dir, quick=quick,
@@ -45,7 +46,7 @@ def main(*, rubric: str = "cifar10", seeds: int | None = None, quick: bool = Fal
 
 
 def summary_table(name: str, dist: Distribution, cached: bool, detectable: dict[int, float]) -> Table:
-    t = Table(title=f"Baseline of {name} over {dist.n} seeds" + (" (from the cache)" if cached else ""),
+    t = Table(title=f"Baseline of {markup(name)} over {dist.n} seeds" + (" (from the cache)" if cached else ""),
               show_header=False)
     t.add_row("accuracy per seed", ", ".join(f"{s}: {a:.2%}" for s, a in zip(dist.seeds, dist.accuracies)))
     t.add_row("mean ± std", f"{dist.mean:.2%} ± {100 * dist.std:.2f} pp")

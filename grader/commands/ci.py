@@ -27,6 +27,7 @@ from grader.files import write_atomic
 from grader.grading import grade_submission
 from grader.i18n import _, choose, use
 from grader.report.folder import write_reports
+from grader.report.escape import markup, xml_chars
 from grader.report.markdown import render_markdown
 from grader.load.answers import is_pending
 from grader.report.rows import detail, pending_title, plain_name
@@ -42,8 +43,8 @@ def main(*, path: Path = Path("."), rubric: str = "cifar10", out: Path = Path("g
     try:
         spec = load_rubric(rubric)
         use(choose(lang, spec.language))
-        console.print(_("Grading {path} with rubric {rubric}").format(path=path, rubric=spec.name)
-                      + " " + _("(CI, advisory)"))
+        console.print(markup(_("Grading {path} with rubric {rubric}").format(path=path, rubric=spec.name)
+                             + " " + _("(CI, advisory)")))
         results = grade_submission(submission=path, rubric=spec, data_dir=data_dir, quick=quick,
                                    device=device, mode="ci", artifacts=out)
     except BaseException as e:
@@ -57,7 +58,7 @@ def main(*, path: Path = Path("."), rubric: str = "cifar10", out: Path = Path("g
     files = write_reports(results, out)
     files["junit"] = write_atomic(Path(out) / "junit.xml", junit_xml(results))
     console.print(render_tables(results))
-    console.print(_("Reports: {files}").format(files=", ".join(str(p) for p in files.values())))
+    console.print(markup(_("Reports: {files}").format(files=", ".join(str(p) for p in files.values()))))
     return code
 
 
@@ -207,7 +208,9 @@ def junit_xml(results: dict) -> str:
         f"{plain_name(t['name'])}: {t['output']}" for t in tests)
     ET.SubElement(suite, "system-err").text = ""
     ET.indent(suite)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suite, encoding="unicode") + "\n"
+    # ElementTree escapes the student's text but writes control characters XML cannot hold
+    text = xml_chars(ET.tostring(suite, encoding="unicode"))
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + text + "\n"
 
 
 def _testcase(t: dict, results: dict) -> ET.Element:

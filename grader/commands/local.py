@@ -10,6 +10,7 @@ from rich.console import Console
 from grader.failures import exit_status
 from grader.grading import grade_submission
 from grader.i18n import _, choose, use
+from grader.report.escape import markup
 from grader.report.terminal import LiveProgress, render_tables
 from grader.report.folder import write_reports
 from grader.rubric import load_rubric
@@ -26,7 +27,7 @@ def main(*, path: Path = Path("."), rubric: str = "cifar10", out: Path = Path("g
                                    device=device, use_cache=use_cache, artifacts=out)
     else:
         console.print(_("Grading {path} with rubric {rubric}").format(
-            path=f"[bold]{path}[/]", rubric=f"[bold]{spec.name}[/]")
+            path=f"[bold]{markup(path)}[/]", rubric=f"[bold]{markup(spec.name)}[/]")
                       + (" [yellow]" + _("(quick, unofficial)") + "[/]" if quick else ""))
         with LiveProgress(console) as progress:
             results = grade_submission(submission=path, rubric=spec, data_dir=data_dir,
@@ -37,6 +38,6 @@ def main(*, path: Path = Path("."), rubric: str = "cifar10", out: Path = Path("g
         print(json.dumps(results, indent=2, default=str))
     else:
         console.print(render_tables(results))
-        console.print("[dim]" + _("Reports: {files}").format(
-            files=f"{files['results']}, {files['markdown']}") + "[/]")
+        console.print("[dim]" + markup(_("Reports: {files}").format(
+            files=f"{files['results']}, {files['markdown']}, {files['html']}")) + "[/]")
     return exit_status(results, fail_under)

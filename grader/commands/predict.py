@@ -124,28 +124,31 @@ def main(*, images: list[Path], run: Path, device: str = "cpu", picture: Path | 
          lang: str | None = None, console=None) -> int:
     from rich.console import Console
     from rich.table import Table
+
+    from grader.report.escape import markup, rich_text
     use(choose(lang))
     console = console or Console(soft_wrap=True)  # whole lines for grep and logs
     try:
         predictions = predict_images(images, run, device)
     except PredictError as e:
-        console.print("[red]" + _("error") + f"[/]: {e}")
+        console.print("[red]" + _("error") + "[/]: " + markup(e))  # it may quote the hooks' error
         return EXIT_USAGE
     meta = load_run(run)
-    table = Table(title=_("Predictions of the model in {run} ({rubric}, test accuracy "
+    table = Table(title=markup(_("Predictions of the model in {run} ({rubric}, test accuracy "
                           "{accuracy})").format(run=run, rubric=meta["rubric"],
-                                                accuracy=f"{meta['test_accuracy']:.2%}"))
+                                                accuracy=f"{meta['test_accuracy']:.2%}")))
     table.add_column(_("Image"))
     table.add_column("Top-1")
     table.add_column("Top-3")
     names = [Path(pred.image).name for pred in predictions]
     for pred, short in zip(predictions, names):
         name, p = pred.top[0]
-        table.add_row(short if names.count(short) == 1 else pred.image, f"{name} {100 * p:.2f}%",
-                      ", ".join(f"{c} {100 * q:.2f}%" for c, q in pred.top))
+        table.add_row(rich_text(short if names.count(short) == 1 else pred.image),
+                      rich_text(f"{name} {100 * p:.2f}%"),
+                      rich_text(", ".join(f"{c} {100 * q:.2f}%" for c, q in pred.top)))
     console.print(table)
     if picture:
         from grader.files import write_atomic
         write_atomic(Path(picture), picture_png(predictions))
-        console.print(_("wrote {path}").format(path=picture))
+        console.print(markup(_("wrote {path}").format(path=picture)))
     return EXIT_GRADED

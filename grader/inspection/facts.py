@@ -9,6 +9,7 @@ import torch
 from torch import nn
 from torch.nn.parameter import is_lazy
 
+from grader.failures import EXITS
 from grader.i18n import _
 
 # Layer settings worth showing a student next to a wrong shape or count.
@@ -97,7 +98,9 @@ def inspect_model(model: nn.Module, input_shape: tuple[int, ...], modules: list[
     try:
         with torch.no_grad():
             out = model(torch.randn(2, *input_shape))
-    except Exception as e:  # noqa: BLE001 - recorded; the caller decides what it costs
+    except EXITS:
+        raise
+    except BaseException as e:  # noqa: BLE001 - recorded (the student's own BaseException too)
         error = {"type": type(e).__name__, "message": str(e)[:500],
                  "module": open_calls[-1] if open_calls else None, "exception": e}
     finally:

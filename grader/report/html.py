@@ -3,11 +3,11 @@ student opens in a browser. Same facts as report.md, laid out to be read at a gl
 from __future__ import annotations
 
 import base64
-from html import escape
 
 from grader.failures import describe
 from grader.i18n import _, current, ngettext
 from grader.load.answers import is_pending
+from grader.report.escape import html as escape
 from grader.report.rows import (CODE_SPAN, PICTURES, baseline_summary, count, detail,
                                gain_summary, points, state, summary_rows)
 from grader.report.results import score_line
@@ -146,6 +146,7 @@ def _gain_colour(m: dict) -> str:
 
 
 def _text(value) -> str:
-    """Escaped for HTML, with Markdown's `code` spans (the reports' messages use them) shown
-    as code instead of literal backticks."""
+    """Escaped for HTML (grader.report.escape: bidi controls shown, control characters
+    dropped), with Markdown's `code` spans (the reports' messages use them) shown as code
+    instead of literal backticks."""
     return CODE_SPAN.sub(lambda m: f"<code>{m.group(2)}</code>", escape(str(value)))

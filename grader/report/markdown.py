@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from grader.failures import describe
 from grader.i18n import _, ngettext
+from grader.report.escape import md, md_block, md_code, md_lines
 from grader.report.results import score_line
 from grader.load.answers import is_pending
 from grader.report.rows import (MARKS, PICTURES, WHO, baseline_summary, count, detail,
@@ -19,27 +20,29 @@ def _status(results) -> str:
 
 
 def _row(*cells) -> str:
+    """A table row of the grader's own labels and numbers (student text goes through md)."""
     return "| " + " | ".join(str(c) for c in cells) + " |"
 
 
 def render_markdown(results: dict, pictures: dict | None = None) -> str:
-    """`pictures`: the PNGs written beside report.md, linked by file name."""
+    """`pictures`: the PNGs written beside report.md, linked by file name. Every string that
+    is not the grader's own Markdown goes through grader.report.escape: a message, a name or
+    an answer renders as the text it is (no fence it closes, no HTML, image or heading)."""
     m, sub = results["metrics"], results["submission"]
     title = results["provenance"]["rubric"]["title"] or results["provenance"]["rubric_name"]
-    out = [f"# {title}: {sub['name']}", ""]
+    out = [f"# {md(title)}: {md(sub['name'])}", ""]
     if results["notice"]:
-        out += [f"> **{results['notice']}**", ""]
+        out += [f"> **{md(results['notice'])}**", ""]
     if results["anomaly"]:
-        out += ["> **" + _("FLAGGED FOR REVIEW:") + "** " + results["anomaly"], ""]
+        out += ["> **" + _("FLAGGED FOR REVIEW:") + "** " + md(results["anomaly"]), ""]
     if results.get("amendment"):  # grader/batch/amend.py: a person's grade beside the automatic one
         auto = results["automatic"]
-        out += ["> **" + _("Amended by the instructor:") + "** " + results["amendment"]["reason"]
+        out += ["> **" + _("Amended by the instructor:") + "** " + md(results["amendment"]["reason"])
                 + ". " + _("Automatic score: {score} / {max_score}.").format(
                     score=f"{auto['score']:g}", max_score=f"{auto['max_score']:g}"), ""]
     out += [f"**{score_line(results)}** ({_status(results)})", ""]
     if results["failure"]:
-        out += ["## " + _("Why it could not be graded"), "", "```", describe(results["failure"]),
-                "```", ""]
+        out += ["## " + _("Why it could not be graded"), "", *md_block(describe(results["failure"])), ""]
     # (labels are joined, not inside f-strings, where Babel's extractor cannot see them)
     out += [_row("", _("Your model"), _("Baseline")), "|---|---:|---:|",
             _row(_("Test accuracy"), _pct(m["accuracy"]), _pct(m["baseline_accuracy"])),
@@ -48,7 +51,7 @@ def render_markdown(results: dict, pictures: dict | None = None) -> str:
     if m.get("pipeline"):
         out += [_("Augmentation ran on the {train} path (test transform: {test}); `batched` means "
                   "whole batches with a random draw per image, `per-image` means torchvision "
-                  "image by image.").format(train=m["pipeline"]["train"], test=m["pipeline"]["test"]), ""]
+                  "image by image.").format(train=md(m["pipeline"]["train"]), test=md(m["pipeline"]["test"])), ""]
     if m["gain_pp"] is not None:
         out += [_("Gain: **{gain}** over the baseline, {baseline}.").format(
             gain=gain_summary(m), baseline=baseline_summary(m)), ""]
@@ -58,34 +61,36 @@ def render_markdown(results: dict, pictures: dict | None = None) -> str:
                              "boundary.", m["extra_seeds"]).format(n=m["extra_seeds"]), ""]
     out += ["## " + _("Rubric"), "", _row(_("Item"), _("Points"), _("Details")), "|---|---:|---|"]
     for t in results["tests"]:
-        out.append(f"| {MARKS[state(t)]} {t['name']} | {points(t)} | "
-                   f"{detail(t).replace('|', '/')} |")
+        out.append(f"| {MARKS[state(t)]} {md(t['name'], cell=True)} | {points(t)} | "
+                   f"{md(detail(t), cell=True)} |")
     out.append("")
     for t in results["tests"]:
         if is_pending(t):
-            out += [f"## {pending_title(t)}", ""]
+            out += [f"## {md(pending_title(t))}", ""]
             if t.get("question"):
-                out += [f"*{t['question']}*", ""]
+                out += [f"*{md(t['question'])}*", ""]
             if t.get("answer"):
-                out += [_("Answer from {source}:").format(source=t["answer_source"]), ""] + \
-                       ["> " + line for line in t["answer"].splitlines()] + [""]
+                out += [_("Answer from {source}:").format(source=md(t["answer_source"])), ""] + \
+                       ["> " + line for line in md_lines(t["answer"])] + [""]
             else:
-                out += [_("No answer found: {source}.").format(source=t["answer_source"]), ""]
+                out += [_("No answer found: {source}.").format(source=md(t["answer_source"])), ""]
     if sub["customised_hooks"] is not None:
         out += ["## " + _("Your hooks"), "", _("Customised:") + " " + (
-            ", ".join(f"`{h}`" for h in sub["customised_hooks"]) or _("none (all from the baseline)")), ""]
+            ", ".join(md_code(h) for h in sub["customised_hooks"]) or _("none (all from the baseline)")), ""]
     if sub["notes"]:
-        out += [_("Notes:"), ""] + [f"- {n}" for n in sub["notes"]] + [""]
+        out += [_("Notes:"), ""] + [f"- {md(n)}" for n in sub["notes"]] + [""]
     if results["model"]["layers"]:
         out += ["## " + _("Model summary"), "",
                 _("Output shapes are per image; a batch adds N in front."), "",
                 _row(_("Layer"), _("Type"), _("Output shape"), _("Expected"), _("Parameters"), ""),
                 "|---|---|---|---|---:|---|"]
         for r in summary_rows(results):
-            name = f"**`{r['name']}`**" if r["block"] else f"`{r['name']}`"
+            name = md_code(r["name"], cell=True)
+            name = f"**{name}**" if r["block"] else name
             ok = {True: " ✅", False: " ❌", None: ""}[r["ok"]]
-            mark = f"⬅ **{r['mark']}**".replace("|", "/") if r["mark"] else ""
-            out.append(f"| {name} | {r['type']} | {r['shape']} | {r['expected']}{ok} | "
+            mark = f"⬅ **{md(r['mark'], cell=True)}**" if r["mark"] else ""
+            out.append(f"| {name} | {md(r['type'], cell=True)} | {md(r['shape'], cell=True)} | "
+                       f"{md(r['expected'], cell=True)}{ok} | "
                        f"{count(r['parameters'])} | {mark} |")
         out.append("")
     if pictures:
@@ -98,7 +103,7 @@ def render_markdown(results: dict, pictures: dict | None = None) -> str:
         if pc.get("student"):
             out += [_row(_("Class"), _("Yours"), _("Baseline")), "|---|---:|---:|"]
             base = pc.get("baseline") or [None] * len(pc["student"])
-            out += [f"| {c} | {_pct(s)} | {_pct(b)} |"
+            out += [f"| {md(c, cell=True)} | {_pct(s)} | {_pct(b)} |"
                     for c, s, b in zip(results["metrics"]["classes"], pc["student"], base)]
             out.append("")
     for who, runs in results["history"].items():
@@ -123,5 +128,5 @@ def render_markdown(results: dict, pictures: dict | None = None) -> str:
                 seconds=f"{m['wall_time_s']:.0f}"), ""]
     if p.get("isolation"):
         out += [_("Isolation of the submission's code:") + " " + "; ".join(
-            f"{k}: {v}" for k, v in p["isolation"].items()) + ".", ""]
+            md(f"{k}: {v}") for k, v in p["isolation"].items()) + ".", ""]
     return "\n".join(out)

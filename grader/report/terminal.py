@@ -1,6 +1,10 @@
 """The terminal: live progress while `grade --local` trains (a bar per training run with
 loss and time remaining, a line per finished epoch with its validation accuracy, fed by
-the child's events), then the final screen rendered from the results object."""
+the child's events), then the final screen rendered from the results object.
+
+Whatever came from the submission or its child (events included: student code can write
+them) reaches the terminal through grader.report.escape, as rich Text or escaped markup:
+no markup, escape sequence or control character of theirs is interpreted."""
 from __future__ import annotations
 
 from rich.console import Console, Group
@@ -12,6 +16,7 @@ from rich.text import Text
 
 from grader.failures import describe
 from grader.i18n import N_, _
+from grader.report.escape import markup, rich_text
 from grader.report.results import score_line
 from grader.report.rows import WHO, count, detail, gain_summary, points, state, summary_rows
 from grader.sandbox.confine import weaknesses
@@ -39,58 +44,66 @@ class LiveProgress:
         self.bar.stop()
 
     def __call__(self, who: str, e: dict) -> None:
+        try:
+            self._show(who, e)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            pass  # an event the child forged or garbled: not shown, never fatal
+
+    def _show(self, who: str, e: dict) -> None:
         kind = e.get("event")
         if who == "calibrate":
             self.console.print("[dim]" + _("baseline seed {seed} ({done} of {total} to train)…")
                                .format(seed=e["seed"], done=e["done"] + 1, total=e["total"]) + "[/]")
         elif kind == "phase" and who == "grader":
-            self.console.print("[dim]" + _(PHASES.get(e["phase"], e["phase"])) + "…[/]")
+            self.console.print("[dim]" + markup(_(PHASES.get(e["phase"], e["phase"]))) + "…[/]")
         elif kind == "run_start":
             self.tasks[who] = self.bar.add_task(
-                _("{who} (seed {seed})").format(who=_(WHO.get(who, who)), seed=e["seed"]),
+                markup(_("{who} (seed {seed})").format(who=_(WHO.get(who, who)), seed=e["seed"])),
                 total=None, status=_("starting"))
         elif kind == "phase" and who in self.tasks:
-            self.bar.update(self.tasks[who], status=_(PHASES.get(e["phase"], e["phase"])))
+            self.bar.update(self.tasks[who], status=markup(_(PHASES.get(e["phase"], e["phase"]))))
         elif kind == "train_start":
             self.steps[who], self.epochs[who] = e["steps_per_epoch"], e["epochs"]
             self.bar.update(self.tasks[who], total=e["epochs"] * e["steps_per_epoch"], completed=0)
         elif kind == "step" and who in self.steps:
             done = (e["epoch"] - 1) * self.steps[who] + e["step"]
             self.bar.update(self.tasks[who], completed=done,
-                            status=_("epoch {epoch}/{epochs}  loss {loss}").format(
-                                epoch=e["epoch"], epochs=self.epochs[who], loss=f"{e['loss']:.3f}"))
+                            status=markup(_("epoch {epoch}/{epochs}  loss {loss}").format(
+                                epoch=e["epoch"], epochs=self.epochs[who], loss=f"{e['loss']:.3f}")))
         elif kind == "epoch":
-            self.console.print("  " + _(WHO.get(who, who)).ljust(8) + " " + _(
+            self.console.print("  " + markup(_(WHO.get(who, who)).ljust(8) + " " + _(
                 "epoch {epoch}/{epochs}  loss {loss}  val acc {accuracy}  {seconds} s").format(
                 epoch=f"{e['epoch']:>2}", epochs=self.epochs.get(who, "?"),
                 loss=f"{e['train_loss']:.4f}", accuracy=f"{e['val_accuracy']:.2%}",
-                seconds=f"{e['seconds']:.1f}"))
+                seconds=f"{e['seconds']:.1f}")))
         elif kind == "run_end" and who in self.tasks:
             if e["failure"]:
-                status = "[red]" + _("failed: {summary}").format(summary=e["failure"]["summary"]) + "[/]"
+                status = "[red]" + markup(_("failed: {summary}").format(
+                    summary=e["failure"]["summary"])) + "[/]"
             else:
                 status = "[green]" + _("test accuracy {accuracy}").format(
                     accuracy=f"{e['accuracy']:.2%}") + "[/]"
             self.bar.update(self.tasks[who], status=status)
             self.bar.stop_task(self.tasks[who])
         elif kind == "cached":
-            self.console.print("  " + _(
+            self.console.print("  " + markup(_(
                 "baseline: cached result, test accuracy {accuracy} (trained earlier on this "
-                "machine with the same rubric, data and code)").format(accuracy=f"{e['accuracy']:.2%}"))
+                "machine with the same rubric, data and code)").format(accuracy=f"{e['accuracy']:.2%}")))
 
 
 def render_tables(results: dict) -> Group:
-    """The final screen of `grade --local`: readable in five seconds."""
+    """The final screen of `grade --local`: readable in five seconds. Every string is a
+    Text (rich parses a plain str in a table cell or panel as markup)."""
     m = results["metrics"]
     parts = []
     if results["notice"]:
-        parts.append(Text(results["notice"], style="bold yellow"))
+        parts.append(rich_text(results["notice"], style="bold yellow"))
     for line in weaknesses(results["provenance"].get("isolation") or {}):
-        parts.append(Text(_("Confinement:") + " " + line, style="yellow"))
+        parts.append(rich_text(_("Confinement:") + " " + line, style="yellow"))
     if results["anomaly"]:
-        parts.append(Text(_("FLAGGED FOR REVIEW:") + " " + results["anomaly"], style="bold red"))
+        parts.append(rich_text(_("FLAGGED FOR REVIEW:") + " " + results["anomaly"], style="bold red"))
     if results["failure"]:
-        parts.append(Panel(describe(results["failure"]), title=_("Could not be graded"),
+        parts.append(Panel(rich_text(describe(results["failure"])), title=_("Could not be graded"),
                            border_style="red"))
     if results["model"]["layers"]:
         summary = Table(title=_("Model summary (output shape per image)"), show_lines=False)
@@ -99,11 +112,12 @@ def render_tables(results: dict) -> Group:
             summary.add_column(col, justify=just)
         for r in summary_rows(results):
             ok = {True: ("✓", "green"), False: ("✗", "red"), None: ("", "")}[r["ok"]]
-            summary.add_row(Text(r["name"], style="bold" if r["block"] else ""), r["type"],
-                            Text(r["shape"], style="red" if r["ok"] is False else ""),
-                            Text(f"{r['expected']} {ok[0]}".strip(), style=ok[1]),
-                            count(r["parameters"]), Text(f"◀ {r['mark']}" if r["mark"] else "",
-                                                        style="bold red"))
+            summary.add_row(rich_text(r["name"], style="bold" if r["block"] else ""),
+                            rich_text(r["type"]),
+                            rich_text(r["shape"], style="red" if r["ok"] is False else ""),
+                            rich_text(f"{r['expected']} {ok[0]}".strip(), style=ok[1]),
+                            count(r["parameters"]), rich_text(f"◀ {r['mark']}" if r["mark"] else "",
+                                                             style="bold red"))
         summary.caption = _("{count} trainable parameters").format(count=count(m["parameters"]))
         parts.append(summary)
     rubric = Table(title=_("Rubric"))
@@ -114,7 +128,8 @@ def render_tables(results: dict) -> Group:
     for t in results["tests"]:
         sign, style = {"passed": ("✓", "green"), "failed": ("✗", "red"),
                        "pending": ("…", "yellow")}[state(t)]
-        rubric.add_row(Text(sign, style=style), t["name"], points(t), detail(t))
+        rubric.add_row(Text(sign, style=style), rich_text(t["name"]), rich_text(points(t)),
+                       rich_text(detail(t)))
     parts.append(rubric)
     line = Text()
     line.append(score_line(results), style="bold")
@@ -125,5 +140,5 @@ def render_tables(results: dict) -> Group:
     line.append(f"   {m['device']}, {m['wall_time_s']:.0f} s")
     parts.append(line)
     for note in results["submission"]["notes"]:
-        parts.append(Text(_("note: {note}").format(note=note), style="dim"))
+        parts.append(rich_text(_("note: {note}").format(note=note), style="dim"))
     return Group(*parts)

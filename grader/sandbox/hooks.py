@@ -15,7 +15,7 @@ import types
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader.failures import SubmissionError, student_traceback
+from grader.failures import EXITS, SubmissionError, student_traceback
 from grader.i18n import gettext
 from grader.load.notebook import DROPPED, HEADER, MARKER
 from grader.load.template import CONSTANTS, FUNCTIONS, HOOK_NAMES, OPTIONAL, PACKAGE_FILES
@@ -190,7 +190,9 @@ def _import(file: Path, module_name: str, source: SourceMap, package_dir: Path |
             "import_error", gettext("{where} imports `{module}`, which is not installed where it "
                                     "is graded").format(where=_where(e, source, file), module=e.name),
             hint=_import_hint(source), trace=source.trace(e)) from None
-    except Exception as e:
+    except EXITS:
+        raise
+    except BaseException as e:  # noqa: BLE001 - a BaseException of the student's own is theirs
         raise SubmissionError(
             "import_error", gettext("{where} raised {error} while being imported: {text}").format(
                 where=_where(e, source, file), error=type(e).__name__, text=e),

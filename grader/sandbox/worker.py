@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from grader.failures import HINTS, SubmissionError, failure_dict, own_frames, student_traceback
+from grader.failures import EXITS, HINTS, SubmissionError, failure_dict, own_frames, student_traceback
 from grader.i18n import ENV, _, ngettext, use
 from grader.load.template import FUNCTIONS
 
@@ -147,9 +147,9 @@ def run(request, state: dict, emit) -> None:
         state["timings"]["predict_s"] = time.perf_counter() - t1
         if request.keep_weights:  # for the run's output folder and `grade predict`
             state["model_state"] = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    except SubmissionError:
+    except (SubmissionError, *EXITS):
         raise
-    except Exception as e:
+    except BaseException as e:  # noqa: BLE001 - a BaseException of the student's own is theirs
         _raise_if_limit(e)
         raise _failure(e, request, during="training") from None
 
@@ -195,7 +195,9 @@ def _share(state: dict, emit, *keys) -> None:
 def _hook_call(name, fn, request, *args):
     try:
         return fn(*args)
-    except Exception as e:
+    except EXITS:
+        raise
+    except BaseException as e:  # noqa: BLE001 - a BaseException of the student's own is theirs
         _raise_if_limit(e)
         raise _failure(e, request, hook=name) from None
 
@@ -211,9 +213,9 @@ def _transforms(hooks, info, sample, request) -> dict:
         built[which] = _hook_call(name, hooks.values[name], request, info)
         try:
             check_transform(built[which], which, sample, info)
-        except SubmissionError:
+        except (SubmissionError, *EXITS):
             raise
-        except Exception as e:
+        except BaseException as e:  # noqa: BLE001 - a BaseException of the student's own is theirs
             _raise_if_limit(e)
             raise _failure(e, request, hook=name, during=_("transforming a training image")) from None
     return built
@@ -258,7 +260,7 @@ def _normalize_steps(transform) -> list | None:
     return found
 
 
-def _failure(e: Exception, request, hook: str | None = None, during: str | None = None):
+def _failure(e: BaseException, request, hook: str | None = None, during: str | None = None):
     """A student's exception as a failure naming the hook it came from (or the training
     step) and the student's own line, with the likely cause where one is known."""
     from grader.sandbox.hooks import SourceMap
@@ -278,7 +280,7 @@ def _failure(e: Exception, request, hook: str | None = None, during: str | None 
         hint=hint, trace=source.trace(e))
 
 
-def _cause(e: Exception, source, hook: str | None, request) -> tuple[str | None, str | None]:
+def _cause(e: BaseException, source, hook: str | None, request) -> tuple[str | None, str | None]:
     """(what went wrong in the student's terms, or None for the error's own words; hint)."""
     import urllib.error
     text = str(e)
@@ -500,6 +502,9 @@ def _as_failure(e: BaseException, request) -> dict:
         return failure_dict("training_error", _("the submission called exit ({error})").format(
                                 error=type(e).__name__),
                             hint=HINTS["exit"])
+    if not isinstance(e, Exception) and request is not None:
+        # a BaseException of the student's own that no hook call caught (a helper module's)
+        return _failure(e, request).to_dict()
     return failure_dict("grader_error", f"{type(e).__name__}: {e}", trace=_trace(e, request))
 
 
