@@ -27,6 +27,7 @@ from grader.failures import SubmissionError, failure_dict
 from grader.files import scratch
 from grader.inspection.checks import evaluate_checks
 from grader.load.answers import collect_answers
+from grader.load import testset
 from grader.load.datasets import CachedData, prepare_data, split_validation
 from grader.load.submission import load_submission, source_digest
 from grader.report.artifacts import save_run
@@ -70,6 +71,7 @@ class GradingContext:
     confined: bool = False               # the child's file system is confined (bwrap, landlock)
     allow_unconfined: bool = False       # official even so: the instructor said so
     time_limit: TimeLimit | None = None  # the student's first run's limits
+    test_key: bytes | None = None        # the public test set's re-rendering (load.testset)
 
 
 @dataclass
@@ -83,11 +85,14 @@ class Inputs:
     val_idx: Path
     sizes: dict
     order: np.ndarray      # the original test index of each permuted test image: parent only
+    public_x: Path | None = None        # untouched public test images (load.testset)
+    public_y: np.ndarray | None = None  # their labels: parent only
 
     def files(self) -> dict[str, Path]:
         """What the child may read (never the labels of the test set)."""
-        return {"train_x": self.train_x, "train_y": self.train_y, "test_x": self.test_x,
-                "train_idx": self.train_idx, "val_idx": self.val_idx}
+        files = {"train_x": self.train_x, "train_y": self.train_y, "test_x": self.test_x,
+                 "train_idx": self.train_idx, "val_idx": self.val_idx}
+        return {**files, "public_x": self.public_x} if self.public_x else files
 
 
 def grade_submission(*, submission: Path, rubric: Rubric, data_dir: Path | None = None,
@@ -116,7 +121,7 @@ def grade_submission(*, submission: Path, rubric: Rubric, data_dir: Path | None 
             return build_results(ctx, submission=None, origin=submission, runs=[],
                                  baseline_runs=[], failure=failed.failure, items=items)
         answers = collect_answers(sub, rubric.manual)  # before training: read, never run
-        inputs = _prepare_inputs(ctx.data, rubric, quick, tmp)
+        inputs = _prepare_inputs(ctx.data, rubric, quick, tmp, ctx.test_key)
         ctx.distribution = _distribution(ctx)
         # A cached or pinned baseline is known before the student trains, and its CPU time
         # per epoch bounds the student's at the same seed (grader.scoring.timelimit); one
@@ -199,7 +204,7 @@ def calibrate(*, rubric: Rubric, seeds: int | None = None, data_dir: Path | None
     missing = [seed for seed in wanted if seed not in measured]
     if missing:
         with scratch("baseline") as tmp:
-            inputs = _prepare_inputs(ctx.data, rubric, quick, Path(tmp))
+            inputs = _prepare_inputs(ctx.data, rubric, quick, Path(tmp), ctx.test_key)
             for i, seed in enumerate(missing):
                 on_event("calibrate", {"event": "seed", "seed": seed, "done": i, "total": len(missing)})
                 seed_key = _baseline_key(seed, ctx)
@@ -232,7 +237,7 @@ def ensure_baselines(*, rubric: Rubric, data_dir: Path | None = None, quick: boo
     missing = [seed for seed in seeds if known[seed] is None]  # calibration covers the rest
     if missing:
         with scratch("baseline") as tmp:
-            inputs = _prepare_inputs(ctx.data, rubric, quick, Path(tmp))
+            inputs = _prepare_inputs(ctx.data, rubric, quick, Path(tmp), ctx.test_key)
             for seed in missing:
                 known[seed] = _train_baseline(seed, keys[seed], inputs, Path(tmp), ctx)
     return [known[seed] for seed in seeds]
@@ -246,10 +251,12 @@ def _context(rubric, data_dir, quick, device, cache_dir, mode, cpus, gpu_share, 
     on_event("grader", {"event": "phase", "phase": "data"})
     cache_dir = Path(cache_dir or paths.cache_dir())
     data = prepare_data(rubric.dataset, data_dir=data_dir, cache_dir=cache_dir)
+    # a private test set is graded as it is; the public one re-rendered (load.testset)
+    test_key = None if rubric.dataset.test_dir else testset.key(cache_dir)
     return GradingContext(rubric=rubric, data=data, device=device, quick=quick, mode=mode,
                           started=started, versions=library_versions(), cache_dir=cache_dir,
                           use_cache=use_cache, cpus=cpus, gpu_share=gpu_share, on_event=on_event,
-                          confined=confined)
+                          confined=confined, test_key=test_key)
 
 
 def resolve_device(device: str) -> str:
@@ -269,7 +276,10 @@ def library_versions() -> dict:
             "grader": __version__, "platform": platform.platform()}
 
 
-def _prepare_inputs(data: CachedData, rubric: Rubric, quick: bool, tmp: Path) -> Inputs:
+def _prepare_inputs(data: CachedData, rubric: Rubric, quick: bool, tmp: Path,
+                    test_key: bytes | None) -> Inputs:
+    """The split, and the test images in a secret order: re-rendered with `test_key`
+    beside a sample of the untouched public ones, or (None) a private test set as it is."""
     train_y = data.load("train_y")
     pool = np.arange(len(train_y))
     test_pool = np.arange(len(data.load("test_y")))
@@ -277,15 +287,22 @@ def _prepare_inputs(data: CachedData, rubric: Rubric, quick: bool, tmp: Path) ->
         pool = np.sort(np.random.default_rng(0).permutation(pool)[:rubric.quick.train_subset])
         test_pool = np.sort(np.random.default_rng(1).permutation(test_pool)[:rubric.quick.test_subset])
     tr, va = split_validation(len(pool), rubric.dataset.validation_fraction)
-    order = np.random.default_rng(secrets.randbits(64)).permutation(test_pool)
-    np.save(tmp / "test_x.npy", np.ascontiguousarray(data.load("test_x")[order]))
+    rng = np.random.default_rng(secrets.randbits(64))
+    order = rng.permutation(test_pool)
+    test_x, test_y = data.load("test_x"), data.load("test_y")
+    shown = test_x[order] if test_key is None else testset.rerender(test_x[order], order, test_key)
+    np.save(tmp / "test_x.npy", np.ascontiguousarray(shown))
     np.save(tmp / "train_idx.npy", pool[tr])
     np.save(tmp / "val_idx.npy", pool[va])
+    public = None if test_key is None else rng.permutation(test_pool)[:testset.PUBLIC_SAMPLE]
+    if public is not None:
+        np.save(tmp / "public_x.npy", np.ascontiguousarray(test_x[public]))
     return Inputs(train_x=data.path("train_x"), train_y=data.path("train_y"),
-                  test_x=tmp / "test_x.npy", test_y=np.asarray(data.load("test_y")[order]),
+                  test_x=tmp / "test_x.npy", test_y=np.asarray(test_y[order]),
                   train_idx=tmp / "train_idx.npy", val_idx=tmp / "val_idx.npy",
                   sizes={"train": len(tr), "validation": len(va), "test": len(order)},
-                  order=order)
+                  order=order, public_x=None if public is None else tmp / "public_x.npy",
+                  public_y=None if public is None else np.asarray(test_y[public]))
 
 
 def _train_one(who: str, source: Path, seed: int, inputs: Inputs, tmp: Path,
@@ -330,6 +347,10 @@ def _train_one(who: str, source: Path, seed: int, inputs: Inputs, tmp: Path,
             predicted = logits.argmax(1).numpy()
             run.accuracy = float((predicted == inputs.test_y).mean())
             run.confusion = confusion(inputs.test_y, predicted, k)
+            public = state.get("public_logits")
+            if inputs.public_y is not None and public is not None and \
+                    tuple(public.shape) == (len(inputs.public_y), k):
+                run.public_accuracy = float((public.argmax(1).numpy() == inputs.public_y).mean())
             if keep:
                 kept = {"weights": state.get("model_state"), "probs": logits.softmax(1).numpy()}
     ctx.on_event(who, {"event": "run_end", "accuracy": run.accuracy, "failure": run.failure})
@@ -346,6 +367,7 @@ def _baseline_key(seed: int | None, ctx: GradingContext) -> str:
     return baseline_cache.baseline_key(
         rubric=ctx.rubric, seed=seed, quick=ctx.quick, data_digest=ctx.data.digest,
         device_type=ctx.device.split(":")[0], threads=_threads(ctx),
+        test_set=testset.fingerprint(ctx.test_key) if ctx.test_key else "private",
         reference_digest=source_digest(ctx.rubric.baseline_path), versions=ctx.versions)
 
 

@@ -9,7 +9,7 @@ from grader.i18n import _, current, ngettext
 from grader.load.answers import is_pending
 from grader.report.escape import html as escape
 from grader.report.rows import (CODE_SPAN, PICTURES, baseline_summary, count, detail,
-                               gain_summary, points, state, summary_rows)
+                               gain_summary, points, state, summary_rows, test_set_text)
 from grader.report.results import score_line
 
 CSS = """
@@ -68,6 +68,8 @@ def render_html(results: dict, pictures: dict | None = None) -> str:
     if gain is not None:
         out.append("<p>" + e(_("Gain {gain}; baseline {baseline}.").format(
             gain=gain_summary(m), baseline=baseline_summary(m))) + "</p>")
+    if test_set_text(m):
+        out.append("<p>" + e(test_set_text(m)) + "</p>")
     if results["failure"]:
         out.append("<h2>" + e(_("Why it could not be graded")) +
                    f"</h2><pre>{e(describe(results['failure']))}</pre>")

@@ -8,7 +8,8 @@ from grader.report.escape import md, md_block, md_code, md_lines
 from grader.report.results import score_line
 from grader.load.answers import is_pending
 from grader.report.rows import (MARKS, PICTURES, WHO, baseline_summary, count, detail,
-                               gain_summary, pending_title, points, state, summary_rows)
+                                gain_summary, pending_title, points, state, summary_rows,
+                                test_set_text)
 
 
 def _pct(value) -> str:
@@ -52,6 +53,8 @@ def render_markdown(results: dict, pictures: dict | None = None) -> str:
         out += [_("Augmentation ran on the {train} path (test transform: {test}); `batched` means "
                   "whole batches with a random draw per image, `per-image` means torchvision "
                   "image by image.").format(train=md(m["pipeline"]["train"]), test=md(m["pipeline"]["test"])), ""]
+    if test_set_text(m):
+        out += [md(test_set_text(m)), ""]
     if m["gain_pp"] is not None:
         out += [_("Gain: **{gain}** over the baseline, {baseline}.").format(
             gain=gain_summary(m), baseline=baseline_summary(m)), ""]

@@ -14,6 +14,7 @@ from pathlib import Path
 from grader.failures import describe
 from grader.i18n import N_, _, ngettext
 from grader.inspection.checks import first_wrong
+from grader.load import testset
 from grader.load.submission import source_digest
 from grader.report.rows import baseline_summary, gain_summary
 from grader.scoring.baseline_cache import grader_code_digest
@@ -101,11 +102,20 @@ def build_results(ctx, *, submission, origin, runs, baseline_runs, failure, item
                       "baseline": summed([b.confusion for b in baseline_runs])},
     }
     metrics["per_class"] = {who: per_class(m) for who, m in metrics["confusion"].items()}
+    metrics["test_set"] = _test_set(ctx, runs if accuracy is not None else [], accuracy)
     ceiling = rubric.scoring.max_plausible_accuracy
     anomaly = (_("Test accuracy {accuracy} is above what this budget plausibly allows "
                  "({ceiling}): flagged for an instructor's review.").format(
                      accuracy=f"{accuracy:.2%}", ceiling=f"{ceiling:.0%}")
                if ceiling is not None and accuracy is not None and accuracy > ceiling else None)
+    check = metrics["test_set"].get("memorisation")
+    if check and check["flagged"]:
+        anomaly = " ".join(filter(None, [anomaly, _(
+            "On untouched public test images its accuracy is {gap} points higher than on the "
+            "re-rendered ones it was graded on ({public} against {graded}): it may recognise "
+            "the public test set. Flagged for an instructor's review.").format(
+                gap=f"{check['gap_pp']:.1f}", public=f"{check['public_accuracy']:.2%}",
+                graded=f"{accuracy:.2%}")]))
     notes = list(submission.notes) if submission else []
     notes += (first.notes if first else None) or []
     results = {
@@ -158,6 +168,20 @@ def build_results(ctx, *, submission, origin, runs, baseline_runs, failure, item
     }
     results["output"] = summary_text(results)
     return results
+
+
+def _test_set(ctx, runs, accuracy) -> dict:
+    """Which test set the grade was measured on, and the memorisation check's figures."""
+    if ctx.test_key is None:
+        return {"kind": "private", "dir": ctx.rubric.dataset.test_dir}
+    facts = {"kind": "public-rerendered", "rendering": testset.fingerprint(ctx.test_key)}
+    public = [r.public_accuracy for r in runs if r.public_accuracy is not None]
+    if public and runs[0].confusion:
+        graded = sum(map(sum, runs[0].confusion))
+        facts["memorisation"] = testset.memorisation_gap(
+            accuracy, graded * len(runs), mean(public),
+            min(testset.PUBLIC_SAMPLE, graded) * len(public))
+    return facts
 
 
 def summary_text(results: dict) -> str:

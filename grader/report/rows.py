@@ -129,6 +129,22 @@ def baseline_summary(m: dict) -> str:
         accuracy=f"{m['baseline_accuracy']:.2%}")
 
 
+def test_set_text(m: dict) -> str | None:
+    """Which test set the accuracy was measured on (grader.load.testset)."""
+    facts = m.get("test_set")
+    if not facts:
+        return None
+    if facts["kind"] == "private":
+        return _("Graded on the rubric's private test set.")
+    text = _("Graded on the public test split with each image moved by one pixel by this "
+             "machine's secret key, so a table of public test images finds nothing.")
+    check = facts.get("memorisation")
+    if check:
+        text += " " + _("On {n} untouched public images: {accuracy}.").format(
+            n=check["public_images"], accuracy=f"{check['public_accuracy']:.2%}")
+    return text
+
+
 def _plural(points: float) -> int:
     """ngettext's n for a point count that may be a fraction (1.5 points)."""
     return 1 if points == 1 else 2

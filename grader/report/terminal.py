@@ -18,7 +18,8 @@ from grader.failures import describe
 from grader.i18n import N_, _
 from grader.report.escape import markup, rich_text
 from grader.report.results import score_line
-from grader.report.rows import WHO, count, detail, gain_summary, points, state, summary_rows
+from grader.report.rows import (WHO, count, detail, gain_summary, points, state, summary_rows,
+                                test_set_text)
 from grader.sandbox.confine import weaknesses
 
 PHASES = {"data": N_("preparing data"), "import": N_("importing hooks"),
@@ -139,6 +140,8 @@ def render_tables(results: dict) -> Group:
             gain=gain_summary(m)))
     line.append(f"   {m['device']}, {m['wall_time_s']:.0f} s")
     parts.append(line)
+    if test_set_text(m):
+        parts.append(rich_text(test_set_text(m), style="dim"))
     for note in results["submission"]["notes"]:
         parts.append(rich_text(_("note: {note}").format(note=note), style="dim"))
     return Group(*parts)

@@ -55,6 +55,7 @@ class Run:
     training: dict | None = None      # history, epochs_run, train_seconds, pipeline
     timings: dict = field(default_factory=dict)
     accuracy: float | None = None     # on the test set, measured by the parent
+    public_accuracy: float | None = None  # on untouched public test images (load.testset)
     confusion: list[list[int]] | None = None  # rows: the true class
     wall_s: float | None = None
     startup_s: float | None = None    # the child's own start-up, not charged to the limit

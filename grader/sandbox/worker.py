@@ -106,7 +106,8 @@ def run(request, state: dict, emit) -> None:
     error = facts["error"] and facts["error"].pop("exception")
     state["inspection"] = facts
     _share(state, emit, "inspection")  # before raising: the layers that ran earn their checks
-    arrays = {k: np.load(request.inputs[k], mmap_mode="r") for k in ("train_x", "train_y", "test_x")}
+    arrays = {k: np.load(request.inputs[k], mmap_mode="r")
+              for k in ("train_x", "train_y", "test_x", "public_x") if k in request.inputs}
     train_idx, val_idx = np.load(request.inputs["train_idx"]), np.load(request.inputs["val_idx"])
     # Before the model's own failures: a pipeline of the wrong size is what breaks a model
     # built for that size, and the student should hear about the cause.
@@ -144,6 +145,9 @@ def run(request, state: dict, emit) -> None:
         emit({"event": "phase", "phase": "test"})
         t1 = time.perf_counter()
         state["test_logits"] = predict(model, Images(arrays["test_x"], device), test_batches, cfg)
+        if "public_x" in arrays:  # untouched public images: the memorisation check
+            state["public_logits"] = predict(model, Images(arrays["public_x"], device),
+                                             test_batches, cfg)
         state["timings"]["predict_s"] = time.perf_counter() - t1
         if request.keep_weights:  # for the run's output folder and `grade predict`
             state["model_state"] = {k: v.detach().cpu() for k, v in model.state_dict().items()}

@@ -23,7 +23,8 @@ TRAINING_PACKAGES = ("sandbox", "inspection", "training")
 
 
 def baseline_key(*, rubric: Rubric, seed: int | None, quick: bool, data_digest: str, device_type: str,
-                 reference_digest: str, versions: dict, threads: int | None = None) -> str:
+                 reference_digest: str, versions: dict, threads: int | None = None,
+                 test_set: str = "private") -> str:
     parts = {
         # on a CPU the thread count changes the order of floating-point sums, so a run with
         # 2 threads is not the run a 1-core batch worker makes at the same seed: the
@@ -34,7 +35,8 @@ def baseline_key(*, rubric: Rubric, seed: int | None, quick: bool, data_digest: 
         "budget": [rubric.budget.max_epochs, rubric.budget.max_batch_size],
         "training": asdict(rubric.training),
         "quick": asdict(rubric.quick) if quick else None, "seed": seed,
-        "data": data_digest, "device": device_type, "reference": reference_digest,
+        "data": data_digest, "test_set": test_set, "device": device_type,
+        "reference": reference_digest,
         "torch": versions.get("torch"), "torchvision": versions.get("torchvision"),
         "code": grader_code_digest(),
     }
