@@ -536,3 +536,12 @@ def test_nothing_one_run_leaves_reaches_the_next(sandbox_mode, fmnist_dir, sessi
                 shutil.rmtree(m, ignore_errors=True)
             elif m.exists():
                 m.unlink()
+
+
+def test_an_exit_handler_cannot_rewrite_the_result(sandbox_mode, fmnist_dir, session_cache, tiny_rubric):
+    """The result is the child's last act: the atexit handler and finaliser a submission
+    registered never run, so the parameter count reported is the model's own."""
+    r = grade("hostile_rewrites_its_result_at_exit.py", tiny_rubric, fmnist_dir, session_cache)
+    honest = grade(REPO / "reference" / "baseline.py", tiny_rubric, fmnist_dir, session_cache)
+    assert r["status"] == "graded", r["failure"]
+    assert r["metrics"]["parameters"] == honest["metrics"]["parameters"] > 1

@@ -257,9 +257,7 @@ def _child(message: dict, fds: list[int]) -> None:
             os.close(f)
         sys.argv = ["grader.sandbox.worker", message["job_dir"]]
         from grader.sandbox import worker
-        code = worker.main(message["job_dir"])
-        import atexit
-        atexit._run_exitfuncs()  # as an exec'd worker's interpreter would at its exit
+        code = worker.main(message["job_dir"])  # ends the process itself once it has saved
     except BaseException:  # noqa: BLE001 - the parent reads the log and the missing result
         import traceback
         traceback.print_exc()
