@@ -158,16 +158,29 @@ def test_the_child_never_gets_test_labels_and_sees_a_secret_order(fmnist_dir, se
     data = prepare_data(rubric.dataset, data_dir=fmnist_dir, cache_dir=session_cache)
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    a = _prepare_inputs(data, rubric, False, tmp_path / "a")
-    b = _prepare_inputs(data, rubric, False, tmp_path / "b")
+    from grader.load import testset
+    secret = testset.key(session_cache)
+    a = _prepare_inputs(data, rubric, False, tmp_path / "a", secret)
+    b = _prepare_inputs(data, rubric, False, tmp_path / "b", secret)
     handed_over = {p.name for p in (tmp_path / "a").iterdir()}
-    assert handed_over == {"test_x.npy", "train_idx.npy", "val_idx.npy"}  # no labels
+    assert handed_over == {"test_x.npy", "public_x.npy", "train_idx.npy", "val_idx.npy"}  # no labels
     x_a, x_b = np.load(a.test_x), np.load(b.test_x)
     assert not np.array_equal(x_a, x_b)  # a new secret order every grading
     assert not np.array_equal(x_a, data.load("test_x"))
-    # the parent's labels follow the same order: the multiset of (image, label) is unchanged
+    # the parent's labels follow the same order: each image is the public one at that
+    # position, re-rendered, and the multiset of (image, label) is unchanged
+    public_x, public_y = data.load("test_x"), data.load("test_y")
+    assert np.array_equal(x_a, testset.rerender(public_x[a.order], a.order, secret))
+    assert np.array_equal(a.test_y, public_y[a.order])
     key = lambda x, y: sorted(zip(x.reshape(len(x), -1).sum(1).tolist(), y.tolist()))
-    assert key(x_a, a.test_y) == key(data.load("test_x"), data.load("test_y"))
+    assert key(x_a, a.test_y) == key(testset.rerender(public_x, np.arange(len(public_y)), secret),
+                                     public_y)
+    # the memorisation check's public images come untouched, their labels stay here too
+    shown = np.load(a.public_x)
+    assert len(shown) == min(testset.PUBLIC_SAMPLE, len(public_y)) == len(a.public_y)
+    flat = lambda x: [bytes(row) for row in x.reshape(len(x), -1)]  # noqa: E731
+    label_of = dict(zip(flat(public_x), public_y.tolist()))
+    assert [label_of[img] for img in flat(shown)] == a.public_y.tolist()
     assert not set(np.load(a.train_idx)) & set(np.load(a.val_idx))
 
 
