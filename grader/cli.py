@@ -106,8 +106,10 @@ def build_batch_parser() -> argparse.ArgumentParser:
 def build_ci_parser() -> argparse.ArgumentParser:
     from grader.commands import ci
     p = _parser("grade ci", "Grade the checkout in CI: results.json, report.md, junit.xml; "
-                "under GitHub Actions also the job summary and step outputs (score, "
-                "max_score, status, and `result` for GitHub Classroom's reporter). Advisory.",
+                "under GitHub Actions also the job summary, an annotation with the score and "
+                "step outputs (score, max_score, pending_points, status; `result` for the "
+                "retired GitHub Classroom's reporter only with GRADER_CLASSROOM_RESULT=1). "
+                "Advisory.",
                 "Exit status: 0 graded; 1 under --fail-under; 2 bad usage; 3 ungradable.")
     p.add_argument("path", nargs="?", type=Path, default=None,  # None: ci.main's default
                    help="the submission (default: the checkout)")
