@@ -300,3 +300,29 @@ def test_the_runtime_block_asks_for_what_the_grader_needs():
     gpu = json.loads((BUNDLE / "runtime-gpu.json").read_text())
     assert "self-hosted" in gpu["runs-on"] and "gpu" in gpu["runs-on"]
     assert 1 <= len(gpu["runs-on"]) <= 10  # 1-10 labels
+
+
+# --- the pinned environment (bench/lock.py) -------------------------------------------
+
+def test_the_constraints_pin_every_dependency_and_the_calibrated_torch():
+    sys.path.insert(0, str(REPO / "bench"))
+    try:
+        import lock
+    finally:
+        sys.path.remove(str(REPO / "bench"))
+    from packaging.utils import canonicalize_name
+    shipped = dict(line.split("==") for line in (BUNDLE / "constraints.txt").read_text().splitlines()
+                   if line and not line.startswith("#"))
+    assert shipped["torch"] == lock.CALIBRATED["torch"] == "2.14.1"
+    assert shipped["torchvision"] == lock.CALIBRATED["torchvision"] == "0.29.1"
+    # every rubric's pinned distribution was measured with the torch the lock pins
+    assert set(lock.rubric_torches().values()) == {"2.14.1"}
+    for req in lock.top_level(REPO / "pyproject.toml", []):
+        if req.marker is None or req.marker.evaluate():
+            assert canonicalize_name(req.name) in shipped, req.name
+    # generated from pyproject with what is installed here: the same top-level set
+    text, problems = lock.lock([], allow_other=True)
+    fresh = dict(line.split("==") for line in text.splitlines() if line and not line.startswith("#"))
+    assert set(fresh) >= {canonicalize_name(r.name) for r in lock.top_level(REPO / "pyproject.toml", [])
+                          if r.marker is None or r.marker.evaluate()}
+    assert fresh["torch"] == "2.14.1"
