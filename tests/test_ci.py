@@ -104,9 +104,9 @@ def test_without_the_legacy_switch_there_is_no_classroom_result_and_the_run_is_a
         tmp_path, actions_env, monkeypatch, fmnist_dir, tiny_rubric, capfd):
     summary, outputs = actions_env
     monkeypatch.delenv(ci.LEGACY_RESULT)
+    monkeypatch.setenv("GRADER_DATA_DIR", str(fmnist_dir))  # the data, where no flag is typed
     code = cli(["ci", str(SUBMISSIONS / "fails_forward_error_injects_markdown_and_html.py"),
-                "--rubric", str(tiny_rubric), "--quick", "--data-dir", str(fmnist_dir),
-                "--out", str(tmp_path / "out")])
+                "--rubric", str(tiny_rubric), "--quick", "--out", str(tmp_path / "out")])
     assert code == 3
     o = outputs_of(outputs)
     assert "result" not in o and o["status"] == "failed" and "score" in o

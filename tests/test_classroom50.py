@@ -326,3 +326,61 @@ def test_the_constraints_pin_every_dependency_and_the_calibrated_torch():
     assert set(fresh) >= {canonicalize_name(r.name) for r in lock.top_level(REPO / "pyproject.toml", [])
                           if r.marker is None or r.marker.evaluate()}
     assert fresh["torch"] == "2.14.1"
+
+
+# --- autograder.py's own set-up ---------------------------------------------------------
+
+@pytest.fixture
+def autograder(monkeypatch):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("c50_autograder", BUNDLE / "autograder.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    calls = []
+    monkeypatch.setattr(module.subprocess, "run", lambda cmd, **kw: calls.append(cmd))
+    return module, calls
+
+
+def test_on_a_bare_runner_it_installs_the_pinned_grader_torch_first(autograder, monkeypatch):
+    module, calls = autograder
+    monkeypatch.delenv("GRADER_TORCH_INDEX", raising=False)
+    module.install()
+    constraints = ["-c", str(BUNDLE / "constraints.txt")]
+    assert calls[0][1:] == ["-m", "pip", "install", "--quiet", "torch", "torchvision",
+                            "--index-url", module.CPU_WHEELS, *constraints]
+    assert calls[1][1:] == ["-m", "pip", "install", "--quiet", "-r",
+                            str(BUNDLE / "requirements.txt"), *constraints]
+    calls.clear()
+    monkeypatch.setenv("GRADER_TORCH_INDEX", "")  # a GPU machine: torch as PyPI has it
+    module.install()
+    assert len(calls) == 1 and "-r" in calls[0]
+
+
+def test_grade_args_come_from_the_environment_else_the_file_beside_it(autograder, monkeypatch):
+    module, _ = autograder
+    monkeypatch.setenv("GRADE_ARGS", "--rubric 'my rubric.yaml' --quick")
+    assert module.grade_args() == ["--rubric", "my rubric.yaml", "--quick"]
+    monkeypatch.delenv("GRADE_ARGS")
+    first = [line for line in (BUNDLE / "grade-args.txt").read_text().splitlines()
+             if line.strip() and not line.startswith("#")][0]
+    assert module.grade_args() == first.split()
+
+
+def test_only_a_github_hosted_runner_gets_its_apparmor_switch_turned(autograder, monkeypatch):
+    module, calls = autograder
+    monkeypatch.setenv("RUNNER_ENVIRONMENT", "self-hosted")
+    module.allow_bubblewrap()
+    assert calls == []
+    monkeypatch.setenv("RUNNER_ENVIRONMENT", "github-hosted")
+    module.allow_bubblewrap()
+    assert calls and calls[0][:2] == ["sudo", "-n"]
+
+
+def test_an_out_folder_holding_the_checkout_is_refused_not_emptied(tmp_path):
+    rubric = write_rubric(tmp_path)
+    checkout = student_checkout(tmp_path)
+    env = {"CLASSROOM": "c", "ASSIGNMENT": "a", "OWNER": "o", "SUBMISSION_TAG": "submit/t",
+           "COMMIT_URL": "u", "RELEASE_URL": "u"}
+    for out in (Path("."), tmp_path):
+        assert c50.main(path=checkout, rubric=str(rubric), out=out, env=env, workdir=checkout) == 2
+    assert (checkout / "model.py").is_file()

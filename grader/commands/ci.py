@@ -46,6 +46,8 @@ def main(*, path: Path = Path("."), rubric: str = "cifar10", out: Path = Path("g
          fail_under: float | None = None, lang: str | None = None,
          console: Console | None = None) -> int:
     console = console or Console(stderr=True)
+    if data_dir is None and os.environ.get("GRADER_DATA_DIR"):  # where no flag is typed
+        data_dir = Path(os.environ["GRADER_DATA_DIR"])
     try:
         spec = load_rubric(rubric)
         use(choose(lang, spec.language))

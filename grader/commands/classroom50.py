@@ -86,6 +86,10 @@ def main(*, path: Path = Path("."), rubric: str = "cifar10", out: Path = Path("g
         return EXIT_USAGE
     data_dir = data_dir or (Path(env["GRADER_DATA_DIR"]) if env.get("GRADER_DATA_DIR") else None)
     out = workdir / out if not Path(out).is_absolute() else Path(out)
+    if workdir.resolve().is_relative_to(out.resolve()):  # it is emptied first
+        console.print(markup(_("--out {out} holds the checkout itself: name a folder inside it, "
+                               "such as grade-report.").format(out=out)))
+        return EXIT_USAGE
     _clear(out)  # the checkout is the student's: nothing in it may pass for our report
     for name in (RESULT, BODY):
         _clear(workdir / name)
