@@ -67,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = _parser("grade", "Grade a TinyCNN lab submission against the baseline.",
                 "Exit status: 0 graded; 1 under --fail-under; 2 bad usage, invalid rubric or "
                 "no data; 3 the submission could not be graded (it still gets a report); "
-                "4 grader error. Other commands: grade batch | amend | calibrate | ci | export | "
+                "4 grader error. Other commands: grade batch | amend | calibrate | ci | classroom50 | export | "
                 "predict | gradescope (each has --help).")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     p.add_argument("--local", dest="path", metavar="PATH", nargs="?", const=Path("."), type=Path,
@@ -106,13 +106,33 @@ def build_batch_parser() -> argparse.ArgumentParser:
 def build_ci_parser() -> argparse.ArgumentParser:
     from grader.commands import ci
     p = _parser("grade ci", "Grade the checkout in CI: results.json, report.md, junit.xml; "
-                "under GitHub Actions also the job summary and step outputs (score, "
-                "max_score, status, and `result` for GitHub Classroom's reporter). Advisory.",
+                "under GitHub Actions also the job summary, an annotation with the score and "
+                "step outputs (score, max_score, pending_points, status; `result` for the "
+                "retired GitHub Classroom's reporter only with GRADER_CLASSROOM_RESULT=1). "
+                "Advisory.",
                 "Exit status: 0 graded; 1 under --fail-under; 2 bad usage; 3 ungradable.")
     p.add_argument("path", nargs="?", type=Path, default=None,  # None: ci.main's default
                    help="the submission (default: the checkout)")
     _add(p, ci.main, "--rubric", "--out", "--data-dir", "--quick", "--device", "--fail-under",
          "--lang")
+    return p
+
+
+def build_classroom50_parser() -> argparse.ArgumentParser:
+    from grader.commands import classroom50
+    p = _parser("grade classroom50", "Grade the checkout for Classroom 50 (what its "
+                "autograder.py runs): result.json in the classroom50/result/v1 contract, "
+                "release-body.md, the reports and pictures in --out, status and summary in "
+                "$GITHUB_OUTPUT. Reads the runner's environment (CLASSROOM, ASSIGNMENT, "
+                "SUBMISSION_TAG, OWNER, COMMIT_URL, RELEASE_URL, ...) and GRADER_DATA_DIR.",
+                "Exit status: 0 it ran to the end, whatever the grade (pass or fail is in "
+                "result.json); 2 bad usage, invalid rubric, no data or the runner's "
+                "environment missing; 4 grader error.")
+    p.add_argument("path", nargs="?", type=Path, default=None,  # None: classroom50.main's default
+                   help="the submission (default: the checkout)")
+    _add(p, classroom50.main, "--rubric", "--out", "--data-dir", "--quick", "--device",
+         "--fail-under", "--lang",
+         fail_under={"help": "the commit status is failure below POINTS (the exit stays 0)"})
     return p
 
 
@@ -192,6 +212,10 @@ def _run(argv: list[str], console: Console) -> int:
     if verb == "ci":
         from grader.commands import ci
         return ci.main(**_given(build_ci_parser().parse_args(argv[1:])), console=console)
+    if verb == "classroom50":
+        from grader.commands import classroom50
+        return classroom50.main(**_given(build_classroom50_parser().parse_args(argv[1:])),
+                                console=console)
     if verb == "gradescope":
         from grader.commands import gradescope
         path = gradescope.build_bundle(**vars(build_gradescope_parser().parse_args(argv[1:])))

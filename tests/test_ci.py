@@ -1,4 +1,7 @@
-"""`grade ci` under the environment GitHub Actions sets, and the workflow courses copy."""
+"""`grade ci` under the environment GitHub Actions sets, and the workflow courses copy.
+
+GitHub Classroom's `result` output is legacy (Classroom retired on 2026-08-28): the tests
+of what its reporter reads set GRADER_CLASSROOM_RESULT=1, as a course still on it would."""
 import base64
 import json
 from xml.etree import ElementTree as ET
@@ -13,14 +16,14 @@ from grader.commands import ci
 from test_classroom import reporter
 from test_junit import SCHEMAS
 
-WORKFLOW = REPO / ".github" / "classroom" / "autograde.yml"
+WORKFLOW = REPO / ".github" / "grading" / "grade-pr.yml"
 
 
 @pytest.fixture
 def actions_env(tmp_path, monkeypatch, cache_dir):
     summary, outputs = tmp_path / "summary.md", tmp_path / "outputs.txt"
     for name, value in {"GITHUB_ACTIONS": "true", "CI": "true", "GITHUB_STEP_SUMMARY": str(summary),
-                        "GITHUB_OUTPUT": str(outputs)}.items():
+                        "GITHUB_OUTPUT": str(outputs), ci.LEGACY_RESULT: "1"}.items():
         monkeypatch.setenv(name, value)
     return summary, outputs
 
@@ -88,14 +91,27 @@ def test_a_grading_that_breaks_still_leaves_the_reporter_a_result(actions_env, m
     assert "RuntimeError: the grader broke" in seen["log"][0]
 
 
-def test_the_classroom_workflow_wires_grade_ci_to_the_reporter():
+def test_the_pr_workflow_runs_grade_ci_and_uploads_its_reports():
     flow = yaml.safe_load(WORKFLOW.read_text())
-    assert flow["name"] == "Autograding Tests"  # the check GitHub Classroom reads
     steps = flow["jobs"]["grade"]["steps"]
     grade = next(s for s in steps if s.get("id") == "grade")
-    assert grade["run"].startswith("grade ci")
-    reporter = next(s for s in steps if "autograding-grading-reporter" in s.get("uses", ""))
-    runner = reporter["with"]["runners"]
-    # the reporter reads <RUNNER>_RESULTS, which must carry the grade step's `result` output
-    assert reporter["env"][f"{runner.upper()}_RESULTS"] == "${{ steps.grade.outputs.result }}"
+    assert grade["run"].startswith("grade ci") and "--out grade-report" in grade["run"]
+    assert not any("autograding-grading-reporter" in s.get("uses", "") for s in steps)
     assert any("upload-artifact" in s.get("uses", "") for s in steps)
+
+
+def test_without_the_legacy_switch_there_is_no_classroom_result_and_the_run_is_annotated(
+        tmp_path, actions_env, monkeypatch, fmnist_dir, tiny_rubric, capfd):
+    summary, outputs = actions_env
+    monkeypatch.delenv(ci.LEGACY_RESULT)
+    monkeypatch.setenv("GRADER_DATA_DIR", str(fmnist_dir))  # the data, where no flag is typed
+    code = cli(["ci", str(SUBMISSIONS / "fails_forward_error_injects_markdown_and_html.py"),
+                "--rubric", str(tiny_rubric), "--quick", "--out", str(tmp_path / "out")])
+    assert code == 3
+    o = outputs_of(outputs)
+    assert "result" not in o and o["status"] == "failed" and "score" in o
+    printed = capfd.readouterr().out
+    commands = [line for line in printed.splitlines() if line.startswith("::")]
+    # one annotation, an error; the student's newlines cannot start a command of their own
+    assert len(commands) == 1 and commands[0].startswith("::error title=tinycnn-grader::")
+    assert "%0A" in commands[0] and f"Score {o['score']} / {o['max_score']}" in commands[0]

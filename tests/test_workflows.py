@@ -1,4 +1,5 @@
-"""The GitHub Actions workflows: this repository's CI and the autograding one courses copy.
+"""The GitHub Actions workflows: this repository's CI and the pull-request grading one
+courses copy.
 
 GitHub only reports a broken workflow when it runs one, so parse both here, and run
 actionlint over them when it is installed (it runs shellcheck on `run:` scripts when
@@ -16,8 +17,8 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 CI = REPO / ".github" / "workflows" / "tests.yml"
-CLASSROOM = REPO / ".github" / "classroom" / "autograde.yml"
-WORKFLOWS = [CI, CLASSROOM]
+GRADE_PR = REPO / ".github" / "grading" / "grade-pr.yml"
+WORKFLOWS = [CI, GRADE_PR]
 
 # The current majors, all on node24 (GitHub deprecated the node20 runtime of the
 # majors before them); an older pin here is a regression.
@@ -29,7 +30,6 @@ MIN_MAJOR = {
 }
 # owner/repo[/path]@vN: a major tag, which gets the action's fixes without edits here.
 USES = re.compile(r"(?P<action>[\w.-]+/[\w.-]+)(?:/[\w./-]+)?@v(?P<major>\d+)")
-CLASSROOM_BOT_SKIP = "github.actor != 'github-classroom[bot]'"
 
 
 def load(path):
@@ -67,16 +67,19 @@ def test_every_action_is_pinned_to_a_current_major(path):
         assert int(pin["major"]) >= floor, f"{step['uses']}: use @v{floor} or later"
 
 
-def test_classroom_workflow_keeps_what_classroom_relies_on_and_needs_no_requirements_file():
-    flow = load(CLASSROOM)
-    assert flow["name"] == "Autograding Tests"  # the check GitHub Classroom reads points from
+def test_the_pr_workflow_grades_reports_and_needs_no_requirements_file():
+    flow = load(GRADE_PR)
     job = flow["jobs"]["grade"]
-    # Classroom's own workflow skips the bot's push that creates the student's repository.
-    assert " ".join(str(job.get("if", "")).split()) == CLASSROOM_BOT_SKIP
     steps = job["steps"]
-    assert any(step.get("id") == "grade" for step in steps)
-    reporter = next(s for s in steps if "autograding-grading-reporter" in s.get("uses", ""))
-    assert reporter["with"]["runners"] == "grade"
+    grade = next(step for step in steps if step.get("id") == "grade")
+    assert grade["run"].startswith("grade ci ")  # its exit status is the check's
+    upload = next(s for s in steps if "upload-artifact" in s.get("uses", ""))
+    assert upload["if"] == "always()" and upload["with"]["path"] == "grade-report/"
+    # GitHub Classroom is retired: nothing here waits for its bot or feeds its reporter
+    text = GRADE_PR.read_text()
+    assert "github-classroom[bot]" not in text and "autograding-grading-reporter" not in text
+    assert "if" not in job and flow["permissions"] == {"contents": "read"}
+    assert not (REPO / ".github" / "classroom").exists()
     # The student template has no requirements.txt or pyproject.toml, and setup-python's
     # pip cache fails the job without one.
     for step in steps:

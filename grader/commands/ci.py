@@ -3,10 +3,15 @@
 Writes into --out the same results.json and report.md as `grade --local`, plus JUnit XML
 (one test case per rubric item, valid under Ant's JUnit schema and the Jenkins xUnit
 plugin's); when run under GitHub Actions it sets step outputs ($GITHUB_OUTPUT): score,
-max_score, pending_points, status, and `result`, the base64 JSON that GitHub Classroom's
-autograding reporter reads (always, even when grading breaks), and appends the report to
-the job page ($GITHUB_STEP_SUMMARY). Exits like `grade --local` (0, 1 under --fail-under,
-3 ungradable). The score is advisory: the student controls the workflow.
+max_score, pending_points and status, appends the report to the job page
+($GITHUB_STEP_SUMMARY) and puts the grade on the run as an annotation (a workflow command
+on stdout). Exits like `grade --local` (0, 1 under --fail-under, 3 ungradable). The score is
+advisory: the student controls the workflow.
+
+Legacy: GitHub Classroom retired on 2026-08-28. With GRADER_CLASSROOM_RESULT=1 the step also
+sets `result`, the base64 JSON its autograding reporter read (always, even when grading
+breaks), for a course still running that reporter; Classroom 50 has its own front end
+(`grade classroom50`, integrations/classroom50/).
 """
 from __future__ import annotations
 
@@ -22,13 +27,14 @@ from xml.etree import ElementTree as ET
 
 from rich.console import Console
 
-from grader.failures import EXIT_GRADED, EXIT_UNDER, EXIT_UNGRADABLE, exit_status
+from grader.failures import EXIT_GRADED, EXIT_UNDER, EXIT_UNGRADABLE, describe, exit_status
 from grader.files import write_atomic
 from grader.grading import grade_submission
 from grader.i18n import _, choose, use
 from grader.report.folder import write_reports
-from grader.report.escape import markup, xml_chars
+from grader.report.escape import markup, visible, xml_chars
 from grader.report.markdown import render_markdown
+from grader.report.results import score_line
 from grader.load.answers import is_pending
 from grader.report.rows import detail, pending_title, plain_name
 from grader.report.terminal import render_tables
@@ -40,6 +46,8 @@ def main(*, path: Path = Path("."), rubric: str = "cifar10", out: Path = Path("g
          fail_under: float | None = None, lang: str | None = None,
          console: Console | None = None) -> int:
     console = console or Console(stderr=True)
+    if data_dir is None and os.environ.get("GRADER_DATA_DIR"):  # where no flag is typed
+        data_dir = Path(os.environ["GRADER_DATA_DIR"])
     try:
         spec = load_rubric(rubric)
         use(choose(lang, spec.language))
@@ -48,13 +56,17 @@ def main(*, path: Path = Path("."), rubric: str = "cifar10", out: Path = Path("g
         results = grade_submission(submission=path, rubric=spec, data_dir=data_dir, quick=quick,
                                    device=device, mode="ci", artifacts=out)
     except BaseException as e:
-        # The reporter step runs whatever happened (`if: always()`) and dies on an empty
-        # `result` ("Unexpected end of JSON input"): leave it one that says what broke.
-        step_outputs({"status": "error", "result": _encode(crashed_result(e))})
+        # The legacy reporter step runs whatever happened (`if: always()`) and dies on an
+        # empty `result` ("Unexpected end of JSON input"): leave it one that says what broke.
+        step_outputs({"status": "error",
+                      **({"result": _encode(crashed_result(e))} if legacy_result() else {})})
+        annotate("error", _("grade ci stopped before a grade: {error}").format(
+            error=f"{type(e).__name__}: {e}"))
         raise
     code = exit_status(results, fail_under)
     step_outputs(grade_outputs(results, fail_under))  # first: a report failing below costs no grade
     job_summary(results, fail_under, code)
+    annotate(*annotation(results, code))
     files = write_reports(results, out)
     files["junit"] = write_atomic(Path(out) / "junit.xml", junit_xml(results))
     console.print(render_tables(results))
@@ -62,7 +74,7 @@ def main(*, path: Path = Path("."), rubric: str = "cifar10", out: Path = Path("g
     return code
 
 
-# --- GitHub Classroom -----------------------------------------------------------------
+# --- GitHub Classroom (retired 2026-08-28; legacy, GRADER_CLASSROOM_RESULT=1) ----------
 # Written against classroom-resources/autograding-grading-reporter@v1 (dist/main.js, built
 # from src/ at commit 43c2d9f). It reads the grade twice, with two different arithmetics:
 # - the annotation Classroom records, "Points X/Y" (src/notify-classroom.js), is the sum
@@ -154,11 +166,43 @@ def _balance(lines: list[dict], score: float, top: float) -> list[dict]:
 
 # --- GitHub Actions -------------------------------------------------------------------
 
+LEGACY_RESULT = "GRADER_CLASSROOM_RESULT"
+
+
+def legacy_result() -> bool:
+    """GitHub Classroom's reporter is retired with Classroom: its `result` only on request."""
+    return os.environ.get(LEGACY_RESULT, "").strip().lower() in ("1", "true", "yes")
+
+
 def grade_outputs(results: dict, fail_under: float | None) -> dict:
-    return {"score": f"{results['score']:g}", "max_score": f"{results['max_score']:g}",
-            "pending_points": f"{results.get('pending_points', 0):g}",
-            "status": results["status"],
-            "result": _encode(classroom_result(results, fail_under))}
+    outputs = {"score": f"{results['score']:g}", "max_score": f"{results['max_score']:g}",
+               "pending_points": f"{results.get('pending_points', 0):g}",
+               "status": results["status"]}
+    if legacy_result():
+        outputs["result"] = _encode(classroom_result(results, fail_under))
+    return outputs
+
+
+def annotation(results: dict, code: int) -> tuple[str, str]:
+    """The run's annotation: the score (and why it could not be graded), an error when it
+    could not be, a warning under the pass mark."""
+    level = {EXIT_GRADED: "notice", EXIT_UNDER: "warning"}.get(code, "error")
+    message = score_line(results)
+    if results["failure"]:
+        message = describe(results["failure"]) + "\n" + message
+    return level, message
+
+
+def annotate(level: str, message: str, title: str = "tinycnn-grader") -> None:
+    """A workflow command on stdout, under GitHub Actions only. Its data is escaped as the
+    runner unescapes it (%, CR, LF), so a student's text cannot end the line and start a
+    command of its own; the title, a property, also escapes `:` and `,`."""
+    if os.environ.get("GITHUB_ACTIONS") != "true":
+        return
+    data = visible(message).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    prop = (visible(title).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+            .replace(":", "%3A").replace(",", "%2C"))
+    print(f"::{level} title={prop}::{data}", flush=True)
 
 
 def step_outputs(values: dict) -> None:
