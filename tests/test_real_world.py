@@ -185,3 +185,51 @@ def test_grade_predict_refuses_a_decompression_bomb_with_exit_2(tmp_path, side):
     assert status == EXIT_USAGE
     assert f"{bomb}: refused, the image is too large to decode safely" in out.getvalue()
     assert "Traceback" not in out.getvalue()
+
+
+# --- issue #30: what students paste from papers and tutorials -----------------------------
+
+FAILURES_30 = [
+    ("fails_loss_class_without_brackets.py", "bad_hook",
+     "build_loss returned the class, not an instance (fails_loss_class_without_brackets.py, "
+     "line 6): write nn.CrossEntropyLoss()", ["`return nn.CrossEntropyLoss()`"]),
+    ("fails_transform_pil_to_tensor_uint8.py", "bad_transform",
+     "build_train_transform(info) makes uint8 tensors, but the model takes floats",
+     ["fails_transform_pil_to_tensor_uint8.py, line 6", "v2.ToDtype(torch.float32, scale=True)"]),
+    ("fails_transform_v2_to_image_no_dtype.py", "bad_transform",
+     "build_train_transform(info) makes uint8 tensors, but the model takes floats",
+     ["fails_transform_v2_to_image_no_dtype.py, line 6", "T.ToTensor()"]),
+]
+
+
+@pytest.mark.parametrize("name,code,first,words", FAILURES_30, ids=[f[0] for f in FAILURES_30])
+def test_a_pasted_mistake_names_the_hook_the_line_and_the_fix(
+        name, code, first, words, tiny_rubric, fmnist_dir, session_cache):
+    test_a_real_world_mistake_fails_with_a_reason_the_student_can_act_on(
+        name, code, first, words, tiny_rubric, fmnist_dir, session_cache)
+
+
+# (submission, words one of its notes must hold, or None for no note)
+PASSES_30 = [
+    ("passes_lookahead_zero_grad_no_argument.py", None),
+    ("passes_reduce_lr_on_plateau.py",
+     "build_scheduler (passes_reduce_lr_on_plateau.py, line 6) returns ReduceLROnPlateau(mode='min'): "
+     "the loop steps it once an epoch with the validation loss"),
+    ("passes_reduce_lr_on_plateau_max.py", "stepped once an epoch"),
+    ("passes_torch_compile.py",
+     "build_model (passes_torch_compile.py, line 22) returns a model wrapped by torch.compile"),
+    ("passes_torch_jit_script.py", "scripted model (torch.jit.script)"),
+    ("passes_onecycle_stepped_per_epoch.py",
+     "with SCHEDULER_STEP = \"epoch\" the loop steps it only 1 times"),
+]
+
+
+@pytest.mark.parametrize("name,note", PASSES_30, ids=[p[0] for p in PASSES_30])
+def test_what_follows_torchs_own_contract_is_graded(name, note, tiny_rubric, fmnist_dir, session_cache):
+    r = grade(REAL / name, tiny_rubric, fmnist_dir, session_cache)
+    assert r["status"] == "graded", describe(r["failure"])
+    notes = r["submission"]["notes"]
+    if note is None:
+        assert notes == []
+    else:
+        assert any(note in n for n in notes), notes

@@ -101,8 +101,15 @@ def run(request, state: dict, emit) -> None:
     if not isinstance(model, torch.nn.Module):
         raise SubmissionError("bad_hook", _("build_model(info) must return a torch.nn.Module"),
                               expected="torch.nn.Module", got=type(model).__name__)
+    model = _uncompiled(model, hooks, request)
     input_shape = (info.in_channels, *info.image_size)
     facts = inspect_model(model, input_shape, request.modules)
+    if facts["scripted"]:
+        hooks.notes.append(_("build_model returned a scripted model (torch.jit.script): it is "
+                             "graded as it is, but the model summary lists its layers without "
+                             "their shapes, which a scripted model does not let the grader "
+                             "observe."))
+        _share(state, emit, "notes")
     error = facts["error"] and facts["error"].pop("exception")
     state["inspection"] = facts
     _share(state, emit, "inspection")  # before raising: the layers that ran earn their checks
@@ -140,7 +147,8 @@ def run(request, state: dict, emit) -> None:
     try:
         state["training"], test_batches = train(
             model, hooks, arrays["train_x"], torch.from_numpy(np.array(arrays["train_y"])),
-            train_idx, val_idx, cfg, info, emit, transforms=transforms)
+            train_idx, val_idx, cfg, info, emit, transforms=transforms,
+            locate=lambda fn: _hook_line(fn, request))
         emit({"event": "phase", "phase": "test"})
         t1 = time.perf_counter()
         state["test_logits"] = predict(model, Images(arrays["test_x"], device), test_batches, cfg)
@@ -169,6 +177,7 @@ def run_predict(request, state: dict, emit) -> None:
                        model_hook=request.model_hook)
     torch.manual_seed(0)
     model = _hook_call("build_model", hooks.build_model, request, info)
+    model = _uncompiled(model, hooks, request)
     model.load_state_dict(torch.load(request.inputs["weights"], weights_only=True, map_location="cpu"))
     device = request.device
     model.to(device)
@@ -178,6 +187,55 @@ def run_predict(request, state: dict, emit) -> None:
                       "test", 2, device)
     with torch.no_grad():
         state["logits"] = predict(model, Images(np.load(request.inputs["images"]), device), batches, cfg)
+
+
+def _uncompiled(model, hooks, request):
+    """The model torch.compile wrapped, with a note: compilation changes how fast the model
+    runs, not what it computes, and on a CPU inductor spends a minute or more running a C++
+    compiler (writing precompiled headers of hundreds of megabytes) before the first
+    batch, which the grader's time and file-size limits are not sized for. Submodules
+    compiled one by one are unwrapped the same way."""
+    def unwrap(m):
+        return m._orig_mod if type(m).__name__ == "OptimizedModule" and hasattr(m, "_orig_mod") else m
+
+    found = unwrap(model) is not model
+    model = unwrap(model)
+    for parent in list(model.modules()):
+        for name, child in list(parent.named_children()):
+            if unwrap(child) is not child:
+                setattr(parent, name, unwrap(child))
+                found = True
+    if found and request.mode != "predict":
+        hooks.notes.append(_("build_model{at} returns a model wrapped by torch.compile: the grader "
+                             "trains the model itself, uncompiled (compiling changes the speed, "
+                             "not the results, and on the grader's CPU it would spend its time "
+                             "budget running a C++ compiler). Return the model without "
+                             "torch.compile to silence this note.").format(
+            at=_hook_line(hooks.values["build_model"], request, " ({})")))
+    return model
+
+
+def _hook_line(fn, request, form: str = "{}", node=None) -> str:
+    """`improvements.py, line 12`: where hook `fn` returns (its last `return`, else its
+    `def`) in the student's own file or notebook cell, in `form`; "" where unknown."""
+    import ast
+    import inspect
+    import textwrap
+
+    from grader.sandbox.hooks import SourceMap
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return ""
+    line = code.co_firstlineno
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+        returns = [n.lineno for n in ast.walk(tree) if isinstance(n, node or ast.Return)]
+        if returns:
+            line += max(returns) - 1
+    except (OSError, TypeError, SyntaxError):
+        pass
+    where = SourceMap.of(Path(request.submission)).locate(code.co_filename, line)
+    return form.format(where) if where else ""
 
 
 def _info(request):
@@ -210,7 +268,8 @@ def _transforms(hooks, info, sample, request) -> dict:
         name = f"build_{which}_transform"
         built[which] = _hook_call(name, hooks.values[name], request, info)
         try:
-            check_transform(built[which], which, sample, info)
+            check_transform(built[which], which, sample, info,
+                            at=_hook_line(hooks.values[name], request))
         except SubmissionError:
             raise
         except Exception as e:
