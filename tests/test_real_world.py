@@ -233,3 +233,55 @@ def test_what_follows_torchs_own_contract_is_graded(name, note, tiny_rubric, fmn
         assert notes == []
     else:
         assert any(note in n for n in notes), notes
+
+
+NOTEBOOK_FAILURES_30 = [
+    ("fails_notebook_global_device_in_forward.ipynb", "forward_error",
+     "model(x) raised NameError on a batch of 2 images: it uses `device`, which cell 1, line 4 "
+     "sets at the top level of the notebook", ["device=x.device", "cell 2, line 9, in forward"]),
+    ("fails_notebook_hook_uses_trainset.ipynb", "hook_error",
+     "build_model raised NameError (fails_notebook_hook_uses_trainset.ipynb, cell 3, line 2): it "
+     "uses `trainset`, which cell 2, line 2 sets to a data set or loader",
+     ["info.num_classes", "outside the hooks"]),
+]
+
+
+@pytest.mark.parametrize("name,code,first,words", NOTEBOOK_FAILURES_30,
+                         ids=[f[0] for f in NOTEBOOK_FAILURES_30])
+def test_a_notebook_global_is_explained_with_a_fix_that_works_in_the_grader(
+        name, code, first, words, tiny_rubric, fmnist_dir, session_cache):
+    test_a_real_world_mistake_fails_with_a_reason_the_student_can_act_on(
+        name, code, first, words, tiny_rubric, fmnist_dir, session_cache)
+    failure = grade(REAL / name, tiny_rubric, fmnist_dir, session_cache)["failure"]
+    assert "download" not in (failure["hint"] or "").lower()  # never: build the data in the hook
+    assert "Run the model on a dummy batch yourself" not in (failure["hint"] or "")
+
+
+def test_hooks_under_a_main_guard_in_a_notebook_are_taken_with_a_note(
+        tiny_rubric, fmnist_dir, session_cache):
+    r = grade(REAL / "passes_notebook_hooks_under_main_guard.ipynb", tiny_rubric, fmnist_dir,
+              session_cache)
+    assert r["status"] == "graded", describe(r["failure"])
+    assert set(r["submission"]["customised_hooks"]) == {"build_optimizer", "build_train_transform", "EPOCHS"}
+    assert any('inside `if __name__ == "__main__":` were taken' in n for n in r["submission"]["notes"])
+
+
+def test_a_notebook_with_a_bom_and_a_cp949_model_py_are_graded(tiny_rubric, fmnist_dir, session_cache):
+    r = grade(REAL / "passes_notebook_with_utf8_bom.ipynb", tiny_rubric, fmnist_dir, session_cache)
+    assert r["status"] == "graded", describe(r["failure"])
+    assert "build_optimizer" in r["submission"]["customised_hooks"]
+    r = grade(REAL / "passes_cp949_model_py", tiny_rubric, fmnist_dir, session_cache)
+    assert r["status"] == "graded", describe(r["failure"])
+    assert "build_model" in r["submission"]["customised_hooks"]
+    assert r["submission"]["notes"][0].startswith(
+        "model.py is saved in the Korean Windows encoding (CP949/EUC-KR), not UTF-8 (line 1 is "
+        "the first that differs): it was graded after converting it to UTF-8.")
+
+
+def test_a_source_in_no_known_encoding_is_refused_naming_the_file_and_line(
+        tmp_path, tiny_rubric, fmnist_dir, session_cache):
+    path = tmp_path / "latin.py"
+    path.write_bytes(b"EPOCHS = 2\n# caf\xe9 \xff\n")
+    r = grade(path, tiny_rubric, fmnist_dir, session_cache)
+    assert r["failure"]["code"] == "syntax_error"
+    assert r["failure"]["message"] == "latin.py is not UTF-8 text (byte 0xe9 on line 2): save it as UTF-8"

@@ -341,8 +341,25 @@ def _cause(e: Exception, source, hook: str | None, request) -> tuple[str | None,
     """(what went wrong in the student's terms, or None for the error's own words; hint)."""
     import urllib.error
     text = str(e)
+    if isinstance(e, NameError) and getattr(e, "name", None) in source.data:
+        name, at = e.name, source.dropped[e.name]
+        return (_("it uses `{name}`, which {at} sets to a data set or loader at the top level of "
+                  "the notebook; the grader loads the data itself and never runs that line").format(
+                    name=name, at=at),
+                _("A hook gets `info`, not the data: use info.num_classes, info.classes, "
+                  "info.in_channels, info.image_size, info.mean and info.std instead of `{name}`, "
+                  "and leave the data set and its DataLoader outside the hooks (grading has no "
+                  "network, and the grader feeds the batches).").format(name=name))
     if isinstance(e, NameError) and getattr(e, "name", None) in source.dropped:
         name, at = e.name, source.dropped[e.name]
+        if name in ("device", "dev", "DEVICE"):
+            return (_("it uses `{name}`, which {at} sets at the top level of the notebook; the "
+                      "grader keeps only imports, function and class definitions and constant "
+                      "assignments from a notebook, so `{name}` does not exist when {hook} "
+                      "runs").format(name=name, at=at, hook=hook or _("your code")),
+                    _("The grader chooses the device and moves the model there: inside forward "
+                      "use the input's device (torch.zeros(..., device=x.device), t.to(x.device)), "
+                      "and leave .to({name}) out of the hooks.").format(name=name))
         return (_("it uses `{name}`, which {at} sets at the top level of the notebook; the grader "
                   "keeps only imports, function and class definitions and constant assignments "
                   "from a notebook, so `{name}` does not exist when {hook} runs").format(
@@ -414,6 +431,12 @@ def _forward_failure(error: Exception, facts: dict, info, request) -> Submission
         message = _("model(x) raised {error} on a batch of 2 images: {text}").format(
             error=type(error).__name__, text=error)
     hint = HINTS["device"] if _is_device_error(text) else _forward_hint(error, facts, info)
+    if isinstance(error, NameError):  # a notebook's top-level name that the grader did not keep
+        from grader.sandbox.hooks import SourceMap
+        source = SourceMap.of(Path(request.submission))
+        cause, name_hint = _cause(error, source, "forward", request)
+        if cause:
+            message, hint = message.removesuffix(text) + cause, name_hint
     if facts.get("uninitialized"):  # translated here: to_dict cannot look up the joined text
         hint = _(hint) + " " + _("(Lazy layers not reached before the error, so not counted yet: "
                         "{layers}.)").format(layers=", ".join(facts["uninitialized"]))
