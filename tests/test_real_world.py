@@ -285,3 +285,27 @@ def test_a_source_in_no_known_encoding_is_refused_naming_the_file_and_line(
     r = grade(path, tiny_rubric, fmnist_dir, session_cache)
     assert r["failure"]["code"] == "syntax_error"
     assert r["failure"]["message"] == "latin.py is not UTF-8 text (byte 0xe9 on line 2): save it as UTF-8"
+
+
+def test_quick_runs_one_seed_whatever_the_seed_policy_and_says_its_interval_is_a_smoke_runs(
+        tmp_path, fmnist_dir):
+    """--quick promises about a minute: min 2 seeds (up to 4 while the interval straddles a
+    tier) would train the student and the baseline up to 4 times each."""
+    from grader.grading import calibrate
+    from grader.report.rows import gain_summary
+    text = TINY_RUBRIC.format(time_limit=120).replace(
+        "  trains_points: 15\n", "  trains_points: 15\n  seeds: {min: 2, max: 4, undecided: lower}\n")
+    rubric = load_rubric(str(write_rubric(tmp_path, text=text.replace("calibration_seeds: 2",
+                                                                     "calibration_seeds: 4"))))
+    cache = tmp_path / "cache"
+    calibrate(rubric=rubric, seeds=2, data_dir=fmnist_dir, quick=True, device="cpu", cache_dir=cache)
+    r = grade_submission(submission=SUBMISSIONS / "passes_only_optimizer_changed.py", rubric=rubric,
+                         data_dir=fmnist_dir, cache_dir=cache, quick=True, device="cpu")
+    m = r["metrics"]
+    assert r["status"] == "graded", describe(r["failure"])
+    assert len(m["per_seed"]) == 1 and m["extra_seeds"] == 0 and m["smoke_run"] is True
+    assert m["gain_interval_pp"] is not None
+    # (synthetic images: this run is the baseline's own; a gain with an interval says so)
+    assert gain_summary({**m, "gain_pp": 1.0, "gain_interval_pp": [0.5, 1.5], "gain_method": "calibrated"}) == (
+        "+1.00 pp, 95% interval [+0.50, +1.50] (a --quick smoke run's: one seed on a subset, not "
+        "the grade's)")
