@@ -138,7 +138,10 @@ class Images:
 class PerImage(torch.utils.data.Dataset):
     """Batches made image by image through torchvision, for pipelines grader.training.augment does not
     recognise. Each image's draw is seeded by the stream's seed and the image's place in
-    the stream, so the result is the same with any number of loader workers."""
+    the stream (so by the epoch too), for torch, Python's `random` (RandomChoice, RandomOrder)
+    and numpy's global state (the widely copied Cutout), so the result is the same with any
+    number of loader workers, whichever worker takes the batch. A numpy Generator the
+    student makes without a seed draws from the OS and cannot be made reproducible."""
 
     def __init__(self, images: np.ndarray, transform, which: str, seed: int):
         self.images, self.transform, self.which, self.seed = images, transform, which, seed
@@ -150,13 +153,17 @@ class PerImage(torch.utils.data.Dataset):
         idx, position = item
         out = []
         with torch.random.fork_rng(devices=[]):
-            state = random.getstate()
-            for k, i in enumerate(idx):
-                s = (self.seed * 1_000_003 + position + k) % 2**63
-                torch.manual_seed(s)
-                random.seed(s)  # RandomChoice and RandomOrder draw from Python's random
-                out.append(_checked(self.transform(to_pil(self.images[i])), self.which))
-            random.setstate(state)
+            state, np_state = random.getstate(), np.random.get_state()
+            try:
+                for k, i in enumerate(idx):
+                    s = (self.seed * 1_000_003 + position + k) % 2**63
+                    torch.manual_seed(s)
+                    random.seed(s)  # RandomChoice and RandomOrder draw from Python's random
+                    np.random.seed(s % 2**32)
+                    out.append(_checked(self.transform(to_pil(self.images[i])), self.which))
+            finally:
+                random.setstate(state)
+                np.random.set_state(np_state)
         return _stacked(out, self.which)
 
 
@@ -189,7 +196,9 @@ class Batches:
         loader = torch.utils.data.DataLoader(
             PerImage(images.host, self.transform, self.which, self.seed), sampler=pairs,
             batch_size=None, num_workers=min(self.workers, len(pairs)),
-            generator=torch.Generator(),  # leaves the global RNG (Dropout's) alone
+            # its own generator leaves the global RNG (Dropout's) alone; seeded by the stream
+            # so that each epoch's workers start elsewhere (every draw is reseeded per image)
+            generator=torch.Generator().manual_seed((self.seed * 1_000_003 + self.position) % 2**63),
             pin_memory=self.device.startswith("cuda"))
         for xb in loader:
             yield xb.to(self.device, non_blocking=True)
