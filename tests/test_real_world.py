@@ -219,6 +219,9 @@ PASSES_30 = [
     ("passes_torch_compile.py",
      "build_model (passes_torch_compile.py, line 22) returns a model wrapped by torch.compile"),
     ("passes_torch_jit_script.py", "scripted model (torch.jit.script)"),
+    ("passes_averaged_model_never_updated.py",
+     "build_model (passes_averaged_model_never_updated.py, line 11) returns an AveragedModel: the "
+     "loop trains the model inside it but never calls update_parameters()"),
     ("passes_onecycle_stepped_per_epoch.py",
      "with SCHEDULER_STEP = \"epoch\" the loop steps it only 1 times"),
 ]
@@ -309,3 +312,11 @@ def test_quick_runs_one_seed_whatever_the_seed_policy_and_says_its_interval_is_a
     assert gain_summary({**m, "gain_pp": 1.0, "gain_interval_pp": [0.5, 1.5], "gain_method": "calibrated"}) == (
         "+1.00 pp, 95% interval [+0.50, +1.50] (a --quick smoke run's: one seed on a subset, not "
         "the grade's)")
+
+
+def test_an_error_of_the_grader_itself_exits_4_not_3():
+    """README: a grader error is the grader's, never charged to the student as ungradable."""
+    from grader.failures import EXIT_INTERNAL, EXIT_UNGRADABLE, exit_status
+    broken = {"status": "failed", "score": 5, "failure": {"code": "grader_error"}}
+    assert exit_status(broken, None) == EXIT_INTERNAL
+    assert exit_status({**broken, "failure": {"code": "hook_error"}}, None) == EXIT_UNGRADABLE

@@ -205,6 +205,14 @@ def _uncompiled(model, hooks, request):
             if unwrap(child) is not child:
                 setattr(parent, name, unwrap(child))
                 found = True
+    from torch.optim.swa_utils import AveragedModel
+    if isinstance(model, AveragedModel) and request.mode != "predict":
+        hooks.notes.append(_("build_model{at} returns an AveragedModel: the loop trains the model "
+                             "inside it but never calls update_parameters(), so nothing is "
+                             "averaged and the grade is the last epoch's weights (early stopping's "
+                             "best). The lab's loop has no hook for weight averaging: return the "
+                             "model itself.").format(
+            at=_hook_line(hooks.values["build_model"], request, " ({})")))
     if found and request.mode != "predict":
         hooks.notes.append(_("build_model{at} returns a model wrapped by torch.compile: the grader "
                              "trains the model itself, uncompiled (compiling changes the speed, "
