@@ -218,6 +218,7 @@ PASSES_30 = [
     ("passes_reduce_lr_on_plateau_max.py", "stepped once an epoch"),
     ("passes_torch_compile.py",
      "build_model (passes_torch_compile.py, line 22) returns a model wrapped by torch.compile"),
+    ("passes_module_compile_in_place.py", "returns a model wrapped by torch.compile"),
     ("passes_torch_jit_script.py", "scripted model (torch.jit.script)"),
     ("passes_averaged_model_never_updated.py",
      "build_model (passes_averaged_model_never_updated.py, line 11) returns an AveragedModel: the "

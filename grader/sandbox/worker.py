@@ -194,13 +194,17 @@ def _uncompiled(model, hooks, request):
     runs, not what it computes, and on a CPU inductor spends a minute or more running a C++
     compiler (writing precompiled headers of hundreds of megabytes) before the first
     batch, which the grader's time and file-size limits are not sized for. Submodules
-    compiled one by one are unwrapped the same way."""
+    compiled one by one, and a model compiled in place (model.compile()), are unwrapped
+    the same way."""
     def unwrap(m):
         return m._orig_mod if type(m).__name__ == "OptimizedModule" and hasattr(m, "_orig_mod") else m
 
     found = unwrap(model) is not model
     model = unwrap(model)
     for parent in list(model.modules()):
+        if getattr(parent, "_compiled_call_impl", None) is not None:  # model.compile(), in place
+            parent._compiled_call_impl = None
+            found = True
         for name, child in list(parent.named_children()):
             if unwrap(child) is not child:
                 setattr(parent, name, unwrap(child))
