@@ -212,6 +212,7 @@ def test_a_pasted_mistake_names_the_hook_the_line_and_the_fix(
 # (submission, words one of its notes must hold, or None for no note)
 PASSES_30 = [
     ("passes_lookahead_zero_grad_no_argument.py", None),
+    ("passes_scheduler_step_takes_epoch.py", None),
     ("passes_reduce_lr_on_plateau.py",
      "build_scheduler (passes_reduce_lr_on_plateau.py, line 6) returns ReduceLROnPlateau(mode='min'): "
      "the loop steps it once an epoch with the validation loss"),

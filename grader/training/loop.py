@@ -268,6 +268,8 @@ def train(model, hooks, x: np.ndarray, y: torch.Tensor, train_idx: np.ndarray,
             scheduler.step(val_acc)
         elif metric == "loss":
             scheduler.step(torch.nn.functional.cross_entropy(val_logits, val_y).item())
+        elif metric == "epoch":
+            scheduler.step(epoch)
         record = {"epoch": epoch, "train_loss": train_loss, "val_accuracy": val_acc,
                   "seconds": time.perf_counter() - t_epoch,
                   "val_seconds": time.perf_counter() - t_val,  # bench/compute_floor.py
@@ -361,27 +363,34 @@ def _qualified(cls: type) -> str:
     return f"nn.{cls.__name__}" if cls.__module__.startswith("torch.nn") else cls.__name__
 
 
-def _takes_metric(scheduler) -> bool:
-    """A scheduler whose step() needs a value (ReduceLROnPlateau's `metrics`)."""
+def _required_argument(scheduler) -> str | None:
+    """The name of the value a scheduler's step() needs (ReduceLROnPlateau's `metrics`,
+    timm-style schedulers' `epoch`), or None where step() takes none."""
     try:
         params = list(inspect.signature(scheduler.step).parameters.values())
     except (AttributeError, TypeError, ValueError):
-        return False
-    return bool(params) and params[0].default is inspect.Parameter.empty and params[0].kind in (
-        inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        return None
+    if params and params[0].default is inspect.Parameter.empty and params[0].kind in (
+            inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD):
+        return params[0].name
+    return None
 
 
 def _scheduler_notes(scheduler, hooks, cfg: TrainConfig, steps_per_epoch: int, locate) -> str | None:
     """How the loop steps the student's scheduler, and a note where that is not what the
     student may think. Returns "accuracy" or "loss" for a scheduler stepped with a metric
-    once an epoch after validation (ReduceLROnPlateau), None for one stepped plainly."""
+    once an epoch after validation (ReduceLROnPlateau), "epoch" for one whose step() needs
+    the epoch number, None for one stepped plainly (step())."""
     if scheduler is None:
         return None
     at = locate(hooks.build_scheduler)
     at = f" ({at})" if at else ""
     notes = hooks.notes
     name = type(scheduler).__name__
-    if _takes_metric(scheduler):
+    needs = _required_argument(scheduler)
+    if needs in ("epoch", "epochs"):  # step(epoch): the epochs done, once an epoch
+        return "epoch"
+    if needs is not None:
         mode = getattr(scheduler, "mode", None)
         metric = "loss" if mode == "min" else "accuracy"
         if mode == "min":
