@@ -225,7 +225,7 @@ PASSES_30 = [
      "build_model (passes_averaged_model_never_updated.py, line 11) returns an AveragedModel: the "
      "loop trains the model inside it but never calls update_parameters()"),
     ("passes_onecycle_stepped_per_epoch.py",
-     "with SCHEDULER_STEP = \"epoch\" the loop steps it only 1 times"),
+     "with SCHEDULER_STEP = \"epoch\" the loop steps it only once"),
 ]
 
 
@@ -322,3 +322,19 @@ def test_an_error_of_the_grader_itself_exits_4_not_3():
     broken = {"status": "failed", "score": 5, "failure": {"code": "grader_error"}}
     assert exit_status(broken, None) == EXIT_INTERNAL
     assert exit_status({**broken, "failure": {"code": "hook_error"}}, None) == EXIT_UNGRADABLE
+
+
+def test_the_new_messages_speak_korean(tiny_rubric, fmnist_dir, session_cache):
+    """The encoding note and a pasted mistake's message, in a Korean run."""
+    from grader import i18n
+    i18n.use("ko")
+    try:
+        cp949 = grade(REAL / "passes_cp949_model_py", tiny_rubric, fmnist_dir, session_cache)
+        loss = grade(REAL / "fails_loss_class_without_brackets.py", tiny_rubric, fmnist_dir, session_cache)
+    finally:
+        i18n.use("en")
+    assert cp949["submission"]["notes"][0].startswith(
+        "model.py은(는) UTF-8이 아니라 한국어 Windows 인코딩(CP949/EUC-KR)으로 저장되어 있습니다")
+    assert loss["failure"]["message"] == (
+        "build_loss가 인스턴스가 아니라 클래스를 반환했습니다 (fails_loss_class_without_brackets.py, "
+        "line 6): nn.CrossEntropyLoss()로 쓰세요")

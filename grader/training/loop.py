@@ -22,7 +22,7 @@ from PIL import Image
 
 from grader.training.augment import translate
 from grader.failures import SubmissionError
-from grader.i18n import _
+from grader.i18n import _, ngettext
 
 PROGRESS_EVERY = 20  # steps between progress events (each one syncs the device once)
 
@@ -409,12 +409,16 @@ def _scheduler_notes(scheduler, hooks, cfg: TrainConfig, steps_per_epoch: int, l
     total = getattr(scheduler, "total_steps", None)
     if cfg.scheduler_step == "epoch" and isinstance(total, int) and total >= 2 * cfg.epochs \
             and total >= steps_per_epoch:
-        notes.append(_("build_scheduler{at} returns {name} sized for {total} steps (epochs × "
-                       "steps_per_epoch), but with SCHEDULER_STEP = \"epoch\" the loop steps it "
-                       "only {epochs} times, so its learning rate barely leaves its starting value. "
-                       "Set SCHEDULER_STEP = \"batch\" in improvements.py, or size it with "
-                       "total_steps=epochs.").format(at=at, name=name, total=f"{total:,}",
-                                                     epochs=cfg.epochs))
+        notes.append(ngettext(
+            "build_scheduler{at} returns {name} sized for {total} steps (epochs × "
+            "steps_per_epoch), but with SCHEDULER_STEP = \"epoch\" the loop steps it only once, "
+            "so its learning rate barely leaves its starting value. Set SCHEDULER_STEP = "
+            "\"batch\" in improvements.py, or size it with total_steps=epochs.",
+            "build_scheduler{at} returns {name} sized for {total} steps (epochs × "
+            "steps_per_epoch), but with SCHEDULER_STEP = \"epoch\" the loop steps it only {epochs} "
+            "times, so its learning rate barely leaves its starting value. Set SCHEDULER_STEP = "
+            "\"batch\" in improvements.py, or size it with total_steps=epochs.",
+            cfg.epochs).format(at=at, name=name, total=f"{total:,}", epochs=cfg.epochs))
     return None
 
 
