@@ -68,6 +68,8 @@ EXIT_INTERNAL = 4     # the grader failed (not the student's fault)
 
 
 def exit_status(results: dict, fail_under: float | None) -> int:
+    if (results.get("failure") or {}).get("code") == "grader_error":
+        return EXIT_INTERNAL  # the grader's own failure, never charged as the student's
     if results["status"] == "failed":
         return EXIT_UNGRADABLE
     if fail_under is not None and results["score"] < fail_under:

@@ -60,9 +60,23 @@ def test_the_template_gains_exactly_zero(calibrated, fmnist_dir):
     assert m["baseline_seeds"] == 4 and m["baseline_std_pp"] > 0
 
 
-def test_a_placebo_gets_an_interval_holding_zero_and_seeds_where_they_decide(calibrated, fmnist_dir):
-    cache, rubric = calibrated
-    r = grade(SUBMISSIONS / "passes_placebo_extra_random_draw.py", rubric, fmnist_dir, cache)
+@pytest.fixture(scope="module")
+def calibrated_full(tmp_path_factory, fmnist_dir):
+    """The adaptive rubric at one epoch, calibrated at its full budget: --quick runs one
+    seed whatever the policy, so the policy is seen in a full grading."""
+    from grader.grading import calibrate
+    cache = tmp_path_factory.mktemp("calibration-cache-full")
+    rubric = tmp_path_factory.mktemp("rubric-full") / "adaptive.yaml"
+    rubric.write_text(ADAPTIVE.replace("max_epochs: 5", "max_epochs: 1"))
+    calibrate(rubric=load_rubric(str(rubric)), seeds=4, data_dir=fmnist_dir, quick=False,
+              cache_dir=cache)
+    return cache, rubric
+
+
+def test_a_placebo_gets_an_interval_holding_zero_and_seeds_where_they_decide(calibrated_full, fmnist_dir):
+    cache, rubric = calibrated_full
+    r = grade(SUBMISSIONS / "passes_placebo_extra_random_draw.py", rubric, fmnist_dir, cache,
+              quick=False)
     m = r["metrics"]
     low, high = m["gain_interval_pp"]
     assert m["gain_method"] == "calibrated" and low < 0 < high

@@ -185,3 +185,157 @@ def test_grade_predict_refuses_a_decompression_bomb_with_exit_2(tmp_path, side):
     assert status == EXIT_USAGE
     assert f"{bomb}: refused, the image is too large to decode safely" in out.getvalue()
     assert "Traceback" not in out.getvalue()
+
+
+# --- issue #30: what students paste from papers and tutorials -----------------------------
+
+FAILURES_30 = [
+    ("fails_loss_class_without_brackets.py", "bad_hook",
+     "build_loss returned the class, not an instance (fails_loss_class_without_brackets.py, "
+     "line 6): write nn.CrossEntropyLoss()", ["`return nn.CrossEntropyLoss()`"]),
+    ("fails_transform_pil_to_tensor_uint8.py", "bad_transform",
+     "build_train_transform(info) makes uint8 tensors, but the model takes floats",
+     ["fails_transform_pil_to_tensor_uint8.py, line 6", "v2.ToDtype(torch.float32, scale=True)"]),
+    ("fails_transform_v2_to_image_no_dtype.py", "bad_transform",
+     "build_train_transform(info) makes uint8 tensors, but the model takes floats",
+     ["fails_transform_v2_to_image_no_dtype.py, line 6", "T.ToTensor()"]),
+]
+
+
+@pytest.mark.parametrize("name,code,first,words", FAILURES_30, ids=[f[0] for f in FAILURES_30])
+def test_a_pasted_mistake_names_the_hook_the_line_and_the_fix(
+        name, code, first, words, tiny_rubric, fmnist_dir, session_cache):
+    test_a_real_world_mistake_fails_with_a_reason_the_student_can_act_on(
+        name, code, first, words, tiny_rubric, fmnist_dir, session_cache)
+
+
+# (submission, words one of its notes must hold, or None for no note)
+PASSES_30 = [
+    ("passes_lookahead_zero_grad_no_argument.py", None),
+    ("passes_scheduler_step_takes_epoch.py", None),
+    ("passes_reduce_lr_on_plateau.py",
+     "build_scheduler (passes_reduce_lr_on_plateau.py, line 6) returns ReduceLROnPlateau(mode='min'): "
+     "the loop steps it once an epoch with the validation loss"),
+    ("passes_reduce_lr_on_plateau_max.py", "stepped once an epoch"),
+    ("passes_torch_compile.py",
+     "build_model (passes_torch_compile.py, line 22) returns a model wrapped by torch.compile"),
+    ("passes_compiled_function_in_forward.py", None),  # torch.compile is a no-op in the child
+    ("passes_module_compile_in_place.py", "returns a model wrapped by torch.compile"),
+    ("passes_torch_jit_script.py", "scripted model (torch.jit.script)"),
+    ("passes_averaged_model_never_updated.py",
+     "build_model (passes_averaged_model_never_updated.py, line 11) returns an AveragedModel: the "
+     "loop trains the model inside it but never calls update_parameters()"),
+    ("passes_onecycle_stepped_per_epoch.py",
+     "with SCHEDULER_STEP = \"epoch\" the loop steps it only once"),
+]
+
+
+@pytest.mark.parametrize("name,note", PASSES_30, ids=[p[0] for p in PASSES_30])
+def test_what_follows_torchs_own_contract_is_graded(name, note, tiny_rubric, fmnist_dir, session_cache):
+    r = grade(REAL / name, tiny_rubric, fmnist_dir, session_cache)
+    assert r["status"] == "graded", describe(r["failure"])
+    notes = r["submission"]["notes"]
+    if note is None:
+        assert notes == []
+    else:
+        assert any(note in n for n in notes), notes
+
+
+NOTEBOOK_FAILURES_30 = [
+    ("fails_notebook_global_device_in_forward.ipynb", "forward_error",
+     "model(x) raised NameError on a batch of 2 images: it uses `device`, which cell 1, line 4 "
+     "sets at the top level of the notebook", ["device=x.device", "cell 2, line 9, in forward"]),
+    ("fails_notebook_hook_uses_trainset.ipynb", "hook_error",
+     "build_model raised NameError (fails_notebook_hook_uses_trainset.ipynb, cell 3, line 2): it "
+     "uses `trainset`, which cell 2, line 2 sets to a data set or loader",
+     ["info.num_classes", "outside the hooks"]),
+]
+
+
+@pytest.mark.parametrize("name,code,first,words", NOTEBOOK_FAILURES_30,
+                         ids=[f[0] for f in NOTEBOOK_FAILURES_30])
+def test_a_notebook_global_is_explained_with_a_fix_that_works_in_the_grader(
+        name, code, first, words, tiny_rubric, fmnist_dir, session_cache):
+    test_a_real_world_mistake_fails_with_a_reason_the_student_can_act_on(
+        name, code, first, words, tiny_rubric, fmnist_dir, session_cache)
+    failure = grade(REAL / name, tiny_rubric, fmnist_dir, session_cache)["failure"]
+    assert "download" not in (failure["hint"] or "").lower()  # never: build the data in the hook
+    assert "Run the model on a dummy batch yourself" not in (failure["hint"] or "")
+
+
+def test_hooks_under_a_main_guard_in_a_notebook_are_taken_with_a_note(
+        tiny_rubric, fmnist_dir, session_cache):
+    r = grade(REAL / "passes_notebook_hooks_under_main_guard.ipynb", tiny_rubric, fmnist_dir,
+              session_cache)
+    assert r["status"] == "graded", describe(r["failure"])
+    assert set(r["submission"]["customised_hooks"]) == {"build_optimizer", "build_train_transform", "EPOCHS"}
+    assert any('inside `if __name__ == "__main__":` were taken' in n for n in r["submission"]["notes"])
+
+
+def test_a_notebook_with_a_bom_and_a_cp949_model_py_are_graded(tiny_rubric, fmnist_dir, session_cache):
+    r = grade(REAL / "passes_notebook_with_utf8_bom.ipynb", tiny_rubric, fmnist_dir, session_cache)
+    assert r["status"] == "graded", describe(r["failure"])
+    assert "build_optimizer" in r["submission"]["customised_hooks"]
+    r = grade(REAL / "passes_cp949_model_py", tiny_rubric, fmnist_dir, session_cache)
+    assert r["status"] == "graded", describe(r["failure"])
+    assert "build_model" in r["submission"]["customised_hooks"]
+    assert r["submission"]["notes"][0].startswith(
+        "model.py is saved in the Korean Windows encoding (CP949/EUC-KR), not UTF-8 (line 1 is "
+        "the first that differs): it was graded after converting it to UTF-8.")
+
+
+def test_a_source_in_no_known_encoding_is_refused_naming_the_file_and_line(
+        tmp_path, tiny_rubric, fmnist_dir, session_cache):
+    path = tmp_path / "latin.py"
+    path.write_bytes(b"EPOCHS = 2\n# caf\xe9 \xff\n")
+    r = grade(path, tiny_rubric, fmnist_dir, session_cache)
+    assert r["failure"]["code"] == "syntax_error"
+    assert r["failure"]["message"] == "latin.py is not UTF-8 text (byte 0xe9 on line 2): save it as UTF-8"
+
+
+def test_quick_runs_one_seed_whatever_the_seed_policy_and_says_its_interval_is_a_smoke_runs(
+        tmp_path, fmnist_dir):
+    """--quick promises about a minute: min 2 seeds (up to 4 while the interval straddles a
+    tier) would train the student and the baseline up to 4 times each."""
+    from grader.grading import calibrate
+    from grader.report.rows import gain_summary
+    text = TINY_RUBRIC.format(time_limit=120).replace(
+        "  trains_points: 15\n", "  trains_points: 15\n  seeds: {min: 2, max: 4, undecided: lower}\n")
+    rubric = load_rubric(str(write_rubric(tmp_path, text=text.replace("calibration_seeds: 2",
+                                                                     "calibration_seeds: 4"))))
+    cache = tmp_path / "cache"
+    calibrate(rubric=rubric, seeds=2, data_dir=fmnist_dir, quick=True, device="cpu", cache_dir=cache)
+    r = grade_submission(submission=SUBMISSIONS / "passes_only_optimizer_changed.py", rubric=rubric,
+                         data_dir=fmnist_dir, cache_dir=cache, quick=True, device="cpu")
+    m = r["metrics"]
+    assert r["status"] == "graded", describe(r["failure"])
+    assert len(m["per_seed"]) == 1 and m["extra_seeds"] == 0 and m["smoke_run"] is True
+    assert m["gain_interval_pp"] is not None
+    # (synthetic images: this run is the baseline's own; a gain with an interval says so)
+    assert gain_summary({**m, "gain_pp": 1.0, "gain_interval_pp": [0.5, 1.5], "gain_method": "calibrated"}) == (
+        "+1.00 pp, 95% interval [+0.50, +1.50] (a --quick smoke run's: one seed on a subset, not "
+        "the grade's)")
+
+
+def test_an_error_of_the_grader_itself_exits_4_not_3():
+    """README: a grader error is the grader's, never charged to the student as ungradable."""
+    from grader.failures import EXIT_INTERNAL, EXIT_UNGRADABLE, exit_status
+    broken = {"status": "failed", "score": 5, "failure": {"code": "grader_error"}}
+    assert exit_status(broken, None) == EXIT_INTERNAL
+    assert exit_status({**broken, "failure": {"code": "hook_error"}}, None) == EXIT_UNGRADABLE
+
+
+def test_the_new_messages_speak_korean(tiny_rubric, fmnist_dir, session_cache):
+    """The encoding note and a pasted mistake's message, in a Korean run."""
+    from grader import i18n
+    i18n.use("ko")
+    try:
+        cp949 = grade(REAL / "passes_cp949_model_py", tiny_rubric, fmnist_dir, session_cache)
+        loss = grade(REAL / "fails_loss_class_without_brackets.py", tiny_rubric, fmnist_dir, session_cache)
+    finally:
+        i18n.use("en")
+    assert cp949["submission"]["notes"][0].startswith(
+        "model.py은(는) UTF-8이 아니라 한국어 Windows 인코딩(CP949/EUC-KR)으로 저장되어 있습니다")
+    assert loss["failure"]["message"] == (
+        "build_loss가 인스턴스가 아니라 클래스를 반환했습니다 (fails_loss_class_without_brackets.py, "
+        "line 6): nn.CrossEntropyLoss()로 쓰세요")

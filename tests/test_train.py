@@ -261,3 +261,27 @@ def test_the_childs_allocator_setting_stops_the_page_faults_of_each_step():
         return int(out.stdout.split()[-1])
     plain, tuned = faults({"GLIBC_TUNABLES": ""}), faults(ALLOCATOR_ENV)
     assert plain > 10_000 and tuned < plain / 20, (plain, tuned)
+
+
+def test_numpy_and_python_random_draws_depend_on_the_image_and_epoch_not_the_workers(data):
+    """A numpy-based Cutout and a `random.choice` (passes_numpy_cutout_per_image.py): loader
+    workers used to start from the same numpy state every epoch (a default-seeded
+    generator), so the holes repeated slot by slot and changed with the worker count."""
+    sub = load_hooks(REPO / "tests" / "submissions" / "real_world" / "passes_numpy_cutout_per_image.py",
+                     REFERENCE)
+    tf = sub.build_train_transform(FASHION_MNIST)
+    images, order = Images(data[0], "cpu"), torch.arange(96)
+    state = np.random.get_state()[1].copy()
+
+    def two_epochs(workers):
+        batches = Batches(tf, "train", 5, "cpu", workers=workers)
+        assert batches.path == "per-image"
+        return [torch.cat(list(batches(images, order, 32))) for _ in range(2)]
+    runs = {w: two_epochs(w) for w in (0, 1, 2)}
+    for w in (1, 2):
+        assert all(torch.equal(a, b) for a, b in zip(runs[0], runs[w])), f"{w} workers differ"
+    first, second = runs[0]
+    holes = [(x == x.min()).flatten(1).sum(1) for x in (first, second)]
+    assert not torch.equal(first, second) and not torch.equal(holes[0], holes[1])  # epochs differ
+    assert not torch.equal(first[:32], first[32:64])  # so do the images of one epoch
+    assert np.array_equal(np.random.get_state()[1], state)  # the caller's numpy state is left alone

@@ -27,7 +27,8 @@ from xml.etree import ElementTree as ET
 
 from rich.console import Console
 
-from grader.failures import EXIT_GRADED, EXIT_UNDER, EXIT_UNGRADABLE, describe, exit_status
+from grader.failures import (EXIT_GRADED, EXIT_INTERNAL, EXIT_UNDER, EXIT_UNGRADABLE, describe,
+                             exit_status)
 from grader.files import write_atomic
 from grader.grading import grade_submission
 from grader.i18n import _, choose, use
@@ -87,7 +88,8 @@ def main(*, path: Path = Path("."), rubric: str = "cifar10", out: Path = Path("g
 # So every line carries its points for the annotation, and balance lines make the count
 # of passed lines read score/max_score in the log.
 
-CLASSROOM_STATUS = {EXIT_GRADED: "pass", EXIT_UNDER: "fail", EXIT_UNGRADABLE: "error"}
+CLASSROOM_STATUS = {EXIT_GRADED: "pass", EXIT_UNDER: "fail", EXIT_UNGRADABLE: "error",
+                    EXIT_INTERNAL: "error"}
 MAX_LINES = 200  # past it, the log's total is the nearest fraction with at most 200 lines
 
 

@@ -89,7 +89,11 @@ def inspect_model(model: nn.Module, input_shape: tuple[int, ...], modules: list[
                 open_calls.pop()
         return record
 
-    handles = [h for name in watched for h in (
+    # a scripted model (torch.jit.script) runs its compiled graph: hooks cannot be registered
+    # on it, and those registered on its submodules are not called, so it is run without
+    # them and its layers are listed without shapes
+    scripted = isinstance(model, torch.jit.ScriptModule)
+    handles = [] if scripted else [h for name in watched for h in (
         named[name].register_forward_pre_hook(before(name)),
         named[name].register_forward_hook(after(name)))]
     was_training = model.training
@@ -122,6 +126,7 @@ def inspect_model(model: nn.Module, input_shape: tuple[int, ...], modules: list[
                                                  if m in named else {})}
                     for m in modules},
         "error": error,
+        "scripted": scripted,
     }
 
 
@@ -129,7 +134,9 @@ def _layer(name: str, module: nn.Module, got_in, got_out) -> dict:
     settings = {k: _plain(getattr(module, k)) for k in SETTINGS if hasattr(module, k)}
     if isinstance(module, (nn.Conv2d, nn.Linear)):
         settings["bias"] = module.bias is not None
-    return {"name": name, "type": type(module).__name__, "input_shape": got_in,
+    kind = getattr(module, "original_name", None) if isinstance(
+        module, torch.jit.RecursiveScriptModule) else None  # a scripted layer: its own class
+    return {"name": name, "type": kind or type(module).__name__, "input_shape": got_in,
             "output_shape": got_out, "parameters": count_parameters(module),
             "buffers": count_buffers(module), "settings": settings,
             "convs": [_conv(m) for m in module.modules() if isinstance(m, nn.Conv2d)],

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ast
 import json
+import textwrap
 from pathlib import Path
 
 from grader.failures import SubmissionError
@@ -31,18 +32,20 @@ NOTEBOOK_ONLY_MODULES = ("google.colab", "IPython", "matplotlib", "seaborn", "tq
 HEADER = "# grader: the definitions kept from "   # + the notebook's name
 DROPPED = "# grader: not kept: "                   # + JSON {name: "cell N, line L"}
 MARKER = "# --- cell "                             # + "N, line L"
+DATA = "# grader: data: "                          # + JSON [names bound to data sets, loaders]
 
 
 def notebook_to_source(path: Path) -> tuple[str, list[str]]:
     """Return (source, notes on what was skipped and why)."""
     import nbformat  # here: the child imports this module for its constants only
     try:
-        nb = nbformat.read(str(path), as_version=4)
+        # utf-8-sig: a notebook re-saved by an editor that writes a BOM is still JSON
+        nb = nbformat.reads(path.read_bytes().decode("utf-8-sig"), as_version=4)
     except Exception as e:
         raise SubmissionError("bad_notebook", _("{name} is not a readable notebook: {error}").format(
                                   name=path.name, error=e),
                               hint=_("Download it again with File > Download > .ipynb.")) from None
-    kept, notes, dropped = [], [], {}
+    kept, notes, dropped, data = [], [], {}, []
     cells = [c for c in nb.cells if c.cell_type == "code"]
     for number, cell in enumerate(cells, start=1):
         src, magics = _strip_magics(cell.source)
@@ -56,16 +59,28 @@ def notebook_to_source(path: Path) -> tuple[str, list[str]]:
                 n=number, line=e.lineno, error=e.msg))
             continue
         lines = src.splitlines()
-        for i, node in enumerate(tree.body):
+        body = [(node, tree.body, i) for i, node in enumerate(tree.body)]
+        while body:
+            node, siblings, i = body.pop(0)
+            if _main_guard(node):  # a script's `if __name__ == "__main__":` around its hooks
+                inner = [(n, node.body, k) for k, n in enumerate(node.body)]
+                if any(_keep(n) and not isinstance(n, (ast.Import, ast.ImportFrom)) for n, _s, _k in inner):
+                    notes.append(_("cell {n}: the definitions inside `if __name__ == \"__main__\":` "
+                                   "were taken as if written at the top level (a notebook runs that "
+                                   "block, the grader reads only definitions)").format(n=number))
+                body[:0] = inner
+                continue
             if _keep(node):
-                start, text = _text(node, tree.body, i, lines)
-                kept.append(f"{MARKER}{number}, line {start}\n{text}")
+                start, text = _text(node, siblings, i, lines)
+                kept.append(f"{MARKER}{number}, line {start}\n{textwrap.dedent(text)}")
                 continue
             first = ast.get_source_segment(src, node) or type(node).__name__
             notes.append(_("cell {n}: not run: {code}").format(n=number, code=first.splitlines()[0][:70]))
             for name in _bound_names(node):
                 dropped[name] = f"cell {number}, line {node.lineno}"
-    header = f"{HEADER}{path.name}\n{DROPPED}{json.dumps(dropped)}\n"
+                if _loads_data(first):
+                    data.append(name)
+    header = f"{HEADER}{path.name}\n{DROPPED}{json.dumps(dropped)}\n{DATA}{json.dumps(sorted(set(data)))}\n"
     return header + "\n" + "\n\n".join(kept) + "\n", notes
 
 
@@ -107,6 +122,24 @@ def _keep(node: ast.stmt) -> bool:
             isinstance(e, ast.Name) for e in t.elts)) for t in targets)  # `mean, std = (.5,), (.5,)`
         return names and _is_constant(node.value)
     return False
+
+
+def _main_guard(node: ast.stmt) -> bool:
+    """`if __name__ == "__main__":` (either way round), with no else."""
+    if not isinstance(node, ast.If) or node.orelse or not isinstance(node.test, ast.Compare):
+        return False
+    test = node.test
+    sides = [test.left, *test.comparators]
+    return (len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq)
+            and any(isinstance(x, ast.Name) and x.id == "__name__" for x in sides)
+            and any(isinstance(x, ast.Constant) and x.value == "__main__" for x in sides))
+
+
+def _loads_data(code: str) -> bool:
+    """A statement that builds a data set or loader (or downloads): its names must never
+    be advised to move into a hook, which would download inside the grading."""
+    return any(w in code for w in ("download", "DataLoader", "datasets.", "Dataset(", "CIFAR",
+                                   "MNIST", "ImageFolder", "load_dataset"))
 
 
 def _bound_names(node: ast.stmt) -> list[str]:

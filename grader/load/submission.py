@@ -64,7 +64,7 @@ def _load(path: Path, workdir: Path, notes: list[str], depth: int = 0,
         # not on sys.path, so a `torch.py` cannot shadow torch.
         target = workdir / "file" / _plain_name(path.name, "submission.py")
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, target)
+        _copy_source(path, target, notes)
         return _made("file", target, notes)
     if suffix == ".ipynb":
         _check_size(path, MAX_ARCHIVE_BYTES, hint=(
@@ -74,7 +74,7 @@ def _load(path: Path, workdir: Path, notes: list[str], depth: int = 0,
         source, skipped = notebook_to_source(path)
         target = workdir / "notebook" / _plain_name(f"{path.stem}.py", "notebook.py")
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(source)
+        target.write_text(source, encoding="utf-8")
         sub = _made("notebook", target, notes + skipped)
         sub.notebook = path
         return sub
@@ -137,7 +137,7 @@ def _copy_package(path: Path, target: Path, notes: list[str]) -> Path:
     for f in files:
         dest = target / f.relative_to(path)
         dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(f, dest)
+        _copy_source(f, dest, notes, f.relative_to(path).as_posix())
     if skipped:
         notes.append(f"Not copied: {'; '.join(skipped)}.")
     unused = [h for h in helpers if h.parent == path and h.stem not in _local_imports(path, hook_files)]
@@ -200,6 +200,48 @@ def _local_imports(path: Path, files: list[Path]) -> set[str]:
                     if (path / f"{top}.py").is_file():
                         todo.append(path / f"{top}.py")
     return seen
+
+
+def _copy_source(src: Path, dest: Path, notes: list[str], shown: str | None = None) -> None:
+    """Copy a .py file for the child to import. Python reads source as UTF-8 (a BOM is
+    fine) unless a `# coding:` line says otherwise; a file saved by Korean Windows tools
+    in CP949 (EUC-KR) fails there with a syntax error far from its cause, so it is
+    converted to UTF-8 here, line for line, with a note; any other undecodable file is
+    refused, naming the line."""
+    import codecs
+    import io
+    import tokenize
+    data = src.read_bytes()
+    shown = shown or src.name
+    try:
+        data.decode("utf-8")
+        dest.write_bytes(data)
+        return
+    except UnicodeDecodeError as e:
+        bad = e
+    try:  # a coding declaration Python honours
+        encoding, _lines = tokenize.detect_encoding(io.BytesIO(data).readline)
+        if codecs.lookup(encoding).name != "utf-8":
+            data.decode(encoding)
+            dest.write_bytes(data)
+            return
+    except (SyntaxError, LookupError, UnicodeDecodeError):
+        pass
+    line = data[:bad.start].count(b"\n") + 1
+    try:
+        text = data.decode("cp949")
+    except UnicodeDecodeError:
+        raise SubmissionError(
+            "syntax_error", _("{name} is not UTF-8 text (byte 0x{byte:02x} on line {line}): "
+                              "save it as UTF-8").format(name=shown, byte=data[bad.start], line=line),
+            hint=_("Python reads source files as UTF-8. In VS Code click the encoding in the "
+                   "status bar, then Save with Encoding > UTF-8; in Notepad, Save As with "
+                   "Encoding UTF-8.")) from None
+    dest.write_bytes(text.encode("utf-8"))
+    notes.append(_("{name} is saved in the Korean Windows encoding (CP949/EUC-KR), not UTF-8 "
+                   "(line {line} is the first that differs): it was graded after converting it to "
+                   "UTF-8. Save it as UTF-8 (VS Code: the encoding in the status bar > Save with "
+                   "Encoding > UTF-8) so that Python reads it everywhere.").format(name=shown, line=line))
 
 
 def _listing(folder: Path, most: int = 12) -> str:

@@ -64,7 +64,8 @@ def build_results(ctx, *, submission, origin, runs, baseline_runs, failure, item
                                    "accuracies": list(dist.accuracies),
                                    "measured_on": dist.measured_on} if dist else None),
         "tier_decided": decision.decided if decision else None,
-        "extra_seeds": max(0, len(runs) - rubric.min_seeds),
+        "extra_seeds": 0 if ctx.quick else max(0, len(runs) - rubric.min_seeds),
+        "smoke_run": ctx.quick,  # one seed on a subset: the gain's interval is a smoke run's
         "parameters": facts.get("parameters"),
         "baseline_parameters": next((b.inspection.get("parameters")
                                      for b in baseline_runs if b.inspection), None),

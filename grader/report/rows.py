@@ -106,8 +106,11 @@ def gain_summary(m: dict) -> str:
     if m.get("gain_method") == "paired-identical":
         return _("{gain} pp (the baseline's own runs: no change)").format(gain=f"{gain:+.2f}")
     if interval:
-        return _("{gain} pp, {level} interval [{low}, {high}]").format(  # "% i": see points.py
+        text = _("{gain} pp, {level} interval [{low}, {high}]").format(  # "% i": see points.py
             gain=f"{gain:+.2f}", level="95%", low=f"{interval[0]:+.2f}", high=f"{interval[1]:+.2f}")
+        if m.get("smoke_run"):
+            text += " " + _("(a --quick smoke run's: one seed on a subset, not the grade's)")
+        return text
     return _("{gain} pp (interval unknown: the baseline's noise is not measured here)").format(
         gain=f"{gain:+.2f}")
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from grader.failures import EXITS, SubmissionError, student_traceback
 from grader.i18n import gettext
-from grader.load.notebook import DROPPED, HEADER, MARKER
+from grader.load.notebook import DATA, DROPPED, HEADER, MARKER
 from grader.load.template import CONSTANTS, FUNCTIONS, HOOK_NAMES, OPTIONAL, PACKAGE_FILES
 
 HOOK_FILES = ", ".join(f"{stem}.py" for stem in PACKAGE_FILES[1:])
@@ -94,6 +94,7 @@ class SourceMap:
     notebook: str | None = None     # the notebook's name when the source was made from one
     dropped: dict = field(default_factory=dict)   # name -> "cell N, line L" not kept
     markers: list = field(default_factory=list)   # (file line, cell, cell line)
+    data: set = field(default_factory=set)        # dropped names bound to data sets, loaders
 
     @classmethod
     def of(cls, submission: Path) -> SourceMap:
@@ -108,14 +109,16 @@ class SourceMap:
             return cls(root)
         try:  # a .py file could imitate the header; it only mislabels its own messages
             dropped = {str(k): str(v) for k, v in json.loads(lines[1].removeprefix(DROPPED)).items()}
+            data = set(json.loads(lines[2].removeprefix(DATA))) if len(lines) > 2 and \
+                lines[2].startswith(DATA) else set()
             markers = []
             for number, line in enumerate(lines, start=1):
                 if line.startswith(MARKER):
                     cell, _, at = line.removeprefix(MARKER).partition(", line ")
                     markers.append((number, int(cell), int(at)))
-        except (ValueError, AttributeError):
+        except (ValueError, AttributeError, TypeError):
             return cls(root)
-        return cls(root, lines[0].removeprefix(HEADER), dropped, markers)
+        return cls(root, lines[0].removeprefix(HEADER), dropped, markers, {str(n) for n in data})
 
     @property
     def name(self) -> str:

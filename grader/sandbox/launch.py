@@ -297,12 +297,20 @@ def _fork_server() -> forkserver.Server | None:
 _FORK_FAILED = False
 
 
+# torch.compile as a no-op in the child, wherever the student calls it (a decorated
+# function in forward, model.compile()): on a CPU inductor runs a C++ compiler before the
+# first batch (17 s for a small CNN on one core here; under the sandbox g++ writing its
+# precompiled header exceeds the file-size limit), and compiling changes the speed, not
+# the results. The worker unwraps a compiled model and says so (worker._uncompiled).
+NO_COMPILE_ENV = {"TORCH_COMPILE_DISABLE": "1"}
+
+
 def _child_env(**settings: str) -> dict[str, str]:
     """What a child's environment starts from, exec'd or the fork server alike: the
     variables it may inherit, the interpreter's and the allocator's settings, `settings`."""
     env = {k: os.environ[k] for k in ENV_PASSTHROUGH if k in os.environ}
     env.update(PYTHONUNBUFFERED="1", PYTHONDONTWRITEBYTECODE="1", **ALLOCATOR_ENV, **WAIT_ENV,
-               **settings)
+               **NO_COMPILE_ENV, **settings)
     return env
 
 

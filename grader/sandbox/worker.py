@@ -105,8 +105,15 @@ def run(request, state: dict, emit) -> None:
     if not isinstance(model, torch.nn.Module):
         raise SubmissionError("bad_hook", _("build_model(info) must return a torch.nn.Module"),
                               expected="torch.nn.Module", got=type(model).__name__)
+    model = _uncompiled(model, hooks, request)
     input_shape = (info.in_channels, *info.image_size)
     facts = inspect_model(model, input_shape, request.modules)
+    if facts["scripted"]:
+        hooks.notes.append(_("build_model returned a scripted model (torch.jit.script): it is "
+                             "graded as it is, but the model summary lists its layers without "
+                             "their shapes, which a scripted model does not let the grader "
+                             "observe."))
+        _share(state, emit, "notes")
     error = facts["error"] and facts["error"].pop("exception")
     state["inspection"] = facts
     _share(state, emit, "inspection")  # before raising: the layers that ran earn their checks
@@ -145,7 +152,8 @@ def run(request, state: dict, emit) -> None:
     try:
         state["training"], test_batches = train(
             model, hooks, arrays["train_x"], torch.from_numpy(np.array(arrays["train_y"])),
-            train_idx, val_idx, cfg, info, emit, transforms=transforms)
+            train_idx, val_idx, cfg, info, emit, transforms=transforms,
+            locate=lambda fn: _hook_line(fn, request))
         emit({"event": "phase", "phase": "test"})
         t1 = time.perf_counter()
         state["test_logits"] = predict(model, Images(arrays["test_x"], device), test_batches, cfg)
@@ -177,6 +185,7 @@ def run_predict(request, state: dict, emit) -> None:
                        model_hook=request.model_hook)
     torch.manual_seed(0)
     model = _hook_call("build_model", hooks.build_model, request, info)
+    model = _uncompiled(model, hooks, request)
     model.load_state_dict(torch.load(request.inputs["weights"], weights_only=True, map_location="cpu"))
     device = request.device
     model.to(device)
@@ -186,6 +195,67 @@ def run_predict(request, state: dict, emit) -> None:
                       "test", 2, device)
     with torch.no_grad():
         state["logits"] = predict(model, Images(np.load(request.inputs["images"]), device), batches, cfg)
+
+
+def _uncompiled(model, hooks, request):
+    """The model torch.compile wrapped, with a note: compilation changes how fast the model
+    runs, not what it computes, and on a CPU inductor spends a minute or more running a C++
+    compiler (writing precompiled headers of hundreds of megabytes) before the first
+    batch, which the grader's time and file-size limits are not sized for. Submodules
+    compiled one by one, and a model compiled in place (model.compile()), are unwrapped
+    the same way."""
+    def unwrap(m):
+        return m._orig_mod if type(m).__name__ == "OptimizedModule" and hasattr(m, "_orig_mod") else m
+
+    found = unwrap(model) is not model
+    model = unwrap(model)
+    for parent in list(model.modules()):
+        if getattr(parent, "_compiled_call_impl", None) is not None:  # model.compile(), in place
+            parent._compiled_call_impl = None
+            found = True
+        for name, child in list(parent.named_children()):
+            if unwrap(child) is not child:
+                setattr(parent, name, unwrap(child))
+                found = True
+    from torch.optim.swa_utils import AveragedModel
+    if isinstance(model, AveragedModel) and request.mode != "predict":
+        hooks.notes.append(_("build_model{at} returns an AveragedModel: the loop trains the model "
+                             "inside it but never calls update_parameters(), so nothing is "
+                             "averaged and the grade is the last epoch's weights (early stopping's "
+                             "best). The lab's loop has no hook for weight averaging: return the "
+                             "model itself.").format(
+            at=_hook_line(hooks.values["build_model"], request, " ({})")))
+    if found and request.mode != "predict":
+        hooks.notes.append(_("build_model{at} returns a model wrapped by torch.compile: the grader "
+                             "trains the model itself, uncompiled (compiling changes the speed, "
+                             "not the results, and on the grader's CPU it would spend its time "
+                             "budget running a C++ compiler). Return the model without "
+                             "torch.compile to silence this note.").format(
+            at=_hook_line(hooks.values["build_model"], request, " ({})")))
+    return model
+
+
+def _hook_line(fn, request, form: str = "{}", node=None) -> str:
+    """`improvements.py, line 12`: where hook `fn` returns (its last `return`, else its
+    `def`) in the student's own file or notebook cell, in `form`; "" where unknown."""
+    import ast
+    import inspect
+    import textwrap
+
+    from grader.sandbox.hooks import SourceMap
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return ""
+    line = code.co_firstlineno
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+        returns = [n.lineno for n in ast.walk(tree) if isinstance(n, node or ast.Return)]
+        if returns:
+            line += max(returns) - 1
+    except (OSError, TypeError, SyntaxError):
+        pass
+    where = SourceMap.of(Path(request.submission)).locate(code.co_filename, line)
+    return form.format(where) if where else ""
 
 
 def _info(request):
@@ -220,7 +290,8 @@ def _transforms(hooks, info, sample, request) -> dict:
         name = f"build_{which}_transform"
         built[which] = _hook_call(name, hooks.values[name], request, info)
         try:
-            check_transform(built[which], which, sample, info)
+            check_transform(built[which], which, sample, info,
+                            at=_hook_line(hooks.values[name], request))
         except (SubmissionError, *EXITS):
             raise
         except BaseException as e:  # noqa: BLE001 - a BaseException of the student's own is theirs
@@ -292,8 +363,25 @@ def _cause(e: BaseException, source, hook: str | None, request) -> tuple[str | N
     """(what went wrong in the student's terms, or None for the error's own words; hint)."""
     import urllib.error
     text = str(e)
+    if isinstance(e, NameError) and getattr(e, "name", None) in source.data:
+        name, at = e.name, source.dropped[e.name]
+        return (_("it uses `{name}`, which {at} sets to a data set or loader at the top level of "
+                  "the notebook; the grader loads the data itself and never runs that line").format(
+                    name=name, at=at),
+                _("A hook gets `info`, not the data: use info.num_classes, info.classes, "
+                  "info.in_channels, info.image_size, info.mean and info.std instead of `{name}`, "
+                  "and leave the data set and its DataLoader outside the hooks (grading has no "
+                  "network, and the grader feeds the batches).").format(name=name))
     if isinstance(e, NameError) and getattr(e, "name", None) in source.dropped:
         name, at = e.name, source.dropped[e.name]
+        if name in ("device", "dev", "DEVICE"):
+            return (_("it uses `{name}`, which {at} sets at the top level of the notebook; the "
+                      "grader keeps only imports, function and class definitions and constant "
+                      "assignments from a notebook, so `{name}` does not exist when {hook} "
+                      "runs").format(name=name, at=at, hook=hook or _("your code")),
+                    _("The grader chooses the device and moves the model there: inside forward "
+                      "use the input's device (torch.zeros(..., device=x.device), t.to(x.device)), "
+                      "and leave .to({name}) out of the hooks.").format(name=name))
         return (_("it uses `{name}`, which {at} sets at the top level of the notebook; the grader "
                   "keeps only imports, function and class definitions and constant assignments "
                   "from a notebook, so `{name}` does not exist when {hook} runs").format(
@@ -365,6 +453,12 @@ def _forward_failure(error: Exception, facts: dict, info, request) -> Submission
         message = _("model(x) raised {error} on a batch of 2 images: {text}").format(
             error=type(error).__name__, text=error)
     hint = HINTS["device"] if _is_device_error(text) else _forward_hint(error, facts, info)
+    if isinstance(error, NameError):  # a notebook's top-level name that the grader did not keep
+        from grader.sandbox.hooks import SourceMap
+        source = SourceMap.of(Path(request.submission))
+        cause, name_hint = _cause(error, source, "forward", request)
+        if cause:
+            message, hint = message.removesuffix(text) + cause, name_hint
     if facts.get("uninitialized"):  # translated here: to_dict cannot look up the joined text
         hint = _(hint) + " " + _("(Lazy layers not reached before the error, so not counted yet: "
                         "{layers}.)").format(layers=", ".join(facts["uninitialized"]))

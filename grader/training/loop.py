@@ -8,6 +8,7 @@ random stream (its own generator, so model init and Dropout draws do not shift i
 from __future__ import annotations
 
 import copy
+import inspect
 import math
 import random
 import time
@@ -21,7 +22,7 @@ from PIL import Image
 
 from grader.training.augment import translate
 from grader.failures import SubmissionError
-from grader.i18n import _
+from grader.i18n import _, ngettext
 
 PROGRESS_EVERY = 20  # steps between progress events (each one syncs the device once)
 
@@ -59,14 +60,25 @@ def _checked(t, which: str) -> torch.Tensor:
     return t
 
 
-def check_transform(transform, which: str, sample: np.ndarray, info) -> None:
+def check_transform(transform, which: str, sample: np.ndarray, info, at: str = "") -> None:
     """Run `transform` on a few images ([n, H, W, C] uint8) as training will, and refuse
     an output that is not the data set's [C, H, W]: the model is inspected, and the test
     set predicted, at that size, so a pipeline that makes 128×128 images would only fail
     later, deep in the model, as a shape error there."""
     want = [info.in_channels, *info.image_size]
     batches = Batches(transform, which, seed=0, device="cpu")  # its own stream: nothing drawn
-    got = list(next(batches(Images(sample, "cpu"), torch.arange(len(sample)), len(sample))).shape[1:])
+    batch = next(batches(Images(sample, "cpu"), torch.arange(len(sample)), len(sample)))
+    if not batch.is_floating_point():
+        raise SubmissionError(
+            "bad_transform", _("build_{which}_transform(info) makes {dtype} tensors, but the model "
+                               "takes floats: the pipeline ends before the pixels become floats "
+                               "in [0, 1]{at}").format(which=which, at=f" ({at})" if at else "",
+                                                       dtype=str(batch.dtype).removeprefix("torch.")),
+            expected=_("a float tensor [C, H, W]"), got=f"{batch.dtype} {list(batch.shape[1:])}",
+            hint=_("T.PILToTensor() and v2.ToImage() keep the 0-255 integers: end with "
+                   "T.ToTensor(), or add v2.ToDtype(torch.float32, scale=True) after v2.ToImage() "
+                   "(then Normalize)."))
+    got = list(batch.shape[1:])
     if got == want:
         return
     c, h, w = want
@@ -126,7 +138,10 @@ class Images:
 class PerImage(torch.utils.data.Dataset):
     """Batches made image by image through torchvision, for pipelines grader.training.augment does not
     recognise. Each image's draw is seeded by the stream's seed and the image's place in
-    the stream, so the result is the same with any number of loader workers."""
+    the stream (so by the epoch too), for torch, Python's `random` (RandomChoice, RandomOrder)
+    and numpy's global state (the widely copied Cutout), so the result is the same with any
+    number of loader workers, whichever worker takes the batch. A numpy Generator the
+    student makes without a seed draws from the OS and cannot be made reproducible."""
 
     def __init__(self, images: np.ndarray, transform, which: str, seed: int):
         self.images, self.transform, self.which, self.seed = images, transform, which, seed
@@ -138,13 +153,17 @@ class PerImage(torch.utils.data.Dataset):
         idx, position = item
         out = []
         with torch.random.fork_rng(devices=[]):
-            state = random.getstate()
-            for k, i in enumerate(idx):
-                s = (self.seed * 1_000_003 + position + k) % 2**63
-                torch.manual_seed(s)
-                random.seed(s)  # RandomChoice and RandomOrder draw from Python's random
-                out.append(_checked(self.transform(to_pil(self.images[i])), self.which))
-            random.setstate(state)
+            state, np_state = random.getstate(), np.random.get_state()
+            try:
+                for k, i in enumerate(idx):
+                    s = (self.seed * 1_000_003 + position + k) % 2**63
+                    torch.manual_seed(s)
+                    random.seed(s)  # RandomChoice and RandomOrder draw from Python's random
+                    np.random.seed(s % 2**32)
+                    out.append(_checked(self.transform(to_pil(self.images[i])), self.which))
+            finally:
+                random.setstate(state)
+                np.random.set_state(np_state)
         return _stacked(out, self.which)
 
 
@@ -177,7 +196,9 @@ class Batches:
         loader = torch.utils.data.DataLoader(
             PerImage(images.host, self.transform, self.which, self.seed), sampler=pairs,
             batch_size=None, num_workers=min(self.workers, len(pairs)),
-            generator=torch.Generator(),  # leaves the global RNG (Dropout's) alone
+            # its own generator leaves the global RNG (Dropout's) alone; seeded by the stream
+            # so that each epoch's workers start elsewhere (every draw is reseeded per image)
+            generator=torch.Generator().manual_seed((self.seed * 1_000_003 + self.position) % 2**63),
             pin_memory=self.device.startswith("cuda"))
         for xb in loader:
             yield xb.to(self.device, non_blocking=True)
@@ -185,11 +206,13 @@ class Batches:
 
 def train(model, hooks, x: np.ndarray, y: torch.Tensor, train_idx: np.ndarray,
           val_idx: np.ndarray, cfg: TrainConfig, info, emit: Callable[[dict], None],
-          transforms: dict | None = None):
+          transforms: dict | None = None, locate: Callable | None = None):
     """Train `model` in place under `cfg`; return the per-epoch history and timings, and
     the test-time batch maker for predicting the test set. `transforms`: the train and
     test transforms already built from the hooks (the worker builds and checks them
-    first); built here when not given."""
+    first); built here when not given. `locate(hook)`: where a hook returns in the
+    student's source ("improvements.py, line 12", or ""), for the messages and notes."""
+    locate = locate or (lambda fn: "")
     device = cfg.device
     n = len(train_idx)
     steps_per_epoch = math.ceil(n / cfg.batch_size)
@@ -201,8 +224,9 @@ def train(model, hooks, x: np.ndarray, y: torch.Tensor, train_idx: np.ndarray,
     if cfg.channels_last:
         model.to(memory_format=torch.channels_last)
     optimizer = _call(hooks.build_optimizer, model, expect=torch.optim.Optimizer)
-    loss_fn = _call(hooks.build_loss)
+    loss_fn = _loss(hooks.build_loss, locate)
     scheduler = _call(hooks.build_scheduler, optimizer, cfg.epochs, steps_per_epoch)
+    metric = _scheduler_notes(scheduler, hooks, cfg, steps_per_epoch, locate)
     shuffle = torch.Generator().manual_seed(cfg.seed)
     train_idx, val_idx = torch.from_numpy(train_idx), torch.from_numpy(val_idx)
     y_dev, val_y = y.to(device), y[val_idx]
@@ -221,25 +245,31 @@ def train(model, hooks, x: np.ndarray, y: torch.Tensor, train_idx: np.ndarray,
             yb = labels[step * cfg.batch_size:(step + 1) * cfg.batch_size]
             with _precision(cfg):
                 loss = loss_fn(model(_layout(xb, cfg)), yb)
-            optimizer.zero_grad(set_to_none=True)
+            optimizer.zero_grad()  # torch's default sets to None; wrappers take no argument
             loss.backward()
             if cfg.grad_clip_norm:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip_norm)
             optimizer.step()
-            if scheduler is not None and cfg.scheduler_step == "batch":
+            if scheduler is not None and cfg.scheduler_step == "batch" and metric is None:
                 scheduler.step()
             loss_sum += loss.detach().float() * len(yb)
             if step % PROGRESS_EVERY == 0 or step == steps_per_epoch - 1:
                 value = loss.item()  # the loop's only host sync, once per PROGRESS_EVERY steps
                 _check_finite(value, epoch, step + 1)
                 emit({"event": "step", "epoch": epoch, "step": step + 1, "loss": value})
-        if scheduler is not None and cfg.scheduler_step == "epoch":
+        if scheduler is not None and cfg.scheduler_step == "epoch" and metric is None:
             scheduler.step()
         train_loss = loss_sum.item() / n
         _check_finite(train_loss, epoch, steps_per_epoch)
         t_val = time.perf_counter()
         val_logits = predict(model, images, test_batches, cfg, val_idx)
         val_acc = (val_logits.argmax(1) == val_y).float().mean().item()
+        if metric == "accuracy":  # ReduceLROnPlateau and the like: after validation
+            scheduler.step(val_acc)
+        elif metric == "loss":
+            scheduler.step(torch.nn.functional.cross_entropy(val_logits, val_y).item())
+        elif metric == "epoch":
+            scheduler.step(epoch)
         record = {"epoch": epoch, "train_loss": train_loss, "val_accuracy": val_acc,
                   "seconds": time.perf_counter() - t_epoch,
                   "val_seconds": time.perf_counter() - t_val,  # bench/compute_floor.py
@@ -307,6 +337,89 @@ def _call(hook, *args, expect=None):
                               expected=expect.__module__ + "." + expect.__name__,
                               got=type(result).__name__)
     return result
+
+
+def _loss(hook, locate):
+    """build_loss's loss function; a class returned without its `()` (nn.CrossEntropyLoss)
+    would take the logits as its constructor's arguments and fail in the first step with
+    a message about tensors, so it is refused here, naming the line."""
+    loss_fn = hook()
+    if isinstance(loss_fn, type):
+        at = locate(hook)
+        raise SubmissionError(
+            "bad_hook", _("build_loss returned the class, not an instance{at}: write "
+                          "{cls}()").format(at=f" ({at})" if at else "",
+                                            cls=_qualified(loss_fn)),
+            expected=_("a loss function, e.g. nn.CrossEntropyLoss()"),
+            got=_("the class {cls}").format(cls=_qualified(loss_fn)),
+            hint=_("A class must be called to make the loss: `return {cls}()` (with its "
+                   "arguments inside the brackets, e.g. label_smoothing=0.1).").format(
+                       cls=_qualified(loss_fn)))
+    return loss_fn
+
+
+def _qualified(cls: type) -> str:
+    """`nn.CrossEntropyLoss` for torch's own losses, else the class's name."""
+    return f"nn.{cls.__name__}" if cls.__module__.startswith("torch.nn") else cls.__name__
+
+
+def _required_argument(scheduler) -> str | None:
+    """The name of the value a scheduler's step() needs (ReduceLROnPlateau's `metrics`,
+    timm-style schedulers' `epoch`), or None where step() takes none."""
+    try:
+        params = list(inspect.signature(scheduler.step).parameters.values())
+    except (AttributeError, TypeError, ValueError):
+        return None
+    if params and params[0].default is inspect.Parameter.empty and params[0].kind in (
+            inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD):
+        return params[0].name
+    return None
+
+
+def _scheduler_notes(scheduler, hooks, cfg: TrainConfig, steps_per_epoch: int, locate) -> str | None:
+    """How the loop steps the student's scheduler, and a note where that is not what the
+    student may think. Returns "accuracy" or "loss" for a scheduler stepped with a metric
+    once an epoch after validation (ReduceLROnPlateau), "epoch" for one whose step() needs
+    the epoch number, None for one stepped plainly (step())."""
+    if scheduler is None:
+        return None
+    at = locate(hooks.build_scheduler)
+    at = f" ({at})" if at else ""
+    notes = hooks.notes
+    name = type(scheduler).__name__
+    needs = _required_argument(scheduler)
+    if needs in ("epoch", "epochs"):  # step(epoch): the epochs done, once an epoch
+        return "epoch"
+    if needs is not None:
+        mode = getattr(scheduler, "mode", None)
+        metric = "loss" if mode == "min" else "accuracy"
+        if mode == "min":
+            notes.append(_("build_scheduler{at} returns {name}(mode='min'): the loop steps it once an "
+                           "epoch with the validation loss (cross-entropy on the validation split). "
+                           "To step it with the validation accuracy instead, build it with "
+                           "mode='max'.").format(at=at, name=name))
+        else:
+            notes.append(_("build_scheduler{at} returns {name}: the loop steps it once an epoch with "
+                           "the validation accuracy (a fraction), so mode='max' is the right "
+                           "setting.").format(at=at, name=name))
+        if cfg.scheduler_step == "batch":
+            notes.append(_("SCHEDULER_STEP = \"batch\", but {name} needs a validation metric, "
+                           "which exists once an epoch: it was stepped once an epoch.").format(name=name))
+        return metric
+    total = getattr(scheduler, "total_steps", None)
+    if cfg.scheduler_step == "epoch" and isinstance(total, int) and total >= 2 * cfg.epochs \
+            and total >= steps_per_epoch:
+        notes.append(ngettext(
+            "build_scheduler{at} returns {name} sized for {total} steps (epochs × "
+            "steps_per_epoch), but with SCHEDULER_STEP = \"epoch\" the loop steps it only once, "
+            "so its learning rate barely leaves its starting value. Set SCHEDULER_STEP = "
+            "\"batch\" in improvements.py, or size it with total_steps=epochs.",
+            "build_scheduler{at} returns {name} sized for {total} steps (epochs × "
+            "steps_per_epoch), but with SCHEDULER_STEP = \"epoch\" the loop steps it only {epochs} "
+            "times, so its learning rate barely leaves its starting value. Set SCHEDULER_STEP = "
+            "\"batch\" in improvements.py, or size it with total_steps=epochs.",
+            cfg.epochs).format(at=at, name=name, total=f"{total:,}", epochs=cfg.epochs))
+    return None
 
 
 def _check_finite(value: float, epoch: int, step: int):
