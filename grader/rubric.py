@@ -194,20 +194,19 @@ class Scoring:
                                                "instructor's review (the budget cannot reach it)", None)
     seeds: SeedPolicy = doc("how many seeds a submission runs: extra ones only where they "
                             "can change the points", SeedPolicy())
-    credit: str | None = doc("evidence (the default): the tiers joined by straight lines, paid "
-                             "at the gain the runs show (above 0: the one-sided 95% lower "
-                             "bound; below 0: only once the 95% interval's upper end is under "
-                             "-margin), so noise moves a grade a little, never a whole tier; "
-                             "tiers: the highest tier reached, seeds.undecided deciding inside "
-                             "the noise (the default of a rubric that sets seeds.undecided)",
-                             None)
+    credit: str | None = doc("evidence (the shipped rubrics'): the tiers joined by straight "
+                             "lines, paid at the gain the runs show (above 0: the one-sided "
+                             "95% lower bound; below 0: only once the 95% interval's upper end "
+                             "is under -margin), so noise moves a grade a little, never a "
+                             "whole tier; tiers (the default, as before): the highest tier "
+                             "reached, seeds.undecided deciding inside the noise", None)
     margin: float = doc("credit: evidence: percentage points a submission may be measurably "
                         "worse than the baseline before it loses the +0 tier's standing "
                         "(non-inferiority margin)", 1.0)
 
     @property
     def credit_mode(self) -> str:
-        return self.credit or ("tiers" if self.seeds.undecided else "evidence")
+        return self.credit or "tiers"
 
     @property
     def undecided_policy(self) -> str:
