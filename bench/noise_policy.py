@@ -1,79 +1,142 @@
-"""How a rubric's seeds, tiers and undecided-tier policy fare against training noise.
+"""How a rubric's credit and seed policy fare against training noise: the grader's own
+decision procedure run on resampled runs.
 
-Simulates the grader's own decision procedure (grader.scoring: the calibrated estimator,
-the stopping rule, decide_tier) on accuracies drawn from the baseline's measured spread:
-a calibration of n seeds, then a submission whose true gain is G, run seed by seed while
-its interval straddles a tier boundary. Prints, per rubric: the spread, the smallest gain
-told from noise, how often a placebo (G = 0) reaches a tier above the +0 one by luck, and
-how often a real gain of each tier's size gets at least that tier.
+For each true gain G (percentage points), many simulated gradings: a calibration of the
+rubric's `calibration_seeds` baseline runs drawn with replacement from FILE's measured
+runs, then a submission whose runs are other draws from them shifted by G (a diverged run
+stays diverged), run seed by seed through grader.scoring.points.seed_loop, the same
+estimator, stopping rule and credit (decide_tier) that grader.grading uses. Prints one JSON
+object: the untouched template's gain points, and per G the share of gradings at each
+gain-item points value, their mean and sd, and the mean seeds run.
 
-    python bench/noise_policy.py --rubric cifar10 --mean 0.60 --std 0.034 [--trials 20000]
-    python bench/noise_policy.py --rubric cifar10 --calibration calib.json  # grade calibrate --json
+    python bench/noise_policy.py --rubric cifar10 --runs bench/runs/cifar10_measured.json \\
+        --gains 0 2 5 10 --json
+    python bench/noise_policy.py --rubric cifar10 --mean 0.60 --std 0.031 --gains 0 5  # Gaussian
+
+FILE is a JSON object with "accuracies" (fractions; `grade calibrate --json`'s output works
+as is) and optionally "diverged" (one true/false per accuracy); without it the runs far
+under the median are taken as diverged (grader.scoring.noise.outliers), as for a rubric's
+pinned accuracies.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import random
+import statistics
+import sys
+from pathlib import Path
 
-from grader.rubric import load_rubric
-from grader.scoring.noise import Distribution, estimate_gain, smallest_detectable_pp, straddles
-from grader.scoring.points import boundaries, decide_tier, gain_points
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-
-def simulate(rubric, mean: float, std: float, true_gain_pp: float, trials: int,
-             seed: int = 0) -> tuple[list[float], list[int]]:
-    """Points and seeds run in each trial."""
-    rng = random.Random(seed)
-    n, cuts = rubric.baseline.calibration_seeds, boundaries(rubric)
-    points, seeds_run = [], []
-    for _ in range(trials):
-        dist = Distribution.of(range(n), [rng.gauss(mean, std) for _ in range(n)])
-        student = []
-        while True:
-            student.append(rng.gauss(mean + true_gain_pp / 100, std))
-            gain = estimate_gain(student, [mean] * len(student), [False] * len(student), dist)
-            if len(student) >= rubric.max_seeds or (
-                    len(student) >= rubric.min_seeds and not straddles(gain, cuts)):
-                break
-        points.append(decide_tier(gain, rubric).points)
-        seeds_run.append(len(student))
-    return points, seeds_run
+from grader.rubric import load_rubric  # noqa: E402
+from grader.scoring.noise import Distribution, Gain, outliers  # noqa: E402
+from grader.scoring.points import SeedRun, decide_tier, seed_loop  # noqa: E402
 
 
-def report(rubric, mean: float, std: float, trials: int) -> dict:
-    tiers = rubric.scoring.gain_tiers
-    zero_tier = gain_points(0.0, tiers)
-    placebo, seeds = simulate(rubric, mean, std, 0.0, trials)
-    dist = Distribution(mean, std, rubric.baseline.calibration_seeds, "model")
-    out = {
-        "rubric": rubric.name, "std_pp": round(100 * std, 2), "n": rubric.baseline.calibration_seeds,
-        "policy": f"{rubric.min_seeds}-{rubric.max_seeds} seeds, {rubric.scoring.seeds.undecided}",
-        "detectable_pp": round(smallest_detectable_pp(dist, rubric.max_seeds), 2),
-        "placebo_above_zero_tier": sum(p > zero_tier for p in placebo) / trials,
-        "placebo_mean_seeds": sum(seeds) / trials,
-        "true_gain_reaches_its_tier": {},
-    }
-    for tier in tiers:
-        if tier.min_gain > 0:
-            pts, _ = simulate(rubric, mean, std, tier.min_gain + 2 * 100 * std, trials // 4)
-            out["true_gain_reaches_its_tier"][f"+{tier.min_gain:g}+2sd"] = (
-                sum(p >= tier.points for p in pts) / len(pts))
+def read_runs(path: str, num_classes: int = 10) -> list[tuple[float, bool]]:
+    data = json.loads(Path(path).read_text())
+    acc = [float(a) for a in data["accuracies"]]
+    flags = data.get("diverged")
+    if flags is None or len(flags) != len(acc):
+        flags = outliers(acc, num_classes)
+    return list(zip(acc, (bool(f) for f in flags)))
+
+
+def gaussian(mean: float, std: float):
+    return lambda rng: (rng.gauss(mean, std), False)
+
+
+def bootstrap(runs: list[tuple[float, bool]]):
+    return lambda rng: rng.choice(runs)
+
+
+def one_grading(rubric, draw, gain_pp: float, rng: random.Random,
+                calibration_seeds: int) -> tuple[float, int]:
+    """The gain item's points and the seeds run in one simulated grading."""
+    n = calibration_seeds
+    cal = [draw(rng) for _ in range(n)]
+    dist = Distribution.of(range(n), [a for a, _ in cal], diverged=[d for _, d in cal])
+    seeds = rubric.seed_sequence(rubric.max_seeds)
+
+    def run_seed(seed: int) -> SeedRun:
+        acc, div = draw(rng)
+        # the baseline's run at this seed is its calibration run at the same seed
+        return SeedRun(seed, min(1.0, acc + gain_pp / 100), cal[seed % n][0], False, div)
+
+    runs, gain = seed_loop(rubric, dist, seeds, run_seed)
+    return decide_tier(gain, rubric).points, len(runs)
+
+
+def template_points(rubric) -> float:
+    return decide_tier(Gain(0.0, (0.0, 0.0), "paired-identical", 0.6, 0.0, None, 1), rubric).points
+
+
+def simulate(rubric, draw, gains: list[float], trials: int, seed: int = 0,
+             calibration_seeds: int | None = None) -> dict:
+    n = calibration_seeds or rubric.baseline.calibration_seeds
+    out = {"rubric": rubric.name, "template_points": template_points(rubric),
+           "calibration_seeds": n, "trials": trials,
+           "policy": {"credit": rubric.scoring.credit_mode, "margin_pp": rubric.scoring.margin,
+                      "seeds": [rubric.min_seeds, rubric.max_seeds],
+                      "tiers": [[t.min_gain, t.points] for t in rubric.scoring.gain_tiers]},
+           "gains": {}}
+    for g in gains:
+        rng = random.Random(f"{seed}:{g}")
+        points, seeds = zip(*(one_grading(rubric, draw, g, rng, n) for _ in range(trials)))
+        shares: dict[str, float] = {}
+        for p in points:
+            key = f"{round(p, 1):g}"
+            shares[key] = shares.get(key, 0) + 1 / trials
+        out["gains"][f"{g:g}"] = {
+            "points": {k: round(v, 4) for k, v in sorted(shares.items(), key=lambda kv: float(kv[0]))},
+            "mean_points": round(statistics.fmean(points), 3),
+            "sd_points": round(statistics.pstdev(points), 3),
+            "mean_seeds": round(statistics.fmean(seeds), 3),
+            "within_2_of_template": round(sum(abs(p - out["template_points"]) <= 2 for p in points) / trials, 4),
+            "above_template": round(sum(p > out["template_points"] + 1e-9 for p in points) / trials, 4),
+        }
     return out
 
 
-def main() -> None:
+def table(result: dict) -> str:
+    lines = [f"rubric {result['rubric']}: template {result['template_points']:g} points, "
+             f"{result['calibration_seeds']} calibration seeds, {result['trials']} gradings per gain",
+             "| true gain | gain points (share of gradings, coarse) | mean | sd | mean seeds |",
+             "| --- | --- | --- | --- | --- |"]
+    for g, r in result["gains"].items():
+        bins: dict[str, float] = {}
+        for p, share in r["points"].items():
+            b = 5 * int(float(p) // 5)
+            bins[f"{b}-{b + 5}"] = bins.get(f"{b}-{b + 5}", 0) + share
+        dist = ", ".join(f"{k}: {v:.0%}" for k, v in bins.items() if v >= 0.005)
+        lines.append(f"| {g} pp | {dist} | {r['mean_points']:.1f} | {r['sd_points']:.1f} | "
+                     f"{r['mean_seeds']:.2f} |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--rubric", required=True)
-    p.add_argument("--mean", type=float)
-    p.add_argument("--std", type=float)
-    p.add_argument("--calibration", help="the JSON of `grade calibrate --json`")
-    p.add_argument("--trials", type=int, default=20000)
-    a = p.parse_args()
-    if a.calibration:
-        c = json.load(open(a.calibration))
-        a.mean, a.std = c["mean"], c["std"]
-    print(json.dumps(report(load_rubric(a.rubric), a.mean, a.std, a.trials), indent=2))
+    p.add_argument("--runs", help="JSON with the measured per-seed `accuracies` (fractions)")
+    p.add_argument("--mean", type=float, help="Gaussian mode: the baseline's mean (a fraction)")
+    p.add_argument("--std", type=float, help="Gaussian mode: its standard deviation")
+    p.add_argument("--gains", type=float, nargs="+", default=[0, 2, 5, 10])
+    p.add_argument("--trials", type=int, default=4000)
+    p.add_argument("--calibration-seeds", type=int,
+                   help="the calibration's size (default: the rubric's calibration_seeds)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true", help="print the one JSON object")
+    a = p.parse_args(argv)
+    rubric = load_rubric(a.rubric)
+    if a.runs:
+        draw = bootstrap(read_runs(a.runs))
+    elif a.mean is not None and a.std is not None:
+        draw = gaussian(a.mean, a.std)
+    else:
+        p.error("give --runs FILE, or --mean and --std")
+    result = simulate(rubric, draw, a.gains, a.trials, a.seed, a.calibration_seeds)
+    print(json.dumps(result, indent=None if a.json else 2) if a.json else table(result))
 
 
 if __name__ == "__main__":

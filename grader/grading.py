@@ -38,8 +38,8 @@ from grader.sandbox.launch import run_job
 from grader.sandbox.protocol import JobRequest, Run
 from grader.scoring import baseline_cache
 from grader.scoring.metrics import confusion
-from grader.scoring.noise import Distribution, Gain, estimate_gain, straddles
-from grader.scoring.points import boundaries, rubric_items
+from grader.scoring.noise import Distribution, diverged, outliers
+from grader.scoring.points import SeedRun, rubric_items, seed_loop
 from grader.scoring.timelimit import TimeLimit, cpu_timeout, explain, over, time_limit
 
 OnEvent = Callable[[str, dict], None]
@@ -68,6 +68,7 @@ class GradingContext:
     isolation: dict | None = None        # the confinement the submission's run had
     artifacts: list[str] | None = None   # what was saved beside the reports
     distribution: Distribution | None = None  # the baseline's accuracy over seeds, if known
+    distribution_rule: str | None = None  # which one the rubric and mode say (distribution_rule)
     confined: bool = False               # the child's file system is confined (bwrap, landlock)
     allow_unconfined: bool = False       # official even so: the instructor said so
     time_limit: TimeLimit | None = None  # the student's first run's limits
@@ -132,26 +133,31 @@ def grade_submission(*, submission: Path, rubric: Rubric, data_dir: Path | None 
         seeds = rubric.seed_sequence(1 if quick else rubric.max_seeds)
         keys = {seed: _baseline_key(seed, ctx) for seed in seeds}
         known = {seed: _known_baseline(seed, keys[seed], ctx) for seed in seeds}
-        runs, paired, kept, gain = [], [], None, None
-        for seed in seeds:
+        runs, paired, kept = [], [], None
+
+        def run_seed(seed: int) -> SeedRun | None:
+            nonlocal kept
             limit = time_limit(rubric, [known[seed]] if known[seed] else [], quick)
             run, outputs = _train_one("student", sub.source, seed, inputs, tmp, ctx, limit,
                                       keep=artifacts is not None and not runs)
             runs.append(run)
             kept = kept or outputs
-            if not run.failure and not known[seed]:
+            baseline = known[seed]
+            if not run.failure and not baseline:
                 baseline = _train_baseline(seed, keys[seed], inputs, tmp, ctx)
                 limit = time_limit(rubric, [baseline], quick)
                 if over(run, limit):
                     run.failure = cpu_timeout(run, limit)
             ctx.time_limit = ctx.time_limit or limit
             if run.failure:
-                break
-            paired.append(known[seed] or baseline)
-            gain = _gain(runs, paired, ctx.distribution)
-            # more seeds only where they can decide a tier
-            if quick or (len(runs) >= rubric.min_seeds and not straddles(gain, boundaries(rubric))):
-                break
+                return None
+            paired.append(baseline)
+            return SeedRun(seed, run.accuracy, baseline.accuracy, _identical(run, baseline),
+                           _diverged(run, num_classes) is not None)
+
+        # the stopping rule (grader.scoring.points.seed_loop): more seeds only where they
+        # can change the points
+        _, gain = seed_loop(rubric, ctx.distribution, seeds, run_seed)
         failure = next((r.failure for r in runs if r.failure), None)
         tried = seeds[:len(runs)]
         baseline_runs = paired if not failure else [known[s] for s in tried if known[s]]
@@ -161,33 +167,91 @@ def grade_submission(*, submission: Path, rubric: Rubric, data_dir: Path | None 
                 weights=kept["weights"], probs=kept["probs"], test_x=np.load(inputs.test_x),
                 test_y=inputs.test_y, order=inputs.order)
     gain = None if failure else gain
-    accuracy = None if failure else float(np.mean([r.accuracy for r in runs]))
+    accuracy = None if failure else _accuracy(runs, num_classes)
     checks = evaluate_checks(rubric, runs[0], num_classes)
-    items = rubric_items(rubric, checks, accuracy, gain, num_classes, answers, len(runs))
+    divergences = {r.seed: d for r in runs if not r.failure and (d := _diverged(r, num_classes))}
+    dist = ctx.distribution
+    items = rubric_items(rubric, checks, accuracy, gain, num_classes, answers, len(runs),
+                         divergences, (dist.diverged_runs, dist.runs) if dist else (0, 0))
     ctx.isolation = runs[0].isolation
     return build_results(ctx, submission=sub, origin=submission, runs=runs,
-                         baseline_runs=baseline_runs, failure=failure, items=items, gain=gain)
+                         baseline_runs=baseline_runs, failure=failure, items=items, gain=gain,
+                         divergences=divergences)
 
 
-def _gain(runs: list[Run], paired: list[Run], dist: Distribution | None) -> Gain:
-    """The gain so far: exactly 0 where every run reproduced the baseline's at its seed."""
-    identical = [r.accuracy == b.accuracy and r.confusion is not None and r.confusion == b.confusion
-                 for r, b in zip(runs, paired)]
-    return estimate_gain([r.accuracy for r in runs], [b.accuracy for b in paired], identical, dist)
+def _accuracy(runs: list[Run], num_classes: int) -> float:
+    """The submission's accuracy: the mean of its converged runs (of all, if none did)."""
+    kept = [r.accuracy for r in runs if _diverged(r, num_classes) is None]
+    return float(np.mean(kept or [r.accuracy for r in runs]))
+
+
+def _identical(run: Run, baseline: Run) -> bool:
+    """Whether the run reproduced the baseline's at its seed (its gain is exactly 0)."""
+    return (run.accuracy == baseline.accuracy and run.confusion is not None
+            and run.confusion == baseline.confusion)
+
+
+def _diverged(run: Run, num_classes: int):
+    training = run.training or {}
+    return diverged(training.get("history"), num_classes, training.get("steps_per_epoch"))
+
+
+def distribution_rule(rubric: Rubric, mode: str, quick: bool) -> str:
+    """Which distribution a grade is measured against, from the rubric and the mode alone
+    (never from what earlier gradings left in the cache): an official grade, the
+    calibration on this machine over the rubric's calibration_seeds (a batch measures it
+    first); a grade on a student's machine or in CI, the rubric's pinned distribution
+    (measured at the full budget), else this machine's calibration; --quick, the quick
+    calibration. "calibrated" is used only when every one of the calibration_seeds is
+    measured (`grade calibrate`, or a batch); a grading never writes one."""
+    pinned = rubric.baseline.pinned
+    if quick:
+        return "calibrated"
+    if rubric.baseline.pinned_accuracy is not None:
+        return "pinned" if pinned else "none"
+    if mode == "official" or pinned is None:
+        return "calibrated"
+    return "pinned"
 
 
 def _distribution(ctx: GradingContext) -> Distribution | None:
-    """The baseline's spread over seeds: calibrated on this machine (`grade calibrate`, or
-    a batch before it grades), else pinned by the rubric (measured at its full budget, so
-    not for --quick: what a student's own machine uses); None when neither is there."""
+    """The baseline's spread over seeds, as distribution_rule says; None when the rule's
+    distribution is not there (no pinned one, the calibration not measured)."""
+    rubric = ctx.rubric
+    rule = ctx.distribution_rule = distribution_rule(rubric, ctx.mode, ctx.quick)
+    if rule == "pinned":
+        return pinned_distribution(rubric, ctx.data.info.num_classes)
+    if rule == "none":
+        return None
+    wanted = rubric.seed_sequence(rubric.baseline.calibration_seeds)
     measured = baseline_cache.load_calibration(ctx.cache_dir, _baseline_key(None, ctx))
-    if len(measured) >= 2:
-        return Distribution.of(measured, measured.values(), measured_on=ctx.device)
-    pinned = ctx.rubric.baseline.pinned
-    if pinned is not None and not ctx.quick:
-        return Distribution(pinned.mean, pinned.std, pinned.n, "pinned",
-                            measured_on=pinned.measured_on)
-    return None
+    if ctx.mode == "official" and not ctx.quick and any(s not in measured for s in wanted):
+        return _calibrate(ctx, rubric.baseline.calibration_seeds)[0]
+    if any(s not in measured for s in wanted):
+        return None
+    return Distribution.of(wanted, [measured[s] for s in wanted], measured_on=ctx.device,
+                           diverged=[_cached_diverged(s, ctx) for s in wanted])
+
+
+def pinned_distribution(rubric: Rubric, num_classes: int = 10) -> Distribution | None:
+    """The rubric's `baseline.pinned`; its diverged runs are the ones it names, else the
+    accuracies far under the median's (grader.scoring.noise.outliers)."""
+    pinned = rubric.baseline.pinned
+    if pinned is None:
+        return None
+    if pinned.accuracies is not None:
+        acc = pinned.accuracies
+        return Distribution.of(range(len(acc)), acc, "pinned", pinned.measured_on,
+                               pinned.diverged or outliers(acc, num_classes))
+    return Distribution(pinned.mean, pinned.std, pinned.n, "pinned", measured_on=pinned.measured_on)
+
+
+def _cached_diverged(seed: int, ctx: GradingContext) -> bool:
+    """Whether the baseline's cached run at `seed` diverged (its per-epoch history)."""
+    record = baseline_cache.load_cached(ctx.cache_dir, _baseline_key(seed, ctx))
+    if not record:
+        return False
+    return _diverged(Run.from_record(record, "cache"), ctx.data.info.num_classes) is not None
 
 
 def calibrate(*, rubric: Rubric, seeds: int | None = None, data_dir: Path | None = None,
@@ -198,12 +262,17 @@ def calibrate(*, rubric: Rubric, seeds: int | None = None, data_dir: Path | None
     its calibration_seeds), each run reused from or kept in the baseline cache, and the
     distribution kept under the baseline's key without a seed. Returns it, and whether
     every seed came from the cache."""
-    n = seeds or rubric.baseline.calibration_seeds
     ctx = _context(rubric, data_dir, quick, device, cache_dir, "batch", cpus, 1.0, True, on_event)
+    return _calibrate(ctx, seeds or rubric.baseline.calibration_seeds)
+
+
+def _calibrate(ctx: GradingContext, n: int) -> tuple[Distribution, bool]:
+    rubric, quick, on_event = ctx.rubric, ctx.quick, ctx.on_event
     key = _baseline_key(None, ctx)
     measured = baseline_cache.load_calibration(ctx.cache_dir, key)
     wanted = rubric.seed_sequence(n)
     missing = [seed for seed in wanted if seed not in measured]
+    trained: dict[int, Run] = {}
     if missing:
         with scratch("baseline") as tmp:
             inputs = _prepare_inputs(ctx.data, rubric, quick, Path(tmp), ctx.test_key)
@@ -212,11 +281,15 @@ def calibrate(*, rubric: Rubric, seeds: int | None = None, data_dir: Path | None
                 seed_key = _baseline_key(seed, ctx)
                 run = (_known_baseline(seed, seed_key, ctx, pinned=False)
                        or _train_baseline(seed, seed_key, inputs, Path(tmp), ctx))
+                trained[seed] = run
                 measured[seed] = run.accuracy
                 baseline_cache.store_calibration(
                     ctx.cache_dir, key, measured, rubric=rubric.name, quick=quick,
                     device=ctx.device, versions=ctx.versions)
-    dist = Distribution.of(wanted, [measured[s] for s in wanted], measured_on=ctx.device)
+    flags = [_diverged(trained[s], ctx.data.info.num_classes) is not None if s in trained
+             else _cached_diverged(s, ctx) for s in wanted]
+    dist = Distribution.of(wanted, [measured[s] for s in wanted], measured_on=ctx.device,
+                           diverged=flags)
     return dist, not missing
 
 

@@ -113,10 +113,18 @@ class Training:
 
 @dataclass(frozen=True)
 class PinnedDistribution:
-    mean: float = doc("the baseline's mean test accuracy over seeds, a fraction (e.g. 0.604)")
-    std: float = doc("its standard deviation over those seeds, a fraction (e.g. 0.034)")
-    n: int = doc("how many seeds it was measured over (at least 2)")
     measured_on: str = doc("where and when: machine, device, date (shown in every report)")
+    accuracies: list[float] | None = doc("the baseline's test accuracy per seed, fractions "
+                                         "(`grade calibrate --json`'s `accuracies`): the "
+                                         "way to pin, since a diverged run can be told "
+                                         "apart only here", None)
+    diverged: list[bool] | None = doc("which of `accuracies` diverged (default: those under "
+                                      "80% of the median run's accuracy above chance)", None)
+    mean: float | None = doc("without `accuracies`: the mean over seeds, a fraction (e.g. "
+                             "0.604), taken as every run converged", None)
+    std: float | None = doc("without `accuracies`: the standard deviation over seeds, a "
+                            "fraction (e.g. 0.034)", None)
+    n: int | None = doc("without `accuracies`: how many seeds (at least 2)", None)
 
 
 @dataclass(frozen=True)
@@ -167,13 +175,15 @@ class SeedPolicy:
     min: int | None = doc("seeds every submission runs (default: the rubric's `seeds`)", None)
     max: int | None = doc("most seeds: more run only while the gain's 95% interval straddles "
                           "a tier boundary (default: min)", None)
-    undecided: str = doc("the tier when the interval still straddles a boundary at max seeds: "
-                         "lower (the one its low end reaches), point (the point estimate's) "
-                         "or linear (credit between the two tiers in proportion to the part "
-                         "of the interval above the boundary)", "lower")
+    undecided: str | None = doc("credit: tiers only: the tier when the interval still "
+                                "straddles a boundary at max seeds: lower (the one its low "
+                                "end reaches, the default), point (the point estimate's) or "
+                                "linear (credit between the two tiers in proportion to the "
+                                "part of the interval above the boundary)", None)
 
 
 UNDECIDED = ("lower", "point", "linear")
+CREDIT = ("evidence", "tiers")
 
 
 @dataclass(frozen=True)
@@ -183,7 +193,24 @@ class Scoring:
     max_plausible_accuracy: float | None = doc("a test accuracy above this is flagged for an "
                                                "instructor's review (the budget cannot reach it)", None)
     seeds: SeedPolicy = doc("how many seeds a submission runs: extra ones only where they "
-                            "decide a tier", SeedPolicy())
+                            "can change the points", SeedPolicy())
+    credit: str | None = doc("evidence (the shipped rubrics'): the tiers joined by straight "
+                             "lines, paid at the gain the runs show (above 0: the one-sided "
+                             "95% lower bound; below 0: only once the 95% interval's upper end "
+                             "is under -margin), so noise moves a grade a little, never a "
+                             "whole tier; tiers (the default, as before): the highest tier "
+                             "reached, seeds.undecided deciding inside the noise", None)
+    margin: float = doc("credit: evidence: percentage points a submission may be measurably "
+                        "worse than the baseline before it loses the +0 tier's standing "
+                        "(non-inferiority margin)", 1.0)
+
+    @property
+    def credit_mode(self) -> str:
+        return self.credit or "tiers"
+
+    @property
+    def undecided_policy(self) -> str:
+        return self.seeds.undecided or "lower"
 
 
 @dataclass(frozen=True)
@@ -424,14 +451,39 @@ def _validate(r: Rubric) -> list[tuple[str, str]]:
         bad("baseline.pinned_accuracy", "is a fraction between 0 and 1 (e.g. 0.62), not a percentage")
     pinned = r.baseline.pinned
     if pinned is not None:
-        if not 0 < pinned.mean <= 1 or not 0 <= pinned.std < 0.5:
-            bad("baseline.pinned", "mean and std are fractions (e.g. mean 0.604, std 0.034), "
-                "not percentages")
-        if pinned.n < 2:
-            bad("baseline.pinned.n", "a spread needs at least 2 seeds")
+        if pinned.accuracies is not None:
+            if pinned.mean is not None or pinned.std is not None or pinned.n is not None:
+                bad("baseline.pinned", "give either accuracies (and diverged) or mean, std "
+                    "and n, not both")
+            if not all(0 < a <= 1 for a in pinned.accuracies):
+                bad("baseline.pinned.accuracies", "fractions (e.g. 0.6413), not percentages")
+            flags = pinned.diverged or [False] * len(pinned.accuracies)
+            if len(flags) != len(pinned.accuracies):
+                bad("baseline.pinned.diverged", f"one true/false per accuracy "
+                    f"({len(pinned.accuracies)}), got {len(flags)}")
+            elif sum(not d for d in flags) < 2:
+                bad("baseline.pinned.accuracies", "a spread needs at least 2 converged seeds")
+        elif pinned.mean is None or pinned.std is None or pinned.n is None:
+            bad("baseline.pinned", "give accuracies (one per seed), or all of mean, std and n")
+        else:
+            if pinned.diverged is not None:
+                bad("baseline.pinned.diverged", "goes with accuracies, one flag per accuracy")
+            if not 0 < pinned.mean <= 1 or not 0 <= pinned.std < 0.5:
+                bad("baseline.pinned", "mean and std are fractions (e.g. mean 0.604, std 0.034), "
+                    "not percentages")
+            if pinned.n < 2:
+                bad("baseline.pinned.n", "a spread needs at least 2 seeds")
     policy = r.scoring.seeds
-    if policy.undecided not in UNDECIDED:
+    if r.scoring.credit is not None and r.scoring.credit not in CREDIT:
+        bad("scoring.credit", f"choose from {', '.join(CREDIT)}, got {r.scoring.credit!r}")
+    if policy.undecided is not None and policy.undecided not in UNDECIDED:
         bad("scoring.seeds.undecided", f"choose from {', '.join(UNDECIDED)}, got {policy.undecided!r}")
+    elif policy.undecided is not None and r.scoring.credit == "evidence":
+        bad("scoring.seeds.undecided", "applies to credit: tiers only (with credit: evidence the "
+            "points follow the evidence, with no undecided case): remove it, or set "
+            "scoring.credit: tiers")
+    if not 0 <= r.scoring.margin <= 10:
+        bad("scoring.margin", f"percentage points between 0 and 10, got {r.scoring.margin:g}")
     if policy.min is not None and not 1 <= policy.min <= 20:
         bad("scoring.seeds.min", "must be between 1 and 20")
     if policy.max is not None and not r.min_seeds <= policy.max <= 20:
@@ -482,6 +534,10 @@ def _validate(r: Rubric) -> list[tuple[str, str]]:
     gains = [t.min_gain for t in r.scoring.gain_tiers]
     if gains != sorted(gains) or len(set(gains)) != len(gains):
         bad("scoring.gain_tiers", "tiers must be listed by strictly increasing min_gain")
+    pts = [t.points for t in r.scoring.gain_tiers]
+    if r.scoring.credit_mode == "evidence" and min(pts, default=0) >= 0 and pts != sorted(pts):
+        bad("scoring.gain_tiers", "with credit: evidence a higher tier must not pay less "
+            "(the tiers are joined into one rising line)")
     if r.training.loader_workers is not None and not 0 <= r.training.loader_workers <= 32:
         bad("training.loader_workers", "must be between 0 and 32")
     if r.language is not None and r.language not in LANGUAGES:

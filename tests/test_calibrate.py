@@ -129,3 +129,29 @@ def test_a_cpu_baseline_is_kept_per_thread_count():
         baseline_key(device_type="cpu", threads=2, **common)
     assert baseline_key(device_type="cuda", threads=1, **common) == \
         baseline_key(device_type="cuda", threads=2, **common)
+
+
+def test_a_grade_does_not_depend_on_what_was_graded_before_on_the_same_cache(
+        tmp_path, fmnist_dir):
+    """#27: the distribution and the seeds follow from the rubric and the mode. Gradings in
+    between train baseline seeds into the cache, and a partial calibration (2 of the
+    rubric's 4 seeds) lands there too; the second grading of the same submission runs the
+    same seeds and gets the same score."""
+    from grader.grading import calibrate
+    rubric = tmp_path / "evidence.yaml"
+    rubric.write_text(ADAPTIVE.replace("undecided: lower}", "}\n  credit: evidence"))
+    cache = tmp_path / "cache"
+    placebo = SUBMISSIONS / "passes_placebo_extra_random_draw.py"
+    first = grade(placebo, rubric, fmnist_dir, cache)
+    grade(REPO / "reference" / "strong.py", rubric, fmnist_dir, cache)
+    calibrate(rubric=load_rubric(str(rubric)), seeds=2, data_dir=fmnist_dir, quick=True,
+              cache_dir=cache)
+    grade(REPO / "student_template", rubric, fmnist_dir, cache)
+    second = grade(placebo, rubric, fmnist_dir, cache)
+    for r in (first, second):
+        assert r["metrics"]["distribution_rule"] == "calibrated"  # --quick: the quick calibration
+        assert r["metrics"]["distribution_source"] is None        # not measured: none half-done
+        assert r["metrics"]["credit"] == "evidence"
+    assert second["metrics"]["seeds"] == first["metrics"]["seeds"]
+    assert second["score"] == first["score"]
+    assert second["metrics"]["gain_pp"] == pytest.approx(first["metrics"]["gain_pp"])

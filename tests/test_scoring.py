@@ -33,8 +33,21 @@ def test_items_for_a_good_run():
     gain = items[-1]
     assert gain["score"] == 60 and gain["max_score"] == 70  # +15.00 pp
     assert "+15.00 percentage points" in gain["output"] and "Interval unknown" in gain["output"]
-    assert "Next tier: a gain of 20 percentage points earns 70" in gain["output"]
+    # credit: evidence, with no interval to weigh: the tier line at the point estimate
+    assert "Points for the gain as measured: 60." in gain["output"]
     assert total(items) == (5 + 15 + 60, 5 + 15 + 70)
+
+
+def test_items_under_the_old_step_tiers_still_name_the_next_tier(tmp_path):
+    from conftest import TINY_RUBRIC
+    path = tmp_path / "tiers.yaml"
+    path.write_text(TINY_RUBRIC.format(time_limit=60))  # no `credit:`: tiers, as before
+    r = load_rubric(str(path))
+    assert r.scoring.credit_mode == "tiers"
+    items = rubric_items(r, [], accuracy=0.61, gain=Gain(1.0, None, "paired", 0.60),
+                         num_classes=10)
+    assert items[-1]["score"] == 20
+    assert "Next tier: a gain of 2 percentage points earns 40" in items[-1]["output"]
 
 
 def test_items_when_training_failed_keep_check_points():

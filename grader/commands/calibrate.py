@@ -3,8 +3,10 @@ noise every grade's interval is computed from (grader.scoring.noise).
 
 Each seed's run is kept in the baseline cache and the distribution beside it, keyed like
 the baseline (data, budget, code, versions, device type), so a second call with the same
-arguments trains nothing, and every grading on this machine finds it. `--json` prints one
-object for scripts, e.g. to pin the distribution in a rubric (`baseline.pinned`).
+arguments trains nothing, and every grading on this machine finds it once all of the
+rubric's calibration_seeds are measured. `--json` prints one object for scripts, e.g. to pin
+the distribution in a rubric (`baseline.pinned.accuracies` and `.diverged`); `mean`, `std`
+and `n` are the converged runs', `diverged` marks the ones left out.
 """
 from __future__ import annotations
 
@@ -36,7 +38,8 @@ def main(*, rubric: str = "cifar10", seeds: int | None = None, quick: bool = Fal
     detectable = {k: smallest_detectable_pp(dist, k) for k in sorted({spec.min_seeds, spec.max_seeds})}
     if as_json:
         print(json.dumps({"rubric": spec.name, "quick": quick, "seeds": list(dist.seeds),
-                          "accuracies": list(dist.accuracies), "mean": dist.mean,
+                          "accuracies": list(dist.accuracies), "diverged": list(dist.diverged),
+                          "mean": dist.mean,
                           "std": dist.std, "n": dist.n, "device": dist.measured_on,
                           "from_cache": cached,
                           "smallest_detectable_gain_pp": {str(k): v for k, v in detectable.items()}}))
@@ -46,10 +49,14 @@ def main(*, rubric: str = "cifar10", seeds: int | None = None, quick: bool = Fal
 
 
 def summary_table(name: str, dist: Distribution, cached: bool, detectable: dict[int, float]) -> Table:
-    t = Table(title=f"Baseline of {markup(name)} over {dist.n} seeds" + (" (from the cache)" if cached else ""),
+    t = Table(title=f"Baseline of {markup(name)} over {dist.runs} seeds" + (" (from the cache)" if cached else ""),
               show_header=False)
     t.add_row("accuracy per seed", ", ".join(f"{s}: {a:.2%}" for s, a in zip(dist.seeds, dist.accuracies)))
-    t.add_row("mean ± std", f"{dist.mean:.2%} ± {100 * dist.std:.2f} pp")
+    if dist.diverged_runs:
+        t.add_row("diverged (left out)", ", ".join(
+            str(s) for s, d in zip(dist.seeds, dist.diverged) if d))
+    t.add_row("mean ± std" + (" (converged)" if dist.diverged_runs else ""),
+              f"{dist.mean:.2%} ± {100 * dist.std:.2f} pp")
     for k, v in detectable.items():
         t.add_row(f"smallest gain told from noise, {k} seed{'s' * (k != 1)}",
                   f"{v:.2f} pp (95% interval clear of 0)")

@@ -32,7 +32,7 @@ UNOFFICIAL_QUICK = N_("UNOFFICIAL smoke run (--quick): {train} training images, 
 
 
 def build_results(ctx, *, submission, origin, runs, baseline_runs, failure, items,
-                  gain=None) -> dict:
+                  gain=None, divergences=None) -> dict:
     """`ctx` is the grading's grader.grading.GradingContext; `runs` and `baseline_runs` are
     grader.sandbox.protocol.Run records; `submission` the loaded Submission (None when it
     could not be loaded); `gain` the grader.scoring.noise.Gain (None without an accuracy)."""
@@ -64,6 +64,17 @@ def build_results(ctx, *, submission, origin, runs, baseline_runs, failure, item
                                    "accuracies": list(dist.accuracies),
                                    "measured_on": dist.measured_on} if dist else None),
         "tier_decided": decision.decided if decision else None,
+        # which distribution and credit rule the grade follows: from the rubric and the
+        # mode (grader.grading.distribution_rule), never from the cache's history
+        "distribution_source": dist.source if dist else None,
+        "distribution_rule": getattr(ctx, "distribution_rule", None),
+        "credit": rubric.scoring.credit_mode,
+        "gain_credited_pp": decision.credited_pp if decision else None,
+        "gain_runs": gain.runs if gain else None,
+        "baseline_diverged": dist.diverged_runs if dist else None,
+        "diverged_seeds": [{"seed": seed, "epoch": d.epoch, "loss": d.loss,
+                            "val_accuracy": d.val_accuracy, "by": d.by}
+                           for seed, d in sorted((divergences or {}).items())],
         "extra_seeds": 0 if ctx.quick else max(0, len(runs) - rubric.min_seeds),
         "smoke_run": ctx.quick,  # one seed on a subset: the gain's interval is a smoke run's
         "parameters": facts.get("parameters"),

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable, Sequence
 
 from grader.i18n import _, ngettext
 from grader.inspection.checks import CheckResult
 from grader.load.answers import is_pending, manual_items
 from grader.rubric import Rubric, Tier
-from grader.scoring.noise import Gain, straddles
+from grader.scoring.noise import Distribution, Gain, estimate_gain, straddles
 
 CHANCE_FACTOR = 1.5  # "trains" needs test accuracy above 1.5x chance (0.15 for 10 classes)
 
@@ -26,24 +27,60 @@ def boundaries(rubric: Rubric) -> list[float]:
     return [t.min_gain for t in rubric.scoring.gain_tiers]
 
 
+def credit_curve(gain_pp: float, tiers: list[Tier]) -> float:
+    """The tiers as a continuous line: each tier's points at its min_gain, straight lines
+    between them, the top tier's points above it; below the lowest tier a fall to 0 over
+    the width of the first step (5 percentage points with a single tier)."""
+    if not tiers:
+        return 0.0
+    edges = [(t.min_gain, t.points) for t in tiers]
+    (g0, p0), top = edges[0], edges[-1]
+    if gain_pp >= top[0]:
+        return float(top[1])
+    if gain_pp < g0:
+        width = edges[1][0] - g0 if len(edges) > 1 else 5.0
+        return max(0.0, p0 * (1 - (g0 - gain_pp) / width))
+    for (ga, pa), (gb, pb) in zip(edges, edges[1:]):
+        if ga <= gain_pp < gb:
+            return pa + (pb - pa) * (gain_pp - ga) / (gb - ga)
+    return float(top[1])
+
+
+def evidence_gain(gain: Gain, margin: float) -> float:
+    """The gain the points are for under `credit: evidence`: the value nearest 0 that the
+    evidence allows. Above 0 only as far as the one-sided 95% lower bound shows (a noisy
+    high draw earns nothing extra); below 0 only once the 95% interval's upper end is under
+    -margin (non-inferiority: no change is no loss), and then by as much as it is."""
+    if gain.interval_pp is None:
+        return gain.point_pp
+    return min(max(0.0, gain.shown_pp), gain.interval_pp[1] + margin)
+
+
 @dataclass(frozen=True)
 class TierDecision:
     points: float
     decided: bool            # the whole 95% interval lies within one tier
     low_points: float        # the tiers the interval's ends reach
     high_points: float
+    credited_pp: float | None = None  # credit: evidence: the gain the points are for
 
 
 def decide_tier(gain: Gain, rubric: Rubric) -> TierDecision:
-    """The tier a gain earns, given its interval: the one the whole interval lies in; where
-    it straddles a boundary, what the rubric's `scoring.seeds.undecided` says."""
+    """The points a gain earns. `credit: evidence`: the continuous tier line at the gain
+    the evidence shows (evidence_gain). `credit: tiers`: the tier the whole interval lies
+    in; where it straddles a boundary, what the rubric's `scoring.seeds.undecided` says."""
     tiers = rubric.scoring.gain_tiers
+    if rubric.scoring.credit_mode == "evidence":
+        low, high = gain.interval_pp or (gain.point_pp, gain.point_pp)
+        shown = evidence_gain(gain, rubric.scoring.margin)
+        return TierDecision(credit_curve(shown, tiers), not straddles(gain, boundaries(rubric)),
+                            credit_curve(low, tiers), credit_curve(high, tiers), shown)
     at_point = gain_points(gain.point_pp, tiers)
     if gain.interval_pp is None or not straddles(gain, boundaries(rubric)):
         return TierDecision(at_point, True, at_point, at_point)
     low, high = gain.interval_pp
     low_points, high_points = gain_points(low, tiers), gain_points(high, tiers)
-    policy = rubric.scoring.seeds.undecided
+    policy = rubric.scoring.undecided_policy
     if policy == "point":
         points = at_point
     elif policy == "linear":  # each boundary inside pays in proportion to the part above it
@@ -55,11 +92,78 @@ def decide_tier(gain: Gain, rubric: Rubric) -> TierDecision:
     return TierDecision(points, False, low_points, high_points)
 
 
+@dataclass(frozen=True)
+class SeedRun:
+    """What the decision needs of one seed: the student's accuracy, the baseline's at the
+    same seed, whether the student's run reproduced it exactly, whether it diverged."""
+    seed: int
+    accuracy: float
+    paired: float
+    identical: bool = False
+    diverged: bool = False
+
+
+def gain_of(runs: Sequence[SeedRun], dist: Distribution | None) -> Gain:
+    return estimate_gain([r.accuracy for r in runs], [r.paired for r in runs],
+                         [r.identical for r in runs], dist, [r.diverged for r in runs])
+
+
+GAIN_RUNS = 2  # credit: evidence: a gain above the template's rests on 2 converged runs at least
+
+
+def wants_another_seed(gain: Gain, rubric: Rubric, runs: Sequence[SeedRun]) -> bool:
+    """The stopping rule: another seed runs only where it can change the points, never past
+    the rubric's `scoring.seeds.max`, always up to its `min`. `credit: evidence`: while the
+    converged runs are fewer than `min` (a diverged run is replaced by the next seed), and
+    while the point estimate sees a gain that the evidence does not show yet (its one-sided
+    95% bound under 0) or shows from a single converged run; never when the runs reproduce
+    the baseline exactly, the noise is unknown, or the evidence already reaches the top
+    tier. A gain at or under 0 stops: more seeds could only confirm the +0 standing, which
+    is lost only when the evidence already shows the submission worse. `credit: tiers`:
+    while the 95% interval straddles a tier boundary."""
+    if len(runs) >= rubric.max_seeds:
+        return False
+    if len(runs) < rubric.min_seeds:
+        return True
+    if gain.method == "paired-identical" or gain.interval_pp is None:
+        return False
+    if rubric.scoring.credit_mode != "evidence":
+        return straddles(gain, boundaries(rubric))
+    converged = sum(not r.diverged for r in runs)
+    if converged < rubric.min_seeds:
+        return True
+    tiers = rubric.scoring.gain_tiers
+    if not tiers or gain.shown_pp >= tiers[-1].min_gain:
+        return False
+    return gain.point_pp > 0 and (gain.shown_pp <= 0 or converged < GAIN_RUNS)
+
+
+def seed_loop(rubric: Rubric, dist: Distribution | None, seeds: Sequence[int],
+              run_seed: Callable[[int], SeedRun | None]) -> tuple[list[SeedRun], Gain | None]:
+    """The seed loop of one grading (grader.grading) and of the simulator (bench/
+    noise_policy.py): `run_seed(seed)` trains (or draws) one seed, None when it failed;
+    after each, the gain so far and the stopping rule say whether the next one runs."""
+    runs: list[SeedRun] = []
+    gain = None
+    for seed in seeds:
+        run = run_seed(seed)
+        if run is None:
+            break
+        runs.append(run)
+        gain = gain_of(runs, dist)
+        if not wants_another_seed(gain, rubric, runs):
+            break
+    return runs, gain
+
+
 def rubric_items(rubric: Rubric, checks: list[CheckResult], accuracy: float | None,
                  gain: Gain | None, num_classes: int, answers: dict | None = None,
-                 seeds_run: int = 1) -> list[dict]:
+                 seeds_run: int = 1, divergences: dict | None = None,
+                 baseline_diverged: tuple[int, int] = (0, 0)) -> list[dict]:
     """The rubric's items in Gradescope's `tests` form: checks, then training, then gain,
-    then the written answers a person grades (pending)."""
+    then the written answers a person grades (pending). `divergences`: the student's
+    diverged runs by seed (grader.scoring.noise.Divergence); `baseline_diverged`: how many
+    of the baseline distribution's runs diverged, of how many."""
     items = [_item(c.title, c.points, c.max_points, c.output, c.id) for c in checks]
     s = rubric.scoring
     chance = 1.0 / num_classes
@@ -81,8 +185,10 @@ def rubric_items(rubric: Rubric, checks: list[CheckResult], accuracy: float | No
                                _("No test accuracy, so no gain to score."), "gain"))
         else:
             decision = decide_tier(gain, rubric)
+            text = gain_text(accuracy, gain, decision, rubric, seeds_run)
+            notes = divergence_notes(divergences or {}, *baseline_diverged)
             items.append(_item(_("Accuracy gain over the baseline"), decision.points, top,
-                               gain_text(accuracy, gain, decision, rubric, seeds_run), "gain"))
+                               " ".join([text, *notes]), "gain"))
     return items + manual_items(rubric.manual, answers or {})
 
 
@@ -108,6 +214,8 @@ def gain_text(accuracy: float, gain: Gain, decision: TierDecision, rubric: Rubri
         # "95%" as a value: "% i" in a message id reads as a %-format to Babel's checks
         text += ", " + _("{level} interval [{low}, {high}].").format(
             level="95%", low=f"{low:+.2f}", high=f"{high:+.2f}")
+    if rubric.scoring.credit_mode == "evidence":
+        return text + " " + evidence_text(gain, decision, rubric)
     if not decision.decided:
         extra_n = seeds_run - rubric.min_seeds
         extra = (" " + ngettext("({n} extra seed run)", "({n} extra seeds run)", extra_n).format(n=extra_n)
@@ -128,6 +236,46 @@ def gain_text(accuracy: float, gain: Gain, decision: TierDecision, rubric: Rubri
             "Next tier: a gain of {gain} percentage points earns {points}.",
             1 if nxt.min_gain == 1 else 2).format(gain=f"{nxt.min_gain:g}", points=f"{nxt.points:g}")
     return text + " " + _("Top tier reached.")
+
+
+def evidence_text(gain: Gain, decision: TierDecision, rubric: Rubric) -> str:
+    """How `credit: evidence` paid the gain: for what it shows, or the +0 standing."""
+    shown, points = decision.credited_pp or 0.0, f"{decision.points:g}"
+    margin = f"{rubric.scoring.margin:g}"
+    if gain.method == "paired-identical" or gain.interval_pp is None or shown == 0:
+        if gain.interval_pp is None:
+            return _("Points for the gain as measured: {points}.").format(points=points)
+        return _("No measurable change: the baseline's standing, {points} points (lost only "
+                 "when the interval lies below -{margin} percentage points).").format(
+                     points=points, margin=margin)
+    if shown > 0:
+        return _("Points for the gain the runs show at {level} confidence (the one-sided "
+                 "lower bound), {shown} percentage points: {points}.").format(
+                     level="95%", shown=f"{shown:+.2f}", points=points)
+    return _("Measurably worse than the baseline (the interval lies below -{margin} "
+             "percentage points): points for {shown} percentage points, {points}.").format(
+                 margin=margin, shown=f"{shown:+.2f}", points=points)
+
+
+def divergence_notes(divergences: dict, baseline_diverged: int = 0,
+                     baseline_runs: int = 0) -> list[str]:
+    """`seed 3 diverged: loss 2.30 after epoch 2`, per diverged run, and the baseline's."""
+    notes = []
+    for seed, d in sorted(divergences.items()):
+        if d.by == "loss":
+            notes.append(_("Seed {seed} diverged: loss {loss} after epoch {epoch}; left out "
+                           "of the gain, as the baseline's diverged runs are.").format(
+                               seed=seed, loss=f"{d.loss:.2f}", epoch=d.epoch))
+        else:
+            notes.append(_("Seed {seed} diverged: validation accuracy {accuracy} after epoch "
+                           "{epoch}; left out of the gain, as the baseline's diverged runs "
+                           "are.").format(seed=seed, accuracy=f"{d.val_accuracy:.1%}", epoch=d.epoch))
+    if baseline_diverged:
+        notes.append(ngettext(
+            "The baseline's distribution leaves out {n} diverged run of {total}.",
+            "The baseline's distribution leaves out {n} diverged runs of {total}.",
+            baseline_diverged).format(n=baseline_diverged, total=baseline_runs))
+    return notes
 
 
 def total(items: list[dict]) -> tuple[float, float]:
