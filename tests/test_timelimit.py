@@ -159,3 +159,12 @@ def test_the_same_submission_gets_the_same_verdict_with_or_without_a_cached_base
     # the template fits the same rule, cached or not
     assert grade(REPO / "student_template", rubric, fmnist_dir, tmp_path / "cache",
                  quick=True)["status"] == "graded"
+
+
+def test_a_run_that_crowds_its_own_cores_is_charged_for_it(tmp_path, fmnist_dir):
+    """Three busy processes on the run's one core wait for each other: that waiting is the
+    run's own, so the wall-clock limit stops it as it stops one busy loop."""
+    r = grade(SUBMISSIONS / "times_out_with_more_busy_processes_than_cores.py",
+              write_rubric(tmp_path, time_limit=6), fmnist_dir, tmp_path / "cache", cpus=(0,))
+    assert r["failure"]["code"] == "timeout" and "6 s" in r["failure"]["message"]
+    assert r["metrics"]["wall_time_s"] < 60

@@ -150,7 +150,11 @@ def run_job(job_dir: Path, request: JobRequest, *, files: dict[str, Path], limit
             if not ready_at:
                 return "startup" if time.monotonic() - start > STARTUP_S else None
             used = meter.since_ready()
-            if time.monotonic() - ready_at[0] - used.waited_s > limits.time_s:
+            # waiting is credited, but never below the CPU it used spread over its cores: a
+            # run that keeps more of its own processes busy than it has cores waits on
+            # itself, and is charged for every second it kept them busy
+            elapsed = time.monotonic() - ready_at[0]
+            if max(elapsed - used.waited_s, used.cpu_s / limits.threads) > limits.time_s:
                 return "wall"
             return "cpu" if limits.cpu_s is not None and used.cpu_s > limits.cpu_s else None
 
