@@ -22,7 +22,10 @@ def test_every_image_moves_one_pixel_the_same_way_for_the_same_key(tmp_path):
     assert all(not np.array_equal(a, b) for a, b in zip(shown, images))
     # the same image at the same position renders the same in any order and any subset
     assert np.array_equal(testset.rerender(images[::-1], index[::-1], key), shown[::-1])
-    assert not np.array_equal(testset.rerender(images, index, b"another key" * 3), shown)
+    # another key moves the images otherwise (about 7 in 8 of them, for any two keys)
+    for other in (b"another key" * 3, bytes(32), b"\xff" * 32):
+        moved = testset.rerender(images, index, other)
+        assert sum(not np.array_equal(a, b) for a, b in zip(moved, shown)) > len(images) // 2
     # each is the original moved by one of the eight one-pixel offsets, edges repeated
     padded = np.pad(images, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="edge")
     for a, p in zip(shown, padded):
