@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 
+from grader.sandbox.launch import WAIT_ENV  # imports no torch
+
 # Tests that train in the test process itself spin briefly as the grader's children do
-# (grader.sandbox.launch.WAIT_ENV): spinning OpenMP threads slow the suite by a multiple
-# when anything runs beside it. Read once, when torch loads OpenMP: so before any import.
-os.environ.setdefault("GOMP_SPINCOUNT", "30000")
+# (WAIT_ENV): spinning OpenMP threads slow the suite by a multiple when anything runs
+# beside it. Read once, when torch loads OpenMP: so before torch is imported.
+for _name, _value in WAIT_ENV.items():
+    os.environ.setdefault(_name, _value)
 
 import shutil  # noqa: E402
 from pathlib import Path

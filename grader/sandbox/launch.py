@@ -59,6 +59,12 @@ ALLOCATOR_ENV = {"GLIBC_TUNABLES": "glibc.malloc.mmap_threshold=33554432:"
 # (grader.scoring.timelimit), so stays near what the work needs: with 2 threads on one
 # core, 0.50 s where passive threads use 0.23 s and libgomp's default 1.45 s.
 WAIT_ENV = {"GOMP_SPINCOUNT": "30000"}
+# torch.compile as a no-op in the child, wherever the student calls it (a decorated
+# function in forward, model.compile()): on a CPU inductor runs a C++ compiler before the
+# first batch (17 s for a small CNN on one core here; under the sandbox g++ writing its
+# precompiled header exceeds the file-size limit), and compiling changes the speed, not
+# the results. The worker unwraps a compiled model and says so (worker._uncompiled).
+NO_COMPILE_ENV = {"TORCH_COMPILE_DISABLE": "1"}
 
 
 @dataclass
@@ -302,14 +308,6 @@ def _fork_server() -> forkserver.Server | None:
 
 
 _FORK_FAILED = False
-
-
-# torch.compile as a no-op in the child, wherever the student calls it (a decorated
-# function in forward, model.compile()): on a CPU inductor runs a C++ compiler before the
-# first batch (17 s for a small CNN on one core here; under the sandbox g++ writing its
-# precompiled header exceeds the file-size limit), and compiling changes the speed, not
-# the results. The worker unwraps a compiled model and says so (worker._uncompiled).
-NO_COMPILE_ENV = {"TORCH_COMPILE_DISABLE": "1"}
 
 
 def _child_env(**settings: str) -> dict[str, str]:
