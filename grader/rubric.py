@@ -64,39 +64,52 @@ MAX_TEXT = {"question": 20_000}  # characters; every other string: DEFAULT_MAX_T
 DEFAULT_MAX_TEXT = 2_000
 
 
-def doc(text, default=dataclasses.MISSING, **kw):
-    """A dataclass field carrying its description for error messages and the README."""
+def doc(text, default=dataclasses.MISSING, *, at_least=None, at_most=None, why="",
+        choices=None, allowed="", **kw):
+    """A dataclass field carrying what docs/rubric.md says of it (grader/commands/rubric_docs.py):
+    its description, and the inclusive bounds (`at_least`, `at_most`, with `why` for the
+    message) that validation enforces from here, or the `choices` its rule checks; `allowed`
+    words a rule of _validate's that bounds cannot say (open ends, other keys)."""
+    meta = {"help": text, "at_least": at_least, "at_most": at_most, "why": why,
+            "choices": choices, "allowed": allowed}
     if isinstance(default, (list, dict)):
-        return field(default_factory=lambda: type(default)(default), metadata={"help": text}, **kw)
-    return field(default=default, metadata={"help": text}, **kw)
+        return field(default_factory=lambda: type(default)(default), metadata=meta, **kw)
+    return field(default=default, metadata=meta, **kw)
 
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    name: str = doc("cifar10, fashion_mnist or imagefolder")
+    name: str = doc("the data set", choices=DATASETS)
     root: str | None = doc("imagefolder only: a folder holding train/<class>/ and test/<class>/", None)
     test_dir: str | None = doc("a private test set, an image folder test_dir/<class>/*, graded "
                                "instead of the public test split", None)
     validation_fraction: float = doc("share of the training set held out for validation "
-                                     "(progress, early stopping); never the test set", 0.1)
+                                     "(progress, early stopping); never the test set", 0.1,
+                                     allowed="above 0, below 0.5")
     image_size: tuple[int, int] | None = doc("imagefolder only: [height, width]", None)
-    channels: int | None = doc("imagefolder only: 1 or 3", None)
+    channels: int | None = doc("imagefolder only: grayscale or RGB", None, allowed="1 or 3")
     mean: tuple[float, ...] | None = doc("imagefolder only: per-channel mean", None)
     std: tuple[float, ...] | None = doc("imagefolder only: per-channel std", None)
 
 
 @dataclass(frozen=True)
 class Budget:
-    max_epochs: int = doc("most epochs a submission may train (EPOCHS above it is clamped)")
-    max_batch_size: int = doc("largest BATCH_SIZE allowed (above it is clamped)")
-    max_parameters: int = doc("most trainable parameters a model may have; over it, no training")
+    max_epochs: int = doc("most epochs a submission may train (EPOCHS above it is clamped)",
+                          at_least=1)
+    max_batch_size: int = doc("largest BATCH_SIZE allowed (above it is clamped)", at_least=1)
+    max_parameters: int = doc("most trainable parameters a model may have; over it, no training",
+                              at_least=1)
     time_limit_s: float = doc("wall-clock limit for one training run, in seconds, not counting "
-                              "time spent waiting for a busy machine's CPU", 3600.0)
+                              "time spent waiting for a busy machine's CPU", 3600.0,
+                              allowed="above 0")
     time_factor: float | None = doc("also stop a run using more CPU time than this many times "
                                     "the baseline's per epoch, for the most epochs allowed, plus "
-                                    "a minute", None)
-    memory_mb: int = doc("memory one training run may allocate on the CPU (RLIMIT_DATA)", 6144)
-    gpu_memory_fraction: float = doc("share of the GPU's memory one run may use (CUDA)", 0.9)
+                                    "a minute", None, at_least=1,
+                                    why="the baseline itself must fit")
+    memory_mb: int = doc("memory one training run may allocate on the CPU (RLIMIT_DATA)", 6144,
+                         at_least=512, why="torch alone needs a few hundred MiB")
+    gpu_memory_fraction: float = doc("share of the GPU's memory one run may use (CUDA)", 0.9,
+                                     allowed="above 0, at most 1")
 
 
 @dataclass(frozen=True)
@@ -108,7 +121,7 @@ class Training:
                                 "(a GPU speed-up; much slower on most CPUs)", False)
     loader_workers: int | None = doc("DataLoader worker processes for submissions whose "
                                      "transforms run image by image (default: cores - 1, "
-                                     "at most 4)", None)
+                                     "at most 4)", None, at_least=0, at_most=32)
 
 
 @dataclass(frozen=True)
@@ -130,20 +143,22 @@ class PinnedDistribution:
 @dataclass(frozen=True)
 class BaselineSpec:
     submission: str = doc("the baseline's hooks, relative to the repository root", "reference/baseline.py")
-    pinned_accuracy: float | None = doc("use this test accuracy instead of training the baseline", None)
+    pinned_accuracy: float | None = doc("use this test accuracy instead of training the baseline",
+                                        None, allowed="a fraction, 0 to 1")
     pinned: PinnedDistribution | None = doc("the baseline's accuracy over seeds, measured once "
                                             "(`grade calibrate --json`): a grade gets its "
                                             "interval where nothing was calibrated (a "
                                             "student's own machine)", None)
     calibration_seeds: int = doc("seeds `grade calibrate` (and a batch or the Gradescope "
-                                 "bundle, before grading) trains the baseline over", 10)
+                                 "bundle, before grading) trains the baseline over", 10,
+                                 allowed="≥ 2 and ≥ scoring.seeds.max")
 
 
 @dataclass(frozen=True)
 class Check:
     id: str = doc("short unique name, e.g. output_shape")
-    kind: str = doc("one of " + ", ".join(CHECK_KINDS))
-    points: float = doc("points when the check passes")
+    kind: str = doc("what is checked (the kinds below)", choices=tuple(CHECK_KINDS))
+    points: float = doc("points when the check passes", at_least=0)
     title: str | None = doc("what the report calls it", None)
     module: str | None = doc("module_* and stated_parameters: dotted submodule name, e.g. "
                              "layer1 or features.0", None)
@@ -157,7 +172,7 @@ class Check:
 @dataclass(frozen=True)
 class ManualItem:
     id: str = doc("short unique name, e.g. xray_answer")
-    points: float = doc("points a person awards by hand")
+    points: float = doc("points a person awards by hand", at_least=0)
     title: str = doc("what the report calls it")
     file: str = doc("the answer's file in a submission folder (in a notebook: the markdown "
                     "under a heading that names the id or the title)", "answers.md")
@@ -167,19 +182,7 @@ class ManualItem:
 @dataclass(frozen=True)
 class Tier:
     min_gain: float = doc("gain over the baseline in percentage points needed for this tier")
-    points: float = doc("points for reaching this tier")
-
-
-@dataclass(frozen=True)
-class SeedPolicy:
-    min: int | None = doc("seeds every submission runs (default: the rubric's `seeds`)", None)
-    max: int | None = doc("most seeds: more run only while the gain's 95% interval straddles "
-                          "a tier boundary (default: min)", None)
-    undecided: str | None = doc("credit: tiers only: the tier when the interval still "
-                                "straddles a boundary at max seeds: lower (the one its low "
-                                "end reaches, the default), point (the point estimate's) or "
-                                "linear (credit between the two tiers in proportion to the "
-                                "part of the interval above the boundary)", None)
+    points: float = doc("points for reaching this tier", at_least=0)
 
 
 UNDECIDED = ("lower", "point", "linear")
@@ -187,11 +190,27 @@ CREDIT = ("evidence", "tiers")
 
 
 @dataclass(frozen=True)
+class SeedPolicy:
+    min: int | None = doc("seeds every submission runs (default: the rubric's `seeds`)", None,
+                          at_least=1, at_most=20)
+    max: int | None = doc("most seeds: more run only while the gain's 95% interval straddles "
+                          "a tier boundary (default: min)", None, allowed="min to 20")
+    undecided: str | None = doc("credit: tiers only: the tier when the interval still "
+                                "straddles a boundary at max seeds: lower (the one its low "
+                                "end reaches, the default), point (the point estimate's) or "
+                                "linear (credit between the two tiers in proportion to the "
+                                "part of the interval above the boundary)", None,
+                                choices=UNDECIDED)
+
+
+@dataclass(frozen=True)
 class Scoring:
-    trains_points: float = doc("points for training to completion above chance accuracy", 0.0)
+    trains_points: float = doc("points for training to completion above chance accuracy", 0.0,
+                               at_least=0)
     gain_tiers: list[Tier] = doc("gain -> points; the highest tier reached counts", [])
     max_plausible_accuracy: float | None = doc("a test accuracy above this is flagged for an "
-                                               "instructor's review (the budget cannot reach it)", None)
+                                               "instructor's review (the budget cannot reach it)", None,
+                                               allowed="above 0, at most 1")
     seeds: SeedPolicy = doc("how many seeds a submission runs: extra ones only where they "
                             "can change the points", SeedPolicy())
     credit: str | None = doc("evidence (the shipped rubrics'): the tiers joined by straight "
@@ -199,10 +218,11 @@ class Scoring:
                              "95% lower bound; below 0: only once the 95% interval's upper end "
                              "is under -margin), so noise moves a grade a little, never a "
                              "whole tier; tiers (the default, as before): the highest tier "
-                             "reached, seeds.undecided deciding inside the noise", None)
+                             "reached, seeds.undecided deciding inside the noise", None,
+                             choices=CREDIT)
     margin: float = doc("credit: evidence: percentage points a submission may be measurably "
                         "worse than the baseline before it loses the +0 tier's standing "
-                        "(non-inferiority margin)", 1.0)
+                        "(non-inferiority margin)", 1.0, at_least=0, at_most=10)
 
     @property
     def credit_mode(self) -> str:
@@ -215,9 +235,10 @@ class Scoring:
 
 @dataclass(frozen=True)
 class QuickSpec:
-    train_subset: int = doc("training images used by --quick", 5000)
-    test_subset: int = doc("test images used by --quick", 2000)
-    epochs: int = doc("epochs used by --quick, for the submission and the baseline", 1)
+    train_subset: int = doc("training images used by --quick", 5000, at_least=10)
+    test_subset: int = doc("test images used by --quick", 2000, at_least=10)
+    epochs: int = doc("epochs used by --quick, for the submission and the baseline", 1,
+                      at_least=1)
 
 
 @dataclass(frozen=True)
@@ -237,8 +258,8 @@ class Rubric:
     quick: QuickSpec = doc("the small unofficial --quick run", QuickSpec())
     training: Training = doc("how the loop runs: layout, precision, loader workers",
                              Training())
-    language: str | None = doc("the course's default language for what students read: en "
-                               "or ko (--lang and the locale otherwise)", None)
+    language: str | None = doc("the course's default language for what students read "
+                               "(--lang and the locale otherwise)", None, choices=LANGUAGES)
 
     @property
     def min_seeds(self) -> int:
@@ -415,7 +436,7 @@ def _coerce(tp, value, key, problems):
 
 def _validate(r: Rubric) -> list[tuple[str, str]]:
     """Rules that span fields or go beyond types: every (key, problem)."""
-    problems: list[tuple[str, str]] = []
+    problems: list[tuple[str, str]] = list(_bounds(r, ""))
 
     def bad(key, problem):
         problems.append((key, problem))
@@ -436,17 +457,10 @@ def _validate(r: Rubric) -> list[tuple[str, str]]:
         bad("dataset.validation_fraction", f"must be between 0 and 0.5, got {ds.validation_fraction}")
     if not r.seeds:
         bad("seeds", "at least one seed is needed")
-    for k in ("max_epochs", "max_batch_size", "max_parameters"):
-        if getattr(r.budget, k) < 1:
-            bad(f"budget.{k}", "must be at least 1")
     if r.budget.time_limit_s <= 0:
         bad("budget.time_limit_s", "must be positive")
-    if r.budget.time_factor is not None and r.budget.time_factor < 1:
-        bad("budget.time_factor", "must be at least 1 (the baseline itself must fit)")
     if not 0 < r.budget.gpu_memory_fraction <= 1:
         bad("budget.gpu_memory_fraction", "must be in (0, 1]")
-    if r.budget.memory_mb < 512:
-        bad("budget.memory_mb", "must be at least 512 (torch alone needs a few hundred MiB)")
     if r.baseline.pinned_accuracy is not None and not 0 <= r.baseline.pinned_accuracy <= 1:
         bad("baseline.pinned_accuracy", "is a fraction between 0 and 1 (e.g. 0.62), not a percentage")
     pinned = r.baseline.pinned
@@ -482,10 +496,6 @@ def _validate(r: Rubric) -> list[tuple[str, str]]:
         bad("scoring.seeds.undecided", "applies to credit: tiers only (with credit: evidence the "
             "points follow the evidence, with no undecided case): remove it, or set "
             "scoring.credit: tiers")
-    if not 0 <= r.scoring.margin <= 10:
-        bad("scoring.margin", f"percentage points between 0 and 10, got {r.scoring.margin:g}")
-    if policy.min is not None and not 1 <= policy.min <= 20:
-        bad("scoring.seeds.min", "must be between 1 and 20")
     if policy.max is not None and not r.min_seeds <= policy.max <= 20:
         bad("scoring.seeds.max", f"must be between min ({r.min_seeds}) and 20")
     if r.baseline.calibration_seeds < max(2, r.max_seeds):
@@ -497,8 +507,6 @@ def _validate(r: Rubric) -> list[tuple[str, str]]:
         if c.id in seen:
             bad(f"{key}.id", f"duplicate check id {c.id!r}")
         seen.add(c.id)
-        if c.points < 0:
-            bad(f"{key}.points", "must not be negative")
         if c.kind not in CHECK_KINDS:
             bad(f"{key}.kind", f"unknown kind {c.kind!r} (choose from {', '.join(CHECK_KINDS)})")
             continue
@@ -519,18 +527,11 @@ def _validate(r: Rubric) -> list[tuple[str, str]]:
         if m.id in seen:
             bad(f"{key}.id", f"duplicate id {m.id!r} (ids are shared with checks)")
         seen.add(m.id)
-        if m.points < 0:
-            bad(f"{key}.points", "must not be negative")
         if not m.file or "/" in m.file or "\\" in m.file or m.file.startswith("."):
             bad(f"{key}.file", f"a plain file name in the submission folder, got {m.file!r}")
     ceiling = r.scoring.max_plausible_accuracy
     if ceiling is not None and not 0 < ceiling <= 1:
         bad("scoring.max_plausible_accuracy", "is a fraction between 0 and 1 (e.g. 0.9)")
-    if r.scoring.trains_points < 0:
-        bad("scoring.trains_points", "must not be negative")
-    for i, t in enumerate(r.scoring.gain_tiers):
-        if t.points < 0:
-            bad(f"scoring.gain_tiers[{i}].points", "must not be negative")
     gains = [t.min_gain for t in r.scoring.gain_tiers]
     if gains != sorted(gains) or len(set(gains)) != len(gains):
         bad("scoring.gain_tiers", "tiers must be listed by strictly increasing min_gain")
@@ -538,13 +539,31 @@ def _validate(r: Rubric) -> list[tuple[str, str]]:
     if r.scoring.credit_mode == "evidence" and min(pts, default=0) >= 0 and pts != sorted(pts):
         bad("scoring.gain_tiers", "with credit: evidence a higher tier must not pay less "
             "(the tiers are joined into one rising line)")
-    if r.training.loader_workers is not None and not 0 <= r.training.loader_workers <= 32:
-        bad("training.loader_workers", "must be between 0 and 32")
     if r.language is not None and r.language not in LANGUAGES:
         bad("language", f"choose from {', '.join(LANGUAGES)}, got {r.language!r}")
-    if r.quick.epochs < 1 or r.quick.train_subset < 10 or r.quick.test_subset < 10:
-        bad("quick", "epochs must be >= 1 and subsets >= 10 images")
     return problems
+
+
+def _bounds(value, key):
+    """Every field's declared `at_least` / `at_most`, checked through nested sections and
+    lists: (key, problem) for each value outside them."""
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _bounds(item, f"{key}[{i}]")
+        return
+    if not dataclasses.is_dataclass(value):
+        return
+    for f in dataclasses.fields(value):
+        v, sub = getattr(value, f.name), _join(key, f.name)
+        lo, hi = f.metadata.get("at_least"), f.metadata.get("at_most")
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and (lo, hi) != (None, None):
+            if (lo is not None and v < lo) or (hi is not None and v > hi):
+                rule = (f"between {lo:g} and {hi:g}" if lo is not None and hi is not None
+                        else f"at least {lo:g}" if lo is not None else f"at most {hi:g}")
+                why = f" ({f.metadata['why']})" if f.metadata.get("why") else ""
+                yield sub, f"must be {rule}{why}, got {v:g}"
+        else:
+            yield from _bounds(v, sub)
 
 
 def _join(key, name):

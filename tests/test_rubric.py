@@ -101,8 +101,9 @@ def test_every_problem_is_reported_at_once_each_with_its_key(tmp_path):
         load_rubric(str(path))
     e = info.value
     keys = [k for k, _ in e.problems]
-    assert keys == ["colour", "seeds", "checks[2].points", "checks[2].kind",
-                    "scoring.trains_points", "scoring.gain_tiers[1].points"]
+    # parsing's problems first, then the declared bounds in the schema's order, then the rules
+    assert keys == ["colour", "scoring.trains_points", "scoring.gain_tiers[1].points",
+                    "checks[2].points", "seeds", "checks[2].kind"]
     assert (e.key, e.file) == ("colour", str(path)) and "unknown key" in e.problem  # the first
     lines = str(e).splitlines()
     assert len(lines) == 6 and all(line.startswith(f"{path}: ") for line in lines)
@@ -148,3 +149,30 @@ def test_huge_files_and_strings_are_refused(tmp_path):
 def test_a_long_question_is_allowed(tmp_path):
     text = good() + ("manual:\n  - {id: q, points: 5, title: Why, question: " + "w" * 5000 + "}\n")
     assert load_rubric(str(write_rubric(tmp_path, text=text))).manual[0].question == "w" * 5000
+
+
+def test_docs_rubric_md_is_the_schema_as_generated():
+    """docs/rubric.md is written from grader/rubric.py; a key added, renamed or re-described
+    there without regenerating the page fails here."""
+    from grader.commands import rubric_docs
+    page = (REPO / "docs" / "rubric.md").read_text()
+    assert page == rubric_docs.render(), (
+        "docs/rubric.md is stale: run `python -m grader.commands.rubric_docs > docs/rubric.md`")
+    # every key of every section is on the page, with its bounds where it has them
+    assert "| `max_epochs` | integer | **required** | ≥ 1 |" in page
+    assert "| `margin` | number | `1` | 0 to 10 |" in page
+    assert "## `scoring.gain_tiers[]`" in page and "## `baseline.pinned`" in page
+
+
+@pytest.mark.parametrize("edit,key,problem", [
+    (lambda t: t.replace("max_epochs: 5", "max_epochs: 0"), "budget.max_epochs", "must be at least 1, got 0"),
+    (lambda t: t + "training: {loader_workers: 99}\n", "training.loader_workers", "between 0 and 32, got 99"),
+    (lambda t: t.replace("  - {id: budget, kind: budget, points: 5}",
+                         "  - {id: budget, kind: budget, points: -5}"), "checks[2].points", "at least 0"),
+    (lambda t: t + "quick: {epochs: 0}\n", "quick.epochs", "at least 1"),
+], ids=["max_epochs", "loader_workers", "check points", "quick epochs"])
+def test_declared_bounds_are_enforced_with_the_key(tmp_path, edit, key, problem):
+    path = write_rubric(tmp_path, text=edit(good()))
+    with pytest.raises(RubricError) as info:
+        load_rubric(str(path))
+    assert f": {key}: {problem}" in str(info.value) or (key in str(info.value) and problem in str(info.value)), str(info.value)
