@@ -1,7 +1,7 @@
 """Training noise: the baseline's spread over seeds, diverged runs, the gain with its 95%
 interval. Pure functions on accuracies (fractions in, gains in percentage points out).
 
-The estimator (README, "Noise"). Two runs at the same seed of the same training code are
+The estimator (docs/scoring.md, "Noise"). Two runs at the same seed of the same training code are
 the same run, so a submission whose every run reproduces the baseline's at that seed (the
 untouched template) has a gain of exactly 0: a paired comparison with no noise left. Any
 real change draws its own random numbers, and its runs no longer move with the baseline's
