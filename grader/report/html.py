@@ -8,7 +8,7 @@ from grader.failures import describe
 from grader.i18n import _, current, ngettext
 from grader.load.answers import is_pending
 from grader.report.escape import html as escape
-from grader.report.rows import (CODE_SPAN, PICTURES, baseline_summary, count, detail,
+from grader.report.rows import (CODE_SPAN, PICTURES, baseline_summary, count, detail, pct,
                                gain_summary, points, state, summary_rows, test_set_text)
 from grader.report.results import score_line
 
@@ -59,8 +59,8 @@ def render_html(results: dict, pictures: dict | None = None) -> str:
     if results.get("pending_points"):
         score += " " + _("(+{points} pending)").format(points=f"{results['pending_points']:g}")
     cards = [(_("Score"), score, ""),
-             (_("Test accuracy"), _pct(m["accuracy"]), ""),
-             (_("Baseline"), _pct(m["baseline_accuracy"]), ""),
+             (_("Test accuracy"), pct(m["accuracy"]), ""),
+             (_("Baseline"), pct(m["baseline_accuracy"]), ""),
              (_("Gain"), _("n/a") if gain is None else f"{gain:+.2f} pp", _gain_colour(m))]
     out.append("<div class=cards>" + "".join(
         f"<div class=card><div class=k>{k}</div><div class='v {c}'>{e(v)}</div></div>"
@@ -131,10 +131,6 @@ def render_html(results: dict, pictures: dict | None = None) -> str:
         seconds=f"{m['wall_time_s']:.0f}",
         baseline=", ".join(m["baseline_source"] or [_("n/a")]))) + "</footer></body></html>")
     return "\n".join(out)
-
-
-def _pct(value) -> str:
-    return _("n/a") if value is None else f"{value:.2%}"
 
 
 def _gain_colour(m: dict) -> str:

@@ -7,13 +7,9 @@ from grader.i18n import _, ngettext
 from grader.report.escape import md, md_block, md_code, md_lines
 from grader.report.results import score_line
 from grader.load.answers import is_pending
-from grader.report.rows import (MARKS, PICTURES, WHO, baseline_summary, count, detail,
+from grader.report.rows import (MARKS, PICTURES, WHO, baseline_summary, count, detail, pct,
                                 gain_summary, pending_title, points, state, summary_rows,
                                 test_set_text)
-
-
-def _pct(value) -> str:
-    return _("n/a") if value is None else f"{value:.2%}"
 
 
 def _status(results) -> str:
@@ -46,7 +42,7 @@ def render_markdown(results: dict, pictures: dict | None = None) -> str:
         out += ["## " + _("Why it could not be graded"), "", *md_block(describe(results["failure"])), ""]
     # (labels are joined, not inside f-strings, where Babel's extractor cannot see them)
     out += [_row("", _("Your model"), _("Baseline")), "|---|---:|---:|",
-            _row(_("Test accuracy"), _pct(m["accuracy"]), _pct(m["baseline_accuracy"])),
+            _row(_("Test accuracy"), pct(m["accuracy"]), pct(m["baseline_accuracy"])),
             _row(_("Parameters"), count(m["parameters"]), count(m["baseline_parameters"])),
             _row(_("Epochs"), m["epochs"] or _("n/a"), ""), ""]
     if m.get("pipeline"):
@@ -106,7 +102,7 @@ def render_markdown(results: dict, pictures: dict | None = None) -> str:
         if pc.get("student"):
             out += [_row(_("Class"), _("Yours"), _("Baseline")), "|---|---:|---:|"]
             base = pc.get("baseline") or [None] * len(pc["student"])
-            out += [f"| {md(c, cell=True)} | {_pct(s)} | {_pct(b)} |"
+            out += [f"| {md(c, cell=True)} | {pct(s)} | {pct(b)} |"
                     for c, s, b in zip(results["metrics"]["classes"], pc["student"], base)]
             out.append("")
     for who, runs in results["history"].items():

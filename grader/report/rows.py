@@ -12,6 +12,11 @@ from grader.load.answers import is_pending
 CODE_SPAN = re.compile(r"(`+)(.+?)\1", re.DOTALL)  # Markdown's `code`, as the messages write it
 
 
+def pct(value) -> str:
+    """An accuracy as every report prints it, or n/a where there is none."""
+    return _("n/a") if value is None else f"{value:.2%}"
+
+
 def summary_rows(results: dict) -> list[dict]:
     """The model summary: every layer in the order the forward pass ran it, with a row for
     each block the rubric checks just before its layers, the rubric's expected shape beside
