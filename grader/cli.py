@@ -158,6 +158,9 @@ def build_calibrate_parser() -> argparse.ArgumentParser:
                    "baseline.calibration_seeds, 10 unless it says otherwise)")
     p.add_argument("--json", dest="as_json", action="store_true",
                    help="print one JSON object to stdout: rubric, quick, seeds, accuracies, mean, std")
+    p.add_argument("--workers", type=int, default=1,
+                   help="train this many seeds at once, each on its share of the cores: the "
+                        "runs a `grade batch --workers N` finds (default: 1, all cores)")
     return p
 
 

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import os
 import platform
+import queue
 import secrets
+import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -256,17 +258,23 @@ def _cached_diverged(seed: int, ctx: GradingContext) -> bool:
 
 def calibrate(*, rubric: Rubric, seeds: int | None = None, data_dir: Path | None = None,
               quick: bool = False, device: str = "auto", cache_dir: Path | None = None,
-              cpus: tuple[int, ...] | None = None,
+              cpus: tuple[int, ...] | None = None, slots: list[tuple[int, ...]] | None = None,
               on_event: OnEvent = lambda who, e: None) -> tuple[Distribution, bool]:
     """The baseline trained over the first `seeds` seeds of the rubric's sequence (default
     its calibration_seeds), each run reused from or kept in the baseline cache, and the
     distribution kept under the baseline's key without a seed. Returns it, and whether
-    every seed came from the cache."""
-    ctx = _context(rubric, data_dir, quick, device, cache_dir, "batch", cpus, 1.0, True, on_event)
-    return _calibrate(ctx, seeds or rubric.baseline.calibration_seeds)
+    every seed came from the cache.
+
+    `slots` (a batch's workers' shares of the cores, all of one size) train that many
+    seeds at once, each on its own share: the runs a batch with as many workers finds, in
+    a fraction of the time one share alone would take."""
+    ctx = _context(rubric, data_dir, quick, device, cache_dir, "batch",
+                   slots[0] if slots else cpus, 1.0, True, on_event)
+    return _calibrate(ctx, seeds or rubric.baseline.calibration_seeds, slots)
 
 
-def _calibrate(ctx: GradingContext, n: int) -> tuple[Distribution, bool]:
+def _calibrate(ctx: GradingContext, n: int,
+               slots: list[tuple[int, ...]] | None = None) -> tuple[Distribution, bool]:
     rubric, quick, on_event = ctx.rubric, ctx.quick, ctx.on_event
     key = _baseline_key(None, ctx)
     measured = baseline_cache.load_calibration(ctx.cache_dir, key)
@@ -274,18 +282,51 @@ def _calibrate(ctx: GradingContext, n: int) -> tuple[Distribution, bool]:
     missing = [seed for seed in wanted if seed not in measured]
     trained: dict[int, Run] = {}
     if missing:
+        todo, lock, errors = queue.SimpleQueue(), threading.Lock(), []
+        for seed in missing:
+            todo.put(seed)
+
+        def work(slot_ctx: GradingContext, inputs: Inputs, tmp: Path) -> None:
+            try:
+                train_seeds(slot_ctx, inputs, tmp)
+            except BaseException as e:  # noqa: BLE001 - raised again below, in the caller's thread
+                errors.append(e)
+
+        def train_seeds(slot_ctx: GradingContext, inputs: Inputs, tmp: Path) -> None:
+            while not errors:  # a slot that failed stops the others taking new seeds
+                try:
+                    seed = todo.get_nowait()
+                except queue.Empty:
+                    return
+                with lock:
+                    on_event("calibrate", {"event": "seed", "seed": seed, "done": len(trained),
+                                           "total": len(missing)})
+                seed_key = _baseline_key(seed, slot_ctx)
+                run = (_known_baseline(seed, seed_key, slot_ctx, pinned=False)
+                       or _train_baseline(seed, seed_key, inputs, tmp, slot_ctx))
+                with lock:
+                    trained[seed] = run
+                    measured[seed] = run.accuracy
+                    baseline_cache.store_calibration(
+                        ctx.cache_dir, key, measured, rubric=rubric.name, quick=quick,
+                        device=ctx.device, versions=ctx.versions)
+
         with scratch("baseline") as tmp:
             inputs = _prepare_inputs(ctx.data, rubric, quick, Path(tmp), ctx.test_key)
-            for i, seed in enumerate(missing):
-                on_event("calibrate", {"event": "seed", "seed": seed, "done": i, "total": len(missing)})
-                seed_key = _baseline_key(seed, ctx)
-                run = (_known_baseline(seed, seed_key, ctx, pinned=False)
-                       or _train_baseline(seed, seed_key, inputs, Path(tmp), ctx))
-                trained[seed] = run
-                measured[seed] = run.accuracy
-                baseline_cache.store_calibration(
-                    ctx.cache_dir, key, measured, rubric=rubric.name, quick=quick,
-                    device=ctx.device, versions=ctx.versions)
+            shares = [s for s in (slots or [ctx.cpus]) if len(s or ()) == len(ctx.cpus or ())]
+            if len(shares) <= 1:
+                work(ctx, inputs, Path(tmp))
+            else:  # each thread drives its own child on its own cores, as a batch worker does
+                threads = [threading.Thread(target=work, args=(replace(ctx, cpus=share), inputs,
+                                                               Path(tmp) / f"slot{i}"))
+                           for i, share in enumerate(shares)]
+                for i, t in enumerate(threads):
+                    (Path(tmp) / f"slot{i}").mkdir()
+                    t.start()
+                for t in threads:
+                    t.join()
+        if errors:  # the first slot's failure, as one slot alone would have raised it
+            raise errors[0]
     flags = [_diverged(trained[s], ctx.data.info.num_classes) is not None if s in trained
              else _cached_diverged(s, ctx) for s in wanted]
     dist = Distribution.of(wanted, [measured[s] for s in wanted], measured_on=ctx.device,
@@ -296,17 +337,19 @@ def _calibrate(ctx: GradingContext, n: int) -> tuple[Distribution, bool]:
 def ensure_baselines(*, rubric: Rubric, data_dir: Path | None = None, quick: bool = False,
                      device: str = "auto", cache_dir: Path | None = None,
                      cpus: tuple[int, ...] | None = None,
+                     slots: list[tuple[int, ...]] | None = None,
                      on_event: OnEvent = lambda who, e: None) -> list[Run]:
     """Before a batch starts: the baseline calibrated over the rubric's calibration seeds on
     this machine (every official grade's interval comes from it, even where the rubric pins
     one for students' own machines, and it covers every seed a submission may run), or,
     where the rubric pins the accuracy, nothing to train. Each run goes into the cache, so
     the workers find it instead of each training it."""
+    cpus = slots[0] if slots else cpus
     ctx = _context(rubric, data_dir, quick, device, cache_dir, "batch", cpus, 1.0, True, on_event)
     seeds = rubric.seed_sequence(rubric.max_seeds)
     if rubric.baseline.pinned_accuracy is None:
         calibrate(rubric=rubric, data_dir=data_dir, quick=quick, device=device,
-                  cache_dir=ctx.cache_dir, cpus=cpus, on_event=on_event)
+                  cache_dir=ctx.cache_dir, cpus=cpus, slots=slots, on_event=on_event)
     keys = {seed: _baseline_key(seed, ctx) for seed in seeds}
     known = {seed: _known_baseline(seed, keys[seed], ctx) for seed in seeds}
     missing = [seed for seed in seeds if known[seed] is None]  # calibration covers the rest

@@ -1,5 +1,6 @@
 """End to end on synthetic data: `grade calibrate`, and grades that carry their interval."""
 import json
+import shutil
 import statistics
 
 import pytest
@@ -155,3 +156,36 @@ def test_a_grade_does_not_depend_on_what_was_graded_before_on_the_same_cache(
     assert second["metrics"]["seeds"] == first["metrics"]["seeds"]
     assert second["score"] == first["score"]
     assert second["metrics"]["gain_pp"] == pytest.approx(first["metrics"]["gain_pp"])
+
+
+def test_workers_calibrate_seeds_at_once_into_the_runs_a_batch_of_as_many_workers_finds(
+        tmp_path, fmnist_dir, monkeypatch, capsys):
+    """`grade calibrate --workers 2` trains two seeds at a time, each on one core: the same
+    runs (keys and accuracies) one core would make seed after seed, so `grade batch
+    --workers 2` finds every one of them instead of calibrating again on one core."""
+    import os
+    from grader.grading import calibrate
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("needs two cores")
+    rubric = tmp_path / "adaptive.yaml"
+    rubric.write_text(ADAPTIVE)
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("GRADER_CACHE_DIR", str(cache))
+    assert cli(["calibrate", "--rubric", str(rubric), "--quick", "--seeds", "4", "--workers", "2",
+                "--data-dir", str(fmnist_dir), "--json"]) == 0
+    parallel = json.loads(capsys.readouterr().out)
+    assert parallel["seeds"] == [0, 1, 2, 3] and parallel["from_cache"] is False
+    runs = sorted((cache / "baselines").glob("*.json"))
+    # one core, seed after seed, on the same cache: every seed is found, none trains again
+    core = (sorted(os.sched_getaffinity(0))[0],)
+    dist, cached = calibrate(rubric=load_rubric(str(rubric)), seeds=4, data_dir=fmnist_dir,
+                             quick=True, cache_dir=cache, cpus=core)
+    assert cached and list(dist.accuracies) == parallel["accuracies"]
+    assert sorted((cache / "baselines").glob("*.json")) == runs
+    # and those are 1-thread runs: a fresh cache (with the same test-set key) trains the
+    # first two seeds one after the other to the same accuracies
+    (tmp_path / "fresh").mkdir()
+    shutil.copy(cache / "test-key", tmp_path / "fresh" / "test-key")
+    fresh, _ = calibrate(rubric=load_rubric(str(rubric)), seeds=2, data_dir=fmnist_dir,
+                         quick=True, cache_dir=tmp_path / "fresh", cpus=core)
+    assert list(fresh.accuracies) == parallel["accuracies"][:2]

@@ -169,11 +169,15 @@ def main(*, folder: Path, out: Path, rubric: str = "cifar10", workers: int = 1, 
     console.print("Baseline: " + ("pinned by the rubric" if pinned else
                                   f"calibrated over {spec.baseline.calibration_seeds} seeds (each "
                                   "grade's interval comes from its spread), before the submissions"))
-    slot = worker_slots(1 if executor != "local" else workers, device)[0]
-    # the baseline trains on one worker's share of the machine, as each submission will
+    slots = worker_slots(1 if executor != "local" else workers, device)
+    slot = slots[0]
+    # the baseline trains on one worker's share of the machine, as each submission will,
+    # its calibration seeds on every worker's share at once
     with LiveProgress(console) as progress:
         ensure_baselines(rubric=spec, data_dir=data_dir, quick=quick, device=slot["device"],
-                         cache_dir=cache_dir, cpus=slot["cpus"], on_event=progress)
+                         cache_dir=cache_dir, cpus=slot["cpus"],
+                         slots=[s["cpus"] for s in slots if s["cpus"]] or None,
+                         on_event=progress)
     tally = Tally(total=len(jobs))
     if executor == "local":
         stream = run_local(jobs, workers, device, on_start=lambda job: tally.running.add(job.student))

@@ -26,7 +26,7 @@ from grader.scoring.noise import Distribution, smallest_detectable_pp
 
 def main(*, rubric: str = "cifar10", seeds: int | None = None, quick: bool = False,
          data_dir: Path | None = None, device: str = "auto", as_json: bool = False,
-         console: Console | None = None) -> int:
+         workers: int = 1, console: Console | None = None) -> int:
     console = console or Console(stderr=True)
     spec = load_rubric(rubric)
     n = seeds or spec.baseline.calibration_seeds
@@ -34,7 +34,7 @@ def main(*, rubric: str = "cifar10", seeds: int | None = None, quick: bool = Fal
                   + (" [yellow](quick)[/]" if quick else ""))
     with LiveProgress(console) as progress:
         dist, cached = calibrate(rubric=spec, seeds=n, data_dir=data_dir, quick=quick,
-                                 device=device, on_event=progress)
+                                 device=device, slots=_slots(workers, device), on_event=progress)
     detectable = {k: smallest_detectable_pp(dist, k) for k in sorted({spec.min_seeds, spec.max_seeds})}
     if as_json:
         print(json.dumps({"rubric": spec.name, "quick": quick, "seeds": list(dist.seeds),
@@ -46,6 +46,15 @@ def main(*, rubric: str = "cifar10", seeds: int | None = None, quick: bool = Fal
     else:
         console.print(summary_table(spec.name, dist, cached, detectable))
     return EXIT_GRADED
+
+
+def _slots(workers: int, device: str) -> list[tuple[int, ...]] | None:
+    """With --workers N: the N shares of the cores a `grade batch --workers N` grades on,
+    so the batch finds these runs (a CPU run is keyed on its thread count)."""
+    if workers <= 1:
+        return None
+    from grader.batch.executors import worker_slots
+    return [s["cpus"] for s in worker_slots(workers, device) if s["cpus"]] or None
 
 
 def summary_table(name: str, dist: Distribution, cached: bool, detectable: dict[int, float]) -> Table:
