@@ -29,6 +29,8 @@ CODES = {
     "non_finite_loss": N_("The loss became NaN or infinite"),
     "training_error": N_("An error was raised during training"),
     "timeout": N_("Training ran past the time limit"),
+    "tampered_result": N_("What the run reported differs from what the grader measured again"),
+    "extra_training": N_("The run trained more than the budget allows"),
     "out_of_memory": N_("Training ran out of memory"),
     "killed": N_("The grading process was killed"),
     "output_limit": N_("The submission wrote too much output"),

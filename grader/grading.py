@@ -27,6 +27,8 @@ import numpy as np
 from grader import __version__, paths
 from grader.failures import SubmissionError, failure_dict
 from grader.files import scratch
+from grader.i18n import _
+from grader.inspection import audit
 from grader.inspection.checks import evaluate_checks
 from grader.load.answers import collect_answers
 from grader.load import testset
@@ -45,6 +47,12 @@ from grader.scoring.points import SeedRun, rubric_items, seed_loop
 from grader.scoring.timelimit import TimeLimit, cpu_timeout, explain, over, time_limit
 
 OnEvent = Callable[[str, dict], None]
+# Test images the training child predicts as its account of the model it trained, held
+# against the fresh child's predictions of the same images (grading._verify). The fresh
+# child predicts the whole test set, which is what is scored; the training child
+# predicting only this sample keeps the re-measurement's added time to its start-up.
+# The sample is the head of a test order drawn per grading in secret: a random sample.
+ACCOUNT = 500
 
 
 class GraderError(Exception):
@@ -90,11 +98,19 @@ class Inputs:
     order: np.ndarray      # the original test index of each permuted test image: parent only
     public_x: Path | None = None        # untouched public test images (load.testset)
     public_y: np.ndarray | None = None  # their labels: parent only
+    account_x: Path | None = None       # the first ACCOUNT test images: the training child's
 
     def files(self) -> dict[str, Path]:
-        """What the child may read (never the labels of the test set)."""
-        files = {"train_x": self.train_x, "train_y": self.train_y, "test_x": self.test_x,
-                 "train_idx": self.train_idx, "val_idx": self.val_idx}
+        """What the training child may read (never the labels of the test set): of the test
+        set only the sample it predicts as its account (`_verify`); the fresh child that
+        re-measures the run predicts the whole test set and the public images."""
+        return {"train_x": self.train_x, "train_y": self.train_y,
+                "test_x": self.account_x or self.test_x,
+                "train_idx": self.train_idx, "val_idx": self.val_idx}
+
+    def verify_files(self, weights: Path) -> dict[str, Path]:
+        """What the re-measuring child reads: the weights, the test and the public images."""
+        files = {"test_x": self.test_x, "weights": weights}
         return {**files, "public_x": self.public_x} if self.public_x else files
 
 
@@ -410,6 +426,7 @@ def _prepare_inputs(data: CachedData, rubric: Rubric, quick: bool, tmp: Path,
     test_x, test_y = data.load("test_x"), data.load("test_y")
     shown = test_x[order] if test_key is None else testset.rerender(test_x[order], order, test_key)
     np.save(tmp / "test_x.npy", np.ascontiguousarray(shown))
+    np.save(tmp / "account_x.npy", np.ascontiguousarray(shown[:ACCOUNT]))
     np.save(tmp / "train_idx.npy", pool[tr])
     np.save(tmp / "val_idx.npy", pool[va])
     public = None if test_key is None else rng.permutation(test_pool)[:testset.PUBLIC_SAMPLE]
@@ -420,7 +437,8 @@ def _prepare_inputs(data: CachedData, rubric: Rubric, quick: bool, tmp: Path,
                   train_idx=tmp / "train_idx.npy", val_idx=tmp / "val_idx.npy",
                   sizes={"train": len(tr), "validation": len(va), "test": len(order)},
                   order=order, public_x=None if public is None else tmp / "public_x.npy",
-                  public_y=None if public is None else np.asarray(test_y[public]))
+                  public_y=None if public is None else np.asarray(test_y[public]),
+                  account_x=tmp / "account_x.npy")
 
 
 def _train_one(who: str, source: Path, seed: int, inputs: Inputs, tmp: Path,
@@ -443,7 +461,8 @@ def _train_one(who: str, source: Path, seed: int, inputs: Inputs, tmp: Path,
         budget={**asdict(rubric.budget), "gpu_memory_fraction":
                 rubric.budget.gpu_memory_fraction * ctx.gpu_share},
         epochs_override=rubric.quick.epochs if ctx.quick else None,
-        modules=sorted({c.module for c in rubric.checks if c.module}), keep_weights=keep)
+        modules=sorted({c.module for c in rubric.checks if c.module}),
+        keep_weights=True)  # always: the parent measures them again (_verify)
     ctx.on_event(who, {"event": "run_start", "seed": seed})
     outcome = run_job(job, request, files=inputs.files(), limits=limits,
                       show=[source, rubric.baseline_path], on_event=lambda e: ctx.on_event(who, e))
@@ -454,25 +473,111 @@ def _train_one(who: str, source: Path, seed: int, inputs: Inputs, tmp: Path,
                          log_tail=outcome.log_tail, isolation=outcome.isolation)
     if run.failure:
         run.failure = explain(run.failure, limit)
-    logits, kept = state.get("test_logits"), None
+    kept = None
     if run.failure is None:
-        n, k = len(inputs.test_y), info.num_classes
-        if logits is None or tuple(logits.shape) != (n, k):
-            got = list(logits.shape) if logits is not None else None
-            run.failure = failure_dict("output_shape", "the test-set predictions have the "
-                                       "wrong shape", expected=[n, k], got=got)
-        else:
-            predicted = logits.argmax(1).numpy()
-            run.accuracy = float((predicted == inputs.test_y).mean())
-            run.confusion = confusion(inputs.test_y, predicted, k)
-            public = state.get("public_logits")
-            if inputs.public_y is not None and public is not None and \
-                    tuple(public.shape) == (len(inputs.public_y), k):
-                run.public_accuracy = float((public.argmax(1).numpy() == inputs.public_y).mean())
-            if keep:
-                kept = {"weights": state.get("model_state"), "probs": logits.softmax(1).numpy()}
+        run.failure, kept = _verify(run, state, request, inputs, job, ctx, limits, keep)
     ctx.on_event(who, {"event": "run_end", "accuracy": run.accuracy, "failure": run.failure})
     return run, kept
+
+
+def _verify(run: Run, state: dict, request: JobRequest, inputs: Inputs, job: Path,
+            ctx: GradingContext, limits: Limits, keep: bool) -> tuple[dict | None, dict | None]:
+    """A run that trained, checked and scored: its weights measured again in a fresh child
+    (`_remeasure`), its history and the loop's counters held against the budget
+    (grader.inspection.audit), and its accuracy computed from the fresh child's predictions.
+    Returns the run's failure (None when it holds) and, when `keep`, its weights and test
+    probabilities."""
+    info, rubric = ctx.data.info, ctx.rubric
+    n, k = len(inputs.test_y), info.num_classes
+    logits = state.get("test_logits")
+    shown = min(n, ACCOUNT) if inputs.account_x else n
+    if logits is None or tuple(logits.shape) != (shown, k):
+        got = list(logits.shape) if logits is not None else None
+        return failure_dict("output_shape", "the test-set predictions have the wrong shape",
+                            expected=[shown, k], got=got), None
+    measured, wall, startup = _remeasure(run, state, request, inputs, job, ctx, limits)
+    if (measured.get("failure") or {}).get("code") == "grader_error":
+        return measured["failure"], None  # the fresh child could not start: not the student's doing
+    found = audit.remeasured(state, measured)
+    beyond = audit.trained_within_budget(
+        run, max_epochs=rubric.budget.max_epochs,
+        quick_epochs=rubric.quick.epochs if ctx.quick else None,
+        max_batch_size=rubric.budget.max_batch_size, n_train=inputs.sizes["train"])
+    facts = run.inspection or {}
+    run.verification = {"findings": found, "budget_findings": beyond, "wall_s": round(wall, 2),
+                        "startup_s": startup and round(startup, 2),
+                        "parameters": {"reported": facts.get("parameters"),
+                                       "measured": measured.get("parameters")},
+                        "output_shape": {"reported": facts.get("output_shape"),
+                                         "measured": measured.get("output_shape")},
+                        "differing_predictions": audit.differing(
+                            logits, None if measured.get("test_logits") is None
+                            else measured["test_logits"][:len(logits)]),
+                        "compared_predictions": len(logits)}
+    # The checks judge what the fresh child measured, not what the training child said.
+    if run.inspection is not None and measured.get("parameters") is not None:
+        run.inspection = {**run.inspection, "parameters": measured["parameters"],
+                          "output_shape": measured.get("output_shape")}
+    # The accuracy that counts is the fresh child's: the parent scores predictions it asked
+    # for itself, from the weights it holds, in a process where no training code ran and
+    # nothing the training child did can reach; the training child's own logits are only
+    # the account it is held to (within audit.PREDICTION_TOLERANCE, else the run fails).
+    fresh = measured.get("test_logits")
+    if fresh is not None and tuple(fresh.shape) == (n, k):
+        predicted = fresh.argmax(1).numpy()
+        run.accuracy = float((predicted == inputs.test_y).mean())
+        run.confusion = confusion(inputs.test_y, predicted, k)
+        public = measured.get("public_logits")
+        if inputs.public_y is not None and public is not None and \
+                tuple(public.shape) == (len(inputs.public_y), k):
+            run.public_accuracy = float((public.argmax(1).numpy() == inputs.public_y).mean())
+    if found:
+        facts_named = ", ".join(dict.fromkeys(f["fact"] for f in found))
+        return failure_dict(
+            "tampered_result", _("what the training run reported ({facts}) differs from what "
+                                 "the grader measured again from the weights it saved, in a "
+                                 "fresh process of its own: the run is not graded").format(
+                                     facts=facts_named),
+            expected={f["fact"]: f["measured"] for f in found},
+            got={f["fact"]: f["reported"] for f in found},
+            hint=_("The grader rebuilds the model with build_model, loads the trained weights "
+                   "and measures it again. Keep everything the model needs in its parameters "
+                   "and buffers, build the same model every time, and leave the grader's files "
+                   "and results alone.")), None
+    if beyond:
+        facts_named = ", ".join(dict.fromkeys(f["fact"] for f in beyond))
+        return failure_dict(
+            "extra_training", _("the run trained beyond what the budget allows ({facts}): the "
+                                "run is not graded").format(facts=facts_named),
+            expected={f["fact"]: f["measured"] for f in beyond},
+            got={f["fact"]: f["reported"] for f in beyond},
+            hint=_("Only the grader's loop trains the model, for the epochs the rubric allows: "
+                   "do not train in a hook, call the training loop yourself, step an optimizer "
+                   "of your own or edit the history.")), None
+    if keep:
+        return None, {"weights": state.get("model_state"), "probs": fresh.softmax(1).numpy()}
+    return None, None
+
+
+def _remeasure(run: Run, state: dict, request: JobRequest, inputs: Inputs, job: Path,
+               ctx: GradingContext, limits: Limits) -> tuple[dict, float, float | None]:
+    """The training child's saved weights loaded into the submission's build_model in a
+    fresh child, confined like the first, that measures the parameters and the output
+    shape and predicts the test set (grader.sandbox.worker.run_verify). Returns what it
+    measured, its wall time and the part of it that was the child's start-up."""
+    import torch
+
+    weights = state.get("model_state")
+    if not isinstance(weights, dict) or not weights:
+        return {}, 0.0, None
+    path = job.parent / f"{job.name}-weights.pt"
+    torch.save(weights, path)
+    files = inputs.verify_files(path)
+    again = replace(request, mode="verify", keep_weights=False, epochs_override=None)
+    outcome = run_job(job.parent / f"{job.name}-verify", again, files=files,
+                      limits=replace(limits, cpu_s=None),
+                      show=[Path(request.submission), Path(request.reference)])
+    return outcome.result or {}, outcome.wall_s, outcome.startup_s
 
 
 def _threads(ctx: GradingContext) -> int:

@@ -17,7 +17,8 @@ REQUEST = "request.json"
 
 @dataclass(frozen=True)
 class JobRequest:
-    mode: str                     # "train": inspect, train, predict the test set; "predict"
+    mode: str                     # "train": inspect, train, predict the test set; "verify":
+                                  # measure a trained run again from its weights; "predict"
     submission: str               # the source the child imports: a folder or a .py file
     reference: str                # the baseline's hooks, every missing hook's fallback
     model_hook: str               # the hook that builds the graded model
@@ -53,6 +54,8 @@ class Run:
     notes: list[str] = field(default_factory=list)
     effective: dict | None = None     # epochs and batch size after the budget's clamps
     training: dict | None = None      # history, epochs_run, train_seconds, pipeline
+    ledger: dict | None = None        # the loop's own counters (training.loop.Ledger), as reported
+    verification: dict | None = None  # the parent's re-measurement in a fresh child (grading._verify)
     timings: dict = field(default_factory=dict)
     accuracy: float | None = None     # on the test set, measured by the parent
     public_accuracy: float | None = None  # on untouched public test images (load.testset)
@@ -70,12 +73,15 @@ class Run:
     CACHED = ("seed", "accuracy", "training", "confusion", "effective", "wall_s", "cpu_s",
               "measured_at")
 
+    # what only the parent measures: a child's state naming one of these is not believed
+    MEASURED = ("seed", "accuracy", "public_accuracy", "confusion", "verification", "wall_s",
+                "startup_s", "cpu_s", "waited_s", "log_tail", "isolation", "source", "measured_at")
+
     @classmethod
     def from_child(cls, seed: int, state: dict, **measured) -> Run:
         """The facts the child reported (whatever it got to) plus the parent's measurements."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(seed=seed, **{k: v for k, v in state.items() if k in known and k != "seed"},
-                   **measured)
+        known = {f.name for f in dataclasses.fields(cls)} - set(cls.MEASURED)
+        return cls(seed=seed, **{k: v for k, v in state.items() if k in known}, **measured)
 
     def record(self) -> dict:
         """What the baseline cache stores: enough to score against and to report."""

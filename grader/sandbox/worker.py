@@ -8,6 +8,7 @@ Progress goes to JOB_DIR/events.jsonl; whatever the student prints goes to stdou
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import random
@@ -37,7 +38,7 @@ def main(job_dir: str) -> int:
             enter(request.layers, request.rules)
         _warm_up(request)
         emit({"event": "ready"})  # the parent starts the submission's clock here
-        (run_predict if request.mode == "predict" else run)(request, state, emit)
+        {"predict": run_predict, "verify": run_verify}.get(request.mode, run)(request, state, emit)
         state["status"] = "ok"
     except BaseException as e:  # noqa: BLE001 - everything becomes a result, nothing escapes
         state["failure"] = _as_failure(e, request)
@@ -77,12 +78,13 @@ def run(request, state: dict, emit) -> None:
 
     from grader.sandbox.hooks import CONSTANTS, load_hooks
     from grader.inspection.facts import inspect_model
-    from grader.training.loop import Images, TrainConfig, predict, train
+    from grader.training.loop import LEDGER, Images, TrainConfig, predict, train, watch_optimizers
 
     torch.set_num_threads(request.threads)
     if request.device.startswith("cuda"):  # rlimits break CUDA; cap its allocator instead
         torch.cuda.set_per_process_memory_fraction(request.budget["gpu_memory_fraction"])
     info = _info(request)
+    watch_optimizers()  # before the submission is imported: every optimizer step it takes counts
     t0 = time.perf_counter()
     emit({"event": "phase", "phase": "import"})
     hooks = load_hooks(Path(request.submission), Path(request.reference),
@@ -154,6 +156,7 @@ def run(request, state: dict, emit) -> None:
             model, hooks, arrays["train_x"], torch.from_numpy(np.array(arrays["train_y"])),
             train_idx, val_idx, cfg, info, emit, transforms=transforms,
             locate=lambda fn: _hook_line(fn, request))
+        state["ledger"] = dataclasses.asdict(LEDGER)  # for the parent's budget check (inspection.audit)
         emit({"event": "phase", "phase": "test"})
         t1 = time.perf_counter()
         state["test_logits"] = predict(model, Images(arrays["test_x"], device), test_batches, cfg)
@@ -195,6 +198,78 @@ def run_predict(request, state: dict, emit) -> None:
                       "test", 2, device)
     with torch.no_grad():
         state["logits"] = predict(model, Images(np.load(request.inputs["images"]), device), batches, cfg)
+
+
+def run_verify(request, state: dict, emit) -> None:
+    """A training run measured again, in a fresh child of its own (grader.grading._verify):
+    build_model at the run's seed, the weights the training child saved loaded into it
+    strictly, then the grader's own inspection (parameter count, output shape) and the
+    test set predicted through the run's test transform, as the training child did. No
+    optimizer, loss, scheduler or training transform is built: the submission's code
+    runs here only where the architecture and its forward pass need it."""
+    import numpy as np
+    import torch
+
+    from grader.inspection.facts import inspect_model
+    from grader.sandbox.hooks import load_hooks
+    from grader.training.loop import Batches, Images, TrainConfig, predict
+
+    torch.set_num_threads(request.threads)
+    if request.device.startswith("cuda"):
+        torch.cuda.set_per_process_memory_fraction(request.budget["gpu_memory_fraction"])
+    info = _info(request)
+    hooks = load_hooks(Path(request.submission), Path(request.reference),
+                       model_hook=request.model_hook)
+    random.seed(request.seed)  # the training child's order: a seeded architecture is rebuilt alike
+    np.random.seed(request.seed)
+    torch.manual_seed(request.seed)
+    model = _hook_call("build_model", hooks.build_model, request, info)
+    if not isinstance(model, torch.nn.Module):
+        state["weights_error"] = f"build_model returned {type(model).__name__}"
+        return
+    model = _uncompiled(model, hooks, request)
+    weights = torch.load(request.inputs["weights"], weights_only=True, map_location="cpu")
+    try:
+        model.load_state_dict(weights, strict=True)
+    except EXITS:
+        raise
+    except BaseException as e:  # noqa: BLE001 - the parent reports it as a mismatch
+        state["weights_error"] = f"{type(e).__name__}: {str(e)[:500]}"
+        return
+    facts = inspect_model(model, (info.in_channels, *info.image_size), [])
+    error = facts["error"] and facts["error"].pop("exception")
+    state["parameters"] = facts["parameters"]
+    state["output_shape"] = facts["output_shape"]
+    state["parameter_shapes"] = {name: list(p.shape) for name, p in model.named_parameters()
+                                 if p.requires_grad}
+    if error:
+        state["forward_error"] = f"{type(error).__name__}: {str(error)[:500]}"
+        return
+    device = request.device
+    model.to(device)
+    switches = request.training
+    workers = switches["loader_workers"]
+    if workers is None:  # as the training child chose them
+        workers = min(4, request.threads - 1)
+    cfg = TrainConfig(epochs=1, batch_size=1, grad_clip_norm=None, early_stopping_patience=None,
+                      scheduler_step="epoch", seed=request.seed, device=device,
+                      loader_workers=workers, channels_last=switches["channels_last"],
+                      mixed_precision=switches["mixed_precision"])
+    if cfg.channels_last:  # the layout the trained model predicted in
+        model.to(memory_format=torch.channels_last)
+    transform = _hook_call("build_test_transform", hooks.build_test_transform, request, info)
+    batches = Batches(transform, "test", cfg.seed + 2, device, cfg.loader_workers)  # the loop's
+    try:
+        state["test_logits"] = predict(model, Images(np.load(request.inputs["test_x"], mmap_mode="r"),
+                                                     device), batches, cfg)
+        if "public_x" in request.inputs:
+            state["public_logits"] = predict(
+                model, Images(np.load(request.inputs["public_x"], mmap_mode="r"), device), batches, cfg)
+    except (SubmissionError, *EXITS):
+        raise
+    except BaseException as e:  # noqa: BLE001 - a BaseException of the student's own is theirs
+        _raise_if_limit(e)
+        raise _failure(e, request, during=_("predicting the test set")) from None
 
 
 def _uncompiled(model, hooks, request):

@@ -27,6 +27,35 @@ from grader.i18n import _, ngettext
 PROGRESS_EVERY = 20  # steps between progress events (each one syncs the device once)
 
 
+@dataclass
+class Ledger:
+    """What training did in this process, counted by the loop's own code and by a hook
+    on every torch optimizer, for the parent to hold against the budget
+    (grader.inspection.audit). Student code runs in the same process and could reach
+    this object too: it catches a submission that trains more than its budget by calling
+    the loop again or stepping an optimizer of its own, not one that also finds and
+    rewrites these counters (the README's Security section says what is detectable)."""
+    calls: int = 0          # train() entered
+    steps: int = 0          # optimizer steps the loop made, over every call
+    outside_steps: int = 0  # steps of any torch optimizer while the loop was not stepping
+
+
+LEDGER = Ledger()
+_IN_LOOP_STEP = [False]
+
+
+def watch_optimizers() -> None:
+    """Count every torch optimizer's step() that is not the loop's own (installed by the
+    worker before the submission is imported). Steps inside the loop's call count as
+    that one step, so a wrapper that steps a base optimizer (SAM, Lookahead) is one step."""
+    from torch.optim.optimizer import register_optimizer_step_post_hook
+
+    def counted(_optimizer, _args, _kwargs):
+        if not _IN_LOOP_STEP[0]:
+            LEDGER.outside_steps += 1
+    register_optimizer_step_post_hook(counted)
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     epochs: int
@@ -212,6 +241,7 @@ def train(model, hooks, x: np.ndarray, y: torch.Tensor, train_idx: np.ndarray,
     test transforms already built from the hooks (the worker builds and checks them
     first); built here when not given. `locate(hook)`: where a hook returns in the
     student's source ("improvements.py, line 12", or ""), for the messages and notes."""
+    LEDGER.calls += 1
     locate = locate or (lambda fn: "")
     device = cfg.device
     n = len(train_idx)
@@ -249,7 +279,12 @@ def train(model, hooks, x: np.ndarray, y: torch.Tensor, train_idx: np.ndarray,
             loss.backward()
             if cfg.grad_clip_norm:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip_norm)
-            optimizer.step()
+            _IN_LOOP_STEP[0] = True
+            try:
+                optimizer.step()
+            finally:
+                _IN_LOOP_STEP[0] = False
+            LEDGER.steps += 1
             if scheduler is not None and cfg.scheduler_step == "batch" and metric is None:
                 scheduler.step()
             loss_sum += loss.detach().float() * len(yb)
