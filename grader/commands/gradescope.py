@@ -20,9 +20,10 @@ What a student sees and when (the rubric's `release:`): Gradescope's `visibility
 at the top level (the default for every test) and on each test, one of "visible",
 "hidden", "after_due_date" and "after_published"; `stdout_visibility` takes the same
 values (kept "hidden": the run's log shows test accuracies); `extra_data` is stored, not
-shown to students. Gradescope hides the total while a test that carries points is hidden,
-and says a "hidden" test should carry none, so the points items of `hidden` test results
-wait for "after_published". The top-level `output` has no visibility of its own, so while
+shown to students. An "after_due_date" test shows once the due date has passed, or the late due
+date where late submissions are allowed. Gradescope hides the total while a test that
+carries points is hidden, and an earlier version of its specification says a "hidden" test
+should carry none, so the points items of `hidden` test results wait for "after_published". The top-level `output` has no visibility of its own, so while
 the test results are not yet shown it carries only what is visible at once; the full
 report travels in a 0-point test of the test results' visibility.
 
@@ -335,11 +336,15 @@ def _time(text) -> datetime.datetime | None:
 
 def test_results_shown(release: Release, meta: Metadata | None) -> bool:
     """Whether the student may see the test results now: "visible", or "after_due_date"
-    with this submission made after the (student's) due date."""
+    with this submission made after the (student's) due date, or after the late due date
+    where there is one (Gradescope shows an after_due_date test only once the late due date
+    has passed, when late submissions are allowed)."""
     if release.test_results == "visible":
         return True
-    return (release.test_results == "after_due_date" and meta is not None
-            and meta.due_date is not None and meta.created_at > meta.due_date)
+    if release.test_results != "after_due_date" or meta is None:
+        return False
+    until = meta.late_due_date or meta.due_date
+    return until is not None and meta.created_at > until
 
 
 def over_limit(release: Release, meta: Metadata | None) -> dict | None:
