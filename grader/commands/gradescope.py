@@ -100,9 +100,12 @@ main() {
     make_venv
     "$VENV/bin/pip" install --upgrade pip
     # exact versions (constraints.txt, bench/lock.py from pyproject.toml): torch and
-    # torchvision as the baseline was calibrated, so a rebuilt image grades alike
+    # torchvision as the baseline was calibrated, so a rebuilt image grades alike. The CPU
+    # build (2.14.1+cpu, which ==2.14.1 admits and pip prefers to PyPI's 2.14.1); PyPI too,
+    # for the pinned versions of torch's own requirements.
     local lock=/autograder/source/constraints.txt
-    "$VENV/bin/pip" install -c "$lock" torch torchvision --index-url https://download.pytorch.org/whl/cpu
+    "$VENV/bin/pip" install -c "$lock" torch torchvision \\
+        --index-url https://download.pytorch.org/whl/cpu --extra-index-url https://pypi.org/simple
     "$VENV/bin/pip" install -c "$lock" /autograder/source/grader-src
     # Data and baseline into the image, so no submission waits for them.
     cd /autograder/source && "$VENV/bin/python" -m grader.commands.gradescope prepare
@@ -183,9 +186,13 @@ def check_pins(spec: Rubric, pins: dict[str, str], recalibrate: bool) -> str:
                 + ", ".join(f"{n} {v}" for n, v in other.items())
                 + ", so the image recalibrates the baseline with these versions (official "
                 "grades use that calibration; students' own machines still see the rubric's pin)")
+    if spec.baseline.pinned_accuracy is not None:
+        return (f"versions: {installs}; the rubric pins the baseline's accuracy "
+                "(baseline.pinned_accuracy) without saying what it was measured with: check it "
+                "was these")
     if not measured:
-        return (f"versions: {installs}; the rubric pins no measured distribution, so the image "
-                "calibrates the baseline with them")
+        return (f"versions: {installs}; the rubric's pin names no torch version, so the image "
+                "calibrates the baseline with these")
     return f"versions: {installs}, as the rubric's pinned baseline was measured"
 
 
