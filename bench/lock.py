@@ -2,6 +2,10 @@
 
     python bench/lock.py > integrations/classroom50/constraints.txt
 
+That one file pins both grading environments: Classroom 50's runtime and the Gradescope
+bundle (`grade gradescope` copies it into the bundle as constraints.txt for setup.sh, and
+refuses a rubric whose pinned baseline names other torch/torchvision versions).
+
 Walks pyproject's [project].dependencies (and the extras named with --extra) through the
 distributions installed in this interpreter, every requirement's own requirements too,
 evaluating their markers for this interpreter and platform, and prints `name==version` for

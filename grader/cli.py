@@ -100,6 +100,9 @@ def build_batch_parser() -> argparse.ArgumentParser:
     p.add_argument("--gpus-per-task", dest="gpus_per_task", type=float,
                    help="slurm/ray: GPUs per submission (ray accepts fractions, e.g. 0.25)")
     _add(p, driver.main, "--allow-unconfined")
+    p.add_argument("--submission-times", dest="submission_times", type=Path, metavar="CSV",
+                   help="apply the rubric's late policy: a CSV with columns student, "
+                        "submitted_at (ISO 8601) and extension_days (may be empty)")
     return p
 
 
@@ -145,6 +148,13 @@ def build_gradescope_parser() -> argparse.ArgumentParser:
          data_dir={"type": str, "help": "where the data set lies inside Gradescope's container "
                                         "(default: downloaded by setup.sh)"})
     _add(p, gradescope.build_bundle, "--allow-unconfined", "--lang")
+    p.add_argument("--lock", type=Path, help="the exact versions setup.sh installs, a pip "
+                   "constraints file from bench/lock.py (default: "
+                   f"{gradescope.LOCK.relative_to(gradescope.paths.ROOT)})")
+    p.add_argument("--recalibrate", action="store_true",
+                   help="build even where the rubric's pinned baseline was measured with other "
+                        "torch/torchvision versions than the lock's: the image calibrates the "
+                        "baseline with the lock's")
     return p
 
 
@@ -221,7 +231,12 @@ def _run(argv: list[str], console: Console) -> int:
                                 console=console)
     if verb == "gradescope":
         from grader.commands import gradescope
-        path = gradescope.build_bundle(**vars(build_gradescope_parser().parse_args(argv[1:])))
+        try:
+            path = gradescope.build_bundle(**vars(build_gradescope_parser().parse_args(argv[1:])),
+                                           say=lambda line: console.print(line, markup=False))
+        except gradescope.BundleRefused as e:
+            console.print("[red]refused[/]: " + markup(e))
+            return EXIT_USAGE
         console.print(f"wrote {path}: upload it as the assignment's autograder")
         return 0
     if verb == "calibrate":

@@ -7,6 +7,7 @@ the problem, so an instructor fixes a rubric before any training starts.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import hashlib
 import json
 import keyword
@@ -241,6 +242,57 @@ class QuickSpec:
                       at_least=1)
 
 
+# Gradescope's visibility values (its autograder specification): a test, the top-level
+# default and stdout each take one
+VISIBILITY = ("visible", "hidden", "after_due_date", "after_published")
+KEEP = ("best", "last")
+
+
+@dataclass(frozen=True)
+class Release:
+    """What a student sees on Gradescope, and when. The grade is always computed on the test
+    set; these keys only decide when its figures are shown (Gradescope's visibility values),
+    and how many submissions are graded. Other front ends ignore them."""
+    test_results: str = doc("when the test accuracy, the gain, their points (training above "
+                            "chance, the gain tiers), the full report and the leaderboard "
+                            "show: after_due_date stops tuning against the test set; hidden "
+                            "never shows the figures, and the points items, which Gradescope "
+                            "would reveal through the total, wait for after_published",
+                            "visible", choices=VISIBILITY)
+    checks: str = doc("when the structural checks, the written answers and the validation "
+                      "accuracy show (at once, by default)", "visible", choices=VISIBILITY)
+    max_submissions: int | None = doc("graded submissions per student "
+                                      "(submission_metadata.json's previous_submissions); a "
+                                      "later one is not graded and keeps the `keep` score, "
+                                      "saying so (default: no limit)", None, at_least=1)
+    keep: str = doc("past the limit, which earlier graded submission's result stands: best "
+                    "(highest score) or last", "best", choices=KEEP)
+
+
+@dataclass(frozen=True)
+class LatePolicy:
+    """The late penalty, a share of the grader's score (written answers graded by hand are
+    not touched). Gradescope takes the due dates from submission_metadata.json (the
+    student's own where they have an extension); `grade batch --submission-times FILE` takes
+    them from here, moved by each student's extension_days."""
+    due_date: str | None = doc("grade batch: the due date, ISO 8601 with its UTC offset, "
+                               "quoted (e.g. \"2026-12-01T23:59:00-08:00\"); Gradescope uses "
+                               "its own", None, allowed="ISO 8601 with a UTC offset")
+    late_due_date: str | None = doc("grade batch: the late due date (same form); Gradescope "
+                                    "uses its own", None, allowed="at or after due_date")
+    grace_minutes: float = doc("minutes after the due date that cost nothing; past them the "
+                               "lateness counts from the due date itself", 0.0, at_least=0,
+                               at_most=10080)
+    percent_per_day: float = doc("percent of the score taken per day late, each started day "
+                                 "counting", 0.0, at_least=0, at_most=100)
+    percent_per_hour: float = doc("percent of the score taken per hour late, each started "
+                                  "hour counting (instead of percent_per_day)", 0.0,
+                                  at_least=0, at_most=100)
+    max_percent: float = doc("the most the penalty takes, in percent of the score", 100.0,
+                             at_least=0, at_most=100)
+    zero_after_late_due_date: bool = doc("a submission after the late due date scores 0", True)
+
+
 @dataclass(frozen=True)
 class Rubric:
     name: str = doc("identifier used in reports and caches")
@@ -260,6 +312,10 @@ class Rubric:
                              Training())
     language: str | None = doc("the course's default language for what students read "
                                "(--lang and the locale otherwise)", None, choices=LANGUAGES)
+    release: Release = doc("Gradescope: when students see what, and how many submissions "
+                           "are graded", Release())
+    late: LatePolicy | None = doc("a late penalty (Gradescope, and grade batch with "
+                                  "--submission-times); none by default", None)
 
     @property
     def min_seeds(self) -> int:
@@ -297,7 +353,12 @@ class Rubric:
         return dataclasses.asdict(self)
 
     def digest(self) -> str:
-        blob = json.dumps(self.to_dict(), sort_keys=True, default=list).encode()
+        """What decides the measured grade. `release` and `late` are left out: they change
+        what a student sees and what is done with the score, never a grading, so setting them
+        neither regrades a class (a batch applies the late policy to every row itself) nor
+        changes an existing rubric's digest."""
+        blob = json.dumps({k: v for k, v in self.to_dict().items() if k not in ("release", "late")},
+                          sort_keys=True, default=list).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
 
@@ -429,6 +490,10 @@ def _coerce(tp, value, key, problems):
         return value
     if tp in (int, bool) and type(value) is tp:
         return value
+    if tp is str and isinstance(value, (datetime.date, datetime.datetime)):
+        problems.append((key, f"quote the date, e.g. \"{value.isoformat()}\" (unquoted, YAML "
+                              "reads it as a timestamp and drops what a string keeps)"))
+        raise _Invalid
     want = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}[tp]
     problems.append((key, f"expected {want}, got {_show(value)}"))
     raise _Invalid
@@ -539,8 +604,45 @@ def _validate(r: Rubric) -> list[tuple[str, str]]:
     if r.scoring.credit_mode == "evidence" and min(pts, default=0) >= 0 and pts != sorted(pts):
         bad("scoring.gain_tiers", "with credit: evidence a higher tier must not pay less "
             "(the tiers are joined into one rising line)")
+    problems += _validate_release(r.release, r.late)
     if r.language is not None and r.language not in LANGUAGES:
         bad("language", f"choose from {', '.join(LANGUAGES)}, got {r.language!r}")
+    return problems
+
+
+def parse_time(text: str) -> datetime.datetime:
+    """An ISO 8601 time with its UTC offset (a time without one is ambiguous across a
+    class's time zones). ValueError otherwise."""
+    when = datetime.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    if when.tzinfo is None:
+        raise ValueError(f"{text!r} has no UTC offset (e.g. -08:00 or Z)")
+    return when
+
+
+def _validate_release(release: Release, late: LatePolicy | None) -> list[tuple[str, str]]:
+    problems = []
+    for key in ("test_results", "checks"):
+        if getattr(release, key) not in VISIBILITY:
+            problems.append((f"release.{key}", f"choose from {', '.join(VISIBILITY)}, got "
+                                               f"{getattr(release, key)!r}"))
+    if release.keep not in KEEP:
+        problems.append(("release.keep", f"choose from {', '.join(KEEP)}, got {release.keep!r}"))
+    if late is None:
+        return problems
+    if late.percent_per_day and late.percent_per_hour:
+        problems.append(("late", "give percent_per_day or percent_per_hour, not both"))
+    times = {}
+    for key in ("due_date", "late_due_date"):
+        if getattr(late, key) is not None:
+            try:
+                times[key] = parse_time(getattr(late, key))
+            except ValueError as e:
+                problems.append((f"late.{key}", f"an ISO 8601 time with its UTC offset, e.g. "
+                                                f"2026-12-01T23:59:00-08:00: {e}"))
+    if late.late_due_date is not None and late.due_date is None:
+        problems.append(("late.late_due_date", "goes with late.due_date"))
+    elif len(times) == 2 and times["late_due_date"] < times["due_date"]:
+        problems.append(("late.late_due_date", "is before late.due_date"))
     return problems
 
 

@@ -28,7 +28,7 @@ from grader import paths
 from grader.failures import EXIT_GRADED, EXIT_INTERNAL, EXIT_USAGE
 from grader.files import sweep_scratch
 from grader.sandbox import confine
-from grader.batch import export, gradebook
+from grader.batch import deadlines, export, gradebook
 from grader.batch.amend import apply
 from grader.batch.executors import EXECUTORS, Job, run_local, run_ray, run_slurm, worker_slots
 from grader.grading import ensure_baselines
@@ -36,6 +36,7 @@ from grader.report.escape import markup, rich_text
 from grader.report.folder import write_reports
 from grader.report.terminal import LiveProgress
 from grader.rubric import load_rubric
+from grader.scoring import late
 
 KINDS = (".py", ".ipynb", ".zip")
 
@@ -114,7 +115,9 @@ def main(*, folder: Path, out: Path, rubric: str = "cifar10", workers: int = 1, 
          force: bool = False, data_dir: Path | None = None, quick: bool = False,
          device: str = "auto", cache_dir: Path | None = None, slurm_partition: str | None = None,
          gpus_per_task: float = 0, allow_unconfined: bool = False,
-         console: Console | None = None) -> int:
+         submission_times: Path | None = None, console: Console | None = None) -> int:
+    """`submission_times`: a CSV of when each student handed in (grader/batch/deadlines.py);
+    with it the rubric's late policy is applied to every grade, the unchanged ones too."""
     console = console or Console(stderr=True)
     spec = load_rubric(rubric)
     if executor not in EXECUTORS:
@@ -124,6 +127,17 @@ def main(*, folder: Path, out: Path, rubric: str = "cifar10", workers: int = 1, 
     if not folder.is_dir():
         console.print(f"{folder} is not a folder of submissions", markup=False)
         return EXIT_USAGE
+    times = None
+    if submission_times is not None:
+        if spec.late is None or spec.late.due_date is None:
+            console.print(f"--submission-times needs the rubric's late policy with its due date "
+                          f"(late: due_date: ...) in {rubric}", markup=False)
+            return EXIT_USAGE
+        try:
+            times = deadlines.read_times(Path(submission_times), spec.late)
+        except (OSError, deadlines.TimesError) as e:
+            console.print(f"--submission-times: {markup(e)}")
+            return EXIT_USAGE
     cache_dir = Path(cache_dir or paths.cache_dir())
     # what an earlier run killed with -9 left behind: its scratch folders, a half-decoded data set
     for path in sweep_scratch(Path(tempfile.gettempdir()), cache_dir / "data"):
@@ -134,10 +148,17 @@ def main(*, folder: Path, out: Path, rubric: str = "cifar10", workers: int = 1, 
     db = gradebook.connect(out / gradebook.FILE)
     digest = spec.digest() + ("-quick" if quick else "")
     jobs, unchanged = [], 0
+    if times is not None:
+        untimed = sorted(set(found.entries) - set(times))
+        if untimed:
+            console.print(f"[yellow]no submission time[/] for {markup(', '.join(untimed))}: "
+                          "graded without a late penalty")
     for student, path in found.entries.items():
         h = content_hash(path)
         if not force and gradebook.is_done(db, student, digest, h):
             unchanged += 1
+            if times is not None and student in times:  # a changed time or extension counts too
+                reapply_late(db, out, student, digest, spec.late, times[student])
             continue
         jobs.append(Job(student=student, path=path.resolve(), content_hash=h, rubric=spec,
                         data_dir=data_dir, cache_dir=cache_dir, quick=quick, device=device,
@@ -192,7 +213,7 @@ def main(*, folder: Path, out: Path, rubric: str = "cifar10", workers: int = 1, 
               transient=not console.is_terminal) as live:
         for job, results in stream:
             try:
-                record(db, out, job, digest, results, tally)
+                record(db, out, job, digest, results, tally, times=times, policy=spec.late)
             except Exception as e:  # noqa: BLE001 - one student's result never stops the class
                 tally.outcomes["error"] += 1
                 console.print(Text.assemble(("grader error", "red"), " ", rich_text(job.student),
@@ -222,7 +243,8 @@ def _exports(out: Path, rubric: str, console: Console) -> tuple[Path | None, Pat
     return written[0], written[1]
 
 
-def record(db, out: Path, job: Job, digest: str, results: dict, tally: Tally) -> None:
+def record(db, out: Path, job: Job, digest: str, results: dict, tally: Tally, *,
+           times: dict | None = None, policy=None) -> None:
     tally.running.discard(job.student)
     failure = results.get("failure") or {}
     if "grader_error" in results or failure.get("code") == "grader_error":
@@ -233,6 +255,9 @@ def record(db, out: Path, job: Job, digest: str, results: dict, tally: Tally) ->
                                                  ": ", rich_text(why)))
         return
     results["submission"]["name"] = job.student
+    if times and job.student in times:
+        results = late.apply(results, deadlines.lateness(policy, times[job.student],
+                                                         late.base_score(results)))
     # the student's reports show a person's amendment, kept across this regrade
     kept = gradebook.amendments(db, job.student, results["provenance"]["rubric"]["name"])
     write_reports(apply(results, kept), out / "feedback" / job.student)  # before the row: a row means done
@@ -244,3 +269,18 @@ def record(db, out: Path, job: Job, digest: str, results: dict, tally: Tally) ->
     if acc is not None and (tally.leader is None or acc > tally.leader[0]):
         tally.leader = (acc, job.student)
 
+
+
+def reapply_late(db, out: Path, student: str, digest: str, policy, when) -> None:
+    """An unchanged grade under a (possibly changed) submission time or extension: the late
+    policy applied again from the score before any penalty, without regrading. Rewritten
+    only when the decision changed."""
+    results = gradebook.results_of(db, student, digest)
+    if results is None:
+        return
+    again = late.apply(results, deadlines.lateness(policy, when, late.base_score(results)))
+    if again.get("late") == results.get("late"):
+        return
+    kept = gradebook.amendments(db, student, again["provenance"]["rubric"]["name"])
+    write_reports(apply(again, kept), out / "feedback" / student)
+    gradebook.replace_results(db, student, digest, again)

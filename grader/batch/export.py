@@ -7,8 +7,10 @@ gradebook in OUT (nothing is retrained), written atomically into OUT/exports/.
   interval and the baseline's spread (empty where the grading did not measure them), then
   the amendment (grader/batch/amend.py): `final_total` (the grade to use: amended_points
   where a person amended it, else total), `amended_points`, `amendment_reason` and
-  `amendment_stale` (true when the automatic part changed since it was amended). `total`
-  and the item columns stay the automatic grade.
+  `amendment_stale` (true when the automatic part changed since it was amended), then the
+  late policy's `submitted_at`, `days_late`, `late_penalty_percent` and `score_before_late`
+  (empty without `grade batch --submission-times`). `total` is the automatic grade after
+  any late penalty; the item columns are the automatic points before it.
 - canvas: Canvas's gradebook import (Student, ID, SIS User ID, SIS Login ID, Section, then
   one assignment column, and one per written answer to grade by hand, empty until a
   person amends it); the student id goes in SIS Login ID. Amended grades go in as amended.
@@ -135,6 +137,10 @@ def class_summary(rows: list[gradebook.Row]) -> tuple[str, dict[str, bytes]]:
     if amended:
         md += [f"{len(amended)} grade(s) amended by a person (grades.csv's final_total; the "
                f"score spread above is the automatic one).", ""]
+    late = [r for r in rows if (r.results.get("late") or {}).get("penalty_percent")]
+    if late:
+        md += [f"{len(late)} late submission(s) penalised under the rubric's late policy "
+               f"(grades.csv's days_late, late_penalty_percent, score_before_late).", ""]
     codes = Counter(r.failure_code for r in rows if r.failure_code)
     if codes:
         md += ["Failures: " + ", ".join(f"{esc(c)} ({n})" for c, n in codes.most_common()) + ".", ""]
@@ -171,7 +177,8 @@ def grades_table(rows: list[gradebook.Row]) -> tuple[list[str], list[list]]:
     header = ["student", "rubric", *items, "total", "max_total", "pending_manual_points",
               "accuracy", "baseline_accuracy", "gain_pp", "status", "reason", "official",
               "gain_interval_low_pp", "gain_interval_high_pp", "baseline_std_pp", "baseline_seeds",
-              "final_total", "amended_points", "amendment_reason", "amendment_stale"]
+              "final_total", "amended_points", "amendment_reason", "amendment_stale",
+              "submitted_at", "days_late", "late_penalty_percent", "score_before_late"]
     body = []
     for r in rows:
         scores = {t["name"]: "pending" if is_pending(t) else t["score"]
@@ -182,7 +189,7 @@ def grades_table(rows: list[gradebook.Row]) -> tuple[list[str], list[list]]:
                      _num(r.baseline_accuracy), _num(r.gain_pp, 2), r.status,
                      r.failure_message or "", _official(r), *_interval(metrics),
                      _num(metrics.get("baseline_std_pp"), 2), _cell(metrics.get("baseline_seeds")),
-                     *_amendment_cells(r)])
+                     *_amendment_cells(r), *_late_cells(r.results)])
     return header, body
 
 
@@ -197,6 +204,14 @@ def _amendment_cells(r: gradebook.Row) -> list:
         return [r.score, "", "", ""]
     return [amended["points"], amended["points"], amended["reason"],
             "true" if amended["stale"] else "false"]
+
+
+def _late_cells(results: dict) -> list:
+    """The late policy's decision (grader/scoring/late.py), empty where none was applied."""
+    late = results.get("late")
+    if not late:
+        return ["", "", "", ""]
+    return [late["submitted_at"], late["days_late"], late["penalty_percent"], late["score_before"]]
 
 
 def refuse_unofficial(rows: list[gradebook.Row]) -> None:

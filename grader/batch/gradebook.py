@@ -125,6 +125,21 @@ def record(db: sqlite3.Connection, *, student: str, rubric_digest: str, content_
                         run.get("train_seconds"), run.get("wall_s")))
 
 
+def results_of(db: sqlite3.Connection, student: str, rubric_digest: str) -> dict | None:
+    row = db.execute("SELECT results FROM grades WHERE student=? AND rubric_digest=?",
+                     (student, rubric_digest)).fetchone()
+    return json.loads(row[0]) if row else None
+
+
+def replace_results(db: sqlite3.Connection, student: str, rubric_digest: str,
+                    results: dict) -> None:
+    """The same grading with its score changed after the fact (a late policy applied
+    again): the runs and the content hash stay."""
+    with db:
+        db.execute("UPDATE grades SET score=?, results=? WHERE student=? AND rubric_digest=?",
+                   (results["score"], json.dumps(results, default=str), student, rubric_digest))
+
+
 def rows(db: sqlite3.Connection, rubric: str | None = None) -> list[Row]:
     """The newest grade per student (for one rubric name, or all), sorted by student."""
     # INSERT OR REPLACE gives a new rowid, so the highest rowid is the newest grade

@@ -9,6 +9,7 @@ tests/test_rubric.py fails when the committed page differs from this output.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import types
 import typing
 
@@ -101,7 +102,7 @@ def render() -> str:
         hints = typing.get_type_hints(cls)
         out.append(f"\n## `{path}`\n" if path else "\n## Top level\n")
         if cls.__doc__ and path and not cls.__doc__.startswith(cls.__name__ + "("):
-            out.append(cls.__doc__.strip() + "\n")
+            out.append(inspect.cleandoc(cls.__doc__) + "\n")
         out.append("| key | type | default | allowed | meaning |\n| --- | --- | --- | --- | --- |")
         for f in dataclasses.fields(cls):
             out.append(f"| `{f.name}` | {_type(hints[f.name])} | {_cell(_default(f))} | "

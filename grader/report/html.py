@@ -54,6 +54,8 @@ def render_html(results: dict, pictures: dict | None = None) -> str:
                    + e(results["amendment"]["reason"]) + ". "
                    + e(_("Automatic score: {score} / {max_score}.").format(
                        score=f"{auto['score']:g}", max_score=f"{auto['max_score']:g}")) + "</p>")
+    if (results.get("late") or {}).get("line"):  # grader/scoring/late.py: the rubric's late policy
+        out.append(f"<p class=notice>{e(results['late']['line'])}</p>")
     gain = m["gain_pp"]
     score = f"{results['score']:g} / {results['max_score']:g}"
     if results.get("pending_points"):

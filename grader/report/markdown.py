@@ -37,6 +37,8 @@ def render_markdown(results: dict, pictures: dict | None = None) -> str:
         out += ["> **" + _("Amended by the instructor:") + "** " + md(results["amendment"]["reason"])
                 + ". " + _("Automatic score: {score} / {max_score}.").format(
                     score=f"{auto['score']:g}", max_score=f"{auto['max_score']:g}"), ""]
+    if (results.get("late") or {}).get("line"):  # grader/scoring/late.py: the rubric's late policy
+        out += ["> **" + md(results["late"]["line"]) + "**", ""]
     out += [f"**{score_line(results)}** ({_status(results)})", ""]
     if results["failure"]:
         out += ["## " + _("Why it could not be graded"), "", *md_block(describe(results["failure"])), ""]
