@@ -270,7 +270,6 @@ def record(db, out: Path, job: Job, digest: str, results: dict, tally: Tally, *,
         tally.leader = (acc, job.student)
 
 
-
 def reapply_late(db, out: Path, student: str, digest: str, policy, when) -> None:
     """An unchanged grade under a (possibly changed) submission time or extension: the late
     policy applied again from the score before any penalty, without regrading. Rewritten
