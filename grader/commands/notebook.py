@@ -145,7 +145,7 @@ def check(rubric: str = "cifar10", quick: bool = True, path=None, lang: str | No
     with tempfile.TemporaryDirectory(prefix="grader-notebook-") as tmp:  # mode 0700
         file = Path(tmp) / nb.name
         file.write_bytes(nb.content)
-        print(_("Grading {name} with rubric {rubric}").format(name=nb.name, rubric=spec.name)
+        print(_("Grading {path} with rubric {rubric}").format(path=nb.name, rubric=spec.name)
               + (" " + _("(quick, unofficial)") if quick else ""))
         with OneLineProgress() as progress:
             results = grade_submission(submission=file, rubric=spec,
