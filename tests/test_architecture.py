@@ -19,7 +19,7 @@ LAYERS = {
     "stages": ("grader.load", "grader.sandbox", "grader.inspection", "grader.training",
                "grader.scoring", "grader.report"),
     "orchestration": ("grader.grading",),
-    "front ends": ("grader.commands", "grader.batch", "grader.cli"),
+    "front ends": ("grader.commands", "grader.batch", "grader.cli", "grader.colab"),
 }
 RANK = {prefix: i for i, prefixes in enumerate(LAYERS.values()) for prefix in prefixes}
 CHILD_ONLY = ("grader.sandbox.worker", "grader.sandbox.hooks")

@@ -156,7 +156,7 @@ def test_a_notebook_s_syntax_and_import_errors_name_its_cells(tmp_path):
     f.write_text(source)
     with pytest.raises(SubmissionError) as info:
         load_hooks(f, REFERENCE)
-    assert info.value.message == ("lab.ipynb, cell 3, line 1 imports `timm`, which is not "
+    assert info.value.message == ("lab.ipynb, cell 4, line 1 imports `timm`, which is not "
                                   "installed where it is graded")
     assert "Delete these imports" in info.value.hint
 

@@ -42,12 +42,12 @@ FAILURES = [
      ["got:      classes Net; functions evaluate", "return Net()"]),
     ("fails_notebook_missing_imports.ipynb", "import_error",
      "fails_notebook_missing_imports.ipynb imports 2 modules that are not installed where it is "
-     "graded: `timm` (cell 1, line 4); `albumentations` (cell 2, line 1)",
+     "graded: `timm` (cell 2, line 4); `albumentations` (cell 3, line 1)",
      ["Delete these imports"]),
     ("fails_notebook_dropped_transform_variable.ipynb", "hook_error",
      "build_train_transform raised NameError (fails_notebook_dropped_transform_variable.ipynb, "
-     "cell 3, line 5): it uses `transform`, which cell 2, line 2 sets at the top level",
-     ["constant assignments", "cell 3, line 5, in build_train_transform\n    return transform"]),
+     "cell 4, line 5): it uses `transform`, which cell 3, line 2 sets at the top level",
+     ["constant assignments", "cell 4, line 5, in build_train_transform\n    return transform"]),
     ("fails_lazy_linear_wrong_channels.py", "forward_error",
      "model(x) raised RuntimeError in `conv1` on a batch of 2 images: Given groups=1",
      ["`conv1` is Conv2d(3, ...), but these images have 1 channel", "not counted yet: fc",

@@ -11,7 +11,7 @@ The source carries its own map back to the notebook, for the child's messages
 (grader.sandbox.hooks.SourceMap): a header naming the notebook and the top-level names it
 dropped, and before each kept statement a `# --- cell N, line L` marker followed by the
 statement's lines exactly as the cell has them, so line L + k of the cell is the k-th
-line after the marker.
+line after the marker. N counts every cell, markdown ones too, as the notebook shows them.
 """
 from __future__ import annotations
 
@@ -46,8 +46,12 @@ def notebook_to_source(path: Path) -> tuple[str, list[str]]:
                                   name=path.name, error=e),
                               hint=_("Download it again with File > Download > .ipynb.")) from None
     kept, notes, dropped, data = [], [], {}, []
-    cells = [c for c in nb.cells if c.cell_type == "code"]
-    for number, cell in enumerate(cells, start=1):
+    api: set[str] = set()  # names bound by `from grader import colab` and the like
+    # Cells are numbered as Colab and Jupyter show them: every cell counts, markdown too,
+    # so "cell 9" is the ninth cell the student scrolls past.
+    for number, cell in enumerate(nb.cells, start=1):
+        if cell.cell_type != "code":
+            continue
         src, magics = _strip_magics(cell.source)
         if magics:
             notes.append(_("cell {n}: skipped shell/magic lines: {lines}").format(
@@ -70,6 +74,8 @@ def notebook_to_source(path: Path) -> tuple[str, list[str]]:
                                    "block, the grader reads only definitions)").format(n=number))
                 body[:0] = inner
                 continue
+            if _grader_api(node, api):
+                continue  # the notebook's own check()/export() cells: not the student's code
             if _keep(node):
                 start, text = _text(node, siblings, i, lines)
                 kept.append(f"{MARKER}{number}, line {start}\n{textwrap.dedent(text)}")
@@ -121,6 +127,28 @@ def _keep(node: ast.stmt) -> bool:
         names = all(isinstance(t, ast.Name) or (isinstance(t, ast.Tuple) and all(
             isinstance(e, ast.Name) for e in t.elts)) for t in targets)  # `mean, std = (.5,), (.5,)`
         return names and _is_constant(node.value)
+    return False
+
+
+def _grader_api(node: ast.stmt, api: set[str]) -> bool:
+    """A statement that only serves the grader's notebook API (grader.colab): its import
+    (in a `try:` that installs it when missing, too) or a call through it, `colab.check()`,
+    `result = colab.export()`. Dropped without a note; the names it binds go into `api`."""
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        names = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
+        if getattr(node, "level", 0) or not all(n == "grader" or n.startswith("grader.") for n in names):
+            return False
+        api.update((a.asname or a.name).split(".")[0] for a in node.names)
+        return True
+    if isinstance(node, ast.Try):
+        inner = node.body + [s for h in node.handlers for s in h.body] + node.orelse + node.finalbody
+        return bool(inner) and all(_grader_api(s, api) for s in inner)
+    value = node.value if isinstance(node, (ast.Expr, ast.Assign)) else None
+    if isinstance(value, ast.Call):
+        f = value.func
+        while isinstance(f, ast.Attribute):
+            f = f.value
+        return isinstance(f, ast.Name) and f.id in api
     return False
 
 

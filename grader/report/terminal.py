@@ -92,14 +92,15 @@ class LiveProgress:
                 "machine with the same rubric, data and code)").format(accuracy=f"{e['accuracy']:.2%}")))
 
 
-def render_tables(results: dict) -> Group:
+def render_tables(results: dict, confinement: bool = True) -> Group:
     """The final screen of `grade --local`: readable in five seconds. Every string is a
-    Text (rich parses a plain str in a table cell or panel as markup)."""
+    Text (rich parses a plain str in a table cell or panel as markup). `confinement`: say
+    what the run's confinement lacked (a notebook says it once per kernel instead)."""
     m = results["metrics"]
     parts = []
     if results["notice"]:
         parts.append(rich_text(results["notice"], style="bold yellow"))
-    for line in weaknesses(results["provenance"].get("isolation") or {}):
+    for line in weaknesses(results["provenance"].get("isolation") or {}) if confinement else ():
         parts.append(rich_text(_("Confinement:") + " " + line, style="yellow"))
     if results["anomaly"]:
         parts.append(rich_text(_("FLAGGED FOR REVIEW:") + " " + results["anomaly"], style="bold red"))
