@@ -163,7 +163,8 @@ def test_the_child_never_gets_test_labels_and_sees_a_secret_order(fmnist_dir, se
     a = _prepare_inputs(data, rubric, False, tmp_path / "a", secret)
     b = _prepare_inputs(data, rubric, False, tmp_path / "b", secret)
     handed_over = {p.name for p in (tmp_path / "a").iterdir()}
-    assert handed_over == {"test_x.npy", "public_x.npy", "train_idx.npy", "val_idx.npy"}  # no labels
+    assert handed_over == {"test_x.npy", "account_x.npy", "public_x.npy", "train_idx.npy",
+                           "val_idx.npy"}  # no labels
     x_a, x_b = np.load(a.test_x), np.load(b.test_x)
     assert not np.array_equal(x_a, x_b)  # a new secret order every grading
     assert not np.array_equal(x_a, data.load("test_x"))
