@@ -24,7 +24,7 @@ from typing import Callable
 
 import numpy as np
 
-from grader import __version__, paths
+from grader import __version__, allocation, paths
 from grader.failures import SubmissionError, failure_dict
 from grader.files import scratch
 from grader.inspection.checks import evaluate_checks
@@ -477,7 +477,7 @@ def _train_one(who: str, source: Path, seed: int, inputs: Inputs, tmp: Path,
 
 def _threads(ctx: GradingContext) -> int:
     """The child's intra-op threads: a batch worker's share of the cores, else all of them."""
-    return len(ctx.cpus or ()) or max(1, os.cpu_count() or 1)
+    return len(ctx.cpus or ()) or allocation.count()
 
 
 def _baseline_key(seed: int | None, ctx: GradingContext) -> str:

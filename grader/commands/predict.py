@@ -10,7 +10,6 @@ images with their predictions as titles.
 from __future__ import annotations
 
 import json
-import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from grader import paths
+from grader import allocation, paths
 from grader.files import scratch
 from grader.failures import EXIT_GRADED, EXIT_USAGE
 from grader.i18n import _, choose, use
@@ -90,7 +89,7 @@ def predict_images(images: list[Path], run: Path, device: str = "cpu", k: int = 
         np.save(Path(tmp) / "images.npy", np.stack(arrays))
         request = JobRequest(mode="predict", submission=str(submission), reference=str(reference),
                              model_hook=meta["model_hook"], info=info, device=device,
-                             threads=max(1, os.cpu_count() or 1), training=meta["training"])
+                             threads=allocation.count(), training=meta["training"])
         limits = Limits(time_s=300, memory_mb=None if device.startswith("cuda") else 4096,
                         threads=request.threads)
         outcome = run_job(job, request, files={"images": Path(tmp) / "images.npy",
