@@ -24,7 +24,7 @@ from typing import Callable
 
 import numpy as np
 
-from grader import __version__, allocation, paths
+from grader import __version__, paths
 from grader.failures import SubmissionError, failure_dict
 from grader.files import scratch
 from grader.inspection.checks import evaluate_checks
@@ -35,7 +35,7 @@ from grader.load.submission import load_submission, source_digest
 from grader.report.artifacts import save_run
 from grader.report.results import build_results
 from grader.rubric import Rubric
-from grader.sandbox.confine import Limits, plan as confinement
+from grader.sandbox.confine import Limits, cpu_count, plan as confinement
 from grader.sandbox.launch import run_job
 from grader.sandbox.protocol import JobRequest, Run
 from grader.scoring import baseline_cache
@@ -477,7 +477,7 @@ def _train_one(who: str, source: Path, seed: int, inputs: Inputs, tmp: Path,
 
 def _threads(ctx: GradingContext) -> int:
     """The child's intra-op threads: a batch worker's share of the cores, else all of them."""
-    return len(ctx.cpus or ()) or allocation.count()
+    return len(ctx.cpus or ()) or cpu_count()
 
 
 def _baseline_key(seed: int | None, ctx: GradingContext) -> str:

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from grader import allocation
+from grader.sandbox import confine
 from grader.batch import driver, executors, slurm
 from grader.batch.executors import Job, Refused
 
@@ -31,12 +31,12 @@ def fakes(tmp_path, monkeypatch):
 
 def test_threads_follow_slurm_and_the_affinity_mask_not_the_machine(monkeypatch):
     monkeypatch.setenv("SLURM_CPUS_PER_TASK", "1")
-    got = allocation.usable()
+    got = confine.usable_cpus()
     assert got.count == 1 and got.source == "slurm" and "SLURM_CPUS_PER_TASK=1" in got.detail
     monkeypatch.delenv("SLURM_CPUS_PER_TASK")
-    assert allocation.usable().count == len(os.sched_getaffinity(0))
+    assert confine.usable_cpus().count == len(os.sched_getaffinity(0))
     monkeypatch.setenv("SLURM_CPUS_PER_TASK", "999")  # never more than the mask
-    assert allocation.usable().count == len(os.sched_getaffinity(0))
+    assert confine.usable_cpus().count == len(os.sched_getaffinity(0))
 
 
 def test_memory_comes_from_the_rubric_or_the_flag_and_a_small_partition_is_refused(fakes):

@@ -13,7 +13,7 @@ plain top-level function, so a Slurm array task or a Ray worker can unpickle and
 
 `prepare` checks what the engine can do (Slurm's partition and accounting, Ray's connection
 and its auth token) before the baseline's calibration, which takes minutes; a grading
-sizes its threads by what its task was allotted (grader.allocation), and takes its
+sizes its threads by what its task was allotted (confine.usable_cpus), and takes its
 student's lock so two gradings of one student (an orphaned array task and a rerun) never
 write the same feedback folder at once.
 """
@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterator
 
-from grader import allocation
+from grader.sandbox import confine
 from grader.batch import slurm
 from grader.batch.slurm import Refused
 
@@ -60,12 +60,12 @@ def grade_job(job: Job) -> dict:
         with contextlib.ExitStack() as held:
             if job.artifacts is not None:
                 held.enter_context(student_lock(job.artifacts))
-            cpus, share = job.cpus, allocation.Cpus(len(job.cpus or ()), "worker share",
+            cpus, share = job.cpus, confine.Cpus(len(job.cpus or ()), "worker share",
                                                     "the batch worker's share of the cores")
             if cpus is None and job.device.startswith(("auto", "cpu")):
                 # a Slurm or Ray task: as many cores as it was allotted, disjoint from the
                 # other gradings on the node where the allotment did not narrow the mask
-                share = allocation.usable()
+                share = confine.usable_cpus()
                 cpus = claim_cores(share.count, held)
             results = grade_submission(submission=job.path, rubric=job.rubric, data_dir=job.data_dir,
                                        quick=job.quick, device=job.device, cache_dir=job.cache_dir,
@@ -97,7 +97,7 @@ def claim_cores(n: int, held: contextlib.ExitStack,
     """n cores of this process's mask, those no other grading on this node holds first
     (a lock file per core, kept open by `held`). Ray never narrows a task's mask, nor Slurm
     without task/affinity: without this, two tasks side by side pin to the same cores."""
-    cores = allocation.affinity()
+    cores = confine.affinity_cores()
     folder = folder or Path(os.environ.get("TMPDIR", "/tmp")) / f"grader-cores-{os.getuid()}"
     folder.mkdir(parents=True, exist_ok=True)
     mine: list[int] = []
@@ -348,6 +348,6 @@ def prepare(executor: str, *, rubric, cpus_per_task: int | None = None,
             ray = connect_ray(None)
             cpus = cpus or min(4, max((int(n.get("Resources", {}).get("CPU", 1))
                                        for n in ray.nodes() if n.get("Alive")), default=1))
-        cpus = cpus or min(4, len(allocation.affinity()))
+        cpus = cpus or min(4, len(confine.affinity_cores()))
         return Plan(cpus_per_task=cpus, notes=(f"Ray: each task asks for {cpus} CPU(s)",))
     return Plan(cpus_per_task=cpus_per_task or 1)
