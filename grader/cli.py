@@ -99,6 +99,12 @@ def build_batch_parser() -> argparse.ArgumentParser:
                    help="slurm: the partition to submit to")
     p.add_argument("--gpus-per-task", dest="gpus_per_task", type=float,
                    help="slurm/ray: GPUs per submission (ray accepts fractions, e.g. 0.25)")
+    p.add_argument("--cpus-per-task", dest="cpus_per_task", type=int,
+                   help="slurm/ray: CPUs per submission, and its training threads (default: "
+                        "4, or fewer where the largest node has fewer)")
+    p.add_argument("--slurm-mem", dest="slurm_mem",
+                   help="slurm: memory per task, e.g. 8G (default: the rubric's "
+                        "budget.memory_mb + 2048 MiB)")
     _add(p, driver.main, "--allow-unconfined")
     p.add_argument("--submission-times", dest="submission_times", type=Path, metavar="CSV",
                    help="apply the rubric's late policy: a CSV with columns student, "

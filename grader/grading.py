@@ -37,7 +37,7 @@ from grader.load.submission import load_submission, source_digest
 from grader.report.artifacts import save_run
 from grader.report.results import build_results
 from grader.rubric import Rubric
-from grader.sandbox.confine import Limits, plan as confinement
+from grader.sandbox.confine import Limits, cpu_count, plan as confinement
 from grader.sandbox.launch import run_job
 from grader.sandbox.protocol import JobRequest, Run
 from grader.scoring import baseline_cache
@@ -582,7 +582,7 @@ def _remeasure(run: Run, state: dict, request: JobRequest, inputs: Inputs, job: 
 
 def _threads(ctx: GradingContext) -> int:
     """The child's intra-op threads: a batch worker's share of the cores, else all of them."""
-    return len(ctx.cpus or ()) or max(1, os.cpu_count() or 1)
+    return len(ctx.cpus or ()) or cpu_count()
 
 
 def _baseline_key(seed: int | None, ctx: GradingContext) -> str:

@@ -30,7 +30,8 @@ from grader.files import sweep_scratch
 from grader.sandbox import confine
 from grader.batch import deadlines, export, gradebook
 from grader.batch.amend import apply
-from grader.batch.executors import EXECUTORS, Job, run_local, run_ray, run_slurm, worker_slots
+from grader.batch.executors import (EXECUTORS, Job, Refused, prepare, run_local, run_ray, run_slurm,
+                                    student_lock, worker_slots)
 from grader.grading import ensure_baselines
 from grader.report.escape import markup, rich_text
 from grader.report.folder import write_reports
@@ -115,7 +116,8 @@ def main(*, folder: Path, out: Path, rubric: str = "cifar10", workers: int = 1, 
          force: bool = False, data_dir: Path | None = None, quick: bool = False,
          device: str = "auto", cache_dir: Path | None = None, slurm_partition: str | None = None,
          gpus_per_task: float = 0, allow_unconfined: bool = False,
-         submission_times: Path | None = None, console: Console | None = None) -> int:
+         submission_times: Path | None = None, slurm_mem: str | None = None,
+         cpus_per_task: int | None = None, console: Console | None = None) -> int:
     """`submission_times`: a CSV of when each student handed in (grader/batch/deadlines.py);
     with it the rubric's late policy is applied to every grade, the unchanged ones too."""
     console = console or Console(stderr=True)
@@ -190,7 +192,19 @@ def main(*, folder: Path, out: Path, rubric: str = "cifar10", workers: int = 1, 
     console.print("Baseline: " + ("pinned by the rubric" if pinned else
                                   f"calibrated over {spec.baseline.calibration_seeds} seeds (each "
                                   "grade's interval comes from its spread), before the submissions"))
+    # what the engine cannot run is refused now, not after the minutes of calibration
+    try:
+        engine = prepare(executor, rubric=spec, cpus_per_task=cpus_per_task, slurm_mem=slurm_mem,
+                         partition=slurm_partition, gpus_per_task=gpus_per_task)
+    except Refused as e:
+        db.close()
+        console.print(f"[red]refused[/]: {markup(str(e))}")
+        return e.code
+    for line in engine.notes:
+        console.print(line, markup=False)
     slots = worker_slots(1 if executor != "local" else workers, device)
+    if executor != "local" and slots[0]["cpus"]:  # a task's threads, so its baseline key matches
+        slots = [{**slots[0], "cpus": slots[0]["cpus"][:engine.cpus_per_task]}]
     slot = slots[0]
     # the baseline trains on one worker's share of the machine, as each submission will,
     # its calibration seeds on every worker's share at once
@@ -204,11 +218,13 @@ def main(*, folder: Path, out: Path, rubric: str = "cifar10", workers: int = 1, 
         stream = run_local(jobs, workers, device, on_start=lambda job: tally.running.add(job.student))
     elif executor == "slurm":
         stream = run_slurm(jobs, out / "slurm", partition=slurm_partition, parallel=workers,
-                           gpus_per_task=int(gpus_per_task),
+                           gpus_per_task=int(gpus_per_task), mem_mb=engine.slurm.mem_mb,
+                           cpus_per_task=engine.cpus_per_task, accounting=engine.accounting,
+                           note=lambda line: console.print(line, markup=False),
                            # the submission's runs (the baseline is cached by then) + set-up
                            timeout_min=int(len(spec.seeds) * spec.budget.time_limit_s / 60) + 15)
     else:
-        stream = run_ray(jobs, gpus_per_task=gpus_per_task)
+        stream = run_ray(jobs, gpus_per_task=gpus_per_task, cpus_per_task=engine.cpus_per_task)
     with Live(tally.view(workers), console=console, refresh_per_second=2,
               transient=not console.is_terminal) as live:
         for job, results in stream:
@@ -260,7 +276,8 @@ def record(db, out: Path, job: Job, digest: str, results: dict, tally: Tally, *,
                                                          late.base_score(results)))
     # the student's reports show a person's amendment, kept across this regrade
     kept = gradebook.amendments(db, job.student, results["provenance"]["rubric"]["name"])
-    write_reports(apply(results, kept), out / "feedback" / job.student)  # before the row: a row means done
+    with student_lock(out / "feedback" / job.student):  # never beside an orphaned task's writes
+        write_reports(apply(results, kept), out / "feedback" / job.student)  # before the row: a row means done
     gradebook.record(db, student=job.student, rubric_digest=digest, content_hash=job.content_hash,
                      source=str(job.path), results=results)
     tally.outcomes[results["status"]] += 1

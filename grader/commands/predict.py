@@ -10,7 +10,6 @@ images with their predictions as titles.
 from __future__ import annotations
 
 import json
-import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +23,7 @@ from grader.failures import EXIT_GRADED, EXIT_USAGE
 from grader.i18n import _, choose, use
 from grader.load.datasets import decode_image
 from grader.report.artifacts import META
-from grader.sandbox.confine import Limits
+from grader.sandbox.confine import Limits, cpu_count
 from grader.sandbox.launch import run_job
 from grader.sandbox.protocol import JobRequest
 
@@ -90,7 +89,7 @@ def predict_images(images: list[Path], run: Path, device: str = "cpu", k: int = 
         np.save(Path(tmp) / "images.npy", np.stack(arrays))
         request = JobRequest(mode="predict", submission=str(submission), reference=str(reference),
                              model_hook=meta["model_hook"], info=info, device=device,
-                             threads=max(1, os.cpu_count() or 1), training=meta["training"])
+                             threads=cpu_count(), training=meta["training"])
         limits = Limits(time_s=300, memory_mb=None if device.startswith("cuda") else 4096,
                         threads=request.threads)
         outcome = run_job(job, request, files={"images": Path(tmp) / "images.npy",
