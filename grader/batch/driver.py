@@ -185,7 +185,7 @@ def main(*, folder: Path, out: Path, rubric: str = "cifar10", workers: int = 1, 
                                      "unless you pass --allow-unconfined"))
     elif plan.missing:
         console.print(f"[bold yellow]warning[/]: bubblewrap is unavailable here; the fallback "
-                      f"runs without {', '.join(plan.missing)} (README: Security)")
+                      f"runs without {', '.join(plan.missing)} (docs/security.md)")
         for name, why in plan.why:  # one line each: what is missing and how to get it
             console.print(f"  {name}: {why}", markup=False)
     pinned = spec.baseline.pinned_accuracy is not None

@@ -186,9 +186,9 @@ def weaknesses(isolation: dict) -> list[str]:
         "seccomp": "sockets other than TCP (UDP, raw) and ptrace were not filtered "
                    "(pip install pyseccomp; apt install libseccomp2)",
         "uid": "the child ran as root (without capabilities), not as a uid of its own: "
-               + why.get("uid", "see README: Security"),
+               + why.get("uid", "see docs/security.md"),
         "cgroup": "processes and memory were limited per process only, not for all it "
-                  "forks: " + why.get("cgroup", "see README: Security")}.get(name, name)
+                  "forks: " + why.get("cgroup", "see docs/security.md")}.get(name, name)
            for name in isolation.get("missing", [])]
     group = isolation.get("cgroup") or {}
     if group and not group.get("processes"):
