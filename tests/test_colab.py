@@ -91,6 +91,23 @@ def test_drive_s_most_recently_saved_notebook_is_the_last_resort(tmp_path, capsy
     assert "check(path=" in info.value.hint
 
 
+def test_a_mounted_drive_keeps_the_data_and_baselines_unless_the_cache_is_set(
+        tmp_path, monkeypatch, capsys):
+    """Colab's VM forgets everything between sessions; a mounted Drive does not. The
+    download, the decoded data and the baseline's runs go there (said once), unless the
+    course set GRADER_CACHE_DIR; without Drive the grader's own default stands."""
+    monkeypatch.delenv("GRADER_CACHE_DIR", raising=False)
+    monkeypatch.setattr(colab_api, "_said", {})
+    drive = tmp_path / "MyDrive"
+    assert colab_api.cache_folder(drive) is None  # not mounted
+    drive.mkdir()
+    assert colab_api.cache_folder(drive) == drive / "tinycnn-grader-cache"
+    assert colab_api.cache_folder(drive) == drive / "tinycnn-grader-cache"
+    assert capsys.readouterr().out.count("kept on your Drive") == 1
+    monkeypatch.setenv("GRADER_CACHE_DIR", str(tmp_path / "course-cache"))
+    assert colab_api.cache_folder(drive) is None  # the course's setting wins
+
+
 @pytest.mark.parametrize("lang", ["en", "ko"])
 def test_the_committed_notebook_templates_are_the_generated_ones(lang):
     """Regenerate with `python -m grader.load.notebook_template` after editing the template."""

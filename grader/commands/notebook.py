@@ -33,9 +33,14 @@ from grader.report.terminal import render_tables
 from grader.rubric import load_rubric
 from grader.sandbox.confine import weaknesses
 
-DRIVE_NOTEBOOKS = Path("/content/drive/MyDrive/Colab Notebooks")
+DRIVE = Path("/content/drive/MyDrive")
+DRIVE_NOTEBOOKS = DRIVE / "Colab Notebooks"
+# On a mounted Drive the download, the decoded images and the baseline's runs outlive the
+# Colab VM, so the next session's check starts in seconds instead of downloading again.
+DRIVE_CACHE = DRIVE / "tinycnn-grader-cache"
 COLAB_TIMEOUT_S = 30   # Colab's frontend answers in well under a second; big notebooks take longer
 _said_confinement = False   # the fallback is explained once per kernel, not at every check
+_said: dict[str, bool] = {}  # the same for the Drive cache
 
 
 @dataclass(frozen=True)
@@ -130,15 +135,29 @@ def _user_ns() -> dict:
     return dict(getattr(shell, "user_ns", {}) or {}) if shell is not None else {}
 
 
+def cache_folder(drive: Path = DRIVE) -> Path | None:
+    """Where the data and baselines are kept: GRADER_CACHE_DIR when set, else a folder on
+    Drive when Drive is mounted (said once), else the grader's default (None)."""
+    if os.environ.get("GRADER_CACHE_DIR") or not drive.is_dir():
+        return None
+    folder = drive / DRIVE_CACHE.name
+    if not _said.get("drive"):
+        print(_("The data set and the baseline are kept on your Drive: {folder}").format(folder=folder))
+        _said["drive"] = True
+    return folder
+
+
 def check(rubric: str = "cifar10", quick: bool = True, path=None, lang: str | None = None,
           data_dir=None, *, out="grade-report", device: str = "auto", use_cache: bool = True,
           notebook: Notebook | None = None) -> Check:
     """Grade the running notebook as `grade --local NOTEBOOK [--quick]` would, and show
     the rubric table, the score, the curves and any failure (its cell and line) inline.
-    `data_dir` defaults to GRADER_DATA_DIR when set, else the data set is downloaded."""
+    `data_dir` defaults to GRADER_DATA_DIR when set, else the data set is downloaded, into
+    Drive when it is mounted (cache_folder)."""
     nb = notebook or find_notebook(path)
     if data_dir is None and os.environ.get("GRADER_DATA_DIR"):
         data_dir = os.environ["GRADER_DATA_DIR"]
+    cache = cache_folder()
     spec = load_rubric(rubric)
     use(choose(lang, spec.language))
     out = Path(out)
@@ -151,7 +170,7 @@ def check(rubric: str = "cifar10", quick: bool = True, path=None, lang: str | No
             results = grade_submission(submission=file, rubric=spec,
                                        data_dir=Path(data_dir) if data_dir else None,
                                        quick=quick, device=device, use_cache=use_cache,
-                                       artifacts=out, on_event=progress)
+                                       cache_dir=cache, artifacts=out, on_event=progress)
     files = write_reports(results, out)
     _show(results, files)
     return Check(results["score"], results["max_score"], exit_status(results, None), out, results)
