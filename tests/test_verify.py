@@ -54,6 +54,26 @@ def test_a_report_that_does_not_hold_is_flagged_and_not_credited(name, fmnist_di
     assert all(f in r["anomaly"] for f in facts)
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["bwrap", "none"])
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_every_confinement_flags_them_alike(name, mode, fmnist_dir, session_cache, tiny_rubric,
+                                            monkeypatch):
+    """The re-measurement and the budget checks are the parent's, whatever confined the
+    child: under bubblewrap (a fresh Python per child) and with no confinement at all each
+    hostile fixture ends with the same flag as under the Landlock fork server above."""
+    from grader.sandbox.confine import bwrap_works
+    if mode == "bwrap" and not bwrap_works():
+        pytest.skip("bubblewrap cannot run here")
+    monkeypatch.setenv("GRADER_SANDBOX", mode)
+    code, facts = HOSTILE[name]
+    r = grade(SUBMISSIONS / name, tiny_rubric, fmnist_dir, session_cache)
+    assert r["status"] == "failed" and r["failure"]["code"] == code, r["failure"]
+    assert r["metrics"]["gain_pp"] is None and r["score"] <= 15
+    (v,) = r["metrics"]["verification"]
+    assert facts <= {f["fact"] for f in v["findings"] + v["budget_findings"]}
+
+
 def test_the_fake_count_is_not_what_the_checks_judge(fmnist_dir, session_cache, tiny_rubric):
     """The forger reported one parameter; the checks and the report use the re-measured count."""
     r = grade(SUBMISSIONS / "hostile_fakes_its_result_in_the_child.py", tiny_rubric, fmnist_dir,
