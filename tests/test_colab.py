@@ -219,3 +219,19 @@ def test_export_as_zip_holds_the_notebook_and_its_answers():
         answers = z.read("answers.md").decode()
     assert answers.startswith("# Written answers") and "## xray_answer:" in answers
     assert "Hand in" not in answers
+
+
+@pytest.mark.gpu
+def test_the_notebook_check_trains_on_cuda_where_there_is_one(tmp_path, fmnist_dir, tiny_rubric,
+                                                               monkeypatch, capsys):
+    """Colab's GPU runtime: the check of the notebook template trains on CUDA, the hooks in
+    the sandboxed child as everywhere else (run where a GPU machine is lent)."""
+    import torch
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA here")
+    monkeypatch.setenv("GRADER_CACHE_DIR", str(tmp_path / "cache"))
+    graded = colab_api.check(rubric=str(tiny_rubric), quick=True, path=REPO / "student_template.ipynb",
+                             data_dir=fmnist_dir, device="cuda", out=tmp_path / "report")
+    assert graded.results["status"] == "graded", graded.results.get("failure")
+    assert graded.results["metrics"]["device"].startswith("cuda")
+    assert graded.results["metrics"]["gain_pp"] == 0  # the template is the baseline, on CUDA too
