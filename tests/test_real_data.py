@@ -40,6 +40,7 @@ def test_template_on_fashion_mnist_one_epoch_matches_the_lab(tmp_path, real_cach
     assert m["accuracy"] == m["baseline_accuracy"]
 
 
+@pytest.mark.timeout(1200)  # decodes the tarball, then strong and baseline each trained and re-measured
 def test_cifar10_from_the_jpeg_tarball_end_to_end(real_cache, tmp_path):
     rubric = load_rubric("cifar10")
     r = grade_submission(submission=REPO / "reference" / "strong.py", rubric=rubric,
