@@ -152,7 +152,7 @@ def test_a_long_question_is_allowed(tmp_path):
 
 
 def test_docs_rubric_md_is_the_schema_as_generated():
-    """docs/rubric.md is written from grader/rubric.py; a key added, renamed or re-described
+    """docs/rubric.md is written from grader/rubric/schema.py; a key added, renamed or re-described
     there without regenerating the page fails here."""
     from grader.commands import rubric_docs
     page = (REPO / "docs" / "rubric.md").read_text()
