@@ -153,7 +153,7 @@ def test_the_child_never_gets_test_labels_and_sees_a_secret_order(fmnist_dir, se
                                                                    tmp_path):
     import numpy as np
     from grader.load.datasets import prepare_data
-    from grader.grading import _prepare_inputs
+    from grader.grading.context import prepare_inputs as _prepare_inputs
     rubric = load_rubric(str(tiny_rubric))
     data = prepare_data(rubric.dataset, data_dir=fmnist_dir, cache_dir=session_cache)
     (tmp_path / "a").mkdir()

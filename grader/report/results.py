@@ -102,7 +102,7 @@ def build_results(ctx, *, submission, origin, runs, baseline_runs, failure, item
                                "cpu_s": b.cpu_s, "measured_at": b.measured_at}
                               for b in baseline_runs],
         "baseline_source": sorted({b.source for b in baseline_runs}) or None,
-        # each run measured again by the parent (grading._verify): findings, figures, time
+        # each run measured again by the parent (grader.grading.runs.verify): findings, figures, time
         "verification": [{"seed": r.seed, **r.verification} for r in runs if r.verification],
         "wall_time_s": time.time() - ctx.started,
         "time_limit": asdict(ctx.time_limit) if ctx.time_limit else None,
@@ -131,7 +131,7 @@ def build_results(ctx, *, submission, origin, runs, baseline_runs, failure, item
                 gap=f"{check['gap_pp']:.1f}", public=f"{check['public_accuracy']:.2%}",
                 graded=f"{accuracy:.2%}")]))
     audited = [r for r in runs if (r.failure or {}).get("code") in ("tampered_result", "extra_training")]
-    if audited:  # grading.py's _verify: the child's report did not hold
+    if audited:  # grader.grading.runs.verify: the child's report did not hold
         anomaly = " ".join(filter(None, [anomaly, _(
             "What the run reported did not hold against the grader's own measurements ({facts}): "
             "not graded, and flagged for an instructor's review.").format(

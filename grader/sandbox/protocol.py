@@ -55,7 +55,7 @@ class Run:
     effective: dict | None = None     # epochs and batch size after the budget's clamps
     training: dict | None = None      # history, epochs_run, train_seconds, pipeline
     ledger: dict | None = None        # the loop's own counters (training.loop.Ledger), as reported
-    verification: dict | None = None  # the parent's re-measurement in a fresh child (grading._verify)
+    verification: dict | None = None  # the parent's re-measurement in a fresh child (grader.grading.runs.verify)
     timings: dict = field(default_factory=dict)
     accuracy: float | None = None     # on the test set, measured by the parent
     public_accuracy: float | None = None  # on untouched public test images (load.testset)

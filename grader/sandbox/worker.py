@@ -201,7 +201,7 @@ def run_predict(request, state: dict, emit) -> None:
 
 
 def run_verify(request, state: dict, emit) -> None:
-    """A training run measured again, in a fresh child of its own (grader.grading._verify):
+    """A training run measured again, in a fresh child of its own (grader.grading.runs.verify):
     build_model at the run's seed, the weights the training child saved loaded into it
     strictly, then the grader's own inspection (parameter count, output shape) and the
     test set predicted through the run's test transform, as the training child did. No
