@@ -109,3 +109,9 @@ def processes_with(tag: bytes) -> list[int]:
         except OSError:
             pass
     return found
+
+
+def chromium() -> str | None:
+    """A headless browser where one is installed (`.ci/run` installs chromium)."""
+    return next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")
+                 if shutil.which(n)), None)

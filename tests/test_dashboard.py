@@ -1,7 +1,6 @@
 """The class dashboard (OUT/exports/index.html): self-contained, everything a submission
 wrote escaped, and, in a real headless browser, a table that sorts and filters."""
 import re
-import shutil
 import subprocess
 from html import unescape
 from html.parser import HTMLParser
@@ -9,6 +8,7 @@ from html.parser import HTMLParser
 import pytest
 
 from grader.batch import amend, dashboard, export
+from conftest import chromium
 from test_export import gradebook_of, results_for
 
 HOSTILE_ID = "<script>document.title='pwned'"  # a file name can hold this
@@ -68,11 +68,6 @@ def test_the_page_is_self_contained_and_escapes_what_students_wrote(out):
     assert "implausible accuracy" in flags and "unofficial grade" in flags
     assert "<svg" in page and "cat" in page  # charts and the per-class view, inline
     assert "predictions for 3 of 6 students" in page  # the three with a predictions.csv
-
-
-def chromium():
-    return next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")
-                 if shutil.which(n)), None)
 
 
 def rendered(page, fragment=""):

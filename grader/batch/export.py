@@ -21,9 +21,10 @@ gradebook in OUT (nothing is retrained), written atomically into OUT/exports/.
   their feedback folder.
 - feedback: the reports per student, as `grade --local` writes them, with the run's
   weights, predictions and gallery from the batch's own feedback folder.
-- summary: the class view (summary.md with per_class.png and confusion.png): score
-  spread, failure reasons, per-class test accuracy across the class against the baseline,
-  and the most common confusions. `grade batch` writes it at the end of every batch.
+- summary: the class view (summary.md with per_class.png and confusion.png,
+  grader/batch/summary.py): score spread, failure reasons, per-class test accuracy across
+  the class against the baseline, and the most common confusions. `grade batch` writes it
+  at the end of every batch.
 - similarity: similarity.csv, the pairs of similar submissions (code with the starter code
   subtracted, and test predictions) with their evidence (grader/batch/similarity.py).
 - dashboard: index.html, the class on one self-contained page (grader/batch/dashboard.py),
@@ -42,22 +43,21 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import shutil
 import hmac
 import io
 import secrets
-from collections import Counter
+import shutil
 from pathlib import Path
+from typing import Callable
 
 from grader.batch import dashboard, gradebook, similarity
-from grader.batch.classview import class_view
+from grader.batch.summary import class_summary
 from grader.batch.amend import apply
 from grader.load.answers import is_pending
-from grader.report.escape import csv_cell, md as esc
+from grader.report.escape import csv_cell
 from grader.report.folder import write_reports
 from grader.files import write_atomic
 
-FORMATS = ("csv", "canvas", "leaderboard", "feedback", "summary", "dashboard", "similarity")
 WORDS = ("amber", "birch", "cedar", "delta", "ember", "fjord", "garnet", "harbor", "iris",
          "juniper", "kestrel", "lumen", "maple", "nova", "onyx", "pine", "quartz", "raven",
          "sierra", "tundra", "umber", "violet", "willow", "xenon", "yarrow", "zephyr")
@@ -71,100 +71,77 @@ class UnofficialGrades(ValueError):
 def main(*, out: Path, fmt: str, rubric: str | None = None,
          allow_unofficial: bool = False) -> list[Path]:
     out = Path(out)
+    if fmt not in WRITERS:
+        raise ValueError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
     if not (out / gradebook.FILE).is_file():
         raise FileNotFoundError(f"no gradebook at {out / gradebook.FILE}: run `grade batch` first")
     db = gradebook.connect(out / gradebook.FILE)
     rows = gradebook.rows(db, rubric)
     db.close()
-    target = out / "exports"
-    if fmt == "csv":
-        return [_write_csv(target / "grades.csv", *grades_table(rows))]
-    if fmt == "canvas":
-        if not allow_unofficial:
-            refuse_unofficial(rows)
-        return [_write_csv(target / "canvas.csv", *canvas_table(rows))]
-    if fmt == "leaderboard":
-        key = _leaderboard_key(out)
-        md, table = leaderboard(rows, key)
-        return [_write_csv(target / "leaderboard.csv", *table),
-                write_atomic(target / "leaderboard.md", md)]
-    if fmt == "feedback":
-        key = _leaderboard_key(out)
-        written = []
-        for r in rows:
-            folder = target / "feedback" / r.student
-            kept = out / "feedback" / r.student  # what the batch's run left there
-            for name in r.results.get("artifacts", []):
-                if (kept / name).is_dir():
-                    shutil.copytree(kept / name, folder / name, dirs_exist_ok=True)
-                elif (kept / name).is_file():
-                    folder.mkdir(parents=True, exist_ok=True)
-                    shutil.copyfile(kept / name, folder / name)
-            write_reports(apply(r.results, r.amendments), folder)
-            written.append(write_atomic(folder / "leaderboard-name.txt", pseudonym(r.student, key) + "\n"))
-        return written
-    if fmt == "summary":
-        md, pictures = class_summary(rows)
-        written = [write_atomic(target / "summary.md", md)]
-        written += [write_atomic(target / f"{name}.png", png) for name, png in pictures.items()]
-        return written
-    if fmt in ("similarity", "dashboard"):
-        pairs, coverage = similarity.for_class(out, rows)
-        written = [_write_csv(target / "similarity.csv", *similarity.table(pairs))]
-        if fmt == "dashboard":
-            titles = sorted({r.results["provenance"]["rubric"].get("title") or r.rubric for r in rows})
-            page = dashboard.render(rows, pairs, title=" / ".join(titles) + " — class dashboard",
-                                    coverage=coverage)
-            written.insert(0, write_atomic(target / "index.html", page))
-        return written
-    raise ValueError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
+    return WRITERS[fmt](out, rows, allow_unofficial)
 
 
-def class_summary(rows: list[gradebook.Row]) -> tuple[str, dict[str, bytes]]:
-    """The instructor's view of a class: score spread, per-class test accuracy across the
-    submissions that trained (mean, against the baseline), and the confusions most
-    students' models make."""
-    import numpy as np
+# One writer per format: (the batch's folder, its gradebook rows, allow_unofficial) -> the
+# files written under OUT/exports/.
 
-    from grader.report.figures import confusion_png, per_class_png
-    md = ["# Class summary", "", f"{len(rows)} gradings, {sum(r.status == 'graded' for r in rows)} "
-          f"graded, {sum(r.status == 'failed' for r in rows)} failed.", ""]
-    scores = [r.score for r in rows]
-    if scores:
-        md += [f"Score: median {np.median(scores):g}, quartiles {np.percentile(scores, 25):g} to "
-               f"{np.percentile(scores, 75):g}, out of {max(r.max_score for r in rows):g}.", ""]
-    amended = [r for r in rows if r.amendments]
-    if amended:
-        md += [f"{len(amended)} grade(s) amended by a person (grades.csv's final_total; the "
-               f"score spread above is the automatic one).", ""]
-    late = [r for r in rows if (r.results.get("late") or {}).get("penalty_percent")]
-    if late:
-        md += [f"{len(late)} late submission(s) penalised under the rubric's late policy "
-               f"(grades.csv's days_late, late_penalty_percent, score_before_late).", ""]
-    codes = Counter(r.failure_code for r in rows if r.failure_code)
-    if codes:
-        md += ["Failures: " + ", ".join(f"{esc(c)} ({n})" for c, n in codes.most_common()) + ".", ""]
-    view = class_view(rows)
-    if view is None:
-        return "\n".join(md + ["No submission trained to the end, so no per-class view.", ""]), {}
-    classes, base, trained = view.classes, view.baseline, len(view.per_student)
-    md += [f"## Test accuracy per class ({trained} submissions that trained)", "",
-           "| Class | Class mean | Lowest | Highest | Baseline |", "|---|---:|---:|---:|---:|"]
-    md += [f"| {esc(c, cell=True)} | {m:.1%} | {lo:.1%} | {hi:.1%} | {'n/a' if base is None else f'{base[i]:.1%}'} |"
-           for i, (c, m, lo, hi) in enumerate(zip(classes, view.mean, view.per_student.min(0),
-                                                  view.per_student.max(0)))]
-    md += ["", "## The most common confusions", "",
-           "| True class | Predicted as | Share of the class's images | Worst confusion of |",
-           "|---|---|---:|---:|"]
-    md += [f"| {esc(classes[i], cell=True)} | {esc(classes[j], cell=True)} | {view.share(i, j):.1%} | "
-           f"{view.worst[(i, j)]} submission(s) |" for _, i, j in view.confusions()[:10]]
-    md += ["", "![class mean per class](per_class.png)", "",
-           "![summed confusion matrix](confusion.png)", ""]
-    pictures = {"per_class": per_class_png(classes, view.mean.tolist(), base,
-                                           "Class mean test accuracy per class"),
-                "confusion": confusion_png(classes, view.total.tolist(),
-                                           f"All {trained} submissions: confusion (summed)")}
-    return "\n".join(md), {k: v for k, v in pictures.items() if v}
+def _csv(out: Path, rows: list[gradebook.Row], allow_unofficial: bool) -> list[Path]:
+    return [_write_csv(out / "exports" / "grades.csv", *grades_table(rows))]
+
+
+def _canvas(out: Path, rows: list[gradebook.Row], allow_unofficial: bool) -> list[Path]:
+    if not allow_unofficial:
+        refuse_unofficial(rows)
+    return [_write_csv(out / "exports" / "canvas.csv", *canvas_table(rows))]
+
+
+def _leaderboard(out: Path, rows: list[gradebook.Row], allow_unofficial: bool) -> list[Path]:
+    md, table = leaderboard(rows, _leaderboard_key(out))
+    return [_write_csv(out / "exports" / "leaderboard.csv", *table),
+            write_atomic(out / "exports" / "leaderboard.md", md)]
+
+
+def _feedback(out: Path, rows: list[gradebook.Row], allow_unofficial: bool) -> list[Path]:
+    key = _leaderboard_key(out)
+    written = []
+    for r in rows:
+        folder = out / "exports" / "feedback" / r.student
+        kept = out / "feedback" / r.student  # what the batch's run left there
+        for name in r.results.get("artifacts", []):
+            if (kept / name).is_dir():
+                shutil.copytree(kept / name, folder / name, dirs_exist_ok=True)
+            elif (kept / name).is_file():
+                folder.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(kept / name, folder / name)
+        write_reports(apply(r.results, r.amendments), folder)
+        written.append(write_atomic(folder / "leaderboard-name.txt", pseudonym(r.student, key) + "\n"))
+    return written
+
+
+def _summary(out: Path, rows: list[gradebook.Row], allow_unofficial: bool) -> list[Path]:
+    md, pictures = class_summary(rows)
+    written = [write_atomic(out / "exports" / "summary.md", md)]
+    written += [write_atomic(out / "exports" / f"{name}.png", png) for name, png in pictures.items()]
+    return written
+
+
+def _similarity(out: Path, rows: list[gradebook.Row], allow_unofficial: bool) -> list[Path]:
+    pairs, _ = similarity.for_class(out, rows)
+    return [_write_csv(out / "exports" / "similarity.csv", *similarity.table(pairs))]
+
+
+def _dashboard(out: Path, rows: list[gradebook.Row], allow_unofficial: bool) -> list[Path]:
+    pairs, coverage = similarity.for_class(out, rows)
+    similar = _write_csv(out / "exports" / "similarity.csv", *similarity.table(pairs))
+    titles = sorted({r.results["provenance"]["rubric"].get("title") or r.rubric for r in rows})
+    page = dashboard.render(rows, pairs, title=" / ".join(titles) + " — class dashboard",
+                            coverage=coverage)
+    return [write_atomic(out / "exports" / "index.html", page), similar]
+
+
+WRITERS: dict[str, Callable[[Path, list[gradebook.Row], bool], list[Path]]] = {
+    "csv": _csv, "canvas": _canvas, "leaderboard": _leaderboard, "feedback": _feedback,
+    "summary": _summary, "dashboard": _dashboard, "similarity": _similarity}
+FORMATS = tuple(WRITERS)
 
 
 def grades_table(rows: list[gradebook.Row]) -> tuple[list[str], list[list]]:

@@ -16,7 +16,6 @@
 """
 from __future__ import annotations
 
-import csv
 import io
 import tempfile
 from dataclasses import dataclass, field
