@@ -12,6 +12,7 @@ dropped); the script only reorders and hides rows, never writes HTML.
 from __future__ import annotations
 
 import time
+from importlib.resources import files
 from urllib.parse import quote
 
 import numpy as np
@@ -20,58 +21,14 @@ from grader.batch.amend import apply
 from grader.batch.classview import class_view
 from grader.report.escape import html as escape
 
-CSS = """
-body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;color:#1f2328;
- max-width:1200px;margin:1.5rem auto;padding:0 1rem}h1{font-size:1.4rem;margin:0}
-h2{font-size:1.05rem;margin:1.8rem 0 .5rem;border-bottom:1px solid #d0d7de;padding-bottom:.25rem}
-.sub{color:#59636e}.cards{display:flex;gap:.8rem;flex-wrap:wrap;margin:1rem 0}
-.card{border:1px solid #d0d7de;border-radius:8px;padding:.5rem .9rem;min-width:120px}
-.card .k{color:#59636e;font-size:.75rem;text-transform:uppercase}.card .v{font-size:1.4rem;font-weight:600}
-table{border-collapse:collapse;width:100%;font-size:.9rem}th,td{text-align:left;padding:.3rem .45rem;
- border-bottom:1px solid #eaeef2;vertical-align:top}th{color:#59636e;cursor:pointer;user-select:none;
- white-space:nowrap}th[aria-sort=ascending]::after{content:" ▲"}th[aria-sort=descending]::after{content:" ▼"}
-.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-.flag{display:inline-block;background:#ffebe9;border:1px solid #cf222e;border-radius:10px;
- padding:0 .45rem;margin:0 .2rem .1rem 0;font-size:.78rem;white-space:nowrap}
-.flag.info{background:#fff8c5;border-color:#d4a72c}.failed{color:#cf222e}
-.charts{display:flex;flex-wrap:wrap;gap:1.5rem}figure{margin:0}figcaption{color:#59636e;font-size:.85rem}
-.controls{display:flex;gap:.6rem;align-items:center;margin:.4rem 0}input,select{font:inherit;padding:.2rem .4rem}
-pre{background:#f6f8fa;padding:.4rem;margin:.3rem 0;white-space:pre-wrap;font-size:.8rem;max-height:8rem;overflow:auto}
-"""
+# The page's style and script are files of their own beside this module (package data:
+# the wheel carries them), read once and inlined: the page stays one self-contained file.
+CSS = files("grader.batch").joinpath("dashboard.css").read_text(encoding="utf-8")
+
 
 # Sorting and filtering; the state is the #fragment. No innerHTML anywhere: only row order,
 # `hidden` and text change, so nothing from a submission is ever parsed as HTML.
-SCRIPT = """
-(function(){
-const body=document.querySelector('#students tbody'), rows=Array.from(body.rows);
-const heads=document.querySelectorAll('#students th[data-key]');
-const q=document.getElementById('q'), show=document.getElementById('show');
-function state(){return new URLSearchParams(location.hash.slice(1));}
-function cmp(a,b){const x=parseFloat(a),y=parseFloat(b);
- if(a===''||b==='')return (a==='')-(b==='');
- return isNaN(x)||isNaN(y)?a.localeCompare(b):x-y;}
-function render(){
- const s=state(),key=s.get('sort')||'student',dir=s.get('dir')==='desc'?-1:1;
- const text=(s.get('q')||'').toLowerCase(),only=s.get('show')||'all';
- q.value=s.get('q')||'';show.value=only;
- rows.sort((a,b)=>{const c=cmp(a.dataset[key]||'',b.dataset[key]||'');
-  return (a.dataset[key]===''||b.dataset[key]==='')?c:c*dir;});
- let n=0;
- for(const r of rows){body.appendChild(r);
-  const ok=r.dataset.text.includes(text)&&(only==='all'||r.dataset.tags.split(' ').includes(only));
-  r.hidden=!ok;n+=ok;}
- for(const h of heads){h.setAttribute('aria-sort',h.dataset.key===key?(dir>0?'ascending':'descending'):'none');}
- document.getElementById('shown').textContent=n+' of '+rows.length+' students shown';
-}
-function go(changes){const s=state();for(const k in changes){changes[k]?s.set(k,changes[k]):s.delete(k);}
- history.replaceState(null,'','#'+s.toString());render();}
-for(const h of heads){h.addEventListener('click',()=>{const s=state();
- go({sort:h.dataset.key,dir:s.get('sort')===h.dataset.key&&s.get('dir')!=='desc'?'desc':'asc'});});}
-q.addEventListener('input',()=>go({q:q.value}));show.addEventListener('change',()=>go({show:show.value}));
-window.addEventListener('hashchange',render);render();
-document.documentElement.dataset.renderedMs=Math.round(performance.now());  // bench/desk_load.py reads it
-})();
-"""
+SCRIPT = files("grader.batch").joinpath("dashboard.js").read_text(encoding="utf-8")
 
 COLUMNS = [  # key, heading, numeric
     ("student", "Student", False), ("score", "Score", True), ("automatic", "Automatic", True),
