@@ -12,7 +12,7 @@ dropped); the script only reorders and hides rows, never writes HTML.
 from __future__ import annotations
 
 import time
-from importlib.resources import files
+from pathlib import Path
 from urllib.parse import quote
 
 import numpy as np
@@ -23,12 +23,12 @@ from grader.report.escape import html as escape
 
 # The page's style and script are files of their own beside this module (package data:
 # the wheel carries them), read once and inlined: the page stays one self-contained file.
-CSS = files("grader.batch").joinpath("dashboard.css").read_text(encoding="utf-8")
+CSS = (Path(__file__).parent / "dashboard.css").read_text(encoding="utf-8")
 
 
 # Sorting and filtering; the state is the #fragment. No innerHTML anywhere: only row order,
 # `hidden` and text change, so nothing from a submission is ever parsed as HTML.
-SCRIPT = files("grader.batch").joinpath("dashboard.js").read_text(encoding="utf-8")
+SCRIPT = (Path(__file__).parent / "dashboard.js").read_text(encoding="utf-8")
 
 COLUMNS = [  # key, heading, numeric
     ("student", "Student", False), ("score", "Score", True), ("automatic", "Automatic", True),
