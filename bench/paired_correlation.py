@@ -9,6 +9,8 @@ Pearson's r of the per-seed accuracies, the spread of the paired differences and
 unpaired ones, and what pairing would save in seeds.
 
     python bench/paired_correlation.py --rubric cifar10 --quick --seeds 10 --data-dir ../shared/data --json
+    python bench/paired_correlation.py --rubric cifar10 --seeds 6 --workers 2 \
+        --variants label_smoothing lr_1pct extra_random_draw --data-dir ../shared/data --json
 
 Every figure is measured in the run; nothing is simulated.
 """
@@ -58,6 +60,9 @@ def calibrate(rubric_file: Path, args) -> dict:
         cmd.append("--quick")
     if args.data_dir:
         cmd += ["--data-dir", str(args.data_dir)]
+    if args.workers > 1:
+        # the cache key holds the threads per run: the calibration's own --workers finds its runs
+        cmd += ["--workers", str(args.workers)]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -72,6 +77,8 @@ def main(argv=None) -> int:
     p.add_argument("--seeds", type=int, default=10)
     p.add_argument("--quick", action="store_true")
     p.add_argument("--data-dir", type=Path)
+    p.add_argument("--workers", type=int, default=1,
+                   help="seeds trained at once (as grade calibrate --workers)")
     p.add_argument("--variants", nargs="*", default=list(VARIANTS))
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
