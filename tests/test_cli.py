@@ -70,7 +70,7 @@ def test_json_mode_prints_only_results(args, tmp_path):
 def test_a_sandbox_mode_that_cannot_be_honoured_is_refused_at_start(
         mode, words, args, monkeypatch, capsys):
     from grader.sandbox import confine, landlock
-    monkeypatch.setattr(confine, "bwrap_works", lambda: False)  # as inside most containers
+    monkeypatch.setattr(confine.bwrap, "bwrap_works", lambda: False)  # as inside most containers
     monkeypatch.setattr(landlock, "abi", lambda: 0)  # as on a kernel older than 5.13
     monkeypatch.setenv("GRADER_SANDBOX", mode)
     assert main(["--local", str(REPO / "student_template"), "--quick", *args]) == 2

@@ -43,7 +43,7 @@ def force_mode(mode, monkeypatch, tmp_path_factory):
         (fake / "bwrap").write_text("#!/bin/sh\nexit 1\n")
         (fake / "bwrap").chmod(0o755)
         monkeypatch.setenv("PATH", f"{fake}:{os.environ['PATH']}")
-        monkeypatch.setattr(isolation, "bwrap_works", functools.cache(isolation.bwrap_works.__wrapped__))
+        monkeypatch.setattr(isolation.bwrap, "bwrap_works", functools.cache(isolation.bwrap_works.__wrapped__))
         monkeypatch.setenv("GRADER_SANDBOX", "auto")
     else:
         monkeypatch.setenv("GRADER_SANDBOX", "landlock")

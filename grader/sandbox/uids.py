@@ -111,20 +111,14 @@ def _uids_running() -> set[int]:
     return {uid for _, uid in _processes()}
 
 
-def proc_status(pid: str) -> dict[str, str]:
-    """/proc/PID/status as {field: value}."""
-    lines = Path(f"/proc/{pid}/status").read_text().splitlines()
-    return dict(line.split(":\t", 1) for line in lines if ":\t" in line)
-
-
 def _processes():
     """(pid, real uid) of every live process (a zombie runs nothing)."""
-    for entry in Path("/proc").glob("[0-9]*"):
+    from grader.sandbox.confine.leftovers import processes
+    for pid, status in processes():
         try:
-            status = proc_status(entry.name)
             if not status.get("State", "").strip().startswith("Z"):
-                yield int(entry.name), int(status["Uid"].split()[0])
-        except (OSError, ValueError, KeyError):
+                yield pid, int(status["Uid"].split()[0])
+        except (ValueError, KeyError, IndexError):
             continue
 
 
