@@ -22,7 +22,7 @@ LAYERS = {
     "front ends": ("grader.commands", "grader.batch", "grader.cli", "grader.colab"),
 }
 RANK = {prefix: i for i, prefixes in enumerate(LAYERS.values()) for prefix in prefixes}
-CHILD_ONLY = ("grader.sandbox.worker", "grader.sandbox.hooks")
+CHILD_ONLY = ("grader.sandbox.worker", "grader.sandbox.explain", "grader.sandbox.hooks")
 
 
 def module_name(path: Path) -> str:

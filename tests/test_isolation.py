@@ -246,8 +246,8 @@ def test_a_child_that_cannot_start_is_the_graders_fault_not_the_students(tmp_pat
     request = JobRequest(mode="train", submission=str(tmp_path), reference=str(tmp_path),
                          model_hook="build_model", info={}, device="cpu", threads=1, training={})
     out = launch.run_job(tmp_path, request, files={}, limits=isolation.Limits(time_s=600), show=[])
-    assert out.result["failure"]["code"] == "grader_error"
-    assert "did not start" in out.result["failure"]["message"]
+    assert out.result.failure["code"] == "grader_error"
+    assert "did not start" in out.result.failure["message"]
     assert out.startup_s is None and out.wall_s < 30
 
 
@@ -275,6 +275,14 @@ def test_a_result_swapped_after_saving_is_refused_without_hanging(
     assert time.monotonic() - started < 120
     assert r["status"] == "failed" and r["failure"]["code"] == "killed"
     assert "before returning a result" in r["failure"]["message"]
+
+
+def test_a_result_forged_after_saving_is_refused_by_its_unknown_field(
+        sandbox_mode, fmnist_dir, session_cache, tiny_rubric):
+    r = grade("hostile_swaps_its_result_for_a_forged_one.py", tiny_rubric, fmnist_dir, session_cache)
+    assert r["status"] == "failed" and r["failure"]["code"] == "tampered_result", r["failure"]
+    assert "unknown field 'accuracy'" in r["failure"]["message"]
+    assert r["accuracy"] is None
 
 
 def test_an_official_grade_needs_confinement_or_the_instructors_word(

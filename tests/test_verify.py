@@ -10,7 +10,7 @@ from grader.grading import ACCOUNT, grade_submission
 from grader.inspection import audit
 from grader.rubric import load_rubric
 from grader.sandbox import landlock
-from grader.sandbox.protocol import Run
+from grader.sandbox.protocol import ChildResult, Run
 
 
 @pytest.fixture(autouse=True)
@@ -180,13 +180,14 @@ def weights():
 
 def measured(**kw):
     logits = torch.eye(10)[torch.arange(600) % 10]
-    return {"parameters": 50, "output_shape": [2, 10], "test_logits": logits,
-            "parameter_shapes": {"fc.weight": [10, 4], "fc.bias": [10]}, **kw}
+    return ChildResult(**{"parameters": 50, "output_shape": [2, 10], "test_logits": logits,
+                          "parameter_shapes": {"fc.weight": [10, 4], "fc.bias": [10]}, **kw})
 
 
 def reported(**kw):
-    return {"model_state": weights(), "inspection": {"parameters": 50, "output_shape": [2, 10]},
-            "test_logits": measured()["test_logits"][:500], **kw}
+    return ChildResult(**{"model_state": weights(),
+                          "inspection": {"parameters": 50, "output_shape": [2, 10]},
+                          "test_logits": measured().test_logits[:500], **kw})
 
 
 def test_an_honest_report_holds_against_the_remeasurement():
@@ -201,7 +202,7 @@ def test_the_count_comes_from_the_saved_weights_not_the_fresh_childs_word():
 
 
 def test_a_few_differing_predictions_are_tolerated_and_more_are_not():
-    near = measured()["test_logits"].clone()
+    near = measured().test_logits.clone()
     near[:2] = torch.roll(near[:2], 1, dims=1)
     assert audit.remeasured(reported(test_logits=near[:500]), measured()) == []
     near[:10] = torch.roll(near[:10], 1, dims=1)
@@ -211,14 +212,28 @@ def test_a_few_differing_predictions_are_tolerated_and_more_are_not():
 
 def test_weights_that_do_not_fit_and_a_failing_fresh_run_are_findings():
     assert audit.remeasured(reported(model_state=None), measured())[0]["fact"] == "weights"
-    assert audit.remeasured(reported(), {"weights_error": "Unexpected key(s)"})[0]["fact"] == "weights"
-    assert audit.remeasured(reported(), {"failure": {"message": "boom"}})[0]["fact"] == "fresh_run"
+    assert audit.remeasured(reported(), ChildResult(weights_error="Unexpected key(s)"))[0]["fact"] == "weights"
+    assert audit.remeasured(reported(), ChildResult(failure={"message": "boom"}))[0]["fact"] == "fresh_run"
     assert {f["fact"] for f in audit.remeasured(reported(), measured(output_shape=[2, 11]))} == \
         {"output_shape"}
 
 
 def test_a_child_cannot_report_what_only_the_parent_measures():
-    run = Run.from_child(0, {"accuracy": 1.0, "public_accuracy": 1.0, "verification": {"findings": []},
-                             "confusion": [[1]], "training": {"history": []}})
+    for name, value in {"accuracy": 1.0, "public_accuracy": 1.0, "confusion": [[1]],
+                        "verification": {"findings": []}, "wall_s": 1.0, "isolation": {}}.items():
+        with pytest.raises(ValueError, match=f"unknown field '{name}'"):
+            ChildResult.parse({"status": "ok", "training": {"history": []}, name: value})
+    run = Run.from_child(0, ChildResult.parse({"status": "ok", "training": {"history": []}}))
     assert run.accuracy is None and run.public_accuracy is None and run.verification is None
     assert run.confusion is None and run.training == {"history": []}
+
+
+def test_the_childs_report_is_refused_whole_where_a_field_has_another_type():
+    for data in ({"status": "ok", "test_logits": [[1.0]]}, {"status": "ok", "notes": None},
+                 {"status": "done"}, {"status": "ok", "parameters": "50"}, ["status"]):
+        with pytest.raises(ValueError):
+            ChildResult.parse(data)
+    partial = ChildResult(notes=["kept"])
+    with pytest.raises(ValueError):
+        partial.update({"inspection": {"parameters": 1}, "typo_of_a_field": 1})
+    assert partial.inspection is None and partial.notes == ["kept"]  # nothing taken

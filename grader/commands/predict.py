@@ -95,14 +95,14 @@ def predict_images(images: list[Path], run: Path, device: str = "cpu", k: int = 
         outcome = run_job(job, request, files={"images": Path(tmp) / "images.npy",
                                                "weights": run / meta["weights"]},
                           limits=limits, show=[submission, reference])
-    result = outcome.result or {}
-    if result.get("failure") or result.get("logits") is None:
-        failure = result.get("failure") or {"message": "no result"}
+    result = outcome.result
+    if result.failure or result.logits is None:
+        failure = result.failure or {"message": "no result"}
         last = (failure.get("got") or failure.get("trace") or "").strip().splitlines()[-3:]
         raise PredictError(_("the model could not be run: {message}").format(message=failure["message"])
                            + "".join(f"\n  {line}" for line in last))
     import torch
-    probs = torch.softmax(result["logits"].float(), 1).numpy()
+    probs = torch.softmax(result.logits.float(), 1).numpy()
     classes = info["classes"]
     out = []
     for path, p, pixels in zip(images, probs, arrays):

@@ -15,7 +15,7 @@ from grader.load import testset
 from grader.load.submission import source_digest
 from grader.sandbox.confine import Limits
 from grader.sandbox.launch import run_job
-from grader.sandbox.protocol import JobRequest, Run
+from grader.sandbox.protocol import ChildResult, JobRequest, Run
 from grader.scoring import baseline_cache
 from grader.scoring.metrics import confusion
 from grader.scoring.noise import diverged
@@ -61,7 +61,7 @@ def train_one(who: str, source: Path, seed: int, inputs: Inputs, tmp: Path,
     return run, kept
 
 
-def verify(run: Run, state: dict, request: JobRequest, inputs: Inputs, job: Path,
+def verify(run: Run, state: ChildResult, request: JobRequest, inputs: Inputs, job: Path,
             ctx: GradingContext, limits: Limits, keep: bool) -> tuple[dict | None, dict | None]:
     """A run that trained, checked and scored: its weights measured again in a fresh child
     (`_remeasure`), its history and the loop's counters held against the budget
@@ -70,15 +70,15 @@ def verify(run: Run, state: dict, request: JobRequest, inputs: Inputs, job: Path
     probabilities."""
     info, rubric = ctx.data.info, ctx.rubric
     n, k = len(inputs.test_y), info.num_classes
-    logits = state.get("test_logits")
+    logits = state.test_logits
     shown = min(n, ACCOUNT) if inputs.account_x else n
     if logits is None or tuple(logits.shape) != (shown, k):
         got = list(logits.shape) if logits is not None else None
         return failure_dict("output_shape", "the test-set predictions have the wrong shape",
                             expected=[shown, k], got=got), None
     measured, wall, startup = _remeasure(run, state, request, inputs, job, ctx, limits)
-    if (measured.get("failure") or {}).get("code") == "grader_error":
-        return measured["failure"], None  # the fresh child could not start: not the student's doing
+    if (measured.failure or {}).get("code") == "grader_error":
+        return measured.failure, None  # the fresh child could not start: not the student's doing
     found = audit.remeasured(state, measured)
     beyond = audit.trained_within_budget(
         run, max_epochs=rubric.budget.max_epochs,
@@ -88,27 +88,27 @@ def verify(run: Run, state: dict, request: JobRequest, inputs: Inputs, job: Path
     run.verification = {"findings": found, "budget_findings": beyond, "wall_s": round(wall, 2),
                         "startup_s": startup and round(startup, 2),
                         "parameters": {"reported": facts.get("parameters"),
-                                       "measured": measured.get("parameters")},
+                                       "measured": measured.parameters},
                         "output_shape": {"reported": facts.get("output_shape"),
-                                         "measured": measured.get("output_shape")},
+                                         "measured": measured.output_shape},
                         "differing_predictions": audit.differing(
-                            logits, None if measured.get("test_logits") is None
-                            else measured["test_logits"][:len(logits)]),
+                            logits, None if measured.test_logits is None
+                            else measured.test_logits[:len(logits)]),
                         "compared_predictions": len(logits)}
     # The checks judge what the fresh child measured, not what the training child said.
-    if run.inspection is not None and measured.get("parameters") is not None:
-        run.inspection = {**run.inspection, "parameters": measured["parameters"],
-                          "output_shape": measured.get("output_shape")}
+    if run.inspection is not None and measured.parameters is not None:
+        run.inspection = {**run.inspection, "parameters": measured.parameters,
+                          "output_shape": measured.output_shape}
     # The accuracy that counts is the fresh child's: the parent scores predictions it asked
     # for itself, from the weights it holds, in a process where no training code ran and
     # nothing the training child did can reach; the training child's own logits are only
     # the account it is held to (within audit.PREDICTION_TOLERANCE, else the run fails).
-    fresh = measured.get("test_logits")
+    fresh = measured.test_logits
     if fresh is not None and tuple(fresh.shape) == (n, k):
         predicted = fresh.argmax(1).numpy()
         run.accuracy = float((predicted == inputs.test_y).mean())
         run.confusion = confusion(inputs.test_y, predicted, k)
-        public = measured.get("public_logits")
+        public = measured.public_logits
         if inputs.public_y is not None and public is not None and \
                 tuple(public.shape) == (len(inputs.public_y), k):
             run.public_accuracy = float((public.argmax(1).numpy() == inputs.public_y).mean())
@@ -136,21 +136,21 @@ def verify(run: Run, state: dict, request: JobRequest, inputs: Inputs, job: Path
                    "do not train in a hook, call the training loop yourself, step an optimizer "
                    "of your own or edit the history.")), None
     if keep:
-        return None, {"weights": state.get("model_state"), "probs": fresh.softmax(1).numpy()}
+        return None, {"weights": state.model_state, "probs": fresh.softmax(1).numpy()}
     return None, None
 
 
-def _remeasure(run: Run, state: dict, request: JobRequest, inputs: Inputs, job: Path,
-               ctx: GradingContext, limits: Limits) -> tuple[dict, float, float | None]:
+def _remeasure(run: Run, state: ChildResult, request: JobRequest, inputs: Inputs, job: Path,
+               ctx: GradingContext, limits: Limits) -> tuple[ChildResult, float, float | None]:
     """The training child's saved weights loaded into the submission's build_model in a
     fresh child, confined like the first, that measures the parameters and the output
     shape and predicts the test set (grader.sandbox.worker.run_verify). Returns what it
     measured, its wall time and the part of it that was the child's start-up."""
     import torch
 
-    weights = state.get("model_state")
-    if not isinstance(weights, dict) or not weights:
-        return {}, 0.0, None
+    weights = state.model_state
+    if not weights:
+        return ChildResult(), 0.0, None
     path = job.parent / f"{job.name}-weights.pt"
     torch.save(weights, path)
     files = inputs.verify_files(path)
@@ -158,7 +158,7 @@ def _remeasure(run: Run, state: dict, request: JobRequest, inputs: Inputs, job: 
     outcome = run_job(job.parent / f"{job.name}-verify", again, files=files,
                       limits=replace(limits, cpu_s=None),
                       show=[Path(request.submission), Path(request.reference)])
-    return outcome.result or {}, outcome.wall_s, outcome.startup_s
+    return outcome.result, outcome.wall_s, outcome.startup_s
 
 
 def run_diverged(run: Run, num_classes: int):

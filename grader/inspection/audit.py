@@ -53,31 +53,32 @@ def agrees(reported, measured) -> bool:
     return n is not None and n <= max(MIN_DIFFERING, PREDICTION_TOLERANCE * len(measured))
 
 
-def remeasured(state: dict, measured: dict) -> list[dict]:
-    """The training child's report (`state`) against the fresh child's measurements."""
-    weights = state.get("model_state")
-    if not isinstance(weights, dict) or not weights:
+def remeasured(state, measured) -> list[dict]:
+    """The training child's report (`state`) against the fresh child's measurements
+    (`measured`), both grader.sandbox.protocol.ChildResult."""
+    weights = state.model_state
+    if not weights:
         return [finding("weights", None, "the training run returned no weights")]
-    if measured.get("weights_error"):
-        return [finding("weights", "the trained model", measured["weights_error"])]
-    if measured.get("failure"):  # the same code failed when rebuilt from its own weights
-        return [finding("fresh_run", "trained and predicted", measured["failure"].get("message"))]
-    facts = state.get("inspection") or {}
+    if measured.weights_error:
+        return [finding("weights", "the trained model", measured.weights_error)]
+    if measured.failure:  # the same code failed when rebuilt from its own weights
+        return [finding("fresh_run", "trained and predicted", measured.failure.get("message"))]
+    facts = state.inspection or {}
     found = []
-    count, wrong = parameters_in(weights, measured.get("parameter_shapes") or {})
+    count, wrong = parameters_in(weights, measured.parameter_shapes or {})
     if wrong:
         found.append(finding("parameter_names", "in the saved weights", wrong[:10]))
-    elif count != measured.get("parameters"):
-        found.append(finding("parameters", measured.get("parameters"), count))
+    elif count != measured.parameters:
+        found.append(finding("parameters", measured.parameters, count))
     if count is not None and count != facts.get("parameters"):
         found.append(finding("parameters", facts.get("parameters"), count))
-    if measured.get("output_shape") != facts.get("output_shape"):
-        found.append(finding("output_shape", facts.get("output_shape"), measured.get("output_shape")))
-    if measured.get("forward_error"):
-        found.append(finding("forward", "ran", measured["forward_error"]))
+    if measured.output_shape != facts.get("output_shape"):
+        found.append(finding("output_shape", facts.get("output_shape"), measured.output_shape))
+    if measured.forward_error:
+        found.append(finding("forward", "ran", measured.forward_error))
         return found
     # the training child predicted the head of the test set (grading.ACCOUNT images)
-    reported, fresh = state.get("test_logits"), measured.get("test_logits")
+    reported, fresh = state.test_logits, measured.test_logits
     fresh = fresh[:len(reported)] if fresh is not None and reported is not None else fresh
     if not agrees(reported, fresh):
         n = differing(reported, fresh)

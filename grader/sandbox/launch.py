@@ -26,7 +26,7 @@ from grader.failures import HINTS, failure_dict
 from grader.i18n import ENV, _, current
 from grader.sandbox import confine, forkserver, usage
 from grader.sandbox.confine import Limits
-from grader.sandbox.protocol import REQUEST, JobRequest
+from grader.sandbox.protocol import REQUEST, ChildResult, JobRequest
 
 POLL_S = 0.1
 SAMPLE_S = 1.0  # how often the usage of a run without a cgroup is sampled from /proc
@@ -80,7 +80,7 @@ RUNNING = _Workers(set(), threading.Lock())
 
 @dataclass
 class ChildOutcome:
-    result: dict            # the worker's state, or a synthesised failure
+    result: ChildResult     # the child's report, or a synthesised failure
     returncode: int | None
     wall_s: float
     log_tail: str
@@ -140,13 +140,16 @@ def run_job(job_dir: Path, request: JobRequest, *, files: dict[str, Path], limit
         server = None if sandboxed else _fork_server()  # its one-off start-up is not this run's
         start = time.monotonic()
         ready_at: list[float] = []  # when the child finished its start-up; the clock starts then
-        partial: dict = {}  # facts the child shared before it ended, however it ended
+        partial = ChildResult()  # facts the child shared before it ended, however it ended
 
         def relay(event):
             if event.get("event") == "ready":
                 ready_at[:] = ready_at or [time.monotonic()]
-            elif event.get("event") == "state" and isinstance(event.get("data"), dict):
-                partial.update(event["data"])
+            elif event.get("event") == "state":
+                try:
+                    partial.update(event.get("data"))
+                except ValueError:  # not the worker's: student code wrote to the events file
+                    pass
             else:
                 on_event(event)
 
@@ -205,12 +208,12 @@ def run_job(job_dir: Path, request: JobRequest, *, files: dict[str, Path], limit
                     RUNNING.pids.discard(proc.pid)
             confine.end_run(group, owner)
     wall = time.monotonic() - start
-    result = _load_result(job_dir / "result.pt")
+    result, unreadable = _load_result(job_dir / "result.pt")
     startup = (ready_at[0] - start) if ready_at else None
     if timed_out == "startup":  # the grader's side: say so, charge nothing to the student
-        result = {"status": "failed", "failure": failure_dict(
+        result = ChildResult(failure=failure_dict(
             "grader_error", f"the grader's child process did not start within {STARTUP_S} s "
-            "(the machine may be overloaded)")}
+            "(the machine may be overloaded)"))
     elif timed_out == "wall":
         result = _keep_facts(result or partial, failure_dict(
             "timeout", _("the run was stopped after {seconds} s").format(seconds=f"{limits.time_s:.0f}"),
@@ -220,11 +223,17 @@ def run_job(job_dir: Path, request: JobRequest, *, files: dict[str, Path], limit
             "timeout", _("the run was stopped after {seconds} s of CPU time").format(
                 seconds=f"{limits.cpu_s:.0f}"),
             expected={"cpu_s": round(limits.cpu_s, 1)}, hint=HINTS["timeout"]))
-    elif oom and (result is None or result.get("status") == "failed"):
+    elif oom and (result is None or result.status == "failed"):
         # the kernel killed the child, or a process it needed, at its cgroup's memory limit
         result = _keep_facts(result or partial, failure_dict(
             "out_of_memory", _("the process went over the memory limit of {mb} MiB and was "
                                "killed").format(mb=limits.memory_mb), hint=HINTS["out_of_memory"]))
+    elif unreadable:
+        result = _keep_facts(partial, failure_dict(
+            "tampered_result", _("the run's result is not what the grader's child writes "
+                                 "({why}): the run is not graded").format(why=unreadable),
+            hint=_("Leave the grader's files alone: its job folder holds only what the grader "
+                   "itself writes there.")))
     elif result is None:
         result = _keep_facts(partial, _death_reason(proc.returncode, tail))
     isolation = confine.describe(limits, plan, device, group, owner)
@@ -319,21 +328,25 @@ def _child_env(**settings: str) -> dict[str, str]:
     return env
 
 
-def _load_result(path: Path) -> dict | None:
+def _load_result(path: Path) -> tuple[ChildResult | None, str | None]:
     """The child's result.pt, never trusted by path: opened without following a link and
     without blocking on a FIFO, a regular file only, at most RESULT_BYTES, then loaded
-    with weights_only (tensors and plain containers)."""
+    with weights_only (tensors and plain containers) and parsed (ChildResult.parse).
+    Returns (the result, None); (None, None) where there is none to read (the child died
+    first); (None, why) where what is there is not a ChildResult."""
     import io
 
     import torch
     data = read_regular(path, RESULT_BYTES)
     if data is None:
-        return None
+        return None, None
     try:
-        result = torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
+        return ChildResult.parse(torch.load(io.BytesIO(data), weights_only=True,
+                                            map_location="cpu")), None
+    except ValueError as e:
+        return None, str(e)
     except Exception:
-        return None
-    return result if isinstance(result, dict) else None
+        return None, None
 
 
 def read_regular(path: Path, limit: int) -> bytes | None:
@@ -352,12 +365,9 @@ def read_regular(path: Path, limit: int) -> bytes | None:
     return data if len(data) <= limit else None
 
 
-def _keep_facts(result: dict | None, failure: dict) -> dict:
+def _keep_facts(result: ChildResult, failure: dict) -> ChildResult:
     """A failure that arrives after inspection keeps the inspection (partial credit)."""
-    kept = dict(result or {})
-    kept.update(status="failed", failure=failure)
-    kept.pop("test_logits", None)
-    return kept
+    return replace(result, status="failed", failure=failure, test_logits=None)
 
 
 def _death_reason(returncode: int | None, tail: str) -> dict:

@@ -1,16 +1,23 @@
 """What crosses the trust boundary, typed: the request the child is given (`JobRequest`,
-written as JOB/request.json) and the parent's record of one run (`Run`), made from what
-the child reported and completed by the parent with the test accuracy it alone can
-measure (the child never sees test labels).
+written as JOB/request.json), what the child reports back (`ChildResult`, JOB/result.pt
+and its `state` events) and the parent's record of one run (`Run`), made from that report
+and completed by the parent with the test accuracy it alone can measure (the child never
+sees test labels).
 """
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
+import types
+import typing
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from grader.files import write_json
+
+if typing.TYPE_CHECKING:
+    from torch import Tensor
 
 REQUEST = "request.json"
 
@@ -44,6 +51,84 @@ class JobRequest:
 
 
 @dataclass
+class ChildResult:
+    """What the child reports, in every mode (train, verify, predict); a field its mode
+    does not fill stays None. The child writes it whole as JOB/result.pt (`as_dict`) and
+    sends fields as it learns them (`state` events), so that a run killed later keeps what
+    it got to. The parent reads it with `parse`, which refuses a field it does not know or
+    a value of another type: the child runs student code, so its report is data to check,
+    and a typo in the grader's own code fails loudly instead of losing a fact."""
+    status: str = "failed"                  # "ok" once the mode's work is done
+    failure: dict | None = None             # grader.failures.failure_dict
+    timings: dict = field(default_factory=dict)  # import_s, inspect_s, predict_s
+    # train
+    customised: list | None = None          # the hooks the submission defined itself
+    notes: list = field(default_factory=list)
+    requested: dict | None = None           # its constants (EPOCHS, BATCH_SIZE, ...)
+    effective: dict | None = None           # epochs and batch size after the budget's clamps
+    inspection: dict | None = None          # grader.inspection.facts.inspect_model
+    training: dict | None = None            # history, epochs_run, train_seconds, pipeline
+    ledger: dict | None = None              # grader.training.loop.Ledger
+    model_state: dict | None = None         # the trained weights (keep_weights)
+    # train and verify: logits for the test set (train: its head, grading.ACCOUNT images)
+    test_logits: Tensor | None = None
+    public_logits: Tensor | None = None
+    # verify: the model rebuilt from the saved weights, measured again
+    parameters: int | None = None
+    output_shape: list | None = None
+    parameter_shapes: dict | None = None
+    weights_error: str | None = None
+    forward_error: str | None = None
+    # predict
+    logits: Tensor | None = None
+
+    STATUSES = ("ok", "failed")
+
+    @classmethod
+    def parse(cls, data: object) -> ChildResult:
+        """The child's whole report; ValueError where it is not one."""
+        if not isinstance(data, dict):
+            raise ValueError(f"not a dict but {type(data).__name__}")
+        result = cls()
+        result.update(data)
+        if result.status not in cls.STATUSES:
+            raise ValueError(f"status {result.status!r}")
+        return result
+
+    def update(self, data: object) -> None:
+        """Take some fields (a `state` event's); ValueError, and nothing taken, where one is
+        unknown or of another type."""
+        if not isinstance(data, dict):
+            raise ValueError(f"not a dict but {type(data).__name__}")
+        kinds = _kinds(type(self))
+        for name, value in data.items():
+            if name not in kinds:
+                raise ValueError(f"unknown field {str(name)[:40]!r}")
+            if not isinstance(value, kinds[name]):
+                raise ValueError(f"{name} is {type(value).__name__}")
+        for name, value in data.items():
+            setattr(self, name, value)
+
+    def as_dict(self) -> dict:
+        """What torch.save writes (plain containers and tensors: weights_only loads it)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+
+@functools.cache
+def _kinds(cls) -> dict[str, tuple[type, ...]]:
+    """Each field's accepted types, from its annotation (X | None -> X or None)."""
+    import torch
+    hints = typing.get_type_hints(cls, {"Tensor": torch.Tensor})
+    kinds = {}
+    for f in dataclasses.fields(cls):
+        hint = hints[f.name]
+        args = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+        kinds[f.name] = tuple(type(None) if a is type(None) else typing.get_origin(a) or a
+                              for a in args)
+    return kinds
+
+
+@dataclass
 class Run:
     """One training run of a submission or the baseline, as the parent knows it."""
     seed: int
@@ -73,15 +158,15 @@ class Run:
     CACHED = ("seed", "accuracy", "training", "confusion", "effective", "wall_s", "cpu_s",
               "measured_at")
 
-    # what only the parent measures: a child's state naming one of these is not believed
-    MEASURED = ("seed", "accuracy", "public_accuracy", "confusion", "verification", "wall_s",
-                "startup_s", "cpu_s", "waited_s", "log_tail", "isolation", "source", "measured_at")
-
     @classmethod
-    def from_child(cls, seed: int, state: dict, **measured) -> Run:
-        """The facts the child reported (whatever it got to) plus the parent's measurements."""
-        known = {f.name for f in dataclasses.fields(cls)} - set(cls.MEASURED)
-        return cls(seed=seed, **{k: v for k, v in state.items() if k in known}, **measured)
+    def from_child(cls, seed: int, child: ChildResult, **measured) -> Run:
+        """The facts the child reported (whatever it got to) plus the parent's measurements
+        (`measured`: wall_s, cpu_s, log_tail, isolation, ...). What only the parent
+        measures (the accuracy above all) is not a field of ChildResult at all."""
+        return cls(seed=seed, failure=child.failure, inspection=child.inspection,
+                   requested=child.requested, customised=child.customised, notes=child.notes,
+                   effective=child.effective, training=child.training, ledger=child.ledger,
+                   timings=child.timings, **measured)
 
     def record(self) -> dict:
         """What the baseline cache stores: enough to score against and to report."""

