@@ -22,6 +22,7 @@ from synthetic import write_fashion_mnist, write_image_folder
 
 REPO = Path(__file__).resolve().parent.parent
 SUBMISSIONS = Path(__file__).resolve().parent / "submissions"
+SCHEMAS = Path(__file__).resolve().parent / "schemas"  # the consumers' schemas, vendored
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 TINY_RUBRIC = """\
@@ -54,6 +55,17 @@ quick:
 """
 
 
+def grade(submission, rubric, data_dir, cache_dir=None, *, quick=True, **kw) -> dict:
+    """The grading most tests do: `submission` (a path, or a file name in
+    tests/submissions) against the rubric YAML at `rubric`, on `data_dir`, with
+    `cache_dir` as the cache, --quick unless told otherwise; `kw` as grade_submission's."""
+    from grader.grading import grade_submission
+    from grader.rubric import load_rubric
+    path = SUBMISSIONS / submission if isinstance(submission, str) else submission
+    return grade_submission(submission=path, rubric=load_rubric(str(rubric)), data_dir=data_dir,
+                            cache_dir=cache_dir, quick=quick, **kw)
+
+
 @pytest.fixture(autouse=True)
 def english_after_each_test():
     """A test that grades in Korean leaves the process's language as it found it."""
@@ -80,6 +92,17 @@ def session_cache(tmp_path_factory) -> Path:
 def cache_dir(session_cache, monkeypatch) -> Path:
     monkeypatch.setenv("GRADER_CACHE_DIR", str(session_cache))
     return session_cache
+
+
+@pytest.fixture
+def actions_env(tmp_path, monkeypatch, cache_dir):
+    """The environment GitHub Actions sets for a step: (its summary file, its outputs file)."""
+    from grader.commands import ci
+    summary, outputs = tmp_path / "summary.md", tmp_path / "outputs.txt"
+    for name, value in {"GITHUB_ACTIONS": "true", "CI": "true", "GITHUB_STEP_SUMMARY": str(summary),
+                        "GITHUB_OUTPUT": str(outputs), ci.LEGACY_RESULT: "1"}.items():
+        monkeypatch.setenv(name, value)
+    return summary, outputs
 
 
 def write_rubric(folder: Path, time_limit: float = 120, text: str | None = None) -> Path:

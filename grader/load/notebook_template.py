@@ -1,6 +1,6 @@
 """The notebook templates, student_template.ipynb and student_template_ko.ipynb, made
 from the template folders (student_template/, student_template_ko/) so the two forms
-never drift: tests/test_colab.py fails when a committed notebook differs from what this
+never drift: tests/frontends/test_colab.py fails when a committed notebook differs from what this
 writes. Regenerate with `python -m grader.load.notebook_template`.
 
 Each template file becomes a markdown cell (its module docstring: the teaching text)

@@ -18,7 +18,7 @@ converged runs with converged runs:
 
 with s_p the two samples' pooled standard deviation (the baseline's alone while the
 student has one run). Its coverage is measured on resampled, skewed runs with divergences
-(tests/test_noise.py). Without a measured distribution (no calibration, nothing pinned)
+(tests/scoring/test_noise.py). Without a measured distribution (no calibration, nothing pinned)
 the gain is the paired difference and its interval unknown.
 """
 from __future__ import annotations

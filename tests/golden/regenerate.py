@@ -5,7 +5,7 @@ fails to build) on the suite's synthetic Fashion-MNIST under its tiny rubric, an
 their results.json as INPUTS. Without it, only the expected renders are rewritten from
 the stored inputs: run that after a deliberate change to a renderer, and read the diff.
 
-tests/test_golden.py renders the stored inputs and compares them with these files.
+tests/report/test_golden.py renders the stored inputs and compares them with these files.
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 # Tries to reach a server on the grading machine (e.g. to send out data or fetch answers).
 import socket
 
-PORT = 47123  # tests/test_isolation.py listens here on the grading machine
+PORT = 47123  # tests/sandbox/test_isolation.py listens here on the grading machine
 
 
 def build_model(info):

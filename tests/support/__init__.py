@@ -1,0 +1,2 @@
+"""What several test modules share, one module per job (test modules never import each
+other)."""
