@@ -17,6 +17,12 @@ FILE is a JSON object with "accuracies" (fractions; `grade calibrate --json`'s o
 as is) and optionally "diverged" (one true/false per accuracy); without it the runs far
 under the median are taken as diverged (grader.scoring.noise.outliers), as for a rubric's
 pinned accuracies.
+
+--keeps-init simulates a change that keeps the model's initial weights (an optimizer, a
+loss, a schedule), which the grader measures seed by seed against the baseline's run at
+the same seed where the rubric pins a paired spread (baseline.paired): each of the
+submission's runs is the baseline's run at its seed, plus G, plus a residual drawn from
+the rubric's measured ones (the paired differences less their change's mean).
 """
 from __future__ import annotations
 
@@ -31,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from grader.rubric import load_rubric  # noqa: E402
 from grader.scoring.noise import Distribution, Gain, outliers  # noqa: E402
-from grader.scoring.points import SeedRun, decide_tier, seed_loop  # noqa: E402
+from grader.scoring.points import SeedRun, decide_tier, paired_noise, seed_loop  # noqa: E402
 
 
 def read_runs(path: str, num_classes: int = 10) -> list[tuple[float, bool]]:
@@ -52,14 +58,20 @@ def bootstrap(runs: list[tuple[float, bool]]):
 
 
 def one_grading(rubric, draw, gain_pp: float, rng: random.Random,
-                calibration_seeds: int) -> tuple[float, int]:
-    """The gain item's points and the seeds run in one simulated grading."""
+                calibration_seeds: int, residuals: tuple[float, ...] | None = None) -> tuple[float, int]:
+    """The gain item's points and the seeds run in one simulated grading; with `residuals`
+    (pp), of a change that keeps the initial weights, paired with the baseline's runs."""
     n = calibration_seeds
     cal = [draw(rng) for _ in range(n)]
     dist = Distribution.of(range(n), [a for a, _ in cal], diverged=[d for _, d in cal])
     seeds = rubric.seed_sequence(rubric.max_seeds)
 
     def run_seed(seed: int) -> SeedRun:
+        if residuals is not None:  # the baseline's own run at this seed, moved by G and a residual
+            acc, div = cal[seed % n]
+            acc += rng.choice(residuals) / 100
+            return SeedRun(seed, min(1.0, acc + gain_pp / 100), cal[seed % n][0], False, div,
+                           same_init=True, paired_diverged=div)
         acc, div = draw(rng)
         # the baseline's run at this seed is its calibration run at the same seed
         return SeedRun(seed, min(1.0, acc + gain_pp / 100), cal[seed % n][0], False, div)
@@ -73,17 +85,21 @@ def template_points(rubric) -> float:
 
 
 def simulate(rubric, draw, gains: list[float], trials: int, seed: int = 0,
-             calibration_seeds: int | None = None) -> dict:
+             calibration_seeds: int | None = None, keeps_init: bool = False) -> dict:
     n = calibration_seeds or rubric.baseline.calibration_seeds
+    noise = paired_noise(rubric) if keeps_init else None
+    if keeps_init and noise is None:
+        raise SystemExit(f"--keeps-init: rubric {rubric.name} pins no paired spread (baseline.paired)")
+    residuals = noise.residuals_pp if noise else None
     out = {"rubric": rubric.name, "template_points": template_points(rubric),
-           "calibration_seeds": n, "trials": trials,
+           "calibration_seeds": n, "trials": trials, "keeps_init": keeps_init,
            "policy": {"credit": rubric.scoring.credit_mode, "margin_pp": rubric.scoring.margin,
                       "seeds": [rubric.min_seeds, rubric.max_seeds],
                       "tiers": [[t.min_gain, t.points] for t in rubric.scoring.gain_tiers]},
            "gains": {}}
     for g in gains:
         rng = random.Random(f"{seed}:{g}")
-        points, seeds = zip(*(one_grading(rubric, draw, g, rng, n) for _ in range(trials)))
+        points, seeds = zip(*(one_grading(rubric, draw, g, rng, n, residuals) for _ in range(trials)))
         shares: dict[str, float] = {}
         for p in points:
             key = f"{round(p, 1):g}"
@@ -126,6 +142,8 @@ def main(argv=None) -> None:
     p.add_argument("--calibration-seeds", type=int,
                    help="the calibration's size (default: the rubric's calibration_seeds)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--keeps-init", action="store_true",
+                   help="a change that keeps the initial weights: paired with the baseline's runs")
     p.add_argument("--json", action="store_true", help="print the one JSON object")
     a = p.parse_args(argv)
     rubric = load_rubric(a.rubric)
@@ -135,7 +153,7 @@ def main(argv=None) -> None:
         draw = gaussian(a.mean, a.std)
     else:
         p.error("give --runs FILE, or --mean and --std")
-    result = simulate(rubric, draw, a.gains, a.trials, a.seed, a.calibration_seeds)
+    result = simulate(rubric, draw, a.gains, a.trials, a.seed, a.calibration_seeds, a.keeps_init)
     print(json.dumps(result, indent=None if a.json else 2) if a.json else table(result))
 
 

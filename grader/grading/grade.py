@@ -79,7 +79,10 @@ def grade_submission(*, submission: Path, rubric: Rubric, data_dir: Path | None 
                 return None
             paired.append(baseline)
             return SeedRun(seed, run.accuracy, baseline.accuracy, _identical(run, baseline),
-                           run_diverged(run, num_classes) is not None)
+                           run_diverged(run, num_classes) is not None,
+                           same_init=run.init_digest is not None
+                           and run.init_digest == baseline.init_digest,
+                           paired_diverged=run_diverged(baseline, num_classes) is not None)
 
         # the stopping rule (grader.scoring.points.seed_loop): more seeds only where they
         # can change the points

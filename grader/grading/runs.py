@@ -95,6 +95,7 @@ def verify(run: Run, state: ChildResult, request: JobRequest, inputs: Inputs, jo
                             logits, None if measured.test_logits is None
                             else measured.test_logits[:len(logits)]),
                         "compared_predictions": len(logits)}
+    run.init_digest = measured.init_digest
     # The checks judge what the fresh child measured, not what the training child said.
     if run.inspection is not None and measured.parameters is not None:
         run.inspection = {**run.inspection, "parameters": measured.parameters,

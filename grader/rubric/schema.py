@@ -117,6 +117,22 @@ class PinnedDistribution:
 
 
 @dataclass(frozen=True)
+class PairedChange:
+    name: str = doc("the change to the baseline, e.g. label_smoothing")
+    differences_pp: list[float] = doc("its test accuracy minus the baseline's at each seed, "
+                                      "percentage points (bench/paired_correlation.py)")
+
+
+@dataclass(frozen=True)
+class PairedSpread:
+    measured_on: str = doc("where and when: machine, device, date, seeds")
+    changes: list[PairedChange] = doc("changes that keep the model's initial weights (an "
+                                      "optimizer, a loss), each run at the baseline's seeds: "
+                                      "the spread of their differences around their own mean "
+                                      "is a paired gain's noise", [])
+
+
+@dataclass(frozen=True)
 class BaselineSpec:
     submission: str = doc("the baseline's hooks, relative to the repository root", "reference/baseline.py")
     pinned_accuracy: float | None = doc("use this test accuracy instead of training the baseline",
@@ -125,6 +141,11 @@ class BaselineSpec:
                                             "(`grade calibrate --json`): a grade gets its "
                                             "interval where nothing was calibrated (a "
                                             "student's own machine)", None)
+    paired: PairedSpread | None = doc("where set, a submission whose model starts from the "
+                                      "baseline's initial weights (the same architecture, "
+                                      "built the same way) is measured seed by seed against "
+                                      "the baseline's run at the same seed, with this "
+                                      "spread; any other against the distribution", None)
     calibration_seeds: int = doc("seeds `grade calibrate` (and a batch or the Gradescope "
                                  "bundle, before grading) trains the baseline over", 10,
                                  allowed="≥ 2 and ≥ scoring.seeds.max")

@@ -79,6 +79,7 @@ class ChildResult:
     parameter_shapes: dict | None = None
     weights_error: str | None = None
     forward_error: str | None = None
+    init_digest: str | None = None          # the rebuilt model's weights before loading (Run)
     # predict
     logits: Tensor | None = None
 
@@ -141,6 +142,9 @@ class Run:
     training: dict | None = None      # history, epochs_run, train_seconds, pipeline
     ledger: dict | None = None        # the loop's own counters (training.loop.Ledger), as reported
     verification: dict | None = None  # the parent's re-measurement in a fresh child (grader.grading.runs.verify)
+    # a digest of the model's initial weights at this seed, as the fresh child rebuilt them:
+    # a submission's run is paired with the baseline's only where the two are equal
+    init_digest: str | None = None
     timings: dict = field(default_factory=dict)
     accuracy: float | None = None     # on the test set, measured by the parent
     public_accuracy: float | None = None  # on untouched public test images (load.testset)
@@ -156,7 +160,7 @@ class Run:
 
     # what the baseline cache keeps of a run (not its log or its confinement)
     CACHED = ("seed", "accuracy", "training", "confusion", "effective", "wall_s", "cpu_s",
-              "measured_at")
+              "measured_at", "init_digest")
 
     @classmethod
     def from_child(cls, seed: int, child: ChildResult, **measured) -> Run:

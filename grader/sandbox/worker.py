@@ -228,6 +228,7 @@ def run_verify(request, state, emit) -> None:
         state.weights_error = f"build_model returned {type(model).__name__}"
         return
     model = _uncompiled(model, hooks, request)
+    state.init_digest = _init_digest(model)  # before the trained weights replace them
     weights = torch.load(request.inputs["weights"], weights_only=True, map_location="cpu")
     try:
         model.load_state_dict(weights, strict=True)
@@ -308,6 +309,23 @@ def _uncompiled(model, hooks, request):
                              "torch.compile to silence this note.").format(
             at=_hook_line(hooks.values["build_model"], request, " ({})")))
     return model
+
+
+def _init_digest(model) -> str | None:
+    """A digest of the model's state (names, dtypes, shapes, values) as build_model returned
+    it at the run's seed: equal for two models that start from the same weights."""
+    import hashlib
+
+    import torch
+    h = hashlib.sha256()
+    try:
+        for name, t in sorted(model.state_dict().items()):
+            t = t.detach().cpu().contiguous()
+            h.update(f"{name}\0{t.dtype}\0{tuple(t.shape)}\0".encode())
+            h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    except Exception:  # noqa: BLE001 - an unusual tensor: the run is simply not paired
+        return None
+    return h.hexdigest()[:32]
 
 
 def _hook_line(fn, request, form: str = "{}", node=None) -> str:

@@ -134,10 +134,34 @@ class Distribution:
 
 
 @dataclass(frozen=True)
+class PairedNoise:
+    """How far a run lands from the baseline's at the same seed, beyond the gain, for a
+    change that keeps the model's initial weights (the two then share the initial weights,
+    the data order and the augmentation draws, and move together: r = 0.96-0.99 measured
+    on CIFAR-10, bench/runs/cifar10_paired_correlation.json). Each measured change's
+    per-seed differences less their own mean, pooled."""
+    residuals_pp: tuple[float, ...]
+    df: int
+
+    @property
+    def sd_pp(self) -> float:
+        return math.sqrt(sum(r * r for r in self.residuals_pp) / self.df)
+
+    @classmethod
+    def of(cls, changes) -> PairedNoise | None:
+        """From each change's per-seed differences (pp); None where they give no spread."""
+        kept = [list(c) for c in changes if len(c) >= 2]
+        residuals = tuple(d - statistics.fmean(c) for c in kept for d in c)
+        df = len(residuals) - len(kept)
+        return cls(residuals, df) if df >= 1 else None
+
+
+@dataclass(frozen=True)
 class Gain:
     point_pp: float
     interval_pp: tuple[float, float] | None   # 95%; None when the noise is unknown
-    method: str                               # "paired-identical", "calibrated", "paired"
+    method: str                               # "paired-identical", "paired-seeds",
+                                              # "calibrated", "paired" (no interval)
     reference: float                          # the baseline accuracy the gain is measured from
     se_pp: float | None = None                # the point's standard error
     df: int | None = None                     # its degrees of freedom
@@ -153,15 +177,25 @@ class Gain:
 
 
 def estimate_gain(student: list[float], paired: list[float], identical: list[bool],
-                  dist: Distribution | None, student_diverged: list[bool] | None = None) -> Gain:
+                  dist: Distribution | None, student_diverged: list[bool] | None = None,
+                  noise: PairedNoise | None = None, same_init: list[bool] | None = None,
+                  paired_diverged: list[bool] | None = None) -> Gain:
     """`student`: the submission's accuracy per seed; `paired`: the baseline's at the same
     seeds; `identical`: whether each student run reproduced the baseline's exactly;
-    `student_diverged`: whether each student run diverged (left out while any converged)."""
+    `student_diverged`: whether each student run diverged (left out while any converged).
+    With `noise` (the rubric's paired spread) and every run starting from the baseline's
+    initial weights at its seed (`same_init`), the gain is the mean of the per-seed
+    differences, a pair left out where either run diverged ("paired-seeds"); otherwise it
+    is measured from the distribution ("calibrated")."""
     k = len(student)
     if paired and all(identical) and len(identical) == k:
         ref = statistics.fmean(paired)
         return Gain(0.0, (0.0, 0.0), "paired-identical", ref, 0.0, None, k, 0)
     flags = list(student_diverged or [False] * k)
+    if noise is not None and same_init and len(same_init) == k and all(same_init) and paired:
+        gain = _paired_gain(student, paired, flags, list(paired_diverged or [False] * k), noise)
+        if gain is not None:
+            return gain
     kept = [a for a, d in zip(student, flags) if not d]
     # every run diverged: the submission itself does not train, and is measured as it is
     left_out = k - len(kept) if kept else 0
@@ -177,6 +211,24 @@ def estimate_gain(student: list[float], paired: list[float], identical: list[boo
     point = (statistics.fmean(kept) - dist.mean) * 100
     half = t975(df) * se
     return Gain(point, (point - half, point + half), "calibrated", dist.mean, se, df, m, left_out)
+
+
+def _paired_gain(student, paired, flags, paired_flags, noise: PairedNoise) -> Gain | None:
+    """The mean per-seed difference, its standard error from the pinned paired spread
+    pooled with the submission's own differences (as the calibrated estimate pools the
+    distribution's spread with the submission's runs)."""
+    pairs = [(s, b) for s, b, ds, db in zip(student, paired, flags, paired_flags) if not ds and not db]
+    if not pairs:
+        return None
+    d = [(s - b) * 100 for s, b in pairs]
+    k = len(d)
+    ss = noise.sd_pp ** 2 * noise.df + (statistics.variance(d) * (k - 1) if k > 1 else 0.0)
+    df = noise.df + k - 1
+    se = math.sqrt(ss / df / k)
+    point = statistics.fmean(d)
+    half = t975(df) * se
+    return Gain(point, (point - half, point + half), "paired-seeds",
+                statistics.fmean(b for _, b in pairs), se, df, k, sum(flags) if any(not f for f in flags) else 0)
 
 
 def smallest_detectable_pp(dist: Distribution, seeds: int) -> float:

@@ -8,7 +8,7 @@ from grader.i18n import _, ngettext
 from grader.inspection.checks import CheckResult
 from grader.load.answers import is_pending, manual_items
 from grader.rubric import Rubric, Tier
-from grader.scoring.noise import Distribution, Gain, estimate_gain, straddles
+from grader.scoring.noise import Distribution, Gain, PairedNoise, estimate_gain, straddles
 
 CHANCE_FACTOR = 1.5  # "trains" needs test accuracy above 1.5x chance (0.15 for 10 classes)
 
@@ -101,11 +101,21 @@ class SeedRun:
     paired: float
     identical: bool = False
     diverged: bool = False
+    same_init: bool = False          # the run started from the baseline's initial weights
+    paired_diverged: bool = False    # the baseline's run at this seed diverged
 
 
-def gain_of(runs: Sequence[SeedRun], dist: Distribution | None) -> Gain:
+def gain_of(runs: Sequence[SeedRun], dist: Distribution | None,
+            noise: PairedNoise | None = None) -> Gain:
     return estimate_gain([r.accuracy for r in runs], [r.paired for r in runs],
-                         [r.identical for r in runs], dist, [r.diverged for r in runs])
+                         [r.identical for r in runs], dist, [r.diverged for r in runs],
+                         noise, [r.same_init for r in runs], [r.paired_diverged for r in runs])
+
+
+def paired_noise(rubric: Rubric) -> PairedNoise | None:
+    """The rubric's paired spread (baseline.paired), or None."""
+    spec = rubric.baseline.paired
+    return PairedNoise.of([c.differences_pp for c in spec.changes]) if spec else None
 
 
 GAIN_RUNS = 2  # credit: evidence: a gain above the template's rests on 2 converged runs at least
@@ -150,7 +160,7 @@ def seed_loop(rubric: Rubric, dist: Distribution | None, seeds: Sequence[int],
         if run is None:
             break
         runs.append(run)
-        gain = gain_of(runs, dist)
+        gain = gain_of(runs, dist, paired_noise(rubric))
         if not wants_another_seed(gain, rubric, runs):
             break
     return runs, gain

@@ -264,12 +264,12 @@ def test_old_rubric_keys_keep_working_and_a_conflict_names_the_fix(tmp_path):
     assert e.value.key == "scoring.seeds.undecided" and "scoring.credit: tiers" in e.value.problem
 
 
-def _simulate(rubric, gains, trials, runs=MEASURED):
+def _simulate(rubric, gains, trials, runs=MEASURED, extra=()):
     import subprocess
     import sys
     out = subprocess.run([sys.executable, str(REPO / "bench" / "noise_policy.py"), "--rubric", rubric,
                           "--runs", str(runs), "--gains", *map(str, gains), "--trials", str(trials),
-                          "--json"], capture_output=True, text=True, check=True, cwd=REPO)
+                          "--json", *extra], capture_output=True, text=True, check=True, cwd=REPO)
     return json.loads(out.stdout)
 
 
@@ -293,15 +293,82 @@ def test_the_simulator_on_the_20_measured_runs_meets_issue_27s_reachable_targets
     assert all(g[str(x)]["mean_seeds"] <= 3 for x in gains)
 
 
-@pytest.mark.xfail(strict=True, reason="issue #27: with 6.2 pp of spread per run, 3 unpaired "
-                   "seeds cannot tell +5 pp from 0 at 95%/80% (about 9 are needed); pairing is next")
+@pytest.mark.xfail(strict=True, reason="issue #27: for a change of the model (not paired), with "
+                   "6.2 pp of spread per run 3 seeds cannot tell +5 pp from 0 at 95%/80% (about 9 "
+                   "are needed)")
 def test_the_simulator_on_the_20_measured_runs_sees_a_real_5pp_gain():
-    """The target not yet reached: +5 pp beats the template in >= 80% of gradings, and the
-    points' sd stays <= 8 up to +15 pp. Strict: this fails loudly the day it passes."""
+    """The target not reached for a change of the model: +5 pp beats the template in >= 80%
+    of gradings, and the points' sd stays <= 8 up to +15 pp. Strict: this fails loudly the
+    day it passes."""
     r = _simulate("cifar10", [5, 15], 600, runs=CALIBRATED_20)
     g = r["gains"]
     assert sum(s for p, s in g["5"]["points"].items() if float(p) > r["template_points"]) >= 0.80
     assert g["15"]["sd_points"] <= 8
+
+
+def test_a_change_that_keeps_the_initial_weights_meets_every_target_paired():
+    """--keeps-init: an optimizer, a loss or a schedule changed, measured seed by seed with
+    the cifar10 rubric's pinned paired spread (2.9 pp per run): every #27 target holds but
+    the seeds at +1 pp."""
+    gains = list(range(0, 16))
+    r = _simulate("cifar10", gains, 600, runs=CALIBRATED_20, extra=["--keeps-init"])
+    g, template = r["gains"], r["template_points"]
+    assert r["keeps_init"] is True
+    assert g["0"]["within_2_of_template"] >= 0.95
+    assert g["5"]["above_template"] >= 0.80
+    means = [g[str(x)]["mean_points"] for x in gains]
+    assert all(b - a > 0.2 for a, b in zip(means, means[5:]))
+    assert all(g[str(x)]["sd_points"] <= 8 for x in gains)
+    # but one: a +1 pp gain is seen and not shown, so seeds run up to the rubric's 5 (3.5 on
+    # average); a futility rule that stopped it cost +5 pp its 80% (docs/scoring.md)
+    assert all(g[str(x)]["mean_seeds"] <= 3 for x in gains if x != 1)
+    assert g["1"]["mean_seeds"] <= 3.7
+    assert template == 20
+
+
+def _paired_coverage(k, trials, rng):
+    from grader.scoring.points import paired_noise
+    noise = paired_noise(load_rubric("cifar10"))
+    base = json.loads(CALIBRATED_20.read_text())["accuracies"]
+    covered = 0
+    for _ in range(trials):
+        b = [rng.choice(base) for _ in range(k)]
+        s = [x + 0.05 + rng.choice(noise.residuals_pp) / 100 for x in b]
+        g = estimate_gain(s, b, [False] * k, None, [False] * k, noise, [True] * k, [False] * k)
+        assert g.method == "paired-seeds"
+        covered += g.interval_pp[0] <= 5 <= g.interval_pp[1]
+    return covered / trials
+
+
+def test_the_paired_interval_covers_on_the_measured_heavy_tailed_differences():
+    """Resampled from the measured paired residuals (two of 18 are -6 pp: a slow start
+    hurts the change more than the baseline). From 2 runs on, where credit above the
+    template starts (GAIN_RUNS), it covers at least 95% (it is slightly conservative: 97-98%
+    measured); a single run's covers 88%, and with 1 run only the +0 standing is at stake,
+    which the non-inferiority margin protects (docs/scoring.md)."""
+    rng = random.Random(7)
+    assert 0.84 <= _paired_coverage(1, 2000, rng) <= 0.92
+    for k in (2, 3, 5):
+        assert 0.95 <= _paired_coverage(k, 2000, rng) <= 0.995
+
+
+def test_a_run_is_paired_only_where_it_and_the_baselines_started_alike():
+    from grader.scoring.noise import PairedNoise
+    noise = PairedNoise.of([[1.0, -1.0, 0.5, -0.5]])
+    base = [0.60, 0.50, 0.62]
+    student = [0.62, 0.53, 0.63]
+    paired = estimate_gain(student, base, [False] * 3, None, [False] * 3, noise, [True] * 3, [False] * 3)
+    assert paired.method == "paired-seeds" and paired.point_pp == pytest.approx(2.0)
+    # one run that started elsewhere (another build_model): not paired at all
+    other = estimate_gain(student, base, [False] * 3, None, [False] * 3, noise, [True, False, True])
+    assert other.method == "paired" and other.interval_pp is None
+    # a pair whose baseline run diverged is left out; the rest stay paired
+    left = estimate_gain(student, base, [False] * 3, None, [False] * 3, noise, [True] * 3,
+                         [False, True, False])
+    assert left.method == "paired-seeds" and left.runs == 2 and left.point_pp == pytest.approx(1.5)
+    # runs that reproduce the baseline exactly still gain exactly 0
+    same = estimate_gain(base, base, [True] * 3, None, None, noise, [True] * 3)
+    assert same.method == "paired-identical" and same.point_pp == 0
 
 
 def test_the_simulator_reads_grade_calibrates_json_and_keeps_the_gaussian_mode(tmp_path):
