@@ -275,7 +275,7 @@ def test_a_result_forged_after_saving_is_refused_by_its_unknown_field(
     r = grade("hostile_swaps_its_result_for_a_forged_one.py", tiny_rubric, fmnist_dir, session_cache)
     assert r["status"] == "failed" and r["failure"]["code"] == "tampered_result", r["failure"]
     assert "unknown field 'accuracy'" in r["failure"]["message"]
-    assert r["accuracy"] is None
+    assert r["metrics"]["accuracy"] is None
 
 
 def test_an_official_grade_needs_confinement_or_the_instructors_word(
