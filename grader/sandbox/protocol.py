@@ -124,8 +124,7 @@ def _kinds(cls) -> dict[str, tuple[type, ...]]:
     for f in dataclasses.fields(cls):
         hint = hints[f.name]
         args = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
-        kinds[f.name] = tuple(type(None) if a is type(None) else typing.get_origin(a) or a
-                              for a in args)
+        kinds[f.name] = tuple(typing.get_origin(a) or a for a in args)  # list[str] -> list
     return kinds
 
 

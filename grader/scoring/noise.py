@@ -20,6 +20,11 @@ with s_p the two samples' pooled standard deviation (the baseline's alone while 
 student has one run). Its coverage is measured on resampled, skewed runs with divergences
 (tests/scoring/test_noise.py). Without a measured distribution (no calibration, nothing pinned)
 the gain is the paired difference and its interval unknown.
+
+A change that keeps the model's initial weights still moves with the baseline at each seed
+(r 0.96-0.99 measured): where the rubric pins that paired spread (`PairedNoise`) and every
+run started from the baseline's weights at its seed, the gain is the mean per-seed
+difference, its spread the pinned one pooled with the submission's own ("paired-seeds").
 """
 from __future__ import annotations
 
@@ -227,8 +232,9 @@ def _paired_gain(student, paired, flags, paired_flags, noise: PairedNoise) -> Ga
     se = math.sqrt(ss / df / k)
     point = statistics.fmean(d)
     half = t975(df) * se
+    # a pair is kept only where the student's run converged, so its diverged runs are left out
     return Gain(point, (point - half, point + half), "paired-seeds",
-                statistics.fmean(b for _, b in pairs), se, df, k, sum(flags) if any(not f for f in flags) else 0)
+                statistics.fmean(b for _, b in pairs), se, df, k, sum(flags))
 
 
 def smallest_detectable_pp(dist: Distribution, seeds: int) -> float:

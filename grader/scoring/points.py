@@ -155,12 +155,13 @@ def seed_loop(rubric: Rubric, dist: Distribution | None, seeds: Sequence[int],
     after each, the gain so far and the stopping rule say whether the next one runs."""
     runs: list[SeedRun] = []
     gain = None
+    noise = paired_noise(rubric)
     for seed in seeds:
         run = run_seed(seed)
         if run is None:
             break
         runs.append(run)
-        gain = gain_of(runs, dist, paired_noise(rubric))
+        gain = gain_of(runs, dist, noise)
         if not wants_another_seed(gain, rubric, runs):
             break
     return runs, gain
