@@ -6,7 +6,8 @@ What the points mean:
   export (the automatic total stays recorded beside it);
 - with --item ID, P is the points of that one rubric item (a written answer pending manual
   grading, or a check a person overrules); the total becomes the automatic total with that
-  item's points swapped in. A total amendment, where there is one, wins over item ones.
+  item's points swapped in, before a late grade's penalty, which then applies to them too. A
+  total amendment, where there is one, wins over item ones (and is final: no penalty).
 
 Amendments are keyed by student and rubric name, so a regrade (`grade batch --force`, or a
 fixed rubric with a new digest) replaces the automatic part and keeps them; an amendment
@@ -64,7 +65,7 @@ def apply(results: dict, amendments) -> dict:
     results = copy.deepcopy(results)
     automatic = {k: results.get(k) or 0.0 for k in ("score", "max_score", "pending_points")}
     results.update(automatic)
-    notes, stale, whole = [], False, None
+    notes, stale, whole, gained = [], False, None, 0.0
     for a in amendments:
         if not a.item:
             whole = a
@@ -76,7 +77,10 @@ def apply(results: dict, amendments) -> dict:
             stale = True
             continue
         stale |= a.automatic_points != _auto_points(test)
+        gained += a.points - _auto_points(test)
         notes.append(_swap_in(results, test, a))
+    if gained:
+        results["score"] = _with_late_penalty(results, gained, notes)
     if whole is not None:
         results["score"] = float(whole.points)
         notes.insert(0, f"total {whole.points:g} ({whole.reason})")
@@ -91,8 +95,7 @@ def apply(results: dict, amendments) -> dict:
 
 def _swap_in(results: dict, test: dict, a: gradebook.Amendment) -> str:
     """Put a person's points on one item (in place) and return the note that says so; a
-    pending item now counts in the score and its maximum."""
-    results["score"] += a.points - _auto_points(test)
+    pending item now counts in the maximum (its points in the score: the caller's)."""
     if is_pending(test):
         results["max_score"] += test["max_score"]
         results["pending_points"] -= test["max_score"]
@@ -102,6 +105,21 @@ def _swap_in(results: dict, test: dict, a: gradebook.Amendment) -> str:
     test["output"] = (f"Amended by the instructor to {a.points:g} / {test['max_score']:g} "
                       f"points: {a.reason}\n\n" + (test.get("output") or ""))
     return f"{test['name']}: {a.points:g} points ({a.reason})"
+
+
+def _with_late_penalty(results: dict, gained: float, notes: list[str]) -> float:
+    """The score once items gained `gained` points: a late grade's penalty (its percent of
+    the grader's score, scoring/late.py) applies to the amended points as to the rest, and
+    results["late"] records the new before and after."""
+    late = results.get("late") or {}
+    percent = float(late.get("penalty_percent") or 0.0)
+    if not percent:
+        return results["score"] + gained
+    before = float(late["score_before"]) + gained
+    after = round(before * (1 - percent / 100), 4)
+    results["late"] = {**late, "score_before": before, "score_after": after}
+    notes.append(f"the late penalty of {percent:g}% applies to the amended points too")
+    return after
 
 
 def _amendment(row: gradebook.Row, points: float | None, reason: str | None,

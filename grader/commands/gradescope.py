@@ -62,19 +62,21 @@ GRADESCOPE_KEYS = ("score", "execution_time", "output", "output_format", "visibi
 SETUP_SH = """\
 #!/usr/bin/env bash
 # Gradescope runs this once, when it builds the autograder image (Ubuntu 22.04 or 24.04).
-# The grader needs Python 3.11 or newer: 24.04's own python3 is 3.12, while 22.04's is 3.10
-# and its python3.11 package a release candidate (24.04 has none), so there uv, from PyPI,
-# installs a managed CPython 3.11 (python-build-standalone).
+# constraints.txt was resolved for one Python (LOCK_PYTHON): another minor version can
+# need other wheels or refuse a pin, so the image's python3 serves only when it is that
+# one (24.04's is 3.12, 22.04's 3.10); else uv, from PyPI, installs a managed CPython of
+# that version (python-build-standalone).
 set -euo pipefail
 VENV=/autograder/venv
+LOCK_PYTHON=@LOCK_PYTHON@
 export UV_PYTHON_INSTALL_DIR=/opt/uv-python  # kept in the image, outside any home folder
 
-# "system" when the image's python3 is 3.11 or newer, else "uv".
+# "system" when the image's python3 is the lock's major.minor, else "uv".
 python_source() {
     local version
     version=$(python3 --version 2>&1) || version=""
     if [[ $version =~ ^Python\\ ([0-9]+)\\.([0-9]+) ]] &&
-            (( BASH_REMATCH[1] > 3 || (BASH_REMATCH[1] == 3 && BASH_REMATCH[2] >= 11) )); then
+            [ "${BASH_REMATCH[1]}.${BASH_REMATCH[2]}" = "$LOCK_PYTHON" ]; then
         echo system
     else
         echo uv
@@ -87,8 +89,8 @@ make_venv() {
     else  # uv in a venv of its own: nothing is pip-installed into the system's Python
         python3 -m venv /opt/uv
         /opt/uv/bin/pip install uv
-        /opt/uv/bin/uv python install 3.11
-        /opt/uv/bin/uv venv --seed --python 3.11 "$VENV"
+        /opt/uv/bin/uv python install "$LOCK_PYTHON"
+        /opt/uv/bin/uv venv --seed --python "$LOCK_PYTHON" "$VENV"
     fi
 }
 
@@ -137,6 +139,23 @@ PINNED = ("torch", "torchvision")
 class BundleRefused(ValueError):
     """The bundle would grade with other library versions than the rubric was calibrated
     with, or has no exact versions to install."""
+
+
+LOCK_PYTHON = re.compile(r"^# for Python (\d+\.\d+) ", re.M)  # bench/lock.py's header
+
+
+def lock_python(lock: Path) -> str:
+    """The Python (major.minor) the lock was resolved for, from bench/lock.py's header."""
+    found = LOCK_PYTHON.search(Path(lock).read_text())
+    if found is None:
+        raise BundleRefused(f"{lock} does not say which Python it was resolved for (its header "
+                            "'# for Python X.Y on ...'): generate it with bench/lock.py")
+    return found.group(1)
+
+
+def setup_sh(python: str) -> str:
+    """setup.sh for a lock resolved on `python` (major.minor)."""
+    return SETUP_SH.replace("@LOCK_PYTHON@", python)
 
 
 def lock_pins(lock: Path) -> dict[str, str]:
@@ -218,13 +237,16 @@ def build_bundle(*, rubric: str = "cifar10", out: Path = Path("autograder.zip"),
                                 f"`python bench/lock.py > {lock}`")
     pins = lock_pins(lock)
     say(check_pins(spec, pins, recalibrate))
+    python = lock_python(lock)
+    say(f"Python {python}, the one the lock was resolved for (the image's own where it is "
+        "that version, else uv installs it)")
     rubric_path = resolve_rubric_path(rubric)
     config = {"rubric": "rubric.yaml", "data_dir": data_dir, "rubric_name": spec.name,
               "allow_unconfined": allow_unconfined, "lang": lang or spec.language,
               "versions": {n: pins[n] for n in PINNED}, "recalibrate": recalibrate}
     buf = io.BytesIO()  # a few hundred KiB of source: built in memory, written atomically
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-        _add_script(z, "setup.sh", SETUP_SH)
+        _add_script(z, "setup.sh", setup_sh(python))
         _add_script(z, "run_autograder", RUN_AUTOGRADER)
         z.writestr("rubric.yaml", rubric_path.read_text())
         z.writestr("config.json", json.dumps(config, indent=2))

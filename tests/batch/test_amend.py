@@ -49,6 +49,22 @@ def test_an_item_amendment_grades_a_pending_written_answer(out):
     assert bo_line[hand] == ""  # not graded by hand yet
 
 
+def test_an_item_amended_on_a_late_grade_is_penalised_like_the_rest():
+    """A late grade (scoring/late.py: 20% off 50 points = 40): a written answer graded 10 by
+    hand adds 10 before the penalty, so the total is 60 x 0.8 = 48, not 40 + 10."""
+    results = with_written_answer(results_for("u_ada"))
+    results["late"] = {"penalty_percent": 20.0, "score_before": 50.0, "score_after": 40.0}
+    results["score"] = 40.0
+    item = gradebook.Amendment(student="u_ada", rubric="r", item="why_bn", points=10.0,
+                               reason="good", automatic_points=0.0, amended_at="")
+    shown = amend.apply(results, [item])
+    assert shown["score"] == 48.0 and shown["automatic"]["score"] == 40.0
+    assert (shown["late"]["score_before"], shown["late"]["score_after"]) == (60.0, 48.0)
+    assert "late penalty of 20% applies to the amended points too" in shown["amendment"]["reason"]
+    on_time = with_written_answer(results_for("u_ada"))
+    assert amend.apply(on_time, [item])["score"] == 60.0
+
+
 def test_the_students_results_show_the_amendment(out):
     """(report.html and report.md with it: tests/batch/test_desk.py, on real gradings)"""
     amend.main(out=out, student="u_ada", item="why_bn", points=10, reason="full marks")

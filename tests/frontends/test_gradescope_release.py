@@ -228,7 +228,10 @@ def test_the_bundle_installs_the_locks_versions_and_refuses_a_rubric_measured_wi
         assert json.loads(z.read("config.json"))["versions"] == {"torch": "2.14.1",
                                                                  "torchvision": "0.29.1"}
     assert '-c "$lock" torch torchvision' in setup and '-c "$lock" /autograder/source/grader-src' in setup
-    assert "as the rubric's pinned baseline was measured" in capsys.readouterr().err
+    # the Python the lock was resolved for, not whatever the image ships
+    assert "# for Python 3.11 on linux" in gradescope.LOCK.read_text() and "\nLOCK_PYTHON=3.11\n" in setup
+    err = capsys.readouterr().err
+    assert "as the rubric's pinned baseline was measured" in err and "Python 3.11, the one the lock" in err
     # a rubric measured with another torch: refused, with what to do
     other = tmp_path / "other.yaml"
     other.write_text((REPO / "rubrics" / "fashion_mnist.yaml").read_text().replace("torch 2.14.1", "torch 2.15.0"))
@@ -242,6 +245,12 @@ def test_the_bundle_installs_the_locks_versions_and_refuses_a_rubric_measured_wi
     lock = tmp_path / "lock.txt"
     lock.write_text("numpy==2.0.0\n")
     assert cli(["gradescope", "--rubric", "fashion_mnist", "--out", str(out), "--lock", str(lock)]) == 2
+    # a lock that does not say which Python it was resolved for: refused too
+    lock.write_text("\n".join(line for line in gradescope.LOCK.read_text().splitlines()
+                              if not line.startswith("# for Python")))
+    capsys.readouterr()
+    assert cli(["gradescope", "--rubric", "fashion_mnist", "--out", str(out), "--lock", str(lock)]) == 2
+    assert "which Python it was resolved for" in capsys.readouterr().err
 
 
 # --- a simulated /autograder tree with a hidden-until-due rubric ----------------------------
