@@ -29,9 +29,8 @@ from grader.report.escape import rich_text
 from grader.report.folder import write_reports
 from grader.report.notebook import OneLineProgress, in_notebook, show_picture
 from grader.report.results import score_line
-from grader.report.terminal import render_tables
+from grader.report.terminal import render_tables, weaknesses
 from grader.rubric import load_rubric
-from grader.sandbox.confine import weaknesses
 
 DRIVE = Path("/content/drive/MyDrive")
 DRIVE_NOTEBOOKS = DRIVE / "Colab Notebooks"

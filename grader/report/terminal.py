@@ -20,7 +20,6 @@ from grader.report.escape import markup, rich_text
 from grader.report.results import score_line
 from grader.report.rows import (WHO, count, detail, gain_summary, points, state, summary_rows,
                                 test_set_text)
-from grader.sandbox.confine import weaknesses
 
 PHASES = {"data": N_("preparing data"), "import": N_("importing hooks"),
           "inspect": N_("inspecting the model"), "train": N_("training"),
@@ -90,6 +89,34 @@ class LiveProgress:
             self.console.print("  " + markup(_(
                 "baseline: cached result, test accuracy {accuracy} (trained earlier on this "
                 "machine with the same rubric, data and code)").format(accuracy=f"{e['accuracy']:.2%}")))
+
+
+# What a run's confinement lacked (provenance.isolation's `lacks`, codes the sandbox
+# records: sandbox/confine/describe.py), in the words the terminal and a notebook say.
+LACKS = {
+    "filesystem": "student code ran without file-system confinement (neither bubblewrap nor "
+                  "Landlock here, or GRADER_SANDBOX=none): it could reach the grader's files",
+    "seccomp": "seccomp unavailable here: sockets other than TCP (UDP, raw) and ptrace were not "
+               "filtered (pip install pyseccomp; apt install libseccomp2)",
+    "uid": "uid unavailable here: the child ran as root (without capabilities), not as a uid "
+           "of its own: {why}",
+    "cgroup": "cgroup unavailable here: processes and memory were limited per process only, "
+              "not for all it forks: {why}",
+    "cgroup_limits": "the run's cgroup had no process or memory limit: the grader's own cgroup "
+                     "cannot hand the pids and memory controllers down (cgroup v2 with processes "
+                     "in it); it still killed everything in it at the end",
+    "network": "the network was not isolated (Landlock ABI < 4 and no seccomp)",
+    "signals": "the child could signal the grader (Landlock ABI < 6: Linux before 6.12)",
+}
+
+
+def weaknesses(isolation: dict) -> list[str]:
+    """What a run's confinement lacked, one line each; empty with bubblewrap. Without file
+    system confinement that one line says it all."""
+    lacks, why = isolation.get("lacks") or [], isolation.get("why") or {}
+    if "filesystem" in lacks:
+        return [LACKS["filesystem"]]
+    return [LACKS.get(code, code).format(why=why.get(code, "see docs/security.md")) for code in lacks]
 
 
 def render_tables(results: dict, confinement: bool = True) -> Group:

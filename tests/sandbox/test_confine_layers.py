@@ -12,6 +12,7 @@ import pytest
 
 from conftest import REPO, SUBMISSIONS, grade, processes_with, write_rubric
 from grader.sandbox import cgroup, confine, landlock, uids
+from grader.report.terminal import weaknesses
 
 CGROUP_MISSING = confine.cgroup_missing()
 needs_cgroup = pytest.mark.skipif(CGROUP_MISSING is not None, reason=f"no cgroup: {CGROUP_MISSING}")
@@ -122,7 +123,30 @@ def test_a_machine_without_cgroups_says_so(monkeypatch):
     assert "cgroup" not in plan.layers and "cgroup" in plan.missing
     iso = confine.describe(confine.Limits(time_s=5), plan, "cpu")
     assert "cgroup" in iso["why"]
-    assert any(line.startswith("cgroup unavailable here") for line in confine.weaknesses(iso))
+    assert "cgroup" in iso["lacks"]
+    assert any(line.startswith("cgroup unavailable here") for line in weaknesses(iso))
+
+
+@pytest.mark.parametrize("plan, abi, lacks", [
+    (confine.Plan("bwrap", ("cgroup",)), 6, None),
+    (confine.Plan("landlock", ("landlock", "seccomp", "nocaps")), 6, []),
+    (confine.Plan("landlock", ("landlock", "nocaps"), ("seccomp",), (("seccomp", "no libseccomp"),)), 4,
+     ["seccomp", "signals"]),
+    (confine.Plan("landlock", ("landlock",), ("seccomp",)), 3, ["seccomp", "network", "signals"]),
+    (confine.Plan("none", ("seccomp",)), 0, ["filesystem", "signals"]),
+])
+def test_what_a_confinement_lacked_is_recorded_as_codes_and_said_from_them(monkeypatch, plan, abi, lacks):
+    """The sandbox records codes beside its words; the reports turn the codes into sentences
+    and never read the words back (a bubblewrap run lacks nothing and records no codes)."""
+    monkeypatch.setattr(landlock, "abi", lambda: abi)
+    iso = confine.describe(confine.Limits(time_s=5), plan, "cpu")
+    assert iso.get("lacks") == lacks
+    said = weaknesses(iso)
+    assert len(said) == (0 if not lacks else 1 if "filesystem" in lacks else len(lacks))
+    if lacks and "network" in lacks:
+        assert any("network was not isolated" in line for line in said)
+    # the words alone say nothing: only the codes do
+    assert weaknesses({k: v for k, v in iso.items() if k != "lacks"}) == []
 
 
 # uid allocation: plain files and flock, no root needed

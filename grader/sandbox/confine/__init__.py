@@ -33,7 +33,7 @@ layers, preexec, the grader's own guard), `job` (one run's uid, inputs and cgrou
 """
 from grader.sandbox.confine.bwrap import NOBODY, SYSTEM_DIRS, bwrap_works, interpreter_paths, wrap
 from grader.sandbox.confine.cpus import Cpus, affinity_cores, cpu_count, cpu_set, usable_cpus
-from grader.sandbox.confine.describe import describe, weaknesses
+from grader.sandbox.confine.describe import describe
 from grader.sandbox.confine.job import (SCRATCH_KINDS, end_run, hand_over, out_of_memory, own_uid,
                                         show_input, start_cgroup)
 from grader.sandbox.confine.layers import (DEVICES, PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS, _libc, become,
@@ -49,7 +49,7 @@ from grader.sandbox.confine.planning import (FALLBACK_LAYERS, MODES, ROOT_ONLY, 
 __all__ = [
     "NOBODY", "SYSTEM_DIRS", "bwrap_works", "interpreter_paths", "wrap",
     "Cpus", "affinity_cores", "cpu_count", "cpu_set", "usable_cpus",
-    "describe", "weaknesses",
+    "describe",
     "SCRATCH_KINDS", "end_run", "hand_over", "out_of_memory", "own_uid", "show_input", "start_cgroup",
     "DEVICES", "PR_SET_DUMPABLE", "PR_SET_NO_NEW_PRIVS", "_libc", "become", "child_rules",
     "die_with_parent", "drop_bounding_set", "drop_capabilities", "enter", "guard_grader", "preexec",

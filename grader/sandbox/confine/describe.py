@@ -1,5 +1,6 @@
-"""What confined a run, in words, for its results' provenance.isolation (`describe`),
-and what that lacked, one line each, for the terminal and the batch (`weaknesses`)."""
+"""What confined a run, for its results' provenance.isolation: each layer in words, and
+what it lacked as codes (`lacks`), which the reports put into sentences
+(report/terminal.py `weaknesses`) without reading the words back."""
 from __future__ import annotations
 
 import os
@@ -35,6 +36,12 @@ def describe(limits: Limits, plan: Plan, device: str, group=None, owner=None) ->
     if group is not None and group.limits.get("processes"):
         nproc = f"at most {group.limits['processes']} in all (cgroup pids.max)"
     layers, abi = list(plan.layers), landlock.abi()
+    net_filtered = ("landlock" in layers and abi >= 4) or "seccomp" in layers
+    signals_confined = "landlock" in layers and abi >= 6
+    lacks = (["filesystem"] if plan.sandbox != "landlock" else []) + list(plan.missing)
+    if group is not None and not group.limits.get("processes"):
+        lacks.append("cgroup_limits")
+    lacks += ([] if net_filtered else ["network"]) + ([] if signals_confined else ["signals"])
     if "landlock" in layers:
         filesystem = ("Landlock: reads the system, the interpreter, the grader and its own "
                       "inputs; writes only the job folder")
@@ -47,11 +54,11 @@ def describe(limits: Limits, plan: Plan, device: str, group=None, owner=None) ->
         net.append("no sockets but AF_UNIX (seccomp)")
     return {"sandbox": plan.sandbox if plan.sandbox == "landlock" else
             "none (bubblewrap unavailable or GRADER_SANDBOX=none)",
-            "layers": layers, "missing": list(plan.missing), "why": dict(plan.why),
+            "layers": layers, "missing": list(plan.missing), "why": dict(plan.why), "lacks": lacks,
             "filesystem": filesystem, "network": ", ".join(net) or "NOT isolated",
             "processes": f"own session, {nproc}; what it leaves running is killed when it ends"
                          + (" (cgroup)" if group is not None else ""),
-            "signals": ("only inside its own domain (Landlock)" if "landlock" in layers and abi >= 6
+            "signals": ("only inside its own domain (Landlock)" if signals_confined
                         else "may signal the grader's other processes of its user"),
             "system calls": ("no ptrace, mount, namespaces, io_uring (seccomp)" if "seccomp" in layers
                              else "not filtered"),
@@ -59,32 +66,3 @@ def describe(limits: Limits, plan: Plan, device: str, group=None, owner=None) ->
                      "of it killed at the end), no capabilities, no new privileges"
                      if owner is not None else "same as the grader, no new privileges"
                      + (", no capabilities" if "nocaps" in layers else "")), **common}
-
-
-def weaknesses(isolation: dict) -> list[str]:
-    """What a run's confinement (its `describe`) lacked, one line each, for the terminal
-    and the batch to say out loud; empty with bubblewrap."""
-    if isolation.get("sandbox") == "bubblewrap":
-        return []
-    if isolation.get("sandbox") != "landlock":
-        return ["student code ran without file-system confinement (neither bubblewrap nor "
-                "Landlock here, or GRADER_SANDBOX=none): it could reach the grader's files"]
-    why = isolation.get("why") or {}
-    out = [f"{name} unavailable here: " + {
-        "seccomp": "sockets other than TCP (UDP, raw) and ptrace were not filtered "
-                   "(pip install pyseccomp; apt install libseccomp2)",
-        "uid": "the child ran as root (without capabilities), not as a uid of its own: "
-               + why.get("uid", "see docs/security.md"),
-        "cgroup": "processes and memory were limited per process only, not for all it "
-                  "forks: " + why.get("cgroup", "see docs/security.md")}.get(name, name)
-           for name in isolation.get("missing", [])]
-    group = isolation.get("cgroup") or {}
-    if group and not group.get("processes"):
-        out.append("the run's cgroup had no process or memory limit: the grader's own cgroup "
-                   "cannot hand the pids and memory controllers down (cgroup v2 with processes "
-                   "in it); it still killed everything in it at the end")
-    if "NOT" in isolation.get("network", ""):
-        out.append("the network was not isolated (Landlock ABI < 4 and no seccomp)")
-    if isolation.get("signals", "").startswith("may signal"):
-        out.append("the child could signal the grader (Landlock ABI < 6: Linux before 6.12)")
-    return out
