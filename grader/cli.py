@@ -146,17 +146,17 @@ def build_classroom50_parser() -> argparse.ArgumentParser:
 
 
 def build_gradescope_parser() -> argparse.ArgumentParser:
-    from grader.commands import gradescope
+    import grader.commands.gradescope_bundle as bundle
     p = _parser("grade gradescope", "Build the Gradescope autograder bundle for a rubric: "
                 "setup.sh, run_autograder, the rubric and the grader's source, in one zip.")
-    _add(p, gradescope.build_bundle, "--rubric", "--out", "--data-dir",
+    _add(p, bundle.build_bundle, "--rubric", "--out", "--data-dir",
          out={"help": "the zip to write"},
          data_dir={"type": str, "help": "where the data set lies inside Gradescope's container "
                                         "(default: downloaded by setup.sh)"})
-    _add(p, gradescope.build_bundle, "--allow-unconfined", "--lang")
+    _add(p, bundle.build_bundle, "--allow-unconfined", "--lang")
     p.add_argument("--lock", type=Path, help="the exact versions setup.sh installs, a pip "
                    "constraints file from bench/lock.py (default: "
-                   f"{gradescope.LOCK.relative_to(gradescope.paths.ROOT)})")
+                   f"{bundle.LOCK.relative_to(bundle.paths.ROOT)})")
     p.add_argument("--recalibrate", action="store_true",
                    help="build even where the rubric's pinned baseline was measured with other "
                         "torch/torchvision versions than the lock's: the image calibrates the "
@@ -192,7 +192,6 @@ def build_export_parser() -> argparse.ArgumentParser:
 
 
 def build_amend_parser() -> argparse.ArgumentParser:
-    from grader.batch import amend
     p = _parser("grade amend", "A person's grade for one student, kept in the gradebook apart "
                 "from the automatic one and across regrades; every export shows it.",
                 "Without --item, --points is the student's final total; with --item ID, the "
@@ -236,11 +235,11 @@ def _run(argv: list[str], console: Console) -> int:
         return classroom50.main(**_given(build_classroom50_parser().parse_args(argv[1:])),
                                 console=console)
     if verb == "gradescope":
-        from grader.commands import gradescope
+        import grader.commands.gradescope_bundle as bundle
         try:
-            path = gradescope.build_bundle(**vars(build_gradescope_parser().parse_args(argv[1:])),
-                                           say=lambda line: console.print(line, markup=False))
-        except gradescope.BundleRefused as e:
+            path = bundle.build_bundle(**vars(build_gradescope_parser().parse_args(argv[1:])),
+                                       say=lambda line: console.print(line, markup=False))
+        except bundle.BundleRefused as e:
             console.print("[red]refused[/]: " + markup(e))
             return EXIT_USAGE
         console.print(f"wrote {path}: upload it as the assignment's autograder")

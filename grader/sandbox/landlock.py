@@ -45,12 +45,19 @@ class _PathBeneath(ctypes.Structure):
 
 
 @functools.cache
-def _libc():
-    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+def libc():
+    """The C library (prctl, syscall) for every layer of the sandbox; None where it cannot
+    be loaded."""
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    except OSError:
+        return None
 
 
 def _call(number: int, *args) -> int:
-    result = _libc().syscall(ctypes.c_long(number), *args)
+    if libc() is None:
+        raise OSError("no C library to make the landlock system calls with")
+    result = libc().syscall(ctypes.c_long(number), *args)
     if result < 0:
         err = ctypes.get_errno()
         raise OSError(err, f"landlock system call {number}: {os.strerror(err)}")
@@ -92,7 +99,7 @@ def restrict(*, read: list[Path], write: list[Path], devices: list[Path] = ()) -
                  [(p, READ_FILE | WRITE_FILE | IOCTL_DEV | (fs & DIR_ONLY)) for p in devices]
         for path, allowed in rights:
             _allow(ruleset, Path(path), allowed & fs)
-        _libc().prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+        libc().prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
         _call(SYS_RESTRICT_SELF, ruleset, ctypes.c_uint32(0))
     finally:
         os.close(ruleset)

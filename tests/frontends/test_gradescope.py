@@ -9,6 +9,7 @@ import pytest
 from conftest import REPO, SUBMISSIONS, TINY_RUBRIC
 from grader.cli import main as cli
 from grader.commands import gradescope
+from grader.commands import gradescope_bundle as bundle
 from grader.sandbox.confine import plan as confinement
 from support.autograder import unpack, run_autograder
 
@@ -93,7 +94,7 @@ def test_setup_sh_picks_the_images_python_only_when_it_is_the_locks(tmp_path, re
     """setup.sh's choice, run for real with a stub python3 on PATH: sourcing the script only
     defines its functions (nothing else is on PATH, so apt-get would fail)."""
     script = tmp_path / "setup.sh"
-    script.write_text(gradescope.setup_sh("3.11"))
+    script.write_text(bundle.setup_sh("3.11"))
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     if reported:
@@ -109,7 +110,7 @@ def test_setup_sh_picks_the_images_python_only_when_it_is_the_locks(tmp_path, re
 @pytest.mark.parametrize("name", ["SETUP_SH", "RUN_AUTOGRADER"])
 def test_the_bundles_scripts_pass_shellcheck(tmp_path, name):
     script = tmp_path / "script.sh"
-    script.write_text(gradescope.setup_sh("3.11") if name == "SETUP_SH" else getattr(gradescope, name))
+    script.write_text(bundle.setup_sh("3.11") if name == "SETUP_SH" else getattr(bundle, name))
     done = subprocess.run(["shellcheck", str(script)], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout
 

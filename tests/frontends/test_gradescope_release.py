@@ -13,6 +13,7 @@ from conftest import REPO, SUBMISSIONS, TINY_RUBRIC
 from grader.batch import deadlines, gradebook
 from grader.cli import main as cli
 from grader.commands import gradescope
+from grader.commands import gradescope_bundle as bundle
 from grader.rubric import RubricError, load_rubric, parse_time
 from grader.scoring import late
 from support.autograder import run_autograder, unpack
@@ -217,19 +218,19 @@ def test_hidden_test_results_never_show_and_their_points_wait_for_publication(tm
 # --- the bundle's exact versions ------------------------------------------------------------
 
 def test_the_bundle_installs_the_locks_versions_and_refuses_a_rubric_measured_with_others(tmp_path, capsys):
-    pins = gradescope.lock_pins(gradescope.LOCK)
+    pins = bundle.lock_pins(bundle.LOCK)
     assert (pins["torch"], pins["torchvision"]) == ("2.14.1", "0.29.1")
     out = tmp_path / "ag.zip"
     # the shipped rubric's pinned baseline was measured with torch 2.14.1: it builds
     assert cli(["gradescope", "--rubric", "fashion_mnist", "--out", str(out)]) == 0
     with zipfile.ZipFile(out) as z:
-        assert z.read("constraints.txt").decode() == gradescope.LOCK.read_text()
+        assert z.read("constraints.txt").decode() == bundle.LOCK.read_text()
         setup = z.read("setup.sh").decode()
         assert json.loads(z.read("config.json"))["versions"] == {"torch": "2.14.1",
                                                                  "torchvision": "0.29.1"}
     assert '-c "$lock" torch torchvision' in setup and '-c "$lock" /autograder/source/grader-src' in setup
     # the Python the lock was resolved for, not whatever the image ships
-    assert "# for Python 3.11 on linux" in gradescope.LOCK.read_text() and "\nLOCK_PYTHON=3.11\n" in setup
+    assert "# for Python 3.11 on linux" in bundle.LOCK.read_text() and "\nLOCK_PYTHON=3.11\n" in setup
     err = capsys.readouterr().err
     assert "as the rubric's pinned baseline was measured" in err and "Python 3.11, the one the lock" in err
     # a rubric measured with another torch: refused, with what to do
@@ -246,7 +247,7 @@ def test_the_bundle_installs_the_locks_versions_and_refuses_a_rubric_measured_wi
     lock.write_text("numpy==2.0.0\n")
     assert cli(["gradescope", "--rubric", "fashion_mnist", "--out", str(out), "--lock", str(lock)]) == 2
     # a lock that does not say which Python it was resolved for: refused too
-    lock.write_text("\n".join(line for line in gradescope.LOCK.read_text().splitlines()
+    lock.write_text("\n".join(line for line in bundle.LOCK.read_text().splitlines()
                               if not line.startswith("# for Python")))
     capsys.readouterr()
     assert cli(["gradescope", "--rubric", "fashion_mnist", "--out", str(out), "--lock", str(lock)]) == 2

@@ -85,7 +85,7 @@ def test_a_cgroup_the_child_cannot_join_fails_the_start_not_the_confinement(tmp_
     cgroup.close(fds[:1])  # as if the write failed: the child must not run outside it
     try:
         with pytest.raises(subprocess.SubprocessError):
-            subprocess.Popen(["true"], preexec_fn=confine.preexec(confine.Limits(time_s=5), None,
+            subprocess.Popen(["true"], preexec_fn=confine.preexec(confine.Limits(time_s=5, memory_mb=2048), None,
                                                                   cgroup_fds=fds))
     finally:
         cgroup.close(fds[1:])
@@ -121,7 +121,7 @@ def test_a_machine_without_cgroups_says_so(monkeypatch):
         pytest.skip("no Landlock in this kernel")
     plan = confine.plan()
     assert "cgroup" not in plan.layers and "cgroup" in plan.missing
-    iso = confine.describe(confine.Limits(time_s=5), plan, "cpu")
+    iso = confine.describe(confine.Limits(time_s=5, memory_mb=2048), plan, "cpu")
     assert "cgroup" in iso["why"]
     assert "cgroup" in iso["lacks"]
     assert any(line.startswith("cgroup unavailable here") for line in weaknesses(iso))
@@ -139,7 +139,7 @@ def test_what_a_confinement_lacked_is_recorded_as_codes_and_said_from_them(monke
     """The sandbox records codes beside its words; the reports turn the codes into sentences
     and never read the words back (a bubblewrap run lacks nothing and records no codes)."""
     monkeypatch.setattr(landlock, "abi", lambda: abi)
-    iso = confine.describe(confine.Limits(time_s=5), plan, "cpu")
+    iso = confine.describe(confine.Limits(time_s=5, memory_mb=2048), plan, "cpu")
     assert iso.get("lacks") == lacks
     said = weaknesses(iso)
     assert len(said) == (0 if not lacks else 1 if "filesystem" in lacks else len(lacks))

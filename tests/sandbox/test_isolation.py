@@ -238,7 +238,7 @@ def test_a_child_that_cannot_start_is_the_graders_fault_not_the_students(tmp_pat
     monkeypatch.setattr(launch, "STARTUP_S", 0.3)  # far less than importing torch takes
     request = JobRequest(mode="train", submission=str(tmp_path), reference=str(tmp_path),
                          model_hook="build_model", info={}, device="cpu", threads=1, training={})
-    out = launch.run_job(tmp_path, request, files={}, limits=isolation.Limits(time_s=600), show=[])
+    out = launch.run_job(tmp_path, request, files={}, limits=isolation.Limits(time_s=600, memory_mb=6144), show=[])
     assert out.result.failure["code"] == "grader_error"
     assert "did not start" in out.result.failure["message"]
     assert out.startup_s is None and out.wall_s < 30

@@ -4,7 +4,6 @@ grader's own safety net (`guard_grader`)."""
 from __future__ import annotations
 
 import dataclasses
-import functools
 import os
 import resource
 import signal
@@ -13,6 +12,8 @@ from pathlib import Path
 
 from grader.sandbox.confine.bwrap import SYSTEM_DIRS, interpreter_paths
 from grader.sandbox.confine.planning import Limits
+from grader.sandbox.landlock import PR_SET_NO_NEW_PRIVS
+from grader.sandbox.landlock import libc as _libc
 
 
 # Devices a training run uses (CUDA's come from /dev/nvidia*). /dev/shm is written like
@@ -101,17 +102,6 @@ def become(uid: int, gid: int) -> dict:
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
-PR_SET_NO_NEW_PRIVS = 38
-
-
-@functools.cache
-def _libc():
-    import ctypes
-    import ctypes.util
-    try:
-        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-    except OSError:
-        return None
 
 
 def preexec(limits: Limits, cpus: set[int] | None, no_new_privs: bool = True,

@@ -13,7 +13,8 @@ import grader.sandbox.confine.bwrap as bwrap  # a module: tests replace bwrap_wo
 @dataclass(frozen=True)
 class Limits:
     time_s: float                   # wall clock after start-up, less waiting for a CPU (usage.py)
-    memory_mb: int | None = 6144    # RLIMIT_DATA; None with CUDA (a GPU memory fraction instead)
+    memory_mb: int | None           # RLIMIT_DATA (the rubric's budget.memory_mb); None with CUDA
+                                    # (a GPU memory fraction instead)
     output_mb: int = 64             # RLIMIT_FSIZE: the largest file the child may write
     processes: int = 256            # RLIMIT_NPROC
     threads: int = 1                # CPU cores it may run on (affinity) and torch threads
