@@ -63,7 +63,7 @@ def floor(data, epochs: int, batch_size: int, n_train: int, seed: int = 0) -> fl
     torch.manual_seed(seed)
     info = data.info
     x8, y = data.load("train_x"), torch.tensor(data.load("train_y")).long()
-    from grader.training.loop import Batches, Images
+    from grader.training.batches import Batches, Images
     pool = min(len(y), 4096)  # enough distinct images; the loop cycles over them
     # made as the grader makes its batches, so with their memory layout (which decides
     # the convolutions' memory format, hence their speed)

@@ -34,7 +34,7 @@ from grader.load.datasets import prepare_data
 from grader.grading import grade_submission, library_versions
 from grader.paths import REFERENCE_DIR, RUBRICS_DIR, cache_dir
 from grader.rubric import load_rubric
-from grader.training.loop import to_pil
+from grader.training.batches import to_pil
 
 
 class ArrayDataset(Dataset):

@@ -36,7 +36,7 @@ from grader.load import testset
 from grader.load.datasets import prepare_data
 from grader.paths import cache_dir
 from grader.rubric import load_rubric
-from grader.training.loop import to_pil
+from grader.training.batches import to_pil
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "reference" / "baseline.py"

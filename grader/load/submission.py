@@ -5,7 +5,6 @@ Nothing here runs student code: notebooks are parsed, archives are unpacked with
 """
 from __future__ import annotations
 
-import ast
 import hashlib
 import shutil
 import sys
@@ -15,6 +14,7 @@ from pathlib import Path
 
 from grader.failures import SubmissionError
 from grader.i18n import _
+from grader.load.imports import helper_files
 from grader.load.notebook import notebook_to_source
 from grader.load.template import PACKAGE_FILES
 
@@ -140,7 +140,8 @@ def _copy_package(path: Path, target: Path, notes: list[str]) -> Path:
         _copy_source(f, dest, notes, f.relative_to(path).as_posix())
     if skipped:
         notes.append(f"Not copied: {'; '.join(skipped)}.")
-    unused = [h for h in helpers if h.parent == path and h.stem not in _local_imports(path, hook_files)]
+    imported = helper_files(path, hook_files, everywhere=True)  # directly or through each other
+    unused = [h for h in helpers if h.parent == path and h not in imported]
     if unused:
         names = ", ".join(h.name for h in unused)
         notes.append(f"{names}: not imported by {', '.join(f.name for f in hook_files)}, so "
@@ -176,30 +177,6 @@ def _helpers(path: Path) -> tuple[list[Path], list[str]]:
                               hint="Hand in your copy of student_template/ and the modules it "
                                    "imports, not a whole project or environment.")
     return found, skipped
-
-
-def _local_imports(path: Path, files: list[Path]) -> set[str]:
-    """The top-level names of the folder's own modules that `files` import, directly or
-    through each other (read with ast, never run)."""
-    seen, todo = set(), list(files)
-    while todo:
-        try:
-            tree = ast.parse(todo.pop().read_bytes())
-        except (SyntaxError, ValueError):
-            continue  # the child reports it
-        for node in ast.walk(tree):
-            names = []
-            if isinstance(node, ast.Import):
-                names = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom):
-                base = node.module or ""
-                names = [base] if base else [a.name for a in node.names]
-            for top in {n.split(".")[0] for n in names if n} - seen:
-                if (path / f"{top}.py").is_file() or (path / top / "__init__.py").is_file():
-                    seen.add(top)
-                    if (path / f"{top}.py").is_file():
-                        todo.append(path / f"{top}.py")
-    return seen
 
 
 def _copy_source(src: Path, dest: Path, notes: list[str], shown: str | None = None) -> None:

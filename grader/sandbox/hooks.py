@@ -17,6 +17,7 @@ from pathlib import Path
 
 from grader.failures import EXITS, SubmissionError, student_traceback
 from grader.i18n import gettext
+import grader.load.imports as imports
 from grader.load.notebook import DATA, DROPPED, HEADER, MARKER
 from grader.load.template import CONSTANTS, FUNCTIONS, HOOK_NAMES, OPTIONAL, PACKAGE_FILES
 
@@ -221,14 +222,10 @@ def _check_imports(source: SourceMap) -> None:
     than one per run. Imports inside functions or `try:` are left to run time."""
     missing = []
     for file in _source_files(source.root):
-        try:
-            tree = ast.parse(file.read_bytes())
-        except (SyntaxError, ValueError):
-            continue  # importing it reports the syntax error with its line
-        for node in tree.body:
-            for module in _imported_modules(node):
-                if not _local(module, source.root) and not _installed(module):
-                    missing.append((module, source.locate(str(file), node.lineno)))
+        tree = imports.parsed(file)  # None: importing it reports the syntax error with its line
+        for module, line, level in imports.imports(tree) if tree is not None else ():
+            if level == 0 and not _local(module, source.root) and not _installed(module):
+                missing.append((module, source.locate(str(file), line)))
     if not missing:
         return
     names = list(dict.fromkeys(m for m, _ in missing))
@@ -248,33 +245,11 @@ def _source_files(root: Path) -> list[Path]:
     if root.is_file():
         return [root]
     files = [root / f"{stem}.py" for stem in PACKAGE_FILES if (root / f"{stem}.py").is_file()]
-    for file in files:  # grows as helpers are found
-        try:
-            tree = ast.parse(file.read_bytes())
-        except (SyntaxError, ValueError):
-            continue
-        for node in tree.body:
-            for module in _imported_modules(node, relative=True):
-                helper = root / f"{module.split('.')[0]}.py"
-                if helper.is_file() and helper not in files:
-                    files.append(helper)
-    return files
-
-
-def _imported_modules(node: ast.stmt, relative: bool = False) -> list[str]:
-    if isinstance(node, ast.Import):
-        return [a.name for a in node.names]
-    if isinstance(node, ast.ImportFrom):
-        if node.level and not relative:
-            return []
-        return [node.module] if node.module else [a.name for a in node.names] if relative else []
-    return []
+    return files + imports.helper_files(root, files)
 
 
 def _local(module: str, root: Path) -> bool:
-    folder = root if root.is_dir() else None
-    top = module.split(".")[0]
-    return folder is not None and ((folder / f"{top}.py").is_file() or (folder / top).is_dir())
+    return root.is_dir() and imports.is_local(module, root)
 
 
 def _installed(module: str) -> bool:

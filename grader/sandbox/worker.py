@@ -78,7 +78,8 @@ def run(request, state, emit) -> None:
 
     from grader.sandbox.hooks import CONSTANTS, load_hooks
     from grader.inspection.facts import inspect_model
-    from grader.training.loop import LEDGER, Images, TrainConfig, predict, train, watch_optimizers
+    from grader.training.batches import Images
+    from grader.training.loop import LEDGER, TrainConfig, predict, train, watch_optimizers
 
     torch.set_num_threads(request.threads)
     if request.device.startswith("cuda"):  # rlimits break CUDA; cap its allocator instead
@@ -180,7 +181,8 @@ def run_predict(request, state, emit) -> None:
     import torch
 
     from grader.sandbox.hooks import load_hooks
-    from grader.training.loop import Batches, Images, TrainConfig, predict
+    from grader.training.batches import Batches, Images
+    from grader.training.loop import TrainConfig, predict
 
     torch.set_num_threads(request.threads)
     info = _info(request)
@@ -212,7 +214,8 @@ def run_verify(request, state, emit) -> None:
 
     from grader.inspection.facts import inspect_model
     from grader.sandbox.hooks import load_hooks
-    from grader.training.loop import Batches, Images, TrainConfig, predict
+    from grader.training.batches import Batches, Images
+    from grader.training.loop import TrainConfig, predict
 
     torch.set_num_threads(request.threads)
     if request.device.startswith("cuda"):
@@ -377,7 +380,7 @@ def _transforms(hooks, info, sample, request) -> dict:
     """Build both transforms (a hook that raises is named) and run each on two training
     images: an output of the wrong size fails here, naming its hook, rather than deep in
     the model as a shape error during training."""
-    from grader.training.loop import check_transform
+    from grader.training.batches import check_transform
     built = {}
     for which in ("train", "test"):
         name = f"build_{which}_transform"

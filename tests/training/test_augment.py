@@ -6,7 +6,7 @@ import torch
 from torchvision import transforms as T
 
 from grader.training.augment import translate
-from grader.training.loop import to_pil
+from grader.training.batches import to_pil
 
 MEAN, STD = (0.49, 0.48, 0.45), (0.20, 0.20, 0.20)
 

@@ -14,7 +14,8 @@ from grader.load.datasets import FASHION_MNIST
 from grader.failures import SubmissionError
 from grader.sandbox.hooks import load_hooks
 from grader.sandbox.launch import ALLOCATOR_ENV
-from grader.training.loop import Batches, Images, TrainConfig, train
+from grader.training.batches import Batches, Images
+from grader.training.loop import TrainConfig, train
 from synthetic import make_images
 
 REFERENCE = REPO / "reference" / "baseline.py"
@@ -178,7 +179,7 @@ def test_a_transform_without_totensor_is_explained(data):
     (T.Compose([T.RandomPerspective(), T.Resize(32), T.ToTensor()]), "train", [1, 32, 32], "32×32"),
 ], ids=["resize-batched-path", "channels", "per-image-path"])
 def test_a_transform_of_the_wrong_size_is_refused_naming_its_hook(data, tf, which, got, words):
-    from grader.training.loop import check_transform
+    from grader.training.batches import check_transform
     with pytest.raises(SubmissionError) as info:
         check_transform(tf, which, data[0][:2], FASHION_MNIST)
     e = info.value
@@ -189,7 +190,7 @@ def test_a_transform_of_the_wrong_size_is_refused_naming_its_hook(data, tf, whic
 
 def test_transforms_of_the_right_size_pass_the_check(data):
     from torchvision.transforms import v2
-    from grader.training.loop import check_transform
+    from grader.training.batches import check_transform
     for tf in (T.Compose([T.RandomCrop(28, padding=3), T.ToTensor()]),
                v2.Compose([v2.AutoAugment(), v2.ToImage(), v2.ToDtype(torch.float32, scale=True)])):
         check_transform(tf, "train", data[0][:2], FASHION_MNIST)
