@@ -78,7 +78,7 @@ def run(request, state, emit) -> None:
 
     from grader.sandbox.hooks import CONSTANTS, load_hooks
     from grader.inspection.facts import inspect_model
-    from grader.training.batches import Images
+    from grader.training.batches import Images, normalisation_note
     from grader.training.loop import LEDGER, TrainConfig, predict, train, watch_optimizers
 
     torch.set_num_threads(request.threads)
@@ -126,7 +126,7 @@ def run(request, state, emit) -> None:
     # Before the model's own failures: a pipeline of the wrong size is what breaks a model
     # built for that size, and the student should hear about the cause.
     transforms = _transforms(hooks, info, arrays["train_x"][np.sort(train_idx[:2])], request)
-    note = _normalisation_note(hooks, transforms, info)
+    note = normalisation_note(hooks.customised, transforms, info)
     if note:
         hooks.notes.append(note)
         _share(state, emit, "notes")
@@ -394,45 +394,6 @@ def _transforms(hooks, info, sample, request) -> dict:
             explain.raise_if_limit(e)
             raise explain.failure(e, request, hook=name, during=_("transforming a training image")) from None
     return built
-
-
-def _normalisation_note(hooks, transforms: dict, info) -> str | None:
-    """A train transform of the student's own with the baseline's test transform is
-    graded as asked, but test images then go through another normalisation than the
-    training images did: say so (it often costs accuracy without any error)."""
-    if "build_train_transform" not in hooks.customised or "build_test_transform" in hooks.customised:
-        return None
-    train, test = _normalize_steps(transforms["train"]), _normalize_steps(transforms["test"])
-    if train is not None and train == test:
-        return None
-    seen = (_("an unreadable pipeline") if train is None else
-            " -> ".join(f"Normalize(mean={m}, std={s})" for m, s in train) or _("no Normalize"))
-    return _("You changed build_train_transform but not build_test_transform, so test images "
-             "go through the baseline's ToTensor + Normalize(mean={mean}, std={std}), while "
-             "your training images had {seen}. Define build_test_transform with the same "
-             "normalisation (and the same size) as training.").format(
-        mean=tuple(info.mean), std=tuple(info.std), seen=seen)
-
-
-def _normalize_steps(transform) -> list | None:
-    """The (mean, std) of every Normalize in a (v1 or v2) Compose, rounded; None when the
-    pipeline is a callable of the student's own that cannot be read."""
-    steps = getattr(transform, "transforms", None)
-    if steps is None and type(transform).__name__ != "Normalize":
-        return [] if type(transform).__module__.startswith("torchvision") else None
-    found = []
-    for t in steps if steps is not None else [transform]:
-        if type(t).__name__ == "Normalize":
-            found.append((tuple(round(float(v), 4) for v in t.mean),
-                          tuple(round(float(v), 4) for v in t.std)))
-        elif hasattr(t, "transforms"):
-            inner = _normalize_steps(t)
-            if inner is None:
-                return None
-            found += inner
-        elif not type(t).__module__.startswith("torchvision"):
-            return None
-    return found
 
 
 def _save(state, path: Path) -> None:

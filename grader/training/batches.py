@@ -1,8 +1,9 @@
 """A run's images turned into a model's input batches: the uint8 arrays (`Images`), the
 batches on the training device (`Batches`: whole batches through grader.training.augment
 where it recognises the pipeline, else image by image through torchvision in DataLoader
-workers, `PerImage`), and the check that a transform makes the data set's [C, H, W] floats
-before training starts (`check_transform`).
+workers, `PerImage`), the check that a transform makes the data set's [C, H, W] floats
+before training starts (`check_transform`), and the note when the test images would be
+normalised otherwise than the training images (`normalisation_note`).
 
 Fairness: each `Batches` draws from its own random stream, seeded once per run, so the
 student and the baseline at one seed see the same augmentation draws, whatever their
@@ -180,3 +181,43 @@ class Batches:
             pin_memory=self.device.startswith("cuda"))
         for xb in loader:
             yield xb.to(self.device, non_blocking=True)
+
+
+def normalisation_note(customised, transforms: dict, info) -> str | None:
+    """A train transform of the student's own with the baseline's test transform is
+    graded as asked, but test images then go through another normalisation than the
+    training images did: say so (it often costs accuracy without any error). `customised`:
+    the hooks the submission defines itself."""
+    if "build_train_transform" not in customised or "build_test_transform" in customised:
+        return None
+    train, test = _normalize_steps(transforms["train"]), _normalize_steps(transforms["test"])
+    if train is not None and train == test:
+        return None
+    seen = (_("an unreadable pipeline") if train is None else
+            " -> ".join(f"Normalize(mean={m}, std={s})" for m, s in train) or _("no Normalize"))
+    return _("You changed build_train_transform but not build_test_transform, so test images "
+             "go through the baseline's ToTensor + Normalize(mean={mean}, std={std}), while "
+             "your training images had {seen}. Define build_test_transform with the same "
+             "normalisation (and the same size) as training.").format(
+        mean=tuple(info.mean), std=tuple(info.std), seen=seen)
+
+
+def _normalize_steps(transform) -> list | None:
+    """The (mean, std) of every Normalize in a (v1 or v2) Compose, rounded; None when the
+    pipeline is a callable of the student's own that cannot be read."""
+    steps = getattr(transform, "transforms", None)
+    if steps is None and type(transform).__name__ != "Normalize":
+        return [] if type(transform).__module__.startswith("torchvision") else None
+    found = []
+    for t in steps if steps is not None else [transform]:
+        if type(t).__name__ == "Normalize":
+            found.append((tuple(round(float(v), 4) for v in t.mean),
+                          tuple(round(float(v), 4) for v in t.std)))
+        elif hasattr(t, "transforms"):
+            inner = _normalize_steps(t)
+            if inner is None:
+                return None
+            found += inner
+        elif not type(t).__module__.startswith("torchvision"):
+            return None
+    return found

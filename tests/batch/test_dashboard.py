@@ -94,7 +94,7 @@ def test_a_class_graded_quick_is_said_unofficial_once_not_flagged_on_every_row(t
 
 
 def test_pending_written_answers_are_flagged_until_a_person_grades_them(tmp_path):
-    from test_amend import with_written_answer
+    from support.gradebooks import with_written_answer
     gradebook_of(tmp_path, {"u_a": with_written_answer(trained(0.7, 1.0, 50)),
                             "u_b": trained(0.7, 1.0, 50)})
     page = export.main(out=tmp_path, fmt="dashboard")[0].read_text()

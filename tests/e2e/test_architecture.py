@@ -128,9 +128,11 @@ def test_the_baseline_key_changes_with_every_file_of_the_training_code(tmp_path)
 @pytest.mark.parametrize("start", ["grader.sandbox.worker"])
 def test_what_the_child_imports_to_train_is_in_the_cache_key(start):
     """A module the worker reaches outside the hashed packages must be one that cannot
-    change a trained accuracy (messages, file writing, the hook table, data-set info)."""
+    change a trained accuracy (messages, file writing, the hook table, data-set info, which
+    imports a source makes)."""
     numeric_free = {"grader", "grader.failures", "grader.files", "grader.load",
-                    "grader.load.datasets", "grader.load.notebook", "grader.load.template",
+                    "grader.load.datasets", "grader.load.imports", "grader.load.notebook",
+                    "grader.load.template",
                     "grader.paths", "grader.rubric", "grader.rubric.parse", "grader.rubric.rules",
                     "grader.rubric.schema", "grader.i18n"}
     hashed = tuple(f"grader.{p}" for p in baseline_cache.TRAINING_PACKAGES)
@@ -142,3 +144,20 @@ def test_what_the_child_imports_to_train_is_in_the_cache_key(start):
             todo += imports(name)
     outside = {m for m in seen if not m.startswith(hashed)} - numeric_free
     assert outside == set()
+
+
+def test_test_modules_never_import_each_other():
+    """Shared helpers live in tests/support/ (or conftest): a test module imported by another
+    works only when pytest happened to put its folder on sys.path first, so the importer
+    fails when run alone."""
+    tests = REPO / "tests"
+    names = {p.stem for p in tests.rglob("test_*.py")}
+    found = []
+    suite = [p for p in sorted(tests.rglob("*.py")) if p.name.startswith(("test_", "conftest"))
+             or "support" in p.relative_to(tests).parts]  # not the submissions it grades
+    for path in suite:
+        for node in ast.walk(ast.parse(path.read_bytes())):
+            modules = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                       [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            found += [f"{path.relative_to(REPO)}: {m}" for m in modules if m.split(".")[0] in names]
+    assert found == []

@@ -138,7 +138,7 @@ def test_time_limit_stops_a_hanging_forward(tmp_path, fmnist_dir, session_cache)
 
 
 def test_notebook_submission_is_graded_on_its_hooks(tmp_path, fmnist_dir, session_cache, tiny_rubric):
-    from test_notebook import COLAB, write_notebook
+    from support.notebooks import COLAB, write_notebook
     nb = write_notebook(tmp_path / "s007.ipynb", COLAB[:5])  # Colab cells with !pip and a loop
     r = grade(nb, tiny_rubric, fmnist_dir, cache_dir=session_cache, quick=True)
     assert r["status"] == "graded", r["failure"]

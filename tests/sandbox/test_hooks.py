@@ -148,7 +148,7 @@ def test_a_helper_module_beside_model_py_is_importable(tmp_path):
 
 def test_a_notebook_s_syntax_and_import_errors_name_its_cells(tmp_path):
     from grader.load.notebook import notebook_to_source
-    from test_notebook import write_notebook
+    from support.notebooks import write_notebook
     source, _ = notebook_to_source(write_notebook(tmp_path / "lab.ipynb", [
         "import torch", "EPOCHS = 2\ndef build_loss():\n    return torch.nn.CrossEntropyLoss()",
         "import timm"]))

@@ -29,3 +29,11 @@ def gradebook_of(out, grades: dict) -> None:
 
 def read(path):
     return {r["student"] if "student" in r else r["name"]: r for r in csv.DictReader(path.open())}
+
+
+def with_written_answer(results, answered=True):
+    results["tests"].append({"name": "Why BatchNorm helps", "score": 0.0, "max_score": 10.0,
+                             "status": "failed", "output": "Pending manual grading (10 points).",
+                             "tags": ["why_bn", "manual", "pending"]})
+    results["pending_points"] = 10.0
+    return results
