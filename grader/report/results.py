@@ -36,17 +36,54 @@ def build_results(ctx, *, submission, origin, runs, baseline_runs, failure, item
     """`ctx` is the grading's grader.grading.GradingContext; `runs` and `baseline_runs` are
     grader.sandbox.protocol.Run records; `submission` the loaded Submission (None when it
     could not be loaded); `gain` the grader.scoring.noise.Gain (None without an accuracy)."""
-    rubric, data = ctx.rubric, ctx.data
+    rubric = ctx.rubric
     score, max_score = total(items)
-    pending = pending_points(items)
     # official: the instructor's run, full budget, and student code that could not reach
     # the grader's files (or an instructor who accepted that it could)
     unconfined = ctx.mode == "official" and not ctx.confined and not ctx.allow_unconfined
     official = ctx.mode == "official" and not ctx.quick and not unconfined
     accuracy = mean([r.accuracy for r in runs]) if runs and not failure else None
+    metrics = _metrics(ctx, runs, baseline_runs, failure, gain, divergences, accuracy)
+    first = runs[0] if runs else None
+    facts = (first.inspection if first else None) or {}
+    results = {
+        "score": round(score, 4),
+        "max_score": max_score,
+        "pending_points": pending_points(items),  # written answers a person grades; not in score or max_score
+        "execution_time": round(metrics["wall_time_s"], 1),
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "status": "failed" if failure else "graded",
+        "official": official,
+        "mode": ctx.mode,
+        "quick": ctx.quick,
+        "notice": _(UNCONFINED) if unconfined else _notice(official, ctx.quick, rubric),
+        "tests": items,
+        "leaderboard": ([{"name": "Accuracy", "value": round(accuracy * 100, 2), "order": "desc"}]
+                        if accuracy is not None else []),
+        "metrics": metrics,
+        "failure": failure,
+        "anomaly": _anomaly(rubric, accuracy, metrics["test_set"], runs),
+        "submission": _submission(submission, origin, first),
+        "artifacts": ctx.artifacts or [],
+        "model": {"layers": facts.get("layers", []), "modules": facts.get("modules", {}),
+                  "error": facts.get("error"), "first_wrong": first_wrong(rubric, facts),
+                  "expected": {c.module: list(c.expected) for c in rubric.checks
+                               if c.kind == "module_output_shape"}},
+        "history": {"student": [(r.training or {}).get("history", []) for r in runs],
+                    "baseline": [(b.training or {}).get("history", []) for b in baseline_runs]},
+        "provenance": _provenance(ctx, submission),
+    }
+    results["output"] = summary_text(results)
+    return results
+
+
+def _metrics(ctx, runs, baseline_runs, failure, gain, divergences, accuracy) -> dict:
+    """results.json's `metrics`: what was measured in this grading, with the gain's figures
+    and the distribution it was measured against."""
+    rubric, data, dist = ctx.rubric, ctx.data, ctx.distribution
     # the accuracy the gain is measured from: the calibrated mean, or the paired runs'
     base_acc = gain.reference if gain else mean([r.accuracy for r in baseline_runs])
-    dist = ctx.distribution
     decision = decide_tier(gain, rubric) if gain and rubric.scoring.gain_tiers else None
     first = runs[0] if runs else None
     facts = (first.inspection if first else None) or {}
@@ -86,18 +123,7 @@ def build_results(ctx, *, submission, origin, runs, baseline_runs, failure, item
         "pipeline": training.get("pipeline"),
         "training_switches": asdict(rubric.training),
         "seeds": [r.seed for r in runs],
-        "per_seed": [{"seed": r.seed, "accuracy": r.accuracy,
-                      "train_seconds": (r.training or {}).get("train_seconds"),
-                      "wall_s": r.wall_s, "startup_s": r.startup_s,
-                      "cpu_s": r.cpu_s, "waited_s": r.waited_s,
-                      "validation_seconds": sum(e.get("val_seconds", 0.0) for e in
-                                                (r.training or {}).get("history", [])) or None,
-                      # making the training batches (augmentation included), within train_seconds
-                      "data_seconds": sum(e.get("data_seconds", 0.0) for e in
-                                          (r.training or {}).get("history", [])) or None,
-                      "predict_s": r.timings.get("predict_s"),
-                      "import_s": r.timings.get("import_s"), "inspect_s": r.timings.get("inspect_s")}
-                     for r in runs],
+        "per_seed": [_per_seed(r) for r in runs],
         "baseline_per_seed": [{"seed": b.seed, "accuracy": b.accuracy, "source": b.source,
                                "cpu_s": b.cpu_s, "measured_at": b.measured_at}
                               for b in baseline_runs],
@@ -117,12 +143,32 @@ def build_results(ctx, *, submission, origin, runs, baseline_runs, failure, item
     }
     metrics["per_class"] = {who: per_class(m) for who, m in metrics["confusion"].items()}
     metrics["test_set"] = _test_set(ctx, runs if accuracy is not None else [], accuracy)
+    return metrics
+
+
+def _per_seed(r) -> dict:
+    """One student run's figures and where its time went."""
+    history = (r.training or {}).get("history", [])
+    return {"seed": r.seed, "accuracy": r.accuracy,
+            "train_seconds": (r.training or {}).get("train_seconds"),
+            "wall_s": r.wall_s, "startup_s": r.startup_s,
+            "cpu_s": r.cpu_s, "waited_s": r.waited_s,
+            "validation_seconds": sum(e.get("val_seconds", 0.0) for e in history) or None,
+            # making the training batches (augmentation included), within train_seconds
+            "data_seconds": sum(e.get("data_seconds", 0.0) for e in history) or None,
+            "predict_s": r.timings.get("predict_s"),
+            "import_s": r.timings.get("import_s"), "inspect_s": r.timings.get("inspect_s")}
+
+
+def _anomaly(rubric, accuracy, test_set: dict, runs) -> str | None:
+    """Why an instructor should look at this result, or None: an implausible accuracy, a
+    memorisation gap, a report that did not hold against the grader's measurements."""
     ceiling = rubric.scoring.max_plausible_accuracy
     anomaly = (_("Test accuracy {accuracy} is above what this budget plausibly allows "
                  "({ceiling}): flagged for an instructor's review.").format(
                      accuracy=f"{accuracy:.2%}", ceiling=f"{ceiling:.0%}")
                if ceiling is not None and accuracy is not None and accuracy > ceiling else None)
-    check = metrics["test_set"].get("memorisation")
+    check = test_set.get("memorisation")
     if check and check["flagged"]:
         anomaly = " ".join(filter(None, [anomaly, _(
             "On untouched public test images its accuracy is {gap} points higher than on the "
@@ -138,58 +184,42 @@ def build_results(ctx, *, submission, origin, runs, baseline_runs, failure, item
                 facts=", ".join(dict.fromkeys(f["fact"] for r in audited for f in
                                               (r.verification or {}).get("findings", [])
                                               + (r.verification or {}).get("budget_findings", []))))]))
+    return anomaly
+
+
+def _submission(submission, origin, first) -> dict:
+    """What was graded: the loaded submission (None when it could not be loaded) and what
+    its first run said of its hooks."""
     notes = list(submission.notes) if submission else []
     notes += (first.notes if first else None) or []
-    results = {
-        "score": round(score, 4),
-        "max_score": max_score,
-        "pending_points": pending,  # written answers a person grades; not in score or max_score
-        "execution_time": round(metrics["wall_time_s"], 1),
-        "visibility": "visible",
-        "stdout_visibility": "hidden",
-        "status": "failed" if failure else "graded",
-        "official": official,
-        "mode": ctx.mode,
-        "quick": ctx.quick,
-        "notice": _(UNCONFINED) if unconfined else _notice(official, ctx.quick, rubric),
-        "tests": items,
-        "leaderboard": ([{"name": "Accuracy", "value": round(accuracy * 100, 2), "order": "desc"}]
-                        if accuracy is not None else []),
-        "metrics": metrics,
-        "failure": failure,
-        "anomaly": anomaly,
-        "submission": {
-            "name": submission.name if submission else Path(origin).name,
-            "origin": str(origin),
-            "kind": submission.kind if submission else None,
-            "digest": submission.digest if submission else None,
-            "customised_hooks": first.customised if first else None,
-            "requested": first.requested if first else None,
-            "notes": notes,
-            "output_tail": first.log_tail if first else "",
-        },
-        "artifacts": ctx.artifacts or [],
-        "model": {"layers": facts.get("layers", []), "modules": facts.get("modules", {}),
-                  "error": facts.get("error"), "first_wrong": first_wrong(rubric, facts),
-                  "expected": {c.module: list(c.expected) for c in rubric.checks
-                               if c.kind == "module_output_shape"}},
-        "history": {"student": [(r.training or {}).get("history", []) for r in runs],
-                    "baseline": [(b.training or {}).get("history", []) for b in baseline_runs]},
-        "provenance": {
-            "rubric_name": rubric.name, "rubric_digest": rubric.digest(), "rubric": rubric.to_dict(),
-            "seeds": list(rubric.seeds), "device": ctx.device, "versions": ctx.versions,
-            "isolation": ctx.isolation,
-            "confined": ctx.confined, "allow_unconfined": ctx.allow_unconfined,
-            "data": {"name": data.info.name, "source": data.source, "digest": data.digest,
-                     "info": asdict(data.info)},
-            "code": {"grader_training": grader_code_digest(),
-                     "reference": source_digest(rubric.baseline_path),
-                     "submission": submission.digest if submission else None},
-            "graded_at": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(ctx.started)),
-        },
+    return {
+        "name": submission.name if submission else Path(origin).name,
+        "origin": str(origin),
+        "kind": submission.kind if submission else None,
+        "digest": submission.digest if submission else None,
+        "customised_hooks": first.customised if first else None,
+        "requested": first.requested if first else None,
+        "notes": notes,
+        "output_tail": first.log_tail if first else "",
     }
-    results["output"] = summary_text(results)
-    return results
+
+
+def _provenance(ctx, submission) -> dict:
+    """What the grade was measured with: rubric, seeds, device, versions, confinement, data
+    and code digests."""
+    rubric, data = ctx.rubric, ctx.data
+    return {
+        "rubric_name": rubric.name, "rubric_digest": rubric.digest(), "rubric": rubric.to_dict(),
+        "seeds": list(rubric.seeds), "device": ctx.device, "versions": ctx.versions,
+        "isolation": ctx.isolation,
+        "confined": ctx.confined, "allow_unconfined": ctx.allow_unconfined,
+        "data": {"name": data.info.name, "source": data.source, "digest": data.digest,
+                 "info": asdict(data.info)},
+        "code": {"grader_training": grader_code_digest(),
+                 "reference": source_digest(rubric.baseline_path),
+                 "submission": submission.digest if submission else None},
+        "graded_at": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(ctx.started)),
+    }
 
 
 def _test_set(ctx, runs, accuracy) -> dict:
