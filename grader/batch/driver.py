@@ -129,17 +129,11 @@ def main(*, folder: Path, out: Path, rubric: str = "cifar10", workers: int = 1, 
     if not folder.is_dir():
         console.print(f"{folder} is not a folder of submissions", markup=False)
         return EXIT_USAGE
-    times = None
-    if submission_times is not None:
-        if spec.late is None or spec.late.due_date is None:
-            console.print(f"--submission-times needs the rubric's late policy with its due date "
-                          f"(late: due_date: ...) in {rubric}", markup=False)
-            return EXIT_USAGE
-        try:
-            times = deadlines.read_times(Path(submission_times), spec.late)
-        except (OSError, deadlines.TimesError) as e:
-            console.print(f"--submission-times: {markup(e)}")
-            return EXIT_USAGE
+    try:
+        times = _times(submission_times, spec, rubric)
+    except ValueError as e:
+        console.print(str(e), markup=False)
+        return EXIT_USAGE
     cache_dir = Path(cache_dir or paths.cache_dir())
     # what an earlier run killed with -9 left behind: its scratch folders, a half-decoded data set
     for path in sweep_scratch(Path(tempfile.gettempdir()), cache_dir / "data"):
@@ -149,23 +143,23 @@ def main(*, folder: Path, out: Path, rubric: str = "cifar10", workers: int = 1, 
         console.print(f"[yellow]skipped[/] {markup(name)}: {markup(why)}")
     db = gradebook.connect(out / gradebook.FILE)
     digest = spec.digest() + ("-quick" if quick else "")
-    jobs, unchanged = [], 0
     if times is not None:
         untimed = sorted(set(found.entries) - set(times))
         if untimed:
             console.print(f"[yellow]no submission time[/] for {markup(', '.join(untimed))}: "
                           "graded without a late penalty")
+    jobs, unchanged = [], 0
     for student, path in found.entries.items():
         h = content_hash(path)
         if not force and gradebook.is_done(db, student, digest, h):
             unchanged += 1
             if times is not None and student in times:  # a changed time or extension counts too
                 reapply_late(db, out, student, digest, spec.late, times[student])
-            continue
-        jobs.append(Job(student=student, path=path.resolve(), content_hash=h, rubric=spec,
-                        data_dir=data_dir, cache_dir=cache_dir, quick=quick, device=device,
-                        artifacts=(out / "feedback" / student).resolve(),
-                        allow_unconfined=allow_unconfined))
+        else:
+            jobs.append(Job(student=student, path=path.resolve(), content_hash=h, rubric=spec,
+                            data_dir=data_dir, cache_dir=cache_dir, quick=quick, device=device,
+                            artifacts=(out / "feedback" / student).resolve(),
+                            allow_unconfined=allow_unconfined))
     console.print(f"{len(found.entries)} submissions: {unchanged} already graded with this "
                   f"rubric, {len(jobs)} to grade ({executor}, {workers} worker(s))")
     if not jobs:  # a run killed during its final export resumes here: finish the summary
@@ -175,19 +169,7 @@ def main(*, folder: Path, out: Path, rubric: str = "cifar10", workers: int = 1, 
             console.print(f"Class summary: {summary}; dashboard: {dashboard}", markup=False)
             return EXIT_INTERNAL if None in (summary, dashboard) else EXIT_GRADED
         return EXIT_GRADED
-    plan = confine.plan()
-    console.print(f"Confinement of student code: {plan.sandbox}"
-                  + (f" ({' + '.join(plan.layers)})" if plan.layers else ""))
-    if not plan.confined:
-        console.print("[bold yellow]warning[/]: neither bubblewrap nor Landlock works here, so "
-                      "student code could reach the grader's files; grades are recorded as NOT "
-                      "official " + ("(accepted: --allow-unconfined)" if allow_unconfined else
-                                     "unless you pass --allow-unconfined"))
-    elif plan.missing:
-        console.print(f"[bold yellow]warning[/]: bubblewrap is unavailable here; the fallback "
-                      f"runs without {', '.join(plan.missing)} (docs/security.md)")
-        for name, why in plan.why:  # one line each: what is missing and how to get it
-            console.print(f"  {name}: {why}", markup=False)
+    _say_confinement(console, allow_unconfined)
     pinned = spec.baseline.pinned_accuracy is not None
     console.print("Baseline: " + ("pinned by the rubric" if pinned else
                                   f"calibrated over {spec.baseline.calibration_seeds} seeds (each "
@@ -214,17 +196,9 @@ def main(*, folder: Path, out: Path, rubric: str = "cifar10", workers: int = 1, 
                          slots=[s["cpus"] for s in slots if s["cpus"]] or None,
                          on_event=progress)
     tally = Tally(total=len(jobs))
-    if executor == "local":
-        stream = run_local(jobs, workers, device, on_start=lambda job: tally.running.add(job.student))
-    elif executor == "slurm":
-        stream = run_slurm(jobs, out / "slurm", partition=slurm_partition, parallel=workers,
-                           gpus_per_task=int(gpus_per_task), mem_mb=engine.slurm.mem_mb,
-                           cpus_per_task=engine.cpus_per_task, accounting=engine.accounting,
-                           note=lambda line: console.print(line, markup=False),
-                           # the submission's runs (the baseline is cached by then) + set-up
-                           timeout_min=int(len(spec.seeds) * spec.budget.time_limit_s / 60) + 15)
-    else:
-        stream = run_ray(jobs, gpus_per_task=gpus_per_task, cpus_per_task=engine.cpus_per_task)
+    stream = _stream(executor, jobs, engine, out=out, workers=workers, device=device,
+                     partition=slurm_partition, gpus_per_task=gpus_per_task, tally=tally,
+                     console=console)
     with Live(tally.view(workers), console=console, refresh_per_second=2,
               transient=not console.is_terminal) as live:
         for job, results in stream:
@@ -244,6 +218,53 @@ def main(*, folder: Path, out: Path, rubric: str = "cifar10", workers: int = 1, 
                   f"Gradebook: {out / gradebook.FILE}; class summary: {summary}; "
                   f"dashboard: {dashboard}", markup=False)
     return EXIT_INTERNAL if o["error"] or None in (summary, dashboard) else EXIT_GRADED
+
+
+def _times(submission_times: Path | None, spec, rubric: str) -> dict | None:
+    """When each student handed in (--submission-times), or None; ValueError with the
+    message when the file or the rubric's late policy cannot serve."""
+    if submission_times is None:
+        return None
+    if spec.late is None or spec.late.due_date is None:
+        raise ValueError(f"--submission-times needs the rubric's late policy with its due date "
+                         f"(late: due_date: ...) in {rubric}")
+    try:
+        return deadlines.read_times(Path(submission_times), spec.late)
+    except (OSError, deadlines.TimesError) as e:
+        raise ValueError(f"--submission-times: {e}") from None
+
+
+def _say_confinement(console: Console, allow_unconfined: bool) -> None:
+    """Which confinement the class's runs get, and what it lacks, said once up front."""
+    plan = confine.plan()
+    console.print(f"Confinement of student code: {plan.sandbox}"
+                  + (f" ({' + '.join(plan.layers)})" if plan.layers else ""))
+    if not plan.confined:
+        console.print("[bold yellow]warning[/]: neither bubblewrap nor Landlock works here, so "
+                      "student code could reach the grader's files; grades are recorded as NOT "
+                      "official " + ("(accepted: --allow-unconfined)" if allow_unconfined else
+                                     "unless you pass --allow-unconfined"))
+    elif plan.missing:
+        console.print(f"[bold yellow]warning[/]: bubblewrap is unavailable here; the fallback "
+                      f"runs without {', '.join(plan.missing)} (docs/security.md)")
+        for name, why in plan.why:  # one line each: what is missing and how to get it
+            console.print(f"  {name}: {why}", markup=False)
+
+
+def _stream(executor: str, jobs: list[Job], engine, *, out: Path, workers: int, device: str,
+            partition: str | None, gpus_per_task: float, tally: Tally, console: Console):
+    """The (job, results) pairs as the executor finishes them."""
+    if executor == "local":
+        return run_local(jobs, workers, device, on_start=lambda job: tally.running.add(job.student))
+    if executor == "slurm":
+        spec = jobs[0].rubric
+        return run_slurm(jobs, out / "slurm", partition=partition, parallel=workers,
+                         gpus_per_task=int(gpus_per_task), mem_mb=engine.slurm.mem_mb,
+                         cpus_per_task=engine.cpus_per_task, accounting=engine.accounting,
+                         note=lambda line: console.print(line, markup=False),
+                         # the submission's runs (the baseline is cached by then) + set-up
+                         timeout_min=int(len(spec.seeds) * spec.budget.time_limit_s / 60) + 15)
+    return run_ray(jobs, gpus_per_task=gpus_per_task, cpus_per_task=engine.cpus_per_task)
 
 
 def _exports(out: Path, rubric: str, console: Console) -> tuple[Path | None, Path | None]:

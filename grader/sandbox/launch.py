@@ -210,6 +210,20 @@ def run_job(job_dir: Path, request: JobRequest, *, files: dict[str, Path], limit
     wall = time.monotonic() - start
     result, unreadable = _load_result(job_dir / "result.pt")
     startup = (ready_at[0] - start) if ready_at else None
+    result = _verdict(result, partial, unreadable, timed_out=timed_out, oom=oom, limits=limits,
+                      returncode=proc.returncode, tail=tail)
+    isolation = confine.describe(limits, plan, device, group, owner)
+    isolation["child"] = ("forked from the pre-imported fork server"
+                          if isinstance(proc, forkserver.Forked) else "a fresh Python")
+    return ChildOutcome(result, proc.returncode, wall, tail, isolation, startup, used)
+
+
+def _verdict(result: ChildResult | None, partial: ChildResult, unreadable: str | None, *,
+             timed_out: str | None, oom: bool, limits: Limits, returncode: int | None,
+             tail: str) -> ChildResult:
+    """What the run ended as: the child's own result, unless a limit stopped it, the kernel
+    killed it for memory, its result was not the worker's, or it died without one; the
+    facts it shared before (`partial`) are kept with the failure."""
     if timed_out == "startup":  # the grader's side: say so, charge nothing to the student
         result = ChildResult(failure=failure_dict(
             "grader_error", f"the grader's child process did not start within {STARTUP_S} s "
@@ -235,11 +249,8 @@ def run_job(job_dir: Path, request: JobRequest, *, files: dict[str, Path], limit
             hint=_("Leave the grader's files alone: its job folder holds only what the grader "
                    "itself writes there.")))
     elif result is None:
-        result = _keep_facts(partial, _death_reason(proc.returncode, tail))
-    isolation = confine.describe(limits, plan, device, group, owner)
-    isolation["child"] = ("forked from the pre-imported fork server"
-                          if isinstance(proc, forkserver.Forked) else "a fresh Python")
-    return ChildOutcome(result, proc.returncode, wall, tail, isolation, startup, used)
+        result = _keep_facts(partial, _death_reason(returncode, tail))
+    return result
 
 
 def _start(command, *, cwd, env, log, limits, cpus, sandboxed, group, server, job_dir):
