@@ -25,7 +25,16 @@ def render_markdown(results: dict, pictures: dict | None = None) -> str:
     """`pictures`: the PNGs written beside report.md, linked by file name. Every string that
     is not the grader's own Markdown goes through grader.report.escape: a message, a name or
     an answer renders as the text it is (no fence it closes, no HTML, image or heading)."""
-    m, sub = results["metrics"], results["submission"]
+    sections = (_head(results), _measured(results), _rubric(results), _answers(results),
+                _hooks(results), _model(results), _pictures(results, pictures),
+                _training(results), _provenance(results))
+    return "\n".join(line for section in sections for line in section)
+
+
+def _head(results: dict) -> list[str]:
+    """The title, what a reader must see first (notice, flag, amendment, lateness), the
+    score, and why it could not be graded."""
+    sub = results["submission"]
     title = results["provenance"]["rubric"]["title"] or results["provenance"]["rubric_name"]
     out = [f"# {md(title)}: {md(sub['name'])}", ""]
     if results["notice"]:
@@ -42,11 +51,17 @@ def render_markdown(results: dict, pictures: dict | None = None) -> str:
     out += [f"**{score_line(results)}** ({_status(results)})", ""]
     if results["failure"]:
         out += ["## " + _("Why it could not be graded"), "", *md_block(describe(results["failure"])), ""]
+    return out
+
+
+def _measured(results: dict) -> list[str]:
+    """The student's model against the baseline's, the test set and the gain."""
+    m = results["metrics"]
     # (labels are joined, not inside f-strings, where Babel's extractor cannot see them)
-    out += [_row("", _("Your model"), _("Baseline")), "|---|---:|---:|",
-            _row(_("Test accuracy"), pct(m["accuracy"]), pct(m["baseline_accuracy"])),
-            _row(_("Parameters"), count(m["parameters"]), count(m["baseline_parameters"])),
-            _row(_("Epochs"), m["epochs"] or _("n/a"), ""), ""]
+    out = [_row("", _("Your model"), _("Baseline")), "|---|---:|---:|",
+           _row(_("Test accuracy"), pct(m["accuracy"]), pct(m["baseline_accuracy"])),
+           _row(_("Parameters"), count(m["parameters"]), count(m["baseline_parameters"])),
+           _row(_("Epochs"), m["epochs"] or _("n/a"), ""), ""]
     if m.get("pipeline"):
         out += [_("Augmentation ran on the {train} path (test transform: {test}); `batched` means "
                   "whole batches with a random draw per image, `per-image` means torchvision "
@@ -60,11 +75,20 @@ def render_markdown(results: dict, pictures: dict | None = None) -> str:
             out += [ngettext("{n} extra seed was run because the interval straddled a tier boundary.",
                              "{n} extra seeds were run because the interval straddled a tier "
                              "boundary.", m["extra_seeds"]).format(n=m["extra_seeds"]), ""]
-    out += ["## " + _("Rubric"), "", _row(_("Item"), _("Points"), _("Details")), "|---|---:|---|"]
+    return out
+
+
+def _rubric(results: dict) -> list[str]:
+    out = ["## " + _("Rubric"), "", _row(_("Item"), _("Points"), _("Details")), "|---|---:|---|"]
     for t in results["tests"]:
         out.append(f"| {MARKS[state(t)]} {md(t['name'], cell=True)} | {points(t)} | "
                    f"{md(detail(t), cell=True)} |")
-    out.append("")
+    return out + [""]
+
+
+def _answers(results: dict) -> list[str]:
+    """The written answers a person grades, as the grader found them."""
+    out = []
     for t in results["tests"]:
         if is_pending(t):
             out += [f"## {md(pending_title(t))}", ""]
@@ -75,38 +99,59 @@ def render_markdown(results: dict, pictures: dict | None = None) -> str:
                        ["> " + line for line in md_lines(t["answer"])] + [""]
             else:
                 out += [_("No answer found: {source}.").format(source=md(t["answer_source"])), ""]
+    return out
+
+
+def _hooks(results: dict) -> list[str]:
+    sub, out = results["submission"], []
     if sub["customised_hooks"] is not None:
         out += ["## " + _("Your hooks"), "", _("Customised:") + " " + (
             ", ".join(md_code(h) for h in sub["customised_hooks"]) or _("none (all from the baseline)")), ""]
     if sub["notes"]:
         out += [_("Notes:"), ""] + [f"- {md(n)}" for n in sub["notes"]] + [""]
-    if results["model"]["layers"]:
-        out += ["## " + _("Model summary"), "",
-                _("Output shapes are per image; a batch adds N in front."), "",
-                _row(_("Layer"), _("Type"), _("Output shape"), _("Expected"), _("Parameters"), ""),
-                "|---|---|---|---|---:|---|"]
-        for r in summary_rows(results):
-            name = md_code(r["name"], cell=True)
-            name = f"**{name}**" if r["block"] else name
-            ok = {True: " ✅", False: " ❌", None: ""}[r["ok"]]
-            mark = f"⬅ **{md(r['mark'], cell=True)}**" if r["mark"] else ""
-            out.append(f"| {name} | {md(r['type'], cell=True)} | {md(r['shape'], cell=True)} | "
-                       f"{md(r['expected'], cell=True)}{ok} | "
-                       f"{count(r['parameters'])} | {mark} |")
+    return out
+
+
+def _model(results: dict) -> list[str]:
+    if not results["model"]["layers"]:
+        return []
+    out = ["## " + _("Model summary"), "",
+            _("Output shapes are per image; a batch adds N in front."), "",
+            _row(_("Layer"), _("Type"), _("Output shape"), _("Expected"), _("Parameters"), ""),
+            "|---|---|---|---|---:|---|"]
+    for r in summary_rows(results):
+        name = md_code(r["name"], cell=True)
+        name = f"**{name}**" if r["block"] else name
+        ok = {True: " ✅", False: " ❌", None: ""}[r["ok"]]
+        mark = f"⬅ **{md(r['mark'], cell=True)}**" if r["mark"] else ""
+        out.append(f"| {name} | {md(r['type'], cell=True)} | {md(r['shape'], cell=True)} | "
+                   f"{md(r['expected'], cell=True)}{ok} | "
+                   f"{count(r['parameters'])} | {mark} |")
+    out.append("")
+    return out
+
+
+def _pictures(results: dict, pictures: dict | None) -> list[str]:
+    if not pictures:
+        return []
+    out = ["## " + _("Pictures"), ""]
+    for key, (file, caption) in PICTURES.items():
+        if key in pictures:
+            caption = _(caption)
+            out += [f"![{caption}]({file})", "", f"*{caption}.*", ""]
+    pc = results["metrics"].get("per_class") or {}
+    if pc.get("student"):
+        out += [_row(_("Class"), _("Yours"), _("Baseline")), "|---|---:|---:|"]
+        base = pc.get("baseline") or [None] * len(pc["student"])
+        out += [f"| {md(c, cell=True)} | {pct(s)} | {pct(b)} |"
+                for c, s, b in zip(results["metrics"]["classes"], pc["student"], base)]
         out.append("")
-    if pictures:
-        out += ["## " + _("Pictures"), ""]
-        for key, (file, caption) in PICTURES.items():
-            if key in pictures:
-                caption = _(caption)
-                out += [f"![{caption}]({file})", "", f"*{caption}.*", ""]
-        pc = results["metrics"].get("per_class") or {}
-        if pc.get("student"):
-            out += [_row(_("Class"), _("Yours"), _("Baseline")), "|---|---:|---:|"]
-            base = pc.get("baseline") or [None] * len(pc["student"])
-            out += [f"| {md(c, cell=True)} | {pct(s)} | {pct(b)} |"
-                    for c, s, b in zip(results["metrics"]["classes"], pc["student"], base)]
-            out.append("")
+    return out
+
+
+def _training(results: dict) -> list[str]:
+    """Each run's epochs, the student's and the baseline's."""
+    out = []
     for who, runs in results["history"].items():
         for hist in runs:
             if hist:
@@ -116,8 +161,13 @@ def render_markdown(results: dict, pictures: dict | None = None) -> str:
                 out += [f"| {h['epoch']} | {h['train_loss']:.4f} | {h['val_accuracy']:.2%} | "
                         f"{h['seconds']:.1f} |" for h in hist]
                 out.append("")
+    return out
+
+
+def _provenance(results: dict) -> list[str]:
+    m = results["metrics"]
     p = results["provenance"]
-    out += ["## " + _("Provenance"), "",
+    out = ["## " + _("Provenance"), "",
             _("Rubric `{rubric}` ({digest}), seeds {seeds}, device `{device}`, torch {torch}, "
               "torchvision {torchvision}, grader {grader}; data {data} ({data_digest}); "
               "submission {submission}; graded {graded_at} in {seconds} s.").format(
@@ -130,4 +180,4 @@ def render_markdown(results: dict, pictures: dict | None = None) -> str:
     if p.get("isolation"):
         out += [_("Isolation of the submission's code:") + " " + "; ".join(
             md(f"{k}: {v}") for k, v in p["isolation"].items()) + ".", ""]
-    return "\n".join(out)
+    return out
