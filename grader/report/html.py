@@ -37,10 +37,16 @@ code{font-size:.88em}.wait{color:#9a6700}tr.wrong{background:#ffebe9}tr.block{ba
 
 def render_html(results: dict, pictures: dict | None = None) -> str:
     """`pictures`: name -> PNG bytes (grader.report.markdown.PICTURES), embedded in the page."""
-    pictures = pictures or {}
-    m, sub, p = results["metrics"], results["submission"], results["provenance"]
+    sections = (_head(results), _scores(results), _rubric(results), _answers(results),
+                _figures(pictures or {}), _model(results), _hooks(results), _footer(results))
+    return "\n".join(line for section in sections for line in section)
+
+
+def _head(results: dict) -> list[str]:
+    """The page's head, the title, and what a reader must see first (notice, flag,
+    amendment, lateness)."""
+    sub, p, e = results["submission"], results["provenance"], _text
     title = p["rubric"]["title"] or p["rubric_name"]
-    e = _text
     out = [f"<!doctype html><html lang={current()}><meta charset=utf-8><title>{e(title)}: {e(sub['name'])}"
            f"</title><style>{CSS}</style><body>",
            f"<h1>{e(sub['name'])}</h1><p class=sub>{e(title)}</p>"]
@@ -56,6 +62,12 @@ def render_html(results: dict, pictures: dict | None = None) -> str:
                        score=f"{auto['score']:g}", max_score=f"{auto['max_score']:g}")) + "</p>")
     if (results.get("late") or {}).get("line"):  # grader/scoring/late.py: the rubric's late policy
         out.append(f"<p class=notice>{e(results['late']['line'])}</p>")
+    return out
+
+
+def _scores(results: dict) -> list[str]:
+    """The score, accuracy and gain cards, the gain's sentence, the test set, the failure."""
+    m, e, out = results["metrics"], _text, []
     gain = m["gain_pp"]
     score = f"{results['score']:g} / {results['max_score']:g}"
     if results.get("pending_points"):
@@ -75,6 +87,11 @@ def render_html(results: dict, pictures: dict | None = None) -> str:
     if results["failure"]:
         out.append("<h2>" + e(_("Why it could not be graded")) +
                    f"</h2><pre>{e(describe(results['failure']))}</pre>")
+    return out
+
+
+def _rubric(results: dict) -> list[str]:
+    e, out = _text, []
     out.append("<h2>{}</h2><table><tr><th></th><th>{}</th><th>{}</th><th>{}</th></tr>".format(
         *map(e, (_("Rubric"), _("Item"), _("Points"), _("Details")))))
     for t in results["tests"]:
@@ -85,6 +102,12 @@ def render_html(results: dict, pictures: dict | None = None) -> str:
     if results.get("pending_points"):
         out.append("<p class=notice>" + e(_("{score}: written answers are graded by a "
                                              "person.").format(score=score_line(results))) + "</p>")
+    return out
+
+
+def _answers(results: dict) -> list[str]:
+    """The written answers a person grades, as the grader found them."""
+    e, out = _text, []
     for t in results["tests"]:
         if is_pending(t):
             out.append(f"<h2>{e(t['name'])} <span class=wait>" + e(ngettext(
@@ -96,6 +119,11 @@ def render_html(results: dict, pictures: dict | None = None) -> str:
                        + f"</p><pre>{e(t['answer'])}</pre>"
                        if t.get("answer") else "<p class=bad>" + e(_("No answer found: {source}.").format(
                            source=t["answer_source"])) + "</p>")
+    return out
+
+
+def _figures(pictures: dict) -> list[str]:
+    e, out = _text, []
     for key, heading in (("curves", _("Training curves")), ("per_class", _("Accuracy per class")),
                          ("confusion", _("Where it goes wrong")), ("gallery", _("Test images"))):
         if key in pictures:
@@ -104,6 +132,11 @@ def render_html(results: dict, pictures: dict | None = None) -> str:
             out.append(f"<h2>{heading}</h2><figure><img alt='{e(caption)}' "
                        f"src='data:image/png;base64,{data}'><figcaption class=sub>{e(caption)}."
                        f"</figcaption></figure>")
+    return out
+
+
+def _model(results: dict) -> list[str]:
+    m, e, out = results["metrics"], _text, []
     if results["model"]["layers"]:
         out.append("<h2>{}</h2><p class=sub>{}</p><table><tr><th>{}</th><th>{}</th><th>{}</th>"
                    "<th>{}</th><th class=n>{}</th><th></th></tr>".format(
@@ -120,11 +153,21 @@ def render_html(results: dict, pictures: dict | None = None) -> str:
                        f"<td class=bad>{'◀ ' + e(r['mark']) if r['mark'] else ''}</td></tr>")
         out.append("<tr><th colspan=4>" + e(_("Trainable parameters")) + "</th><th class=n>"
                    f"{e(count(m['parameters']))}</th><th></th></tr></table>")
+    return out
+
+
+def _hooks(results: dict) -> list[str]:
+    sub, e, out = results["submission"], _text, []
     hooks = sub["customised_hooks"]
     if hooks is not None or sub["notes"]:
         out.append("<h2>" + e(_("Your hooks")) + "</h2><p>" + e(_("Customised:")) + " " + (", ".join(
             f"<code>{e(h)}</code>" for h in hooks or []) or e(_("none (all from the baseline)"))) + "</p>")
         out += ["<p>" + e(_("note: {note}").format(note=n)) + "</p>" for n in sub["notes"]]
+    return out
+
+
+def _footer(results: dict) -> list[str]:
+    m, p, e, out = results["metrics"], results["provenance"], _text, []
     out.append("<footer>" + e(_("Rubric `{rubric}` ({digest}), seeds {seeds}, device `{device}`, "
                                 "torch {torch}, grader {grader}, graded {graded_at} in {seconds} s; "
                                 "baseline {baseline}.").format(
@@ -132,7 +175,7 @@ def render_html(results: dict, pictures: dict | None = None) -> str:
         torch=p["versions"]["torch"], grader=p["versions"]["grader"], graded_at=p["graded_at"],
         seconds=f"{m['wall_time_s']:.0f}",
         baseline=", ".join(m["baseline_source"] or [_("n/a")]))) + "</footer></body></html>")
-    return "\n".join(out)
+    return out
 
 
 def _gain_colour(m: dict) -> str:
