@@ -76,10 +76,9 @@ def run(request, state, emit) -> None:
     import numpy as np
     import torch
 
-    from grader.sandbox.hooks import CONSTANTS, load_hooks
     from grader.inspection.facts import inspect_model
     from grader.training.batches import Images, normalisation_note
-    from grader.training.loop import LEDGER, TrainConfig, predict, train, watch_optimizers
+    from grader.training.loop import LEDGER, predict, train, watch_optimizers
 
     torch.set_num_threads(request.threads)
     if request.device.startswith("cuda"):  # rlimits break CUDA; cap its allocator instead
@@ -87,17 +86,9 @@ def run(request, state, emit) -> None:
     info = _info(request)
     watch_optimizers()  # before the submission is imported: every optimizer step it takes counts
     t0 = time.perf_counter()
-    emit({"event": "phase", "phase": "import"})
-    hooks = load_hooks(Path(request.submission), Path(request.reference),
-                       model_hook=request.model_hook)
-    state.customised, state.notes = hooks.customised, hooks.notes
-    state.requested = {k: hooks.values[k] for k in CONSTANTS}
-    budget = request.budget
-    epochs = request.epochs_override or min(hooks.EPOCHS, budget["max_epochs"])
-    batch_size = min(hooks.BATCH_SIZE, budget["max_batch_size"])
-    state.effective = {"epochs": epochs, "batch_size": batch_size}
+    hooks = _import_hooks(request, state, emit)
     state.timings["import_s"] = time.perf_counter() - t0
-    _share(state, emit, "customised", "notes", "requested", "effective")
+    budget = request.budget
 
     seed = request.seed
     random.seed(seed)
@@ -141,16 +132,7 @@ def run(request, state, emit) -> None:
 
     device = request.device
     model.to(device)
-    switches = request.training
-    workers = switches["loader_workers"]
-    if workers is None:  # the per-image path's workers prepare batches while the model trains
-        workers = min(4, request.threads - 1)
-    cfg = TrainConfig(epochs=epochs, batch_size=batch_size,
-                      grad_clip_norm=hooks.GRAD_CLIP_NORM,
-                      early_stopping_patience=hooks.EARLY_STOPPING_PATIENCE,
-                      scheduler_step=hooks.SCHEDULER_STEP, seed=seed, device=device,
-                      loader_workers=workers, channels_last=switches["channels_last"],
-                      mixed_precision=switches["mixed_precision"])
+    cfg = _train_config(request, hooks, state.effective)
     emit({"event": "phase", "phase": "train"})
     try:
         state.training, test_batches = train(
@@ -172,6 +154,40 @@ def run(request, state, emit) -> None:
     except BaseException as e:  # noqa: BLE001 - a BaseException of the student's own is theirs
         explain.raise_if_limit(e)
         raise explain.failure(e, request, during="training") from None
+
+
+def _import_hooks(request, state, emit):
+    """The submission's hooks (the baseline's where it defines none), and what they ask
+    for within the budget, shared with the parent at once."""
+    from grader.sandbox.hooks import CONSTANTS, load_hooks
+    emit({"event": "phase", "phase": "import"})
+    hooks = load_hooks(Path(request.submission), Path(request.reference),
+                       model_hook=request.model_hook)
+    state.customised, state.notes = hooks.customised, hooks.notes
+    state.requested = {k: hooks.values[k] for k in CONSTANTS}
+    budget = request.budget
+    epochs = request.epochs_override or min(hooks.EPOCHS, budget["max_epochs"])
+    batch_size = min(hooks.BATCH_SIZE, budget["max_batch_size"])
+    state.effective = {"epochs": epochs, "batch_size": batch_size}
+    _share(state, emit, "customised", "notes", "requested", "effective")
+    return hooks
+
+
+def _train_config(request, hooks, effective: dict):
+    """The loop's settings: the budget's epochs and batch size, the hooks' knobs, the
+    rubric's training switches."""
+    from grader.training.loop import TrainConfig
+    switches = request.training
+    workers = switches["loader_workers"]
+    if workers is None:  # the per-image path's workers prepare batches while the model trains
+        workers = min(4, request.threads - 1)
+    return TrainConfig(epochs=effective["epochs"], batch_size=effective["batch_size"],
+                       grad_clip_norm=hooks.GRAD_CLIP_NORM,
+                       early_stopping_patience=hooks.EARLY_STOPPING_PATIENCE,
+                       scheduler_step=hooks.SCHEDULER_STEP, seed=request.seed,
+                       device=request.device, loader_workers=workers,
+                       channels_last=switches["channels_last"],
+                       mixed_precision=switches["mixed_precision"])
 
 
 def run_predict(request, state, emit) -> None:
