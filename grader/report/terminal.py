@@ -116,7 +116,8 @@ def weaknesses(isolation: dict) -> list[str]:
     lacks, why = isolation.get("lacks") or [], isolation.get("why") or {}
     if "filesystem" in lacks:
         return [LACKS["filesystem"]]
-    return [LACKS.get(code, code).format(why=why.get(code, "see docs/security.md")) for code in lacks]
+    return [LACKS.get(code, f"{code} unavailable here").format(why=why.get(code, "see docs/security.md"))
+            for code in lacks]
 
 
 def render_tables(results: dict, confinement: bool = True) -> Group:
