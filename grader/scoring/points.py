@@ -1,6 +1,7 @@
 """Points: pure functions from checks and accuracies to the rubric items ("tests")."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -8,7 +9,7 @@ from grader.i18n import _, ngettext
 from grader.inspection.checks import CheckResult
 from grader.load.answers import is_pending, manual_items
 from grader.rubric import Rubric, Tier
-from grader.scoring.noise import Distribution, Gain, PairedNoise, estimate_gain, straddles
+from grader.scoring.noise import Distribution, Gain, PairedNoise, estimate_gain, straddles, t95
 
 CHANCE_FACTOR = 1.5  # "trains" needs test accuracy above 1.5x chance (0.15 for 10 classes)
 
@@ -119,6 +120,11 @@ def paired_noise(rubric: Rubric) -> PairedNoise | None:
 
 
 GAIN_RUNS = 2  # credit: evidence: a gain above the template's rests on 2 converged runs at least
+# A paired gain (its spread known from the rubric) runs another seed only while the evidence
+# could still show it by the last seed allowed, were the true gain this many standard errors
+# above the estimate: set with bench/noise_policy.py --keeps-init (docs/scoring.md), where it
+# takes a +1 pp gain from 3.5 seeds to 2.9 and keeps a +5 pp one above the template in 87%.
+FUTILITY_SE = 0.5
 
 
 def wants_another_seed(gain: Gain, rubric: Rubric, runs: Sequence[SeedRun]) -> bool:
@@ -126,7 +132,8 @@ def wants_another_seed(gain: Gain, rubric: Rubric, runs: Sequence[SeedRun]) -> b
     the rubric's `scoring.seeds.max`, always up to its `min`. `credit: evidence`: while the
     converged runs are fewer than `min` (a diverged run is replaced by the next seed), and
     while the point estimate sees a gain that the evidence does not show yet (its one-sided
-    95% bound under 0) or shows from a single converged run; never when the runs reproduce
+    95% bound under 0) or shows from a single converged run, and (a paired gain) while the
+    last seed allowed could still show it (`_futile`); never when the runs reproduce
     the baseline exactly, the noise is unknown, or the evidence already reaches the top
     tier. A gain at or under 0 stops: more seeds could only confirm the +0 standing, which
     is lost only when the evidence already shows the submission worse. `credit: tiers`:
@@ -145,7 +152,19 @@ def wants_another_seed(gain: Gain, rubric: Rubric, runs: Sequence[SeedRun]) -> b
     tiers = rubric.scoring.gain_tiers
     if not tiers or gain.shown_pp >= tiers[-1].min_gain:
         return False
-    return gain.point_pp > 0 and (gain.shown_pp <= 0 or converged < GAIN_RUNS)
+    if not (gain.point_pp > 0 and (gain.shown_pp <= 0 or converged < GAIN_RUNS)):
+        return False
+    return converged < GAIN_RUNS or not _futile(gain, converged, rubric.max_seeds)
+
+
+def _futile(gain: Gain, converged: int, most: int) -> bool:
+    """A paired gain that even FUTILITY_SE standard errors more would not show (its lower
+    bound above 0) by the `most`-th run, its standard error shrinking as 1/sqrt(runs)."""
+    if gain.method != "paired-seeds" or gain.se_pp is None:
+        return False
+    df = max(1, (gain.df or 1) + most - converged)
+    hoped = gain.point_pp + FUTILITY_SE * gain.se_pp
+    return hoped - t95(df) * gain.se_pp * math.sqrt(converged / most) <= 0
 
 
 def seed_loop(rubric: Rubric, dist: Distribution | None, seeds: Sequence[int],
