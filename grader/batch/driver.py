@@ -131,7 +131,7 @@ def main(*, folder: Path, out: Path, rubric: str = "cifar10", workers: int = 1, 
         return EXIT_USAGE
     try:
         times = _times(submission_times, spec, rubric)
-    except ValueError as e:
+    except deadlines.TimesError as e:
         console.print(str(e), markup=False)
         return EXIT_USAGE
     cache_dir = Path(cache_dir or paths.cache_dir())
@@ -221,17 +221,17 @@ def main(*, folder: Path, out: Path, rubric: str = "cifar10", workers: int = 1, 
 
 
 def _times(submission_times: Path | None, spec, rubric: str) -> dict | None:
-    """When each student handed in (--submission-times), or None; ValueError with the
+    """When each student handed in (--submission-times), or None; TimesError with the
     message when the file or the rubric's late policy cannot serve."""
     if submission_times is None:
         return None
     if spec.late is None or spec.late.due_date is None:
-        raise ValueError(f"--submission-times needs the rubric's late policy with its due date "
-                         f"(late: due_date: ...) in {rubric}")
+        raise deadlines.TimesError(f"--submission-times needs the rubric's late policy with its "
+                                   f"due date (late: due_date: ...) in {rubric}")
     try:
         return deadlines.read_times(Path(submission_times), spec.late)
     except (OSError, deadlines.TimesError) as e:
-        raise ValueError(f"--submission-times: {e}") from None
+        raise deadlines.TimesError(f"--submission-times: {e}") from None
 
 
 def _say_confinement(console: Console, allow_unconfined: bool) -> None:
