@@ -8,18 +8,15 @@ from pathlib import Path
 from typing import Iterator
 
 
-def parsed(file: Path) -> ast.Module | None:
-    """The file's syntax tree; None where it does not parse (importing it will say where)."""
+def imports(file: Path, everywhere: bool = False) -> Iterator[tuple[str, int, int]]:
+    """(module, line, level) for each module an import statement of `file` names: `import
+    a.b` gives a.b, `from a import b` a, `from . import b` b (level 1). Only the top-level
+    statements, unless `everywhere` (inside functions and `try:` too). Nothing for a file
+    that does not parse: importing it reports the syntax error with its line."""
     try:
-        return ast.parse(file.read_bytes())
+        tree = ast.parse(file.read_bytes())
     except (SyntaxError, ValueError):
-        return None
-
-
-def imports(tree: ast.Module, everywhere: bool = False) -> Iterator[tuple[str, int, int]]:
-    """(module, line, level) for each module an import statement names: `import a.b` gives
-    a.b, `from a import b` a, `from . import b` b (level 1). Only the module's top-level
-    statements, unless `everywhere` (inside functions and `try:` too)."""
+        return
     for node in ast.walk(tree) if everywhere else tree.body:
         if isinstance(node, ast.Import):
             yield from ((a.name, node.lineno, 0) for a in node.names)
@@ -31,8 +28,7 @@ def imports(tree: ast.Module, everywhere: bool = False) -> Iterator[tuple[str, i
 def is_local(module: str, folder: Path) -> bool:
     """Whether `module`'s top-level name is one of the folder's own modules or packages."""
     top = module.split(".")[0]
-    return (folder / f"{top}.py").is_file() or (folder / top / "__init__.py").is_file() \
-        or (folder / top).is_dir()
+    return (folder / f"{top}.py").is_file() or (folder / top).is_dir()
 
 
 def helper_files(folder: Path, files: list[Path], everywhere: bool = False) -> list[Path]:
@@ -40,8 +36,7 @@ def helper_files(folder: Path, files: list[Path], everywhere: bool = False) -> l
     the order they are found (`files` themselves not included)."""
     found, todo = [], list(files)
     while todo:
-        tree = parsed(todo.pop(0))
-        for module, _line, _level in imports(tree, everywhere) if tree is not None else ():
+        for module, _line, _level in imports(todo.pop(0), everywhere):
             helper = folder / f"{module.split('.')[0]}.py"
             if helper.is_file() and helper not in files and helper not in found:
                 found.append(helper)

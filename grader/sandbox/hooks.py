@@ -222,8 +222,7 @@ def _check_imports(source: SourceMap) -> None:
     than one per run. Imports inside functions or `try:` are left to run time."""
     missing = []
     for file in _source_files(source.root):
-        tree = imports.parsed(file)  # None: importing it reports the syntax error with its line
-        for module, line, level in imports.imports(tree) if tree is not None else ():
+        for module, line, level in imports.imports(file):
             if level == 0 and not _local(module, source.root) and not _installed(module):
                 missing.append((module, source.locate(str(file), line)))
     if not missing:

@@ -152,9 +152,11 @@ def wants_another_seed(gain: Gain, rubric: Rubric, runs: Sequence[SeedRun]) -> b
     tiers = rubric.scoring.gain_tiers
     if not tiers or gain.shown_pp >= tiers[-1].min_gain:
         return False
-    if not (gain.point_pp > 0 and (gain.shown_pp <= 0 or converged < GAIN_RUNS)):
+    if gain.point_pp <= 0:
         return False
-    return converged < GAIN_RUNS or not _futile(gain, converged, rubric.max_seeds)
+    if converged < GAIN_RUNS:
+        return True
+    return gain.shown_pp <= 0 and not _futile(gain, converged, rubric.max_seeds)
 
 
 def _futile(gain: Gain, converged: int, most: int) -> bool:
