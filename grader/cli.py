@@ -254,7 +254,7 @@ def _run(argv: list[str], console: Console) -> int:
         from grader.batch import amend
         try:
             console.print(rich_text(amend.main(**vars(build_amend_parser().parse_args(argv[1:])))))
-        except amend.AmendError as e:  # student ids and reasons are not markup
+        except (amend.AmendError, amend.gradebook.GradebookError) as e:  # ids, reasons: not markup
             console.print(rich_text(f"refused: {e}"), highlight=False)
             return EXIT_USAGE
         return 0
@@ -262,7 +262,7 @@ def _run(argv: list[str], console: Console) -> int:
         from grader.batch import export
         try:
             written = export.main(**vars(build_export_parser().parse_args(argv[1:])))
-        except export.UnofficialGrades as e:
+        except (export.UnofficialGrades, export.gradebook.GradebookError) as e:
             console.print("[red]refused[/]: " + markup(e))  # it names student ids
             return EXIT_USAGE
         for path in written:

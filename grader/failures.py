@@ -69,12 +69,13 @@ EXIT_UNGRADABLE = 3   # the submission could not be graded (it still gets a repo
 EXIT_INTERNAL = 4     # the grader failed (not the student's fault)
 
 
-def exit_status(results: dict, fail_under: float | None) -> int:
-    if (results.get("failure") or {}).get("code") == "grader_error":
+def exit_status(results, fail_under: float | None) -> int:
+    """The exit status of a grading's grader.report.record.Results."""
+    if results.failure_code == "grader_error":
         return EXIT_INTERNAL  # the grader's own failure, never charged as the student's
-    if results["status"] == "failed":
+    if results.status == "failed":
         return EXIT_UNGRADABLE
-    if fail_under is not None and results["score"] < fail_under:
+    if fail_under is not None and results.score < fail_under:
         return EXIT_UNDER
     return EXIT_GRADED
 

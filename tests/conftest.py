@@ -58,12 +58,14 @@ quick:
 def grade(submission, rubric, data_dir, cache_dir=None, *, quick=True, **kw) -> dict:
     """The grading most tests do: `submission` (a path, or a file name in
     tests/submissions) against the rubric YAML at `rubric`, on `data_dir`, with
-    `cache_dir` as the cache, --quick unless told otherwise; `kw` as grade_submission's."""
+    `cache_dir` as the cache, --quick unless told otherwise; `kw` as grade_submission's.
+    Returns results.json's form (what Gradescope and every reader of the file see), as
+    the typed record writes it."""
     from grader.grading import grade_submission
     from grader.rubric import load_rubric
     path = SUBMISSIONS / submission if isinstance(submission, str) else submission
     return grade_submission(submission=path, rubric=load_rubric(str(rubric)), data_dir=data_dir,
-                            cache_dir=cache_dir, quick=quick, **kw)
+                            cache_dir=cache_dir, quick=quick, **kw).dump()
 
 
 @pytest.fixture(autouse=True)

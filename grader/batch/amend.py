@@ -17,12 +17,15 @@ a person to look at again. `official` keeps describing the automatic grading.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import time
 from pathlib import Path
 
 from grader.batch import gradebook
-from grader.load.answers import PENDING, is_pending
+from grader.load.answers import PENDING
+from grader.report import record
 from grader.report.folder import write_reports
+from grader.report.record import Results
 
 
 class AmendError(ValueError):
@@ -56,22 +59,24 @@ def main(*, out: Path, student: str, points: float | None = None, reason: str | 
     return done
 
 
-def apply(results: dict, amendments) -> dict:
+def apply(results: Results, amendments) -> Results:
     """`results` as a person amended it: item points swapped in (a pending item amended is
     graded), the total replaced by a total amendment, and `automatic` and `amendment`
     beside them. The gradebook's own results are never changed."""
     if not amendments:
         return results
     results = copy.deepcopy(results)
-    automatic = {k: results.get(k) or 0.0 for k in ("score", "max_score", "pending_points")}
-    results.update(automatic)
+    results.score = results.score or 0.0
+    results.max_score = results.max_score or 0.0
+    results.pending_points = results.pending_points or 0.0
+    automatic = record.Automatic(results.score, results.max_score, results.pending_points)
     notes, stale, whole, gained = [], False, None, 0.0
     for a in amendments:
         if not a.item:
             whole = a
-            stale |= a.automatic_points != automatic["score"]
+            stale |= a.automatic_points != automatic.score
             continue
-        test = _item(results, a.item)
+        test = results.item(a.item)
         if test is None:  # the rubric dropped the item since: say so, count nothing
             notes.append(f"{a.item}: {a.points:g} points, but the rubric has no such item now")
             stale = True
@@ -80,44 +85,44 @@ def apply(results: dict, amendments) -> dict:
         gained += a.points - _auto_points(test)
         notes.append(_swap_in(results, test, a))
     if gained:
-        results["score"] = _with_late_penalty(results, gained, notes)
+        results.score = _with_late_penalty(results, gained, notes)
     if whole is not None:
-        results["score"] = float(whole.points)
+        results.score = float(whole.points)
         notes.insert(0, f"total {whole.points:g} ({whole.reason})")
-    results["automatic"] = automatic
-    results["amendment"] = {"points": results["score"], "total": whole.points if whole else None,
-                            "reason": "; ".join(notes), "stale": stale,
-                            "items": {a.item: a.points for a in amendments if a.item}}
+    results.automatic = automatic
+    results.amendment = record.Amendment(
+        points=results.score, total=whole.points if whole else None, reason="; ".join(notes),
+        stale=stale, items={a.item: a.points for a in amendments if a.item})
     line = f"Amended by the instructor: {'; '.join(notes)}."
-    results["output"] = line + "\n" + (results.get("output") or "")
+    results.output = line + "\n" + (results.output or "")
     return results
 
 
-def _swap_in(results: dict, test: dict, a: gradebook.Amendment) -> str:
+def _swap_in(results: Results, test: record.Item, a: gradebook.Amendment) -> str:
     """Put a person's points on one item (in place) and return the note that says so; a
     pending item now counts in the maximum (its points in the score: the caller's)."""
-    if is_pending(test):
-        results["max_score"] += test["max_score"]
-        results["pending_points"] -= test["max_score"]
-    test["tags"] = [t for t in test.get("tags", []) if t != PENDING] + ["amended"]
-    test["score"] = float(a.points)
-    test["status"] = "passed" if a.points >= test["max_score"] else "failed"  # Gradescope's values
-    test["output"] = (f"Amended by the instructor to {a.points:g} / {test['max_score']:g} "
-                      f"points: {a.reason}\n\n" + (test.get("output") or ""))
-    return f"{test['name']}: {a.points:g} points ({a.reason})"
+    if test.pending:
+        results.max_score += test.max_score
+        results.pending_points -= test.max_score
+    test.tags = [t for t in test.tags if t != PENDING] + ["amended"]
+    test.score = float(a.points)
+    test.status = "passed" if a.points >= test.max_score else "failed"  # Gradescope's values
+    test.output = (f"Amended by the instructor to {a.points:g} / {test.max_score:g} "
+                   f"points: {a.reason}\n\n" + (test.output or ""))
+    return f"{test.name}: {a.points:g} points ({a.reason})"
 
 
-def _with_late_penalty(results: dict, gained: float, notes: list[str]) -> float:
+def _with_late_penalty(results: Results, gained: float, notes: list[str]) -> float:
     """The score once items gained `gained` points: a late grade's penalty (its percent of
     the grader's score, scoring/late.py) applies to the amended points as to the rest, and
-    results["late"] records the new before and after."""
-    late = results.get("late") or {}
-    percent = float(late.get("penalty_percent") or 0.0)
+    results.late records the new before and after."""
+    late = results.late
+    percent = float(late.penalty_percent or 0.0) if late else 0.0
     if not percent:
-        return results["score"] + gained
-    before = float(late["score_before"]) + gained
+        return results.score + gained
+    before = float(late.score_before) + gained
     after = round(before * (1 - percent / 100), 4)
-    results["late"] = {**late, "score_before": before, "score_after": after}
+    results.late = dataclasses.replace(late, score_before=before, score_after=after)
     notes.append(f"the late penalty of {percent:g}% applies to the amended points too")
     return after
 
@@ -129,15 +134,15 @@ def _amendment(row: gradebook.Row, points: float | None, reason: str | None,
     if points < 0:
         raise AmendError(f"--points must be 0 or more, not {points:g}")
     if item:
-        test = _item(row.results, item)
+        test = row.results.item(item)
         if test is None:
-            ids = [t["tags"][0] for t in row.results.get("tests", []) if t.get("tags")]
+            ids = [t.id for t in row.results.tests if t.id]
             raise AmendError(f"{row.student} has no rubric item {item!r} (items: {', '.join(ids)})")
-        if points > test["max_score"]:
-            raise AmendError(f"{item} is worth at most {test['max_score']:g} points, not {points:g}")
+        if points > test.max_score:
+            raise AmendError(f"{item} is worth at most {test.max_score:g} points, not {points:g}")
         auto = _auto_points(test)
     else:
-        auto = row.results["score"]
+        auto = row.results.score
     return gradebook.Amendment(student=row.student, rubric=row.rubric, item=item or "",
                                points=float(points), reason=reason.strip(),
                                automatic_points=auto, amended_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
@@ -154,10 +159,6 @@ def _the_row(db, student: str, rubric: str | None) -> gradebook.Row:
     return rows[0]
 
 
-def _item(results: dict, item: str) -> dict | None:
-    return next((t for t in results.get("tests", []) if item in t.get("tags", [])[:1]), None)
-
-
-def _auto_points(test: dict) -> float:
+def _auto_points(test: record.Item) -> float:
     """The grader's own points for an item; a pending one has none yet."""
-    return 0.0 if is_pending(test) else float(test["score"])
+    return 0.0 if test.pending else float(test.score)

@@ -34,21 +34,19 @@ class ClassView:
 
 def class_view(rows) -> ClassView | None:
     """From gradebook rows (grader.batch.gradebook.Row); None when none trained."""
-    trained = [r.results["metrics"] for r in rows
-               if (r.results.get("metrics", {}).get("confusion") or {}).get("student")]
+    trained = [r.results.metrics for r in rows if r.results.metrics.confusion.student]
     if not trained:
         return None
     worst = Counter()
     for m in trained:  # each submission's own worst confusion
-        c = np.array(m["confusion"]["student"])
+        c = np.array(m.confusion.student)
         np.fill_diagonal(c, 0)
         i, j = np.unravel_index(c.argmax(), c.shape)
         if c[i, j]:
             worst[(int(i), int(j))] += 1
     return ClassView(
-        classes=trained[0]["classes"],
-        per_student=np.array([m["per_class"]["student"] for m in trained]),
-        baseline=next((m["per_class"]["baseline"] for m in trained
-                       if m["per_class"].get("baseline")), None),
-        total=np.sum([m["confusion"]["student"] for m in trained], axis=0),
+        classes=trained[0].classes,
+        per_student=np.array([m.per_class.student for m in trained]),
+        baseline=next((m.per_class.baseline for m in trained if m.per_class.baseline), None),
+        total=np.sum([m.confusion.student for m in trained], axis=0),
         worst=worst)

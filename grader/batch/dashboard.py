@@ -41,7 +41,7 @@ def render(rows, pairs, *, title: str = "", coverage: dict | None = None) -> str
     (grader.batch.similarity.Pair)."""
     shown = [apply(r.results, r.amendments) for r in rows]
     # a class graded --quick is unofficial throughout: said once, not flagged on every row
-    all_unofficial = bool(rows) and all(r.results.get("official") is not True for r in rows)
+    all_unofficial = bool(rows) and all(r.results.official is not True for r in rows)
     flags = student_flags(rows, shown, pairs, flag_unofficial=not all_unofficial)
     e = escape
     out = [f"<!doctype html><html lang=en><meta charset=utf-8><meta name=viewport "
@@ -52,7 +52,7 @@ def render(rows, pairs, *, title: str = "", coverage: dict | None = None) -> str
     if all_unofficial:
         out.append("<p class='flag info'>Every grade here is unofficial (a --quick batch, or "
                    "student code that ran unconfined): not for a gradebook as it stands.</p>")
-    scores = [s["score"] for s in shown]
+    scores = [s.score for s in shown]
     cards = [("Students", len(rows)), ("Graded", sum(r.status == "graded" for r in rows)),
              ("Failed", sum(r.status == "failed" for r in rows)),
              ("Median score", f"{np.median(scores):g}" if scores else "n/a"),
@@ -77,16 +77,16 @@ def student_flags(rows, shown, pairs, flag_unofficial: bool = True) -> dict[str,
     """student -> [(tag, label, detail)]: what a person should look at."""
     flags = {r.student: [] for r in rows}
     for r, s in zip(rows, shown):
-        if r.results.get("anomaly"):
-            flags[r.student].append(("implausible", "implausible accuracy", r.results["anomaly"]))
-        if flag_unofficial and r.results.get("official") is not True:
+        if r.results.anomaly:
+            flags[r.student].append(("implausible", "implausible accuracy", r.results.anomaly))
+        if flag_unofficial and r.results.official is not True:
             flags[r.student].append(("unofficial", "unofficial grade",
-                                     r.results.get("notice") or "not graded in official mode"))
-        if s.get("pending_points"):
+                                     r.results.notice or "not graded in official mode"))
+        if s.pending_points:
             flags[r.student].append(("pending", "written answers pending",
-                                     f"{s['pending_points']:g} points to grade by hand "
+                                     f"{s.pending_points:g} points to grade by hand "
                                      f"(grade amend OUT {r.student} --item ID ...)"))
-        if (s.get("amendment") or {}).get("stale"):
+        if s.amendment and s.amendment.stale:
             flags[r.student].append(("stale", "amendment to check",
                                      "the automatic grade changed since this was amended"))
     for p in pairs:
@@ -110,29 +110,29 @@ def _table(rows, shown, flags) -> list[str]:
                f"<th data-key={k}{' class=n' if num else ''}>{h}</th>" for k, h, num in COLUMNS)
            + "</tr></thead><tbody>"]
     for r, s in zip(rows, shown):
-        m, mine = r.results.get("metrics", {}), flags[r.student]
-        amended = s.get("amendment")
+        m, mine = r.results.metrics, flags[r.student]
+        amended = s.amendment
         tags = {t for t, _, _ in mine} | {r.status} | ({"flagged"} if mine else set()) | (
             {"amended"} if amended else set())
-        gain, interval = m.get("gain_pp"), m.get("gain_interval_pp")
+        gain, interval = m.gain_pp, m.gain_interval_pp
         gain_text = "" if gain is None else f"{gain:+.2f}" + (
             f" [{interval[0]:+.2f}, {interval[1]:+.2f}]" if interval else "")
-        cells = {"student": r.student, "score": f"{s['score']:g}", "automatic": f"{r.score:g}",
+        cells = {"student": r.student, "score": f"{s.score:g}", "automatic": f"{r.score:g}",
                  "gain": "" if gain is None else f"{gain:.4f}",
                  "accuracy": "" if r.accuracy is None else f"{r.accuracy:.4f}",
-                 "parameters": m.get("parameters") or "", "status": r.status,
+                 "parameters": m.parameters or "", "status": r.status,
                  "reason": r.failure_message or "", "flags": " ".join(l for _, l, _ in mine)}
         data = " ".join(f"data-{k}='{e(str(v))}'" for k, v in cells.items() if k not in ("reason",))
         text = " ".join(str(v) for v in cells.values()).lower()
         link = f"../feedback/{quote(r.student)}/report.html"
-        score = f"{s['score']:g} / {s['max_score']:g}" + (" ✎" if amended else "")
+        score = f"{s.score:g} / {s.max_score:g}" + (" ✎" if amended else "")
         out.append(
             f"<tr {data} data-text='{e(text)}' data-tags='{e(' '.join(sorted(tags)))}'>"
             f"<td><a href='{e(link)}'>{e(r.student)}</a></td>"
-            f"<td class=n title='{e((amended or {}).get('reason', ''))}'>{e(score)}</td>"
+            f"<td class=n title='{e(amended.reason if amended else '')}'>{e(score)}</td>"
             f"<td class=n>{e(cells['automatic'])}</td><td class=n>{e(gain_text)}</td>"
             f"<td class=n>{'' if r.accuracy is None else f'{r.accuracy:.2%}'}</td>"
-            f"<td class=n>{e(_count(m.get('parameters')))}</td>"
+            f"<td class=n>{e(_count(m.parameters))}</td>"
             f"<td class='{'failed' if r.status == 'failed' else ''}'>{e(r.status)}</td>"
             f"<td>{e(r.failure_message or '')}</td><td>" + "".join(
                 f"<span class='flag{' info' if t in ('pending', 'unofficial') or 'alone' in d else ''}' "
@@ -144,7 +144,7 @@ def _table(rows, shown, flags) -> list[str]:
 
 
 def _distributions(rows, shown) -> list[str]:
-    scores = [s["score"] for s in shown]
+    scores = [s.score for s in shown]
     gains = [r.gain_pp for r in rows if r.gain_pp is not None]
     return ["<h2>Distributions</h2><div class=charts>",
             _figure(histogram(scores, "score (points)"), f"Final scores of {len(scores)} students"),

@@ -35,6 +35,7 @@ from grader.batch.executors import (EXECUTORS, Job, Refused, prepare, run_local,
 from grader.grading import ensure_baselines
 from grader.report.escape import markup, rich_text
 from grader.report.folder import write_reports
+from grader.report.record import RecordError, Results
 from grader.report.terminal import LiveProgress
 from grader.rubric import load_rubric
 from grader.scoring import late
@@ -280,32 +281,45 @@ def _exports(out: Path, rubric: str, console: Console) -> tuple[Path | None, Pat
     return written[0], written[1]
 
 
-def record(db, out: Path, job: Job, digest: str, results: dict, tally: Tally, *,
+def record(db, out: Path, job: Job, digest: str, answer: dict, tally: Tally, *,
            times: dict | None = None, policy=None) -> None:
+    """One worker's `answer`: results.json's form, or {"grader_error": why}."""
     tally.running.discard(job.student)
-    failure = results.get("failure") or {}
-    if "grader_error" in results or failure.get("code") == "grader_error":
+    results, why = _answer(answer)
+    if results is None:
         # the grader's fault, not the student's: never recorded, so a rerun grades it again
         tally.outcomes["error"] += 1
-        why = results.get("grader_error") or failure.get("message")
         Console(stderr=True).print(Text.assemble(("grader error", "red"), " ", rich_text(job.student),
                                                  ": ", rich_text(why)))
         return
-    results["submission"]["name"] = job.student
+    results.submission.name = job.student
     if times and job.student in times:
         results = late.apply(results, deadlines.lateness(policy, times[job.student],
                                                          late.base_score(results)))
     # the student's reports show a person's amendment, kept across this regrade
-    kept = gradebook.amendments(db, job.student, results["provenance"]["rubric"]["name"])
+    kept = gradebook.amendments(db, job.student, results.provenance.rubric_name)
     with student_lock(out / "feedback" / job.student):  # never beside an orphaned task's writes
         write_reports(apply(results, kept), out / "feedback" / job.student)  # before the row: a row means done
     gradebook.record(db, student=job.student, rubric_digest=digest, content_hash=job.content_hash,
                      source=str(job.path), results=results)
-    tally.outcomes[results["status"]] += 1
-    tally.durations.append(results["metrics"]["wall_time_s"])
-    acc = results["metrics"].get("accuracy")
+    tally.outcomes[results.status] += 1
+    tally.durations.append(results.metrics.wall_time_s)
+    acc = results.metrics.accuracy
     if acc is not None and (tally.leader is None or acc > tally.leader[0]):
         tally.leader = (acc, job.student)
+
+
+def _answer(answer: dict) -> tuple[Results | None, str]:
+    """A worker's answer as results, or None and why it is the grader's error."""
+    if "grader_error" in answer:
+        return None, answer["grader_error"]
+    failure = answer.get("failure")
+    if isinstance(failure, dict) and failure.get("code") == "grader_error":
+        return None, failure.get("message")
+    try:
+        return Results.load(answer), ""
+    except RecordError as e:  # the grader's own bug, or a worker of another version
+        return None, f"unreadable results: {e}"
 
 
 def reapply_late(db, out: Path, student: str, digest: str, policy, when) -> None:
@@ -316,8 +330,8 @@ def reapply_late(db, out: Path, student: str, digest: str, policy, when) -> None
     if results is None:
         return
     again = late.apply(results, deadlines.lateness(policy, when, late.base_score(results)))
-    if again.get("late") == results.get("late"):
+    if again.late == results.late:
         return
-    kept = gradebook.amendments(db, student, again["provenance"]["rubric"]["name"])
+    kept = gradebook.amendments(db, student, again.provenance.rubric_name)
     write_reports(apply(again, kept), out / "feedback" / student)
     gradebook.replace_results(db, student, digest, again)

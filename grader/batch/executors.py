@@ -53,8 +53,9 @@ class Job:
 
 
 def grade_job(job: Job) -> dict:
-    """Grade one submission; a grader failure (not the student's fault) comes back as
-    {"grader_error": ...} so the batch goes on and a later run retries it."""
+    """Grade one submission into results.json's form (what crosses to the driver, from a
+    process, a Slurm task or a Ray worker); a grader failure (not the student's fault)
+    comes back as {"grader_error": ...} so the batch goes on and a later run retries it."""
     from grader.grading import grade_submission
     try:
         with contextlib.ExitStack() as held:
@@ -71,9 +72,9 @@ def grade_job(job: Job) -> dict:
                                        quick=job.quick, device=job.device, cache_dir=job.cache_dir,
                                        mode="official", cpus=cpus, gpu_share=job.gpu_share,
                                        artifacts=job.artifacts, allow_unconfined=job.allow_unconfined)
-            if isinstance(results.get("provenance"), dict) and cpus:
-                results["provenance"]["cpus"] = share.record(cpus)
-            return results
+            if cpus:
+                results.provenance.cpus = share.record(cpus)
+            return results.dump()
     except Exception as e:  # noqa: BLE001 - reported per submission, never stops the batch
         return {"grader_error": f"{type(e).__name__}: {e}"}
 

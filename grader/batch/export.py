@@ -53,9 +53,9 @@ from typing import Callable
 from grader.batch import dashboard, gradebook, similarity
 from grader.batch.summary import class_summary
 from grader.batch.amend import apply
-from grader.load.answers import is_pending
 from grader.report.escape import csv_cell
 from grader.report.folder import write_reports
+from grader.report.record import Metrics, Results
 from grader.files import write_atomic
 
 WORDS = ("amber", "birch", "cedar", "delta", "ember", "fjord", "garnet", "harbor", "iris",
@@ -106,7 +106,7 @@ def _feedback(out: Path, rows: list[gradebook.Row], allow_unofficial: bool) -> l
     for r in rows:
         folder = out / "exports" / "feedback" / r.student
         kept = out / "feedback" / r.student  # what the batch's run left there
-        for name in r.results.get("artifacts", []):
+        for name in r.results.artifacts:
             if (kept / name).is_dir():
                 shutil.copytree(kept / name, folder / name, dirs_exist_ok=True)
             elif (kept / name).is_file():
@@ -132,7 +132,7 @@ def _similarity(out: Path, rows: list[gradebook.Row], allow_unofficial: bool) ->
 def _dashboard(out: Path, rows: list[gradebook.Row], allow_unofficial: bool) -> list[Path]:
     pairs, coverage = similarity.for_class(out, rows)
     similar = _write_csv(out / "exports" / "similarity.csv", *similarity.table(pairs))
-    titles = sorted({r.results["provenance"]["rubric"].get("title") or r.rubric for r in rows})
+    titles = sorted({r.results.provenance.title for r in rows})
     page = dashboard.render(rows, pairs, title=" / ".join(titles) + " — class dashboard",
                             coverage=coverage)
     return [write_atomic(out / "exports" / "index.html", page), similar]
@@ -147,9 +147,9 @@ FORMATS = tuple(WRITERS)
 def grades_table(rows: list[gradebook.Row]) -> tuple[list[str], list[list]]:
     items: list[str] = []
     for r in rows:
-        for t in r.results.get("tests", []):
-            if t["name"] not in items:
-                items.append(t["name"])
+        for t in r.results.tests:
+            if t.name not in items:
+                items.append(t.name)
     # new columns go last: a script that reads columns by position keeps working
     header = ["student", "rubric", *items, "total", "max_total", "pending_manual_points",
               "accuracy", "baseline_accuracy", "gain_pp", "status", "reason", "official",
@@ -158,37 +158,35 @@ def grades_table(rows: list[gradebook.Row]) -> tuple[list[str], list[list]]:
               "submitted_at", "days_late", "late_penalty_percent", "score_before_late"]
     body = []
     for r in rows:
-        scores = {t["name"]: "pending" if is_pending(t) else t["score"]
-                  for t in r.results.get("tests", [])}
-        metrics = r.results.get("metrics", {})
+        scores = {t.name: "pending" if t.pending else t.score for t in r.results.tests}
+        metrics = r.results.metrics
         body.append([r.student, r.rubric, *[scores.get(i, "") for i in items], r.score, r.max_score,
-                     r.results.get("pending_points", 0), _num(r.accuracy),
+                     r.results.pending_points, _num(r.accuracy),
                      _num(r.baseline_accuracy), _num(r.gain_pp, 2), r.status,
                      r.failure_message or "", _official(r), *_interval(metrics),
-                     _num(metrics.get("baseline_std_pp"), 2), _cell(metrics.get("baseline_seeds")),
+                     _num(metrics.baseline_std_pp, 2), _cell(metrics.baseline_seeds),
                      *_amendment_cells(r), *_late_cells(r.results)])
     return header, body
 
 
 def final_score(r: gradebook.Row) -> float:
     """The grade to use: a person's amendment where there is one, else the automatic score."""
-    return apply(r.results, r.amendments)["score"]
+    return apply(r.results, r.amendments).score
 
 
 def _amendment_cells(r: gradebook.Row) -> list:
-    amended = apply(r.results, r.amendments).get("amendment")
+    amended = apply(r.results, r.amendments).amendment
     if not amended:
         return [r.score, "", "", ""]
-    return [amended["points"], amended["points"], amended["reason"],
-            "true" if amended["stale"] else "false"]
+    return [amended.points, amended.points, amended.reason, "true" if amended.stale else "false"]
 
 
-def _late_cells(results: dict) -> list:
+def _late_cells(results: Results) -> list:
     """The late policy's decision (grader/scoring/late.py), empty where none was applied."""
-    late = results.get("late")
+    late = results.late
     if not late:
         return ["", "", "", ""]
-    return [late["submitted_at"], late["days_late"], late["penalty_percent"], late["score_before"]]
+    return [late.submitted_at, late.days_late, late.penalty_percent, late.score_before]
 
 
 def refuse_unofficial(rows: list[gradebook.Row]) -> None:
@@ -204,37 +202,36 @@ def refuse_unofficial(rows: list[gradebook.Row]) -> None:
 
 
 def _official(r: gradebook.Row) -> str:
-    return "true" if r.results.get("official") is True else "false"
+    return "true" if r.results.official is True else "false"
 
 
-def _interval(metrics: dict) -> list:
+def _interval(metrics: Metrics) -> list:
     """The gain's 95% interval as two cells, empty where it was not measured."""
-    interval = metrics.get("gain_interval_pp") or [None, None]
+    interval = metrics.gain_interval_pp or [None, None]
     return [_num(interval[0], 2), _num(interval[1], 2)]
 
 
 def canvas_table(rows: list[gradebook.Row]) -> tuple[list[str], list[list]]:
-    titles = {r.results["provenance"]["rubric"].get("title") or r.rubric for r in rows}
+    titles = {r.results.provenance.title for r in rows}
     column = " / ".join(sorted(titles)) or "TinyCNN lab"
     # Written answers get their own columns, left empty until a person amends them (--item):
     # Canvas shows them ungraded till then.
     manual = {}
     for r in rows:
-        for t in r.results.get("tests", []):
-            if is_pending(t):
-                manual.setdefault(t["tags"][0], (f"{column}: {t['name']} (graded by hand)",
-                                                 t["max_score"]))
+        for t in r.results.tests:
+            if t.pending:
+                manual.setdefault(t.id, (f"{column}: {t.name} (graded by hand)", t.max_score))
     header = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", column,
               *[name for name, _ in manual.values()]]
     points = max((r.max_score for r in rows), default=0)
     body = [["Points Possible", "", "", "", "", points, *[p for _, p in manual.values()]]]
     for r in rows:
-        amended = apply(r.results, r.amendments).get("amendment") or {}
-        if amended.get("total") is not None:  # the person's total: everything in one column
-            score, hand = amended["total"], {}
+        amended = apply(r.results, r.amendments).amendment
+        if amended and amended.total is not None:  # the person's total: everything in one column
+            score, hand = amended.total, {}
         else:
-            hand = {i: p for i, p in (amended.get("items") or {}).items() if i in manual}
-            score = amended.get("points", r.score) - sum(hand.values())
+            hand = {i: p for i, p in (amended.items if amended else {}).items() if i in manual}
+            score = (amended.points if amended else r.score) - sum(hand.values())
         body.append(["", "", "", r.student, "", score, *[hand.get(i, "") for i in manual]])
     return header, body
 
@@ -249,7 +246,7 @@ def leaderboard(rows: list[gradebook.Row], key: bytes) -> tuple[str, tuple[list[
     header = ["rank", "name", "accuracy", "gain_pp", "score", "gain_interval_low_pp",
               "gain_interval_high_pp"]
     body = [[i, pseudonym(r.student, key), _num(r.accuracy), _num(r.gain_pp, 2), final_score(r),
-             *_interval(r.results.get("metrics", {}))] for i, r in enumerate(ranked, 1)]
+             *_interval(r.results.metrics)] for i, r in enumerate(ranked, 1)]
     md = ["# Leaderboard", "", "Names are pseudonyms; yours is in your feedback folder. The gain "
           "is in percentage points over the baseline, with its 95% interval where it was "
           "measured.", "",
@@ -262,7 +259,7 @@ def leaderboard(rows: list[gradebook.Row], key: bytes) -> tuple[str, tuple[list[
 def _gain_cell(r: gradebook.Row) -> str:
     if r.gain_pp is None:
         return ""
-    interval = r.results.get("metrics", {}).get("gain_interval_pp")
+    interval = r.results.metrics.gain_interval_pp
     return f"{r.gain_pp:+.2f}" + (f" [{interval[0]:+.2f}, {interval[1]:+.2f}]" if interval else "")
 
 

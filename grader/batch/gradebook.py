@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.report.record import RecordError, Results, dump
+
 FILE = "gradebook.sqlite"  # in the batch's --out folder
 
 SCHEMA = """
@@ -75,7 +77,7 @@ class Row:
     gain_pp: float | None
     failure_code: str | None
     failure_message: str | None
-    results: dict
+    results: Results
     amendments: tuple[Amendment, ...] = ()  # a person's, kept apart from the automatic grade
 
 
@@ -106,38 +108,53 @@ def is_done(db: sqlite3.Connection, student: str, rubric_digest: str, content_ha
 
 
 def record(db: sqlite3.Connection, *, student: str, rubric_digest: str, content_hash: str,
-           source: str, results: dict) -> None:
+           source: str, results: Results) -> None:
     """Write one finished grade and its runs, replacing an older grade of the same pair."""
-    m, failure = results.get("metrics", {}), results.get("failure") or {}
+    m, failure = results.metrics, results.failure or {}
     with db:  # one transaction: the grade and its runs land together or not at all
         db.execute("DELETE FROM runs WHERE student=? AND rubric_digest=?", (student, rubric_digest))
         db.execute(
             "INSERT OR REPLACE INTO grades VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (student, results["provenance"]["rubric"]["name"], rubric_digest, content_hash, source,
-             results["status"], results["score"], results["max_score"], m.get("accuracy"),
-             m.get("baseline_accuracy"), m.get("gain_pp"), failure.get("code"),
-             failure.get("message"), m.get("wall_time_s"),
-             json.dumps(results["provenance"].get("versions")), json.dumps(results, default=str),
+            (student, results.provenance.rubric_name, rubric_digest, content_hash, source,
+             results.status, results.score, results.max_score, m.accuracy,
+             m.baseline_accuracy, m.gain_pp, failure.get("code"), failure.get("message"),
+             m.wall_time_s, json.dumps(dump(results.provenance.versions)), _json(results),
              time.strftime("%Y-%m-%dT%H:%M:%S%z")))
-        for run in m.get("per_seed") or []:
+        for run in m.per_seed:
             db.execute("INSERT INTO runs VALUES (?,?,?,?,?,?)",
-                       (student, rubric_digest, run["seed"], run.get("accuracy"),
-                        run.get("train_seconds"), run.get("wall_s")))
+                       (student, rubric_digest, run.seed, run.accuracy, run.train_seconds,
+                        run.wall_s))
 
 
-def results_of(db: sqlite3.Connection, student: str, rubric_digest: str) -> dict | None:
+def results_of(db: sqlite3.Connection, student: str, rubric_digest: str) -> Results | None:
     row = db.execute("SELECT results FROM grades WHERE student=? AND rubric_digest=?",
                      (student, rubric_digest)).fetchone()
-    return json.loads(row[0]) if row else None
+    return _results(student, row[0]) if row else None
 
 
 def replace_results(db: sqlite3.Connection, student: str, rubric_digest: str,
-                    results: dict) -> None:
+                    results: Results) -> None:
     """The same grading with its score changed after the fact (a late policy applied
     again): the runs and the content hash stay."""
     with db:
         db.execute("UPDATE grades SET score=?, results=? WHERE student=? AND rubric_digest=?",
-                   (results["score"], json.dumps(results, default=str), student, rubric_digest))
+                   (results.score, _json(results), student, rubric_digest))
+
+
+def _json(results: Results) -> str:
+    return json.dumps(results.dump(), default=str)
+
+
+class GradebookError(Exception):
+    """A grade the gradebook holds cannot be read as this grader's results."""
+
+
+def _results(student: str, text: str) -> Results:
+    try:
+        return Results.load(json.loads(text))
+    except (RecordError, ValueError) as e:
+        raise GradebookError(f"the gradebook's grade of {student!r} is not results this grader "
+                             f"reads ({e}); grade it again with `grade batch --force`") from e
 
 
 def rows(db: sqlite3.Connection, rubric: str | None = None) -> list[Row]:
@@ -153,7 +170,7 @@ def rows(db: sqlite3.Connection, rubric: str | None = None) -> list[Row]:
         kept.setdefault((a.student, a.rubric), []).append(a)
     out = []
     for r in db.execute(query, (rubric,) if rubric else ()):
-        out.append(Row(*r[:-1], results=json.loads(r[-1]),
+        out.append(Row(*r[:-1], results=_results(r[0], r[-1]),
                        amendments=tuple(kept.get((r[0], r[1]), ()))))
     return out
 

@@ -246,13 +246,12 @@ def for_class(out: Path, rows) -> tuple[list[Pair], dict[str, int]]:
     pairs, coverage = [], {"students": len(rows), "code": 0, "predictions": 0}
     for rubric in sorted({r.rubric for r in rows}):
         group = [r for r in rows if r.rubric == rubric]
-        origins = {r.student: (r.results.get("submission") or {}).get("origin") for r in group}
+        origins = {r.student: r.results.submission.origin for r in group}
         sources = {s: text for s, origin in origins.items()
                    if origin and (text := read_source(origin)) is not None}
         predictions = {r.student: p for r in group if (p := read_predictions(
             Path(out) / "feedback" / r.student / "predictions.csv")) is not None}
-        customised = {r.student: (r.results.get("submission") or {}).get("customised_hooks") != []
-                      for r in group}
+        customised = {r.student: r.results.submission.customised_hooks != [] for r in group}
         pairs += find_pairs(sources, predictions, customised)
         coverage["code"] += len(sources)
         coverage["predictions"] += len(predictions)

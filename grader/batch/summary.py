@@ -26,7 +26,7 @@ def class_summary(rows: list[gradebook.Row]) -> tuple[str, dict[str, bytes]]:
     if amended:
         md += [f"{len(amended)} grade(s) amended by a person (grades.csv's final_total; the "
                f"score spread above is the automatic one).", ""]
-    late = [r for r in rows if (r.results.get("late") or {}).get("penalty_percent")]
+    late = [r for r in rows if r.results.late and r.results.late.penalty_percent]
     if late:
         md += [f"{len(late)} late submission(s) penalised under the rubric's late policy "
                f"(grades.csv's days_late, late_penalty_percent, score_before_late).", ""]

@@ -36,7 +36,7 @@ from grader.report.folder import write_reports
 from grader.report.escape import markup, visible, xml_chars
 from grader.report.markdown import render_markdown
 from grader.report.results import score_line
-from grader.load.answers import is_pending
+from grader.report.record import Item, Results
 from grader.report.rows import detail, pending_title, plain_name
 from grader.report.terminal import render_tables
 from grader.rubric import load_rubric
@@ -93,15 +93,15 @@ CLASSROOM_STATUS = {EXIT_GRADED: "pass", EXIT_UNDER: "fail", EXIT_UNGRADABLE: "e
 MAX_LINES = 200  # past it, the log's total is the nearest fraction with at most 200 lines
 
 
-def classroom_result(results: dict, fail_under: float | None = None) -> dict:
+def classroom_result(results: Results, fail_under: float | None = None) -> dict:
     """The JSON the reporter reads from `<RUNNER>_RESULTS`: its annotation and its log both
     show score/max_score, and it fails the step only under --fail-under or when the
     submission could not be graded."""
-    score, top = results["score"], results["max_score"]
-    lines = [_item_line(t) for t in results["tests"] if not is_pending(t)]
+    score, top = results.score, results.max_score
+    lines = [_item_line(t) for t in results.tests if not t.pending]
     _settle(lines, score)
     if score < top:  # at full marks one line not passed would lower the log's total
-        lines += [_pending_line(t) for t in results["tests"] if is_pending(t)]
+        lines += [_pending_line(t) for t in results.tests if t.pending]
     return {"version": 1, "status": CLASSROOM_STATUS[exit_status(results, fail_under)],
             "max_score": top, "tests": lines + _balance(lines, score, top)}
 
@@ -120,14 +120,13 @@ def _line(name: str, status: str, score: float, max_score: float, message: str) 
             "line_no": 0, "message": message}
 
 
-def _item_line(t: dict) -> dict:
-    name = _("{name}: {score}/{max} points").format(name=plain_name(t["name"]), score=f"{t['score']:g}",
-                                                   max=f"{t['max_score']:g}")
-    return _line(name, "pass" if t["status"] == "passed" else "fail", t["score"],
-                 t["max_score"], t["output"])
+def _item_line(t: Item) -> dict:
+    name = _("{name}: {score}/{max} points").format(name=plain_name(t.name), score=f"{t.score:g}",
+                                                   max=f"{t.max_score:g}")
+    return _line(name, "pass" if t.status == "passed" else "fail", t.score, t.max_score, t.output)
 
 
-def _pending_line(t: dict) -> dict:
+def _pending_line(t: Item) -> dict:
     """Never "pass": a person has not graded it yet. Its points are in neither total."""
     return _line(plain_name(pending_title(t)), "fail", 0, 0, detail(t))
 
@@ -176,22 +175,21 @@ def legacy_result() -> bool:
     return os.environ.get(LEGACY_RESULT, "").strip().lower() in ("1", "true", "yes")
 
 
-def grade_outputs(results: dict, fail_under: float | None) -> dict:
-    outputs = {"score": f"{results['score']:g}", "max_score": f"{results['max_score']:g}",
-               "pending_points": f"{results.get('pending_points', 0):g}",
-               "status": results["status"]}
+def grade_outputs(results: Results, fail_under: float | None) -> dict:
+    outputs = {"score": f"{results.score:g}", "max_score": f"{results.max_score:g}",
+               "pending_points": f"{results.pending_points:g}", "status": results.status}
     if legacy_result():
         outputs["result"] = _encode(classroom_result(results, fail_under))
     return outputs
 
 
-def annotation(results: dict, code: int) -> tuple[str, str]:
+def annotation(results: Results, code: int) -> tuple[str, str]:
     """The run's annotation: the score (and why it could not be graded), an error when it
     could not be, a warning under the pass mark."""
     level = {EXIT_GRADED: "notice", EXIT_UNDER: "warning"}.get(code, "error")
     message = score_line(results)
-    if results["failure"]:
-        message = describe(results["failure"]) + "\n" + message
+    if results.failure:
+        message = describe(results.failure) + "\n" + message
     return level, message
 
 
@@ -215,7 +213,7 @@ def step_outputs(values: dict) -> None:
             f.write("".join(f"{k}={v}\n" for k, v in values.items()))
 
 
-def job_summary(results: dict, fail_under: float | None, code: int) -> None:
+def job_summary(results: Results, fail_under: float | None, code: int) -> None:
     path = os.environ.get("GITHUB_STEP_SUMMARY")
     if path:
         verdict = ("" if fail_under is None else "\n\n**" + (
@@ -236,22 +234,22 @@ def _encode(result: dict) -> str:
 # failure and error need a type) and the Jenkins xUnit plugin's junit-10.xsd (errors
 # required). Neither lets a testcase carry points, so they are suite properties.
 
-def junit_xml(results: dict) -> str:
+def junit_xml(results: Results) -> str:
     """One <testcase> per rubric item: passed, failed (or errored, when the grader broke)
     with the item's explanation, or skipped while a person grades it."""
-    tests = results["tests"]
+    tests = results.tests
     cases = [_testcase(t, results) for t in tests]
-    suite = ET.Element("testsuite", name=f"tinycnn-grader {results['provenance']['rubric_name']}",
+    suite = ET.Element("testsuite", name=f"tinycnn-grader {results.provenance.rubric_name}",
                        tests=str(len(cases)),
                        failures=str(sum(c.find("failure") is not None for c in cases)),
                        errors=str(sum(c.find("error") is not None for c in cases)),
                        skipped=str(sum(c.find("skipped") is not None for c in cases)),
-                       time=f"{results['execution_time']:.1f}",
+                       time=f"{results.execution_time:.1f}",
                        timestamp=_timestamp(results), hostname=socket.gethostname() or "localhost")
     suite.append(_properties(results))
     suite.extend(cases)
     ET.SubElement(suite, "system-out").text = "\n\n".join(
-        f"{plain_name(t['name'])}: {t['output']}" for t in tests)
+        f"{plain_name(t.name)}: {t.output}" for t in tests)
     ET.SubElement(suite, "system-err").text = ""
     ET.indent(suite)
     # ElementTree escapes the student's text but writes control characters XML cannot hold
@@ -259,38 +257,37 @@ def junit_xml(results: dict) -> str:
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + text + "\n"
 
 
-def _testcase(t: dict, results: dict) -> ET.Element:
+def _testcase(t: Item, results: Results) -> ET.Element:
     # time 0: the items are judged from one grading, whose time is the suite's
-    case = ET.Element("testcase", classname="rubric", name=plain_name(t["name"]), time="0")
-    points = f"{t['score']:g} of {t['max_score']:g} points"
-    if is_pending(t):  # a person grades it: neither passed nor failed
-        ET.SubElement(case, "skipped", message=f"pending manual grading ({t['max_score']:g} "
-                                               f"points)").text = t["output"]
-    elif t["status"] != "passed":
-        broke = (results.get("failure") or {}).get("code") == "grader_error"
+    case = ET.Element("testcase", classname="rubric", name=plain_name(t.name), time="0")
+    points = f"{t.score:g} of {t.max_score:g} points"
+    if t.pending:  # a person grades it: neither passed nor failed
+        ET.SubElement(case, "skipped", message=f"pending manual grading ({t.max_score:g} "
+                                               f"points)").text = t.output
+    elif t.status != "passed":
+        broke = results.failure_code == "grader_error"
         ET.SubElement(case, "error" if broke else "failure", message=points,
-                      type="grader_error" if broke else "rubric").text = t["output"]
+                      type="grader_error" if broke else "rubric").text = t.output
     return case
 
 
-def _properties(results: dict) -> ET.Element:
+def _properties(results: Results) -> ET.Element:
     props = ET.Element("properties")
-    values = {key: f"{results.get(key, 0):g}" for key in ("score", "max_score", "pending_points")}
-    for key in ("accuracy", "baseline_accuracy", "gain_pp"):
-        value = results["metrics"].get(key)
+    m = results.metrics
+    values = {"score": f"{results.score:g}", "max_score": f"{results.max_score:g}",
+              "pending_points": f"{results.pending_points:g}"}
+    for key, value in (("accuracy", m.accuracy), ("baseline_accuracy", m.baseline_accuracy),
+                       ("gain_pp", m.gain_pp)):
         values[key] = "" if value is None else f"{value:.4f}"
-    for t in results["tests"]:  # a testcase may not carry points in either schema
-        values[f"points: {plain_name(t['name'])}"] = (
-            f"pending/{t['max_score']:g}" if is_pending(t)
-            else f"{t['score']:g}/{t['max_score']:g}")
+    for t in results.tests:  # a testcase may not carry points in either schema
+        values[f"points: {plain_name(t.name)}"] = (
+            f"pending/{t.max_score:g}" if t.pending else f"{t.score:g}/{t.max_score:g}")
     for name, value in values.items():
         ET.SubElement(props, "property", name=name, value=value)
     return props
 
 
-def _timestamp(results: dict) -> str:
+def _timestamp(results: Results) -> str:
     """When it was graded, in UTC without a zone: Ant's schema allows no zone."""
-    graded = results.get("provenance", {}).get("graded_at")
-    when = (datetime.strptime(graded, "%Y-%m-%dT%H:%M:%S%z") if graded
-            else datetime.now(timezone.utc))
+    when = datetime.strptime(results.provenance.graded_at, "%Y-%m-%dT%H:%M:%S%z")
     return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")

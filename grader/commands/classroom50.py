@@ -41,10 +41,10 @@ from grader.failures import EXIT_USAGE
 from grader.files import write_atomic, write_json
 from grader.grading import grade_submission
 from grader.i18n import _, choose, use
-from grader.load.answers import is_pending
 from grader.report.escape import markup
 from grader.report.folder import write_reports
 from grader.report.markdown import render_markdown
+from grader.report.record import Item, Results
 from grader.report.results import score_line
 from grader.report.rows import PICTURES
 from grader.rubric import load_rubric
@@ -123,10 +123,10 @@ def whole(points: float) -> int:
     return max(0, math.floor(points + 1e-9))
 
 
-def classroom50_result(results: dict, env: dict, submitted_at: _dt.datetime | None = None,
+def classroom50_result(results: Results, env: dict, submitted_at: _dt.datetime | None = None,
                        now: _dt.datetime | None = None) -> dict:
     now = now or _dt.datetime.now(_dt.timezone.utc)
-    tests = [_test(t) for t in results["tests"]]
+    tests = [_test(t) for t in results.tests]
     kind = (env.get("ASSIGNMENT_TYPE") or "").strip().lower()
     result = {
         "schema": SCHEMA,
@@ -154,18 +154,18 @@ def classroom50_result(results: dict, env: dict, submitted_at: _dt.datetime | No
     return result
 
 
-def _test(item: dict) -> dict:
-    top = whole(item["max_score"])
-    score = min(whole(item["score"]), top)
-    test = {"test-name": CONTROL.sub(" ", str(item["name"])).strip() or "-",
-            "passed": item.get("status") == "passed" and not is_pending(item),
+def _test(item: Item) -> dict:
+    top = whole(item.max_score)
+    score = min(whole(item.score), top)
+    test = {"test-name": CONTROL.sub(" ", str(item.name)).strip() or "-",
+            "passed": item.status == "passed" and not item.pending,
             "score": score, "max-score": top,
             # extra fields on a test are kept verbatim by the runner and the collector
-            "points": item["score"], "max-points": item["max_score"]}
-    if is_pending(item):
+            "points": item.score, "max-points": item.max_score}
+    if item.pending:
         test["pending"] = True
-    if item.get("output"):
-        test["output"] = item["output"]
+    if item.output:
+        test["output"] = item.output
     return test
 
 
@@ -179,13 +179,13 @@ def commit_time(workdir: Path) -> _dt.datetime | None:
         return None
 
 
-def passes(results: dict, fail_under: float | None) -> bool:
-    if results["failure"]:
+def passes(results: Results, fail_under: float | None) -> bool:
+    if results.failure:
         return False
-    return fail_under is None or results["score"] >= fail_under
+    return fail_under is None or results.score >= fail_under
 
 
-def summary_line(results: dict) -> str:
+def summary_line(results: Results) -> str:
     return CONTROL.sub(" ", "tinycnn-grader: " + score_line(results))
 
 
@@ -217,7 +217,7 @@ def asset_url(env: dict, name: str) -> str:
     return f"{server}/{env.get('GITHUB_REPOSITORY', '')}/releases/download/{tag}/{name}"
 
 
-def release_body(results: dict, files: dict, workdir: Path, assets: list[str], env: dict) -> str:
+def release_body(results: Results, files: dict, workdir: Path, assets: list[str], env: dict) -> str:
     body = render_markdown(results).rstrip("\n")
     attached = {}
     for key, path in files.items():

@@ -43,8 +43,8 @@ from pathlib import Path
 from grader.failures import describe
 from grader.i18n import N_, _
 from grader.rubric import Release, load_rubric, parse_time
-from grader.load.answers import is_pending
 from grader.report.escape import md
+from grader.report.record import Item, Results
 from grader.report.rows import pending_title, plain_name
 from grader.scoring import late
 
@@ -195,11 +195,12 @@ def _count_line(release: Release, meta: Metadata | None) -> str:
         number=len(meta.previous) + 1 if meta else 1, limit=release.max_submissions)
 
 
-def gradescope_form(results: dict) -> dict:
+def gradescope_form(results: Results) -> dict:
     """Gradescope's keys at the top, everything else of ours under extra_data."""
-    form = {k: results[k] for k in GRADESCOPE_KEYS if k in results}
-    form["tests"] = [_gradescope_test(t) for t in results["tests"]]
-    form["extra_data"] = {k: v for k, v in results.items() if k not in GRADESCOPE_KEYS}
+    record = results.dump()
+    form = {k: record[k] for k in GRADESCOPE_KEYS if k in record}
+    form["tests"] = [_gradescope_test(t) for t in results.tests]
+    form["extra_data"] = {k: v for k, v in record.items() if k not in GRADESCOPE_KEYS}
     return form
 
 
@@ -208,7 +209,7 @@ WHEN = {"hidden": N_("shown to the course staff only"),
         "after_published": N_("shown when the grades are published")}
 
 
-def release_form(form: dict, results: dict, release: Release, *, report: str, shown: bool,
+def release_form(form: dict, results: Results, release: Release, *, report: str, shown: bool,
                  count_line: str = "") -> dict:
     """Gradescope's form with the rubric's `release:` visibility on every test, and a late
     penalty as a test of its own (so the tests still add up to the score). While the test
@@ -218,18 +219,18 @@ def release_form(form: dict, results: dict, release: Release, *, report: str, sh
     test of the test results' visibility."""
     test_vis = "visible" if shown else release.test_results
     points_vis = "after_published" if test_vis == "hidden" else test_vis
-    checks = {c["id"] for c in results["provenance"]["rubric"]["checks"]}
+    checks = {c["id"] for c in results.provenance.rubric["checks"]}
     form["visibility"] = release.checks
     form["stdout_visibility"] = "hidden"  # the log shows the test accuracy
-    for test, item in zip(form["tests"], results["tests"]):
-        on_test_set = (item.get("tags") or [""])[0] not in checks and not is_pending(item)
+    for test, item in zip(form["tests"], results.tests):
+        on_test_set = (item.id or "") not in checks and not item.pending
         test["visibility"] = points_vis if on_test_set else release.checks
-    lateness = results.get("late") or {}
-    if lateness and lateness["score_before"] != lateness["score_after"]:
+    lateness = results.late
+    if lateness and lateness.score_before != lateness.score_after:
         form["tests"].append({
             "name": _("Late penalty"), "max_score": 0.0, "status": "failed",
-            "score": round(lateness["score_after"] - lateness["score_before"], 4),
-            "output": lateness["line"], "visibility": points_vis})
+            "score": round(lateness.score_after - lateness.score_before, 4),
+            "output": lateness.line, "visibility": points_vis})
     head = [count_line] if count_line else []
     if test_vis == "visible":
         form["output"] = "\n\n".join([*head, report])
@@ -243,12 +244,11 @@ def release_form(form: dict, results: dict, release: Release, *, report: str, sh
     form["tests"].append({"name": _("Test accuracy, gain and the full report"), "score": 0.0,
                           "max_score": 0.0, "status": "passed", "output": report,
                           "output_format": "md", "visibility": test_vis})
-    lines = [md(results["notice"])] if results.get("notice") else []
-    if results.get("failure"):
-        lines.append(md(describe(results["failure"])))
-    if lateness.get("line"):
-        lines.append(md(late.describe(late.Lateness(**{k: v for k, v in lateness.items()
-                                                       if k != "line"}), with_points=False)))
+    lines = [md(results.notice)] if results.notice else []
+    if results.failure:
+        lines.append(md(describe(results.failure)))
+    if lateness and lateness.line:
+        lines.append(md(late.describe(lateness, with_points=False)))
     lines += [*head, validation,
               _("The test accuracy, the gain, their points and the full report are {when}; "
                 "they are measured now, on the test set.").format(when=_(WHEN[test_vis]))]
@@ -257,11 +257,10 @@ def release_form(form: dict, results: dict, release: Release, *, report: str, sh
     return form
 
 
-def validation_text(results: dict) -> tuple[str, bool]:
+def validation_text(results: Results) -> tuple[str, bool]:
     """The validation accuracy at each run's last epoch (held out from the training set,
     never the test set), and whether there was one."""
-    last = [h[-1]["val_accuracy"] for h in (results.get("history") or {}).get("student", [])
-            if h and h[-1].get("val_accuracy") is not None]
+    last = [h[-1].val_accuracy for h in results.history.student if h]
     if not last:
         return _("No validation accuracy: training did not finish an epoch."), False
     return _("Validation accuracy at the last epoch: {accuracy} (held out from the training "
@@ -269,16 +268,16 @@ def validation_text(results: dict) -> tuple[str, bool]:
                  accuracy=f"{sum(last) / len(last):.2%}"), True
 
 
-def _gradescope_test(t: dict) -> dict:
+def _gradescope_test(t: Item) -> dict:
     """A written answer shows with its text, 0 of 0 points and "failed": without a status
     Gradescope would mark a full 0-of-0 as passed, and a pending answer is never passed.
     Gradescope takes the score from `score`; the points come from a manually graded
     question beside the autograder (README: "Written answers")."""
-    if is_pending(t):
+    if t.pending:
         return {"name": plain_name(pending_title(t)), "score": 0.0, "max_score": 0.0,
-                "status": "failed", "output": t["output"]}
-    test = {k: t[k] for k in ("name", "score", "max_score", "output", "status") if k in t}
-    return {**test, "name": plain_name(t["name"])}
+                "status": "failed", "output": t.output}
+    return {"name": plain_name(t.name), "score": t.score, "max_score": t.max_score,
+            "output": t.output, "status": t.status}
 
 
 def _the_submission(folder: Path) -> Path:

@@ -35,7 +35,7 @@ def main(*, path: Path = Path("."), rubric: str = "cifar10", out: Path = Path("g
                                        artifacts=out, on_event=progress)
     files = write_reports(results, out)
     if as_json:
-        print(json.dumps(results, indent=2, default=str))
+        print(json.dumps(results.dump(), indent=2, default=str))
     else:
         console.print(render_tables(results))
         console.print("[dim]" + markup(_("Reports: {files}").format(

@@ -28,6 +28,7 @@ from grader.i18n import _, choose, use
 from grader.report.escape import rich_text
 from grader.report.folder import write_reports
 from grader.report.notebook import OneLineProgress, in_notebook, show_picture
+from grader.report.record import Results
 from grader.report.results import score_line
 from grader.report.terminal import render_tables, weaknesses
 from grader.rubric import load_rubric
@@ -60,7 +61,7 @@ class Check:
     max_score: float
     status: int
     reports: Path
-    results: dict = field(repr=False)
+    results: Results = field(repr=False)
     handed_in: Path | None = None
 
     def _ipython_display_(self):
@@ -172,7 +173,7 @@ def check(rubric: str = "cifar10", quick: bool = True, path=None, lang: str | No
                                        cache_dir=cache, artifacts=out, on_event=progress)
     files = write_reports(results, out)
     _show(results, files)
-    return Check(results["score"], results["max_score"], exit_status(results, None), out, results)
+    return Check(results.score, results.max_score, exit_status(results, None), out, results)
 
 
 def export(rubric: str = "cifar10", quick: bool = True, path=None, lang: str | None = None,
@@ -232,13 +233,13 @@ def _offer_download(target: Path) -> None:
         pass
 
 
-def _show(results: dict, files: dict) -> None:
+def _show(results: Results, files: dict) -> None:
     """The final screen (rich renders it as HTML in a notebook), the curves picture, and
     the confinement's fallback said once per kernel."""
     global _said_confinement
     from rich.console import Console
     console = Console(force_jupyter=in_notebook() or None, width=110)
-    isolation = results["provenance"].get("isolation") or {}
+    isolation = results.provenance.isolation or {}
     lacks = weaknesses(isolation)
     if lacks and not _said_confinement:
         _said_confinement = True
@@ -255,5 +256,5 @@ def _show(results: dict, files: dict) -> None:
         if name in files:
             show_picture(files[name])
     print(score_line(results))
-    if results.get("failure"):
-        print(_("Could not be graded: {summary}").format(summary=results["failure"]["summary"]))
+    if results.failure:
+        print(_("Could not be graded: {summary}").format(summary=results.failure["summary"]))

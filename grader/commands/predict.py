@@ -21,10 +21,12 @@ from grader import paths
 from grader.files import scratch
 from grader.failures import EXIT_GRADED, EXIT_USAGE
 from grader.i18n import _, choose, use
-from grader.load.datasets import decode_image
+from grader.load.datasets import DatasetInfo, decode_image
+from grader.records import load
 from grader.report.artifacts import META
 from grader.sandbox.confine import Limits, cpu_count
 from grader.sandbox.launch import run_job
+from grader.rubric import Training
 from grader.sandbox.protocol import JobRequest
 
 
@@ -77,8 +79,8 @@ def predict_images(images: list[Path], run: Path, device: str = "cpu", k: int = 
     from grader.grading import resolve_device
     run = Path(run)
     meta = load_run(run)
-    info = meta["info"]
-    arrays = [load_image(p, info["in_channels"], tuple(info["image_size"])) for p in images]
+    info = load(DatasetInfo, meta["info"], META)
+    arrays = [load_image(p, info.in_channels, info.image_size) for p in images]
     device = resolve_device(device)
     reference = paths.ROOT / meta.get("baseline", "reference/baseline.py")
     with scratch("predict") as tmp:
@@ -89,7 +91,7 @@ def predict_images(images: list[Path], run: Path, device: str = "cpu", k: int = 
         np.save(Path(tmp) / "images.npy", np.stack(arrays))
         request = JobRequest(mode="predict", submission=str(submission), reference=str(reference),
                              model_hook=meta["model_hook"], info=info, device=device,
-                             threads=cpu_count(), training=meta["training"])
+                             threads=cpu_count(), training=Training(**meta["training"]))
         limits = Limits(time_s=300, memory_mb=None if device.startswith("cuda") else 4096,
                         threads=request.threads)
         outcome = run_job(job, request, files={"images": Path(tmp) / "images.npy",
@@ -103,7 +105,7 @@ def predict_images(images: list[Path], run: Path, device: str = "cpu", k: int = 
                            + "".join(f"\n  {line}" for line in last))
     import torch
     probs = torch.softmax(result.logits.float(), 1).numpy()
-    classes = info["classes"]
+    classes = info.classes
     out = []
     for path, p, pixels in zip(images, probs, arrays):
         best = np.argsort(-p, kind="stable")[:k]

@@ -4,7 +4,7 @@ fresh child's predictions; and the baseline's runs, trained or found in the cach
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 
 from grader.failures import failure_dict
@@ -37,10 +37,9 @@ def train_one(who: str, source: Path, seed: int, inputs: Inputs, tmp: Path,
     request = JobRequest(
         mode="train", submission=str(source), reference=str(rubric.baseline_path),
         model_hook=rubric.model_hook if who == "student" else "build_model",
-        info=asdict(info), device=device, threads=limits.threads,
-        training=asdict(rubric.training), seed=seed,
-        budget={**asdict(rubric.budget), "gpu_memory_fraction":
-                rubric.budget.gpu_memory_fraction * ctx.gpu_share},
+        info=info, device=device, threads=limits.threads, training=rubric.training, seed=seed,
+        budget=replace(rubric.budget,
+                       gpu_memory_fraction=rubric.budget.gpu_memory_fraction * ctx.gpu_share),
         epochs_override=rubric.quick.epochs if ctx.quick else None,
         modules=sorted({c.module for c in rubric.checks if c.module}),
         keep_weights=True)  # always: the parent measures them again (verify)
@@ -84,12 +83,12 @@ def verify(run: Run, state: ChildResult, request: JobRequest, inputs: Inputs, jo
         run, max_epochs=rubric.budget.max_epochs,
         quick_epochs=rubric.quick.epochs if ctx.quick else None,
         max_batch_size=rubric.budget.max_batch_size, n_train=inputs.sizes["train"])
-    facts = run.inspection or {}
+    facts = run.inspection
     run.verification = {"findings": found, "budget_findings": beyond, "wall_s": round(wall, 2),
                         "startup_s": startup and round(startup, 2),
-                        "parameters": {"reported": facts.get("parameters"),
+                        "parameters": {"reported": facts and facts.parameters,
                                        "measured": measured.parameters},
-                        "output_shape": {"reported": facts.get("output_shape"),
+                        "output_shape": {"reported": facts and facts.output_shape,
                                          "measured": measured.output_shape},
                         "differing_predictions": audit.differing(
                             logits, None if measured.test_logits is None
@@ -97,9 +96,9 @@ def verify(run: Run, state: ChildResult, request: JobRequest, inputs: Inputs, jo
                         "compared_predictions": len(logits)}
     run.init_digest = measured.init_digest
     # The checks judge what the fresh child measured, not what the training child said.
-    if run.inspection is not None and measured.parameters is not None:
-        run.inspection = {**run.inspection, "parameters": measured.parameters,
-                          "output_shape": measured.output_shape}
+    if facts is not None and measured.parameters is not None:
+        run.inspection = replace(facts, parameters=measured.parameters,
+                                             output_shape=measured.output_shape)
     # The accuracy that counts is the fresh child's: the parent scores predictions it asked
     # for itself, from the weights it holds, in a process where no training code ran and
     # nothing the training child did can reach; the training child's own logits are only

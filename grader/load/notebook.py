@@ -8,7 +8,7 @@ Later cells win, as when a student re-runs a cell with a new version.
 Nothing is executed here: cells are parsed with `ast`.
 
 The source carries its own map back to the notebook, for the child's messages
-(grader.sandbox.hooks.SourceMap): a header naming the notebook and the top-level names it
+(SourceMap, below): a header naming the notebook and the top-level names it
 dropped, and before each kept statement a `# --- cell N, line L` marker followed by the
 statement's lines exactly as the cell has them, so line L + k of the cell is the k-th
 line after the marker. N counts every cell, markdown ones too, as the notebook shows them.
@@ -18,10 +18,12 @@ from __future__ import annotations
 import ast
 import json
 import textwrap
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader.failures import SubmissionError
+from grader.failures import SubmissionError, student_traceback
 from grader.i18n import _
+from grader.load.template import PACKAGE_FILES
 
 KEPT = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 # Imports that only exist in Colab or Jupyter, or serve plots, tables, progress bars or
@@ -188,3 +190,68 @@ def _is_constant(value: ast.expr) -> bool:
         return True
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         return False
+
+
+@dataclass
+class SourceMap:
+    """Where the source the child imports came from, so messages name the student's own
+    file and line, or a notebook's cell (grader.load.notebook writes the map into the
+    source it makes: a header, then a `# --- cell N, line L` marker per statement)."""
+    root: Path                  # the submission: a package folder or one .py file
+    notebook: str | None = None     # the notebook's name when the source was made from one
+    dropped: dict = field(default_factory=dict)   # name -> "cell N, line L" not kept
+    markers: list = field(default_factory=list)   # (file line, cell, cell line)
+    data: set = field(default_factory=set)        # dropped names bound to data sets, loaders
+
+    @classmethod
+    def of(cls, submission: Path) -> SourceMap:
+        root = Path(submission).resolve()
+        if root.is_dir():
+            return cls(root)
+        try:
+            lines = root.read_text(errors="replace").splitlines()
+        except OSError:
+            return cls(root)
+        if len(lines) < 2 or not lines[0].startswith(HEADER) or not lines[1].startswith(DROPPED):
+            return cls(root)
+        try:  # a .py file could imitate the header; it only mislabels its own messages
+            dropped = {str(k): str(v) for k, v in json.loads(lines[1].removeprefix(DROPPED)).items()}
+            data = set(json.loads(lines[2].removeprefix(DATA))) if len(lines) > 2 and \
+                lines[2].startswith(DATA) else set()
+            markers = []
+            for number, line in enumerate(lines, start=1):
+                if line.startswith(MARKER):
+                    cell, _, at = line.removeprefix(MARKER).partition(", line ")
+                    markers.append((number, int(cell), int(at)))
+        except (ValueError, AttributeError, TypeError):
+            return cls(root)
+        return cls(root, lines[0].removeprefix(HEADER), dropped, markers, {str(n) for n in data})
+
+    @property
+    def name(self) -> str:
+        """The submission as the student calls it."""
+        return self.notebook or (self.root.name if self.root.is_file() else
+                                 ", ".join(f"{stem}.py" for stem in PACKAGE_FILES[1:]))
+
+    def roots(self) -> list[Path]:
+        return [self.root if self.root.is_dir() else self.root.parent]
+
+    def locate(self, filename: str, lineno: int | None) -> str | None:
+        """`model.py, line 12` or `lab.ipynb, cell 3, line 2`; None outside the submission."""
+        path = Path(filename).resolve()
+        if self.root.is_dir():
+            if not path.is_relative_to(self.root):
+                return None
+            return f"{path.relative_to(self.root).as_posix()}, line {lineno}"
+        if path != self.root:
+            return None
+        if self.notebook is None:
+            return f"{self.root.name}, line {lineno}"
+        before = [m for m in self.markers if lineno is not None and m[0] < lineno]
+        if not before:
+            return self.notebook
+        at, cell, first = before[-1]
+        return f"{self.notebook}, cell {cell}, line {first + lineno - at - 1}"
+
+    def trace(self, e: BaseException) -> str:
+        return student_traceback(e, self.roots(), locate=self.locate)

@@ -1,7 +1,7 @@
 """Pictures from a results object: the training curves, student against baseline.
 
 Only numbers measured in the run are drawn: each epoch's training loss and validation
-accuracy, per seed, from results["history"]. A baseline pinned by the rubric has no
+accuracy, per seed, from results.history. A baseline pinned by the rubric has no
 curves, and the picture says so.
 """
 from __future__ import annotations
@@ -20,31 +20,31 @@ HANGUL_FONTS = ("Noto Sans CJK KR", "Noto Sans CJK JP", "Noto Sans CJK SC", "Nan
                 "Noto Serif CJK JP")
 
 
-def training_curves_png(results: dict) -> bytes | None:
-    """A 2-panel PNG (loss, validation accuracy per epoch), or None with nothing to draw."""
-    history = results.get("history") or {}
-    student = [h for h in history.get("student", []) if h]
-    baseline = [h for h in history.get("baseline", []) if h]
+def training_curves_png(results) -> bytes | None:
+    """A 2-panel PNG (loss, validation accuracy per epoch) of a grader.report.record.Results,
+    or None with nothing to draw."""
+    student = [h for h in results.history.student if h]
+    baseline = [h for h in results.history.baseline if h]
     if not student and not baseline:
         return None
     plt = _pyplot()
     fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(9, 3.4), dpi=110)
     for runs, colour, label in ((baseline, BASELINE, "baseline"), (student, STUDENT, "submission")):
         for i, hist in enumerate(runs):
-            epochs = [h["epoch"] for h in hist]
+            epochs = [h.epoch for h in hist]
             name = _label(label) if i == 0 else None
             style = dict(color=colour, marker="o", markersize=3.5, linewidth=1.8,
                          linestyle="-" if label == "submission" else "--", label=name)
-            loss_ax.plot(epochs, [h["train_loss"] for h in hist], **style)
-            acc_ax.plot(epochs, [100 * h["val_accuracy"] for h in hist], **style)
+            loss_ax.plot(epochs, [h.train_loss for h in hist], **style)
+            acc_ax.plot(epochs, [100 * h.val_accuracy for h in hist], **style)
     loss_ax.set(title=_t(N_("Training loss")), xlabel=_t(N_("epoch")), ylabel=_t(N_("cross-entropy (mean)")))
     acc_ax.set(title=_t(N_("Validation accuracy")), xlabel=_t(N_("epoch")), ylabel=_t(N_("correct (percent)")))
-    m = results.get("metrics", {})
-    if m.get("accuracy") is not None:
-        acc_ax.axhline(100 * m["accuracy"], color=STUDENT, alpha=0.35, linewidth=1)
-    if m.get("baseline_accuracy") is not None:
-        acc_ax.axhline(100 * m["baseline_accuracy"], color=BASELINE, alpha=0.35, linewidth=1)
-    last = max((h[-1]["epoch"] for h in student + baseline), default=1)
+    m = results.metrics
+    if m.accuracy is not None:
+        acc_ax.axhline(100 * m.accuracy, color=STUDENT, alpha=0.35, linewidth=1)
+    if m.baseline_accuracy is not None:
+        acc_ax.axhline(100 * m.baseline_accuracy, color=BASELINE, alpha=0.35, linewidth=1)
+    last = max((h[-1].epoch for h in student + baseline), default=1)
     for ax in (loss_ax, acc_ax):
         ax.grid(alpha=0.25)
         ax.spines[["top", "right"]].set_visible(False)

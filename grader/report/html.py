@@ -6,7 +6,7 @@ import base64
 
 from grader.failures import describe
 from grader.i18n import _, current, ngettext
-from grader.load.answers import is_pending
+from grader.report.record import Metrics, Results
 from grader.report.escape import html as escape
 from grader.report.rows import (CODE_SPAN, PICTURES, baseline_summary, count, detail, pct,
                                gain_summary, points, state, summary_rows, test_set_text)
@@ -35,46 +35,45 @@ code{font-size:.88em}.wait{color:#9a6700}tr.wrong{background:#ffebe9}tr.block{ba
 """  # keep-all: Korean breaks lines between words, not inside them
 
 
-def render_html(results: dict, pictures: dict | None = None) -> str:
+def render_html(results: Results, pictures: dict | None = None) -> str:
     """`pictures`: name -> PNG bytes (grader.report.markdown.PICTURES), embedded in the page."""
     sections = (_head(results), _scores(results), _rubric(results), _answers(results),
                 _figures(pictures or {}), _model(results), _hooks(results), _footer(results))
     return "\n".join(line for section in sections for line in section)
 
 
-def _head(results: dict) -> list[str]:
+def _head(results: Results) -> list[str]:
     """The page's head, the title, and what a reader must see first (notice, flag,
     amendment, lateness)."""
-    sub, p, e = results["submission"], results["provenance"], _text
-    title = p["rubric"]["title"] or p["rubric_name"]
-    out = [f"<!doctype html><html lang={current()}><meta charset=utf-8><title>{e(title)}: {e(sub['name'])}"
+    name, title, e = results.submission.name, results.provenance.title, _text
+    out = [f"<!doctype html><html lang={current()}><meta charset=utf-8><title>{e(title)}: {e(name)}"
            f"</title><style>{CSS}</style><body>",
-           f"<h1>{e(sub['name'])}</h1><p class=sub>{e(title)}</p>"]
-    if results["notice"]:
-        out.append(f"<p class=notice>{e(results['notice'])}</p>")
-    if results["anomaly"]:
-        out.append("<p class=flag><b>" + e(_("FLAGGED FOR REVIEW:")) + f"</b> {e(results['anomaly'])}</p>")
-    if results.get("amendment"):  # grader/batch/amend.py: a person's grade beside the automatic one
-        auto = results["automatic"]
+           f"<h1>{e(name)}</h1><p class=sub>{e(title)}</p>"]
+    if results.notice:
+        out.append(f"<p class=notice>{e(results.notice)}</p>")
+    if results.anomaly:
+        out.append("<p class=flag><b>" + e(_("FLAGGED FOR REVIEW:")) + f"</b> {e(results.anomaly)}</p>")
+    if results.amendment:  # grader/batch/amend.py: a person's grade beside the automatic one
+        auto = results.automatic
         out.append("<p class=notice><b>" + e(_("Amended by the instructor:")) + "</b> "
-                   + e(results["amendment"]["reason"]) + ". "
+                   + e(results.amendment.reason) + ". "
                    + e(_("Automatic score: {score} / {max_score}.").format(
-                       score=f"{auto['score']:g}", max_score=f"{auto['max_score']:g}")) + "</p>")
-    if (results.get("late") or {}).get("line"):  # grader/scoring/late.py: the rubric's late policy
-        out.append(f"<p class=notice>{e(results['late']['line'])}</p>")
+                       score=f"{auto.score:g}", max_score=f"{auto.max_score:g}")) + "</p>")
+    if results.late and results.late.line:  # grader/scoring/late.py: the rubric's late policy
+        out.append(f"<p class=notice>{e(results.late.line)}</p>")
     return out
 
 
-def _scores(results: dict) -> list[str]:
+def _scores(results: Results) -> list[str]:
     """The score, accuracy and gain cards, the gain's sentence, the test set, the failure."""
-    m, e, out = results["metrics"], _text, []
-    gain = m["gain_pp"]
-    score = f"{results['score']:g} / {results['max_score']:g}"
-    if results.get("pending_points"):
-        score += " " + _("(+{points} pending)").format(points=f"{results['pending_points']:g}")
+    m, e, out = results.metrics, _text, []
+    gain = m.gain_pp
+    score = f"{results.score:g} / {results.max_score:g}"
+    if results.pending_points:
+        score += " " + _("(+{points} pending)").format(points=f"{results.pending_points:g}")
     cards = [(_("Score"), score, ""),
-             (_("Test accuracy"), pct(m["accuracy"]), ""),
-             (_("Baseline"), pct(m["baseline_accuracy"]), ""),
+             (_("Test accuracy"), pct(m.accuracy), ""),
+             (_("Baseline"), pct(m.baseline_accuracy), ""),
              (_("Gain"), _("n/a") if gain is None else f"{gain:+.2f} pp", _gain_colour(m))]
     out.append("<div class=cards>" + "".join(
         f"<div class=card><div class=k>{k}</div><div class='v {c}'>{e(v)}</div></div>"
@@ -84,41 +83,41 @@ def _scores(results: dict) -> list[str]:
             gain=gain_summary(m), baseline=baseline_summary(m))) + "</p>")
     if test_set_text(m):
         out.append("<p>" + e(test_set_text(m)) + "</p>")
-    if results["failure"]:
+    if results.failure:
         out.append("<h2>" + e(_("Why it could not be graded")) +
-                   f"</h2><pre>{e(describe(results['failure']))}</pre>")
+                   f"</h2><pre>{e(describe(results.failure))}</pre>")
     return out
 
 
-def _rubric(results: dict) -> list[str]:
+def _rubric(results: Results) -> list[str]:
     e, out = _text, []
     out.append("<h2>{}</h2><table><tr><th></th><th>{}</th><th>{}</th><th>{}</th></tr>".format(
         *map(e, (_("Rubric"), _("Item"), _("Points"), _("Details")))))
-    for t in results["tests"]:
+    for t in results.tests:
         sign, cls = {"passed": ("✔", "good"), "failed": ("✘", "bad"), "pending": ("…", "wait")}[state(t)]
-        out.append(f"<tr><td class={cls}>{sign}</td><td>{e(t['name'])}</td>"
+        out.append(f"<tr><td class={cls}>{sign}</td><td>{e(t.name)}</td>"
                    f"<td class=n>{e(points(t))}</td><td>{e(detail(t))}</td></tr>")
     out.append("</table>")
-    if results.get("pending_points"):
+    if results.pending_points:
         out.append("<p class=notice>" + e(_("{score}: written answers are graded by a "
                                              "person.").format(score=score_line(results))) + "</p>")
     return out
 
 
-def _answers(results: dict) -> list[str]:
+def _answers(results: Results) -> list[str]:
     """The written answers a person grades, as the grader found them."""
     e, out = _text, []
-    for t in results["tests"]:
-        if is_pending(t):
-            out.append(f"<h2>{e(t['name'])} <span class=wait>" + e(ngettext(
+    for t in results.tests:
+        if t.pending:
+            out.append(f"<h2>{e(t.name)} <span class=wait>" + e(ngettext(
                 "(pending, {points} point)", "(pending, {points} points)",
-                1 if t["max_score"] == 1 else 2).format(points=f"{t['max_score']:g}")) + "</span></h2>")
-            if t.get("question"):
-                out.append(f"<p><i>{e(t['question'])}</i></p>")
-            out.append("<p class=sub>" + e(_("From {source}").format(source=t["answer_source"]))
-                       + f"</p><pre>{e(t['answer'])}</pre>"
-                       if t.get("answer") else "<p class=bad>" + e(_("No answer found: {source}.").format(
-                           source=t["answer_source"])) + "</p>")
+                1 if t.max_score == 1 else 2).format(points=f"{t.max_score:g}")) + "</span></h2>")
+            if t.question:
+                out.append(f"<p><i>{e(t.question)}</i></p>")
+            out.append("<p class=sub>" + e(_("From {source}").format(source=t.answer_source))
+                       + f"</p><pre>{e(t.answer)}</pre>"
+                       if t.answer else "<p class=bad>" + e(_("No answer found: {source}.").format(
+                           source=t.answer_source)) + "</p>")
     return out
 
 
@@ -135,53 +134,53 @@ def _figures(pictures: dict) -> list[str]:
     return out
 
 
-def _model(results: dict) -> list[str]:
-    m, e, out = results["metrics"], _text, []
-    if results["model"]["layers"]:
+def _model(results: Results) -> list[str]:
+    e, out = _text, []
+    if results.model.layers:
         out.append("<h2>{}</h2><p class=sub>{}</p><table><tr><th>{}</th><th>{}</th><th>{}</th>"
                    "<th>{}</th><th class=n>{}</th><th></th></tr>".format(
                        *map(e, (_("Model summary"), _("Output shapes per image, in the order the "
                                                       "forward pass ran the layers."),
                                 _("Layer"), _("Type"), _("Output shape"), _("Expected"),
                                 _("Parameters")))))
-        for r in summary_rows(results):
-            cls = " class=wrong" if r["mark"] else (" class=block" if r["block"] else "")
-            ok = {True: "<span class=good>✔</span>", False: "<span class=bad>✘</span>", None: ""}[r["ok"]]
-            out.append(f"<tr{cls}><td><code>{e(r['name'])}</code></td><td>{e(r['type'])}</td>"
-                       f"<td>{e(r['shape'])}</td><td>{e(r['expected'])} {ok}</td>"
-                       f"<td class=n>{e(count(r['parameters']))}</td>"
-                       f"<td class=bad>{'◀ ' + e(r['mark']) if r['mark'] else ''}</td></tr>")
+        for r in summary_rows(results.model):
+            cls = " class=wrong" if r.mark else (" class=block" if r.block else "")
+            ok = {True: "<span class=good>✔</span>", False: "<span class=bad>✘</span>", None: ""}[r.ok]
+            out.append(f"<tr{cls}><td><code>{e(r.name)}</code></td><td>{e(r.type)}</td>"
+                       f"<td>{e(r.shape)}</td><td>{e(r.expected)} {ok}</td>"
+                       f"<td class=n>{e(count(r.parameters))}</td>"
+                       f"<td class=bad>{'◀ ' + e(r.mark) if r.mark else ''}</td></tr>")
         out.append("<tr><th colspan=4>" + e(_("Trainable parameters")) + "</th><th class=n>"
-                   f"{e(count(m['parameters']))}</th><th></th></tr></table>")
+                   f"{e(count(results.metrics.parameters))}</th><th></th></tr></table>")
     return out
 
 
-def _hooks(results: dict) -> list[str]:
-    sub, e, out = results["submission"], _text, []
-    hooks = sub["customised_hooks"]
-    if hooks is not None or sub["notes"]:
+def _hooks(results: Results) -> list[str]:
+    sub, e, out = results.submission, _text, []
+    hooks = sub.customised_hooks
+    if hooks is not None or sub.notes:
         out.append("<h2>" + e(_("Your hooks")) + "</h2><p>" + e(_("Customised:")) + " " + (", ".join(
             f"<code>{e(h)}</code>" for h in hooks or []) or e(_("none (all from the baseline)"))) + "</p>")
-        out += ["<p>" + e(_("note: {note}").format(note=n)) + "</p>" for n in sub["notes"]]
+        out += ["<p>" + e(_("note: {note}").format(note=n)) + "</p>" for n in sub.notes]
     return out
 
 
-def _footer(results: dict) -> list[str]:
-    m, p, e, out = results["metrics"], results["provenance"], _text, []
+def _footer(results: Results) -> list[str]:
+    m, p, e, out = results.metrics, results.provenance, _text, []
     out.append("<footer>" + e(_("Rubric `{rubric}` ({digest}), seeds {seeds}, device `{device}`, "
                                 "torch {torch}, grader {grader}, graded {graded_at} in {seconds} s; "
                                 "baseline {baseline}.").format(
-        rubric=p["rubric_name"], digest=p["rubric_digest"], seeds=p["seeds"], device=p["device"],
-        torch=p["versions"]["torch"], grader=p["versions"]["grader"], graded_at=p["graded_at"],
-        seconds=f"{m['wall_time_s']:.0f}",
-        baseline=", ".join(m["baseline_source"] or [_("n/a")]))) + "</footer></body></html>")
+        rubric=p.rubric_name, digest=p.rubric_digest, seeds=p.seeds, device=p.device,
+        torch=p.versions.torch, grader=p.versions.grader, graded_at=p.graded_at,
+        seconds=f"{m.wall_time_s:.0f}",
+        baseline=", ".join(m.baseline_source or [_("n/a")]))) + "</footer></body></html>")
     return out
 
 
-def _gain_colour(m: dict) -> str:
+def _gain_colour(m: Metrics) -> str:
     """Green only for a gain told from noise (its interval above 0), red for a loss told
     from noise; a zero or undecided gain stays neutral."""
-    gain, interval = m.get("gain_pp"), m.get("gain_interval_pp")
+    gain, interval = m.gain_pp, m.gain_interval_pp
     if gain is None or gain == 0:
         return ""
     low, high = interval or (gain, gain)

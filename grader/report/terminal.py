@@ -17,6 +17,7 @@ from rich.text import Text
 from grader.failures import describe
 from grader.i18n import N_, _
 from grader.report.escape import markup, rich_text
+from grader.report.record import Results
 from grader.report.results import score_line
 from grader.report.rows import (WHO, count, detail, gain_summary, points, state, summary_rows,
                                 test_set_text)
@@ -120,57 +121,57 @@ def weaknesses(isolation: dict) -> list[str]:
             for code in lacks]
 
 
-def render_tables(results: dict, confinement: bool = True) -> Group:
+def render_tables(results: Results, confinement: bool = True) -> Group:
     """The final screen of `grade --local`: readable in five seconds. Every string is a
     Text (rich parses a plain str in a table cell or panel as markup). `confinement`: say
     what the run's confinement lacked (a notebook says it once per kernel instead)."""
-    m = results["metrics"]
+    m = results.metrics
     parts = []
-    if results["notice"]:
-        parts.append(rich_text(results["notice"], style="bold yellow"))
-    for line in weaknesses(results["provenance"].get("isolation") or {}) if confinement else ():
+    if results.notice:
+        parts.append(rich_text(results.notice, style="bold yellow"))
+    for line in weaknesses(results.provenance.isolation or {}) if confinement else ():
         parts.append(rich_text(_("Confinement:") + " " + line, style="yellow"))
-    if results["anomaly"]:
-        parts.append(rich_text(_("FLAGGED FOR REVIEW:") + " " + results["anomaly"], style="bold red"))
-    if results["failure"]:
-        parts.append(Panel(rich_text(describe(results["failure"])), title=_("Could not be graded"),
+    if results.anomaly:
+        parts.append(rich_text(_("FLAGGED FOR REVIEW:") + " " + results.anomaly, style="bold red"))
+    if results.failure:
+        parts.append(Panel(rich_text(describe(results.failure)), title=_("Could not be graded"),
                            border_style="red"))
-    if results["model"]["layers"]:
+    if results.model.layers:
         summary = Table(title=_("Model summary (output shape per image)"), show_lines=False)
         for col, just in ((_("Layer"), "left"), (_("Type"), "left"), (_("Output"), "left"),
                           (_("Expected"), "left"), (_("Params"), "right"), ("", "left")):
             summary.add_column(col, justify=just)
-        for r in summary_rows(results):
-            ok = {True: ("✓", "green"), False: ("✗", "red"), None: ("", "")}[r["ok"]]
-            summary.add_row(rich_text(r["name"], style="bold" if r["block"] else ""),
-                            rich_text(r["type"]),
-                            rich_text(r["shape"], style="red" if r["ok"] is False else ""),
-                            rich_text(f"{r['expected']} {ok[0]}".strip(), style=ok[1]),
-                            count(r["parameters"]), rich_text(f"◀ {r['mark']}" if r["mark"] else "",
-                                                             style="bold red"))
-        summary.caption = _("{count} trainable parameters").format(count=count(m["parameters"]))
+        for r in summary_rows(results.model):
+            ok = {True: ("✓", "green"), False: ("✗", "red"), None: ("", "")}[r.ok]
+            summary.add_row(rich_text(r.name, style="bold" if r.block else ""),
+                            rich_text(r.type),
+                            rich_text(r.shape, style="red" if r.ok is False else ""),
+                            rich_text(f"{r.expected} {ok[0]}".strip(), style=ok[1]),
+                            count(r.parameters), rich_text(f"◀ {r.mark}" if r.mark else "",
+                                                           style="bold red"))
+        summary.caption = _("{count} trainable parameters").format(count=count(m.parameters))
         parts.append(summary)
     rubric = Table(title=_("Rubric"))
     rubric.add_column("")
     rubric.add_column(_("Item"))
     rubric.add_column(_("Points"), justify="right")
     rubric.add_column(_("Details"), overflow="fold")
-    for t in results["tests"]:
+    for t in results.tests:
         sign, style = {"passed": ("✓", "green"), "failed": ("✗", "red"),
                        "pending": ("…", "yellow")}[state(t)]
-        rubric.add_row(Text(sign, style=style), rich_text(t["name"]), rich_text(points(t)),
+        rubric.add_row(Text(sign, style=style), rich_text(t.name), rich_text(points(t)),
                        rich_text(detail(t)))
     parts.append(rubric)
     line = Text()
     line.append(score_line(results), style="bold")
-    if m["accuracy"] is not None and m["baseline_accuracy"] is not None:
+    if m.accuracy is not None and m.baseline_accuracy is not None:
         line.append("   " + _("accuracy {accuracy} vs baseline {baseline}: {gain}").format(
-            accuracy=f"{m['accuracy']:.2%}", baseline=f"{m['baseline_accuracy']:.2%}",
+            accuracy=f"{m.accuracy:.2%}", baseline=f"{m.baseline_accuracy:.2%}",
             gain=gain_summary(m)))
-    line.append(f"   {m['device']}, {m['wall_time_s']:.0f} s")
+    line.append(f"   {m.device}, {m.wall_time_s:.0f} s")
     parts.append(line)
     if test_set_text(m):
         parts.append(rich_text(test_set_text(m), style="dim"))
-    for note in results["submission"]["notes"]:
+    for note in results.submission.notes:
         parts.append(rich_text(_("note: {note}").format(note=note), style="dim"))
     return Group(*parts)

@@ -10,13 +10,14 @@ from pathlib import Path
 
 from grader.failures import HINTS, SubmissionError, failure_dict, own_frames, student_traceback
 from grader.i18n import _, ngettext
+from grader.inspection.modelfacts import ModelFacts
 from grader.load.template import FUNCTIONS
 
 
 def failure(e: BaseException, request, hook: str | None = None, during: str | None = None):
     """A student's exception as a failure naming the hook it came from (or the training
     step) and the student's own line, with the likely cause where one is known."""
-    from grader.sandbox.hooks import SourceMap
+    from grader.load.notebook import SourceMap
     source = SourceMap.of(Path(request.submission))
     frames = own_frames(e, source.roots())
     hook = hook or next((f.name for f in frames if f.name in FUNCTIONS), None)
@@ -70,7 +71,7 @@ def _cause(e: BaseException, source, hook: str | None, request) -> tuple[str | N
     if isinstance(e, ModuleNotFoundError):
         return None, _("Only the standard library, torch, torchvision, numpy and PIL are installed "
                        "where it is graded.")
-    if "view size is not compatible" in text and request.training.get("channels_last"):
+    if "view size is not compatible" in text and request.training.channels_last:
         return (_("{error} (this rubric trains in the channels_last memory layout, where .view() "
                   "cannot flatten a convolution's output, although it works in a notebook)").format(
                     error=text.splitlines()[0]),
@@ -101,8 +102,8 @@ def raise_if_limit(e: BaseException) -> None:
     if isinstance(e, (MemoryError, torch.OutOfMemoryError)) or "can't allocate memory" in str(e):
         raise SubmissionError("out_of_memory", _("ran out of memory: {error}").format(error=str(e)[:200]),
                               hint=HINTS["out_of_memory"]) from None
-def forward_failure(error: Exception, facts: dict, info, request) -> SubmissionError:
-    module = facts["error"]["module"]
+def forward_failure(error: Exception, facts: ModelFacts, info, request) -> SubmissionError:
+    module = facts.error.module
     text = str(error)
     shape = f"[N, {info.in_channels}, {', '.join(map(str, info.image_size))}]"
     if _is_device_error(text):
@@ -118,20 +119,20 @@ def forward_failure(error: Exception, facts: dict, info, request) -> SubmissionE
             error=type(error).__name__, text=error)
     hint = HINTS["device"] if _is_device_error(text) else _forward_hint(error, facts, info)
     if isinstance(error, NameError):  # a notebook's top-level name that the grader did not keep
-        from grader.sandbox.hooks import SourceMap
+        from grader.load.notebook import SourceMap
         source = SourceMap.of(Path(request.submission))
         cause, name_hint = _cause(error, source, "forward", request)
         if cause:
             message, hint = message.removesuffix(text) + cause, name_hint
-    if facts.get("uninitialized"):  # translated here: to_dict cannot look up the joined text
+    if facts.uninitialized:  # translated here: to_dict cannot look up the joined text
         hint = _(hint) + " " + _("(Lazy layers not reached before the error, so not counted yet: "
-                        "{layers}.)").format(layers=", ".join(facts["uninitialized"]))
-    from grader.sandbox.hooks import SourceMap
+                        "{layers}.)").format(layers=", ".join(facts.uninitialized))
+    from grader.load.notebook import SourceMap
     return SubmissionError("forward_error", message,
                            expected=_("a batch {shape} -> [N, {classes}]").format(
                                shape=shape, classes=info.num_classes), hint=hint,
                            trace=SourceMap.of(Path(request.submission)).trace(error))
-def _forward_hint(e: Exception, facts: dict, info) -> str:
+def _forward_hint(e: Exception, facts: ModelFacts, info) -> str:
     import re
     text = str(e)
     matmul = re.search(r"mat1 and mat2 shapes cannot be multiplied \((\d+)x(\d+) and (\d+)x(\d+)\)", text)
@@ -156,24 +157,24 @@ def _forward_hint(e: Exception, facts: dict, info) -> str:
                  "x.view(x.size(0), -1)) and size the next Linear for {per}.").format(
             total=f"{total:,}", per=f"{per:,}", shape=_per_image_shape(per, facts))
     if "channels" in text and "expected input" in text:
-        conv = next((layer for layer in facts["layers"] if layer["type"] == "Conv2d"), None)
-        c_in = conv and conv["settings"].get("in_channels")
+        conv = next((layer for layer in facts.layers if layer.type == "Conv2d"), None)
+        c_in = conv and conv.settings.get("in_channels")
         if conv and c_in != info.in_channels:
             return ngettext(
                 "`{name}` is Conv2d({c_in}, ...), but these images have {n} channel: build the "
                 "first Conv2d with info.in_channels, e.g. nn.Conv2d(info.in_channels, {out}, ...).",
                 "`{name}` is Conv2d({c_in}, ...), but these images have {n} channels: build the "
                 "first Conv2d with info.in_channels, e.g. nn.Conv2d(info.in_channels, {out}, ...).",
-                info.in_channels).format(name=conv["name"], c_in=c_in, n=info.in_channels,
-                                         out=conv["settings"].get("out_channels"))
+                info.in_channels).format(name=conv.name, c_in=c_in, n=info.in_channels,
+                                         out=conv.settings.get("out_channels"))
         return _("A Conv2d's in_channels does not match the channels of its input (the model "
                  "summary shows what reached it).")
     return _("Run the model on a dummy batch yourself: model(torch.randn(2, C, H, W)).")
-def _per_image_shape(per: int, facts: dict) -> str:
+def _per_image_shape(per: int, facts: ModelFacts) -> str:
     """` (= 64×14×14)` when the last feature map's channel count explains the number, and
     a word on functional layers, which the model summary does not list."""
-    maps = [layer["output_shape"] for layer in facts["layers"]
-            if layer["output_shape"] and len(layer["output_shape"]) == 4]
+    maps = [layer.output_shape for layer in facts.layers
+            if layer.output_shape and len(layer.output_shape) == 4]
     if not maps:
         return ""
     c, h, w = maps[-1][1:]
@@ -185,8 +186,8 @@ def _per_image_shape(per: int, facts: dict) -> str:
                        "as F.max_pool2d in forward() change the size without appearing "
                        "there)").format(c=c, s=side, h=h, w=w)
     return ""
-def output_failure(facts: dict, info) -> SubmissionError:
-    got, want = facts["output_shape"], [2, info.num_classes]
+def output_failure(facts: ModelFacts, info) -> SubmissionError:
+    got, want = facts.output_shape, [2, info.num_classes]
     if got is None:
         hint = _("forward must return one tensor, the logits: `return logits`, not `return "
                  "logits, features` (torchvision's GoogLeNet and Inception return extra outputs "
@@ -201,23 +202,23 @@ def output_failure(facts: dict, info) -> SubmissionError:
                  "return it (no softmax, no extra dimensions).").format(n=info.num_classes)
     return SubmissionError("output_shape", _("wrong shape: for a batch of 2 images the model "
                                              "returned {got}, not logits of shape {want}").format(
-                               got=facts.get("output") or got, want=want),
+                               got=facts.output or got, want=want),
                            expected=_("a tensor of shape {want}").format(want=want),
-                           got=facts.get("output") or got,
+                           got=facts.output or got,
                            hint=hint)
-def over_budget(facts: dict, cap: int) -> SubmissionError:
-    n = facts["parameters"]
-    biggest = max(facts["layers"], key=lambda layer: layer["parameters"], default=None)
-    if not biggest or not biggest["parameters"]:
+def over_budget(facts: ModelFacts, cap: int) -> SubmissionError:
+    n = facts.parameters
+    biggest = max(facts.layers, key=lambda layer: layer.parameters, default=None)
+    if not biggest or not biggest.parameters:
         return SubmissionError("too_many_parameters", _(
             "the model has {n} trainable parameters, over the budget of {cap}, so it was not "
             "trained").format(n=f"{n:,}", cap=f"{cap:,}"),
                                expected=_("at most {cap}").format(cap=f"{cap:,}"), got=f"{n:,}",
                                hint=_("Use fewer or narrower layers."))
-    s, kind = biggest["settings"], biggest["type"]
+    s, kind = biggest.settings, biggest.type
     by_type: dict[str, int] = {}
-    for layer in facts["layers"]:
-        by_type[layer["type"]] = by_type.get(layer["type"], 0) + layer["parameters"]
+    for layer in facts.layers:
+        by_type[layer.type] = by_type.get(layer.type, 0) + layer.parameters
     totals = ", ".join(f"{k} {v:,}" for k, v in sorted(by_type.items(), key=lambda kv: -kv[1]) if v)
     if kind == "Linear":
         shown = f"Linear({s.get('in_features')}, {s.get('out_features')})"
@@ -237,14 +238,14 @@ def over_budget(facts: dict, cap: int) -> SubmissionError:
         "too_many_parameters", _("the model has {n} trainable parameters, over the budget of "
                                  "{cap}, so it was not trained; its largest layer is `{name}`, "
                                  "{shown}, with {largest}").format(
-            n=f"{n:,}", cap=f"{cap:,}", name=biggest["name"], shown=shown,
-            largest=f"{biggest['parameters']:,}"),
+            n=f"{n:,}", cap=f"{cap:,}", name=biggest.name, shown=shown,
+            largest=f"{biggest.parameters:,}"),
         expected=_("at most {cap}").format(cap=f"{cap:,}"), got=f"{n:,} ({totals})",
         hint=advice)
 def _trace(e: BaseException, request) -> str:
     if request is None:
         return student_traceback(e, [Path.cwd()])
-    from grader.sandbox.hooks import SourceMap
+    from grader.load.notebook import SourceMap
     return SourceMap.of(Path(request.submission)).trace(e)
 def as_failure(e: BaseException, request) -> dict:
     if isinstance(e, SubmissionError):

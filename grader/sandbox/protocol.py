@@ -11,10 +11,14 @@ import functools
 import json
 import types
 import typing
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.files import write_json
+from grader.inspection.modelfacts import ModelFacts
+from grader.load.datasets import DatasetInfo
+from grader.records import dump, load
+from grader.rubric.schema import Budget, Training
 
 if typing.TYPE_CHECKING:
     from torch import Tensor
@@ -29,13 +33,13 @@ class JobRequest:
     submission: str               # the source the child imports: a folder or a .py file
     reference: str                # the baseline's hooks, every missing hook's fallback
     model_hook: str               # the hook that builds the graded model
-    info: dict                    # grader.load.datasets.DatasetInfo, as a dict
+    info: DatasetInfo
     device: str
     threads: int
-    training: dict                # the rubric's `training:` switches
+    training: Training            # the rubric's `training:` switches
     inputs: dict[str, str] = field(default_factory=dict)  # name -> path the child reads it at
     seed: int = 0
-    budget: dict | None = None    # the rubric's budget; gpu_memory_fraction is this run's share
+    budget: Budget | None = None  # the rubric's; gpu_memory_fraction is this run's share
     epochs_override: int | None = None  # --quick: the rubric's quick epochs
     modules: list[str] = field(default_factory=list)  # submodules the rubric's checks name
     keep_weights: bool = False    # return the trained state_dict (the run's output folder)
@@ -43,11 +47,11 @@ class JobRequest:
     rules: dict | None = None     # what those layers let it touch (confine.child_rules)
 
     def write(self, job_dir: Path) -> None:
-        write_json(Path(job_dir) / REQUEST, asdict(self))
+        write_json(Path(job_dir) / REQUEST, dump(self))
 
     @classmethod
     def read(cls, job_dir: Path) -> JobRequest:
-        return cls(**json.loads((Path(job_dir) / REQUEST).read_text()))
+        return load(cls, json.loads((Path(job_dir) / REQUEST).read_text()), "request")
 
 
 @dataclass
@@ -107,6 +111,8 @@ class ChildResult:
                 raise ValueError(f"unknown field {str(name)[:40]!r}")
             if not isinstance(value, kinds[name]):
                 raise ValueError(f"{name} is {type(value).__name__}")
+            if name == "inspection" and value is not None:
+                ModelFacts.load(value)  # RecordError (a ValueError) where it is not the facts
         for name, value in data.items():
             setattr(self, name, value)
 
@@ -133,7 +139,7 @@ class Run:
     """One training run of a submission or the baseline, as the parent knows it."""
     seed: int
     failure: dict | None = None       # grader.failures.failure_dict; None when it trained
-    inspection: dict | None = None    # grader.inspection.facts.inspect_model's facts
+    inspection: ModelFacts | None = None  # what grader.inspection.facts.inspect_model measured
     requested: dict | None = None     # the submission's constants (EPOCHS, BATCH_SIZE, ...)
     customised: list[str] | None = None  # the hooks it defined itself
     notes: list[str] = field(default_factory=list)
@@ -157,27 +163,31 @@ class Run:
     source: str = "trained"           # a baseline's: trained here, from the cache, or pinned
     measured_at: str | None = None
 
-    # what the baseline cache keeps of a run (not its log or its confinement)
+    parameters: int | None = None     # a cached baseline's, whose facts are not kept
+    # what the baseline cache keeps of a run (not its log, its facts or its confinement)
     CACHED = ("seed", "accuracy", "training", "confusion", "effective", "wall_s", "cpu_s",
-              "measured_at", "init_digest")
+              "measured_at", "init_digest", "parameters")
 
     @classmethod
     def from_child(cls, seed: int, child: ChildResult, **measured) -> Run:
         """The facts the child reported (whatever it got to) plus the parent's measurements
         (`measured`: wall_s, cpu_s, log_tail, isolation, ...). What only the parent
         measures (the accuracy above all) is not a field of ChildResult at all."""
-        return cls(seed=seed, failure=child.failure, inspection=child.inspection,
+        inspection = ModelFacts.load(child.inspection) if child.inspection is not None else None
+        return cls(seed=seed, failure=child.failure, inspection=inspection,
                    requested=child.requested, customised=child.customised, notes=child.notes,
                    effective=child.effective, training=child.training, ledger=child.ledger,
                    timings=child.timings, **measured)
 
     def record(self) -> dict:
         """What the baseline cache stores: enough to score against and to report."""
-        kept = {k: getattr(self, k) for k in self.CACHED}
-        kept["inspection"] = {"parameters": (self.inspection or {}).get("parameters")}
-        return kept
+        return {k: self.trainable() if k == "parameters" else getattr(self, k)
+                for k in self.CACHED}
 
     @classmethod
     def from_record(cls, record: dict, source: str) -> Run:
-        fields = {k: record.get(k) for k in (*cls.CACHED, "inspection")}
-        return cls(**fields, source=source)
+        return cls(**{k: record.get(k) for k in cls.CACHED}, source=source)
+
+    def trainable(self) -> int | None:
+        """Its model's trainable parameters: as inspected, else as the cache kept them."""
+        return self.inspection.parameters if self.inspection else self.parameters

@@ -77,13 +77,14 @@ def run(request, state, emit) -> None:
     import torch
 
     from grader.inspection.facts import inspect_model
+    from grader.inspection.modelfacts import ModelFacts
     from grader.training.batches import Images, normalisation_note
     from grader.training.loop import LEDGER, predict, train, watch_optimizers
 
     torch.set_num_threads(request.threads)
     if request.device.startswith("cuda"):  # rlimits break CUDA; cap its allocator instead
-        torch.cuda.set_per_process_memory_fraction(request.budget["gpu_memory_fraction"])
-    info = _info(request)
+        torch.cuda.set_per_process_memory_fraction(request.budget.gpu_memory_fraction)
+    info = request.info
     watch_optimizers()  # before the submission is imported: every optimizer step it takes counts
     t0 = time.perf_counter()
     hooks = _import_hooks(request, state, emit)
@@ -102,14 +103,14 @@ def run(request, state, emit) -> None:
     model = _uncompiled(model, hooks, request)
     input_shape = (info.in_channels, *info.image_size)
     facts = inspect_model(model, input_shape, request.modules)
-    if facts["scripted"]:
+    error = facts["error"] and facts["error"].pop("exception")
+    state.inspection, facts = facts, ModelFacts.load(facts)  # sent as it is; read typed
+    if facts.scripted:
         hooks.notes.append(_("build_model returned a scripted model (torch.jit.script): it is "
                              "graded as it is, but the model summary lists its layers without "
                              "their shapes, which a scripted model does not let the grader "
                              "observe."))
         _share(state, emit, "notes")
-    error = facts["error"] and facts["error"].pop("exception")
-    state.inspection = facts
     _share(state, emit, "inspection")  # before raising: the layers that ran earn their checks
     arrays = {k: np.load(request.inputs[k], mmap_mode="r")
               for k in ("train_x", "train_y", "test_x", "public_x") if k in request.inputs}
@@ -124,10 +125,10 @@ def run(request, state, emit) -> None:
     if error:
         explain.raise_if_limit(error)
         raise explain.forward_failure(error, facts, info, request)
-    if facts["output_shape"] != [2, info.num_classes]:
+    if facts.output_shape != [2, info.num_classes]:
         raise explain.output_failure(facts, info)
-    if facts["parameters"] > budget["max_parameters"]:
-        raise explain.over_budget(facts, budget["max_parameters"])
+    if facts.parameters > budget.max_parameters:
+        raise explain.over_budget(facts, budget.max_parameters)
     state.timings["inspect_s"] = time.perf_counter() - t0 - state.timings["import_s"]
 
     device = request.device
@@ -166,8 +167,8 @@ def _import_hooks(request, state, emit):
     state.customised, state.notes = hooks.customised, hooks.notes
     state.requested = {k: hooks.values[k] for k in CONSTANTS}
     budget = request.budget
-    epochs = request.epochs_override or min(hooks.EPOCHS, budget["max_epochs"])
-    batch_size = min(hooks.BATCH_SIZE, budget["max_batch_size"])
+    epochs = request.epochs_override or min(hooks.EPOCHS, budget.max_epochs)
+    batch_size = min(hooks.BATCH_SIZE, budget.max_batch_size)
     state.effective = {"epochs": epochs, "batch_size": batch_size}
     _share(state, emit, "customised", "notes", "requested", "effective")
     return hooks
@@ -178,7 +179,7 @@ def _train_config(request, hooks, effective: dict):
     rubric's training switches."""
     from grader.training.loop import TrainConfig
     switches = request.training
-    workers = switches["loader_workers"]
+    workers = switches.loader_workers
     if workers is None:  # the per-image path's workers prepare batches while the model trains
         workers = min(4, request.threads - 1)
     return TrainConfig(epochs=effective["epochs"], batch_size=effective["batch_size"],
@@ -186,8 +187,8 @@ def _train_config(request, hooks, effective: dict):
                        early_stopping_patience=hooks.EARLY_STOPPING_PATIENCE,
                        scheduler_step=hooks.SCHEDULER_STEP, seed=request.seed,
                        device=request.device, loader_workers=workers,
-                       channels_last=switches["channels_last"],
-                       mixed_precision=switches["mixed_precision"])
+                       channels_last=switches.channels_last,
+                       mixed_precision=switches.mixed_precision)
 
 
 def run_predict(request, state, emit) -> None:
@@ -201,7 +202,7 @@ def run_predict(request, state, emit) -> None:
     from grader.training.loop import TrainConfig, predict
 
     torch.set_num_threads(request.threads)
-    info = _info(request)
+    info = request.info
     hooks = load_hooks(Path(request.submission), Path(request.reference),
                        model_hook=request.model_hook)
     torch.manual_seed(0)
@@ -211,7 +212,8 @@ def run_predict(request, state, emit) -> None:
     device = request.device
     model.to(device)
     cfg = TrainConfig(epochs=1, batch_size=1, grad_clip_norm=None, early_stopping_patience=None,
-                      scheduler_step="epoch", seed=0, device=device, **request.training)
+                      scheduler_step="epoch", seed=0, device=device,
+                      **dataclasses.asdict(request.training))
     batches = Batches(_hook_call("build_test_transform", hooks.build_test_transform, request, info),
                       "test", 2, device)
     with torch.no_grad():
@@ -235,8 +237,8 @@ def run_verify(request, state, emit) -> None:
 
     torch.set_num_threads(request.threads)
     if request.device.startswith("cuda"):
-        torch.cuda.set_per_process_memory_fraction(request.budget["gpu_memory_fraction"])
-    info = _info(request)
+        torch.cuda.set_per_process_memory_fraction(request.budget.gpu_memory_fraction)
+    info = request.info
     hooks = load_hooks(Path(request.submission), Path(request.reference),
                        model_hook=request.model_hook)
     random.seed(request.seed)  # the training child's order: a seeded architecture is rebuilt alike
@@ -268,13 +270,13 @@ def run_verify(request, state, emit) -> None:
     device = request.device
     model.to(device)
     switches = request.training
-    workers = switches["loader_workers"]
+    workers = switches.loader_workers
     if workers is None:  # as the training child chose them
         workers = min(4, request.threads - 1)
     cfg = TrainConfig(epochs=1, batch_size=1, grad_clip_norm=None, early_stopping_patience=None,
                       scheduler_step="epoch", seed=request.seed, device=device,
-                      loader_workers=workers, channels_last=switches["channels_last"],
-                      mixed_precision=switches["mixed_precision"])
+                      loader_workers=workers, channels_last=switches.channels_last,
+                      mixed_precision=switches.mixed_precision)
     if cfg.channels_last:  # the layout the trained model predicted in
         model.to(memory_format=torch.channels_last)
     transform = _hook_call("build_test_transform", hooks.build_test_transform, request, info)
@@ -354,7 +356,7 @@ def _hook_line(fn, request, form: str = "{}", node=None) -> str:
     import inspect
     import textwrap
 
-    from grader.sandbox.hooks import SourceMap
+    from grader.load.notebook import SourceMap
     code = getattr(fn, "__code__", None)
     if code is None:
         return ""
@@ -368,12 +370,6 @@ def _hook_line(fn, request, form: str = "{}", node=None) -> str:
         pass
     where = SourceMap.of(Path(request.submission)).locate(code.co_filename, line)
     return form.format(where) if where else ""
-
-
-def _info(request):
-    from grader.load.datasets import DatasetInfo
-    return DatasetInfo(**{k: tuple(v) if isinstance(v, list) else v
-                          for k, v in request.info.items()})
 
 
 def _share(state, emit, *keys) -> None:

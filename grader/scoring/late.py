@@ -5,7 +5,7 @@ Gradescope bundle (due dates from submission_metadata.json) and `grade batch
 The penalty is a share of the grader's score: `percent_per_day` (or `_per_hour`) for each
 started day (hour) after the due date, at most `max_percent`; nothing within
 `grace_minutes`, and 0 after the late due date when `zero_after_late_due_date`. What was
-decided is kept in results["late"] (times, days and hours late, the percent, the score
+decided is kept in results.late (times, days and hours late, the percent, the score
 before and after), so a report, an export or a later re-application reads it back.
 """
 from __future__ import annotations
@@ -13,7 +13,8 @@ from __future__ import annotations
 import copy
 import datetime
 import math
-from dataclasses import asdict, dataclass
+import dataclasses
+from dataclasses import dataclass
 
 from grader.i18n import _, ngettext
 from grader.rubric import LatePolicy
@@ -33,6 +34,7 @@ class Lateness:
     penalty_percent: float
     score_before: float
     score_after: float
+    line: str = ""               # what a student reads of it (apply); empty when on time
 
 
 def decide(policy: LatePolicy, *, submitted: datetime.datetime, due: datetime.datetime,
@@ -62,21 +64,18 @@ def decide(policy: LatePolicy, *, submitted: datetime.datetime, due: datetime.da
                     penalty_percent=float(percent), score_before=float(score), score_after=after)
 
 
-def apply(results: dict, lateness: Lateness) -> dict:
-    """`results` with the penalty taken from its score, `late` recorded beside it and a line
-    at the top of its output. The score before is the one recorded by an earlier
-    application, if any, so applying again (a changed extension) never stacks penalties."""
-    results = copy.deepcopy(results)
-    output = results.get("output") or ""
-    earlier = (results.get("late") or {}).get("line")
+def apply(results, lateness: Lateness):
+    """`results` (grader.report.record.Results) with the penalty taken from its score, `late`
+    recorded beside it and a line at the top of its output. The score before is the one
+    recorded by an earlier application, if any, so applying again (a changed extension)
+    never stacks penalties."""
+    output = results.output or ""
+    earlier = results.late.line if results.late else ""
     if earlier and output.startswith(earlier + "\n"):  # replaced, never stacked
         output = output[len(earlier) + 1:]
-    late = asdict(lateness)
-    late["line"] = describe(lateness) if lateness.hours_late > 0 else ""
-    results["late"] = late
-    results["score"] = lateness.score_after
-    results["output"] = (late["line"] + "\n" if late["line"] else "") + output
-    return results
+    late = dataclasses.replace(lateness, line=describe(lateness) if lateness.hours_late > 0 else "")
+    return dataclasses.replace(copy.deepcopy(results), late=late, score=late.score_after,
+                               output=(late.line + "\n" if late.line else "") + output)
 
 
 def describe(lateness: Lateness, with_points: bool = True) -> str:
@@ -100,7 +99,6 @@ def describe(lateness: Lateness, with_points: bool = True) -> str:
         after=f"{lateness.score_after:g}")
 
 
-def base_score(results: dict) -> float:
+def base_score(results) -> float:
     """The grader's score before any late penalty."""
-    late = results.get("late") or {}
-    return float(late["score_before"]) if "score_before" in late else float(results["score"])
+    return float(results.late.score_before if results.late else results.score)

@@ -1,12 +1,16 @@
 """`grade amend`: a person's grade kept apart from the automatic one, shown in every export,
 kept across regrades, and marked when the automatic part changed since."""
 import csv
+import datetime
 
 import pytest
 
 from grader.batch import amend, export, gradebook
 from grader.cli import main as cli
-from support.gradebooks import gradebook_of, read, results_for, with_written_answer
+from grader.rubric import LatePolicy
+from grader.scoring import late
+from support.gradebooks import gradebook_of, read, with_written_answer
+from support.results import results_for
 
 
 @pytest.fixture
@@ -45,16 +49,19 @@ def test_an_item_amended_on_a_late_grade_is_penalised_like_the_rest():
     """A late grade (scoring/late.py: 20% off 50 points = 40): a written answer graded 10 by
     hand adds 10 before the penalty, so the total is 60 x 0.8 = 48, not 40 + 10."""
     results = with_written_answer(results_for("u_ada"))
-    results["late"] = {"penalty_percent": 20.0, "score_before": 50.0, "score_after": 40.0}
-    results["score"] = 40.0
+    day = datetime.timedelta(days=1)
+    due = datetime.datetime(2026, 11, 1, tzinfo=datetime.timezone.utc)
+    results = late.apply(results, late.decide(LatePolicy(percent_per_day=10.0), submitted=due + 2 * day,
+                                              due=due, late_due=None, score=results.score))
+    assert (results.score, results.late.penalty_percent) == (40.0, 20.0)
     item = gradebook.Amendment(student="u_ada", rubric="r", item="why_bn", points=10.0,
                                reason="good", automatic_points=0.0, amended_at="")
     shown = amend.apply(results, [item])
-    assert shown["score"] == 48.0 and shown["automatic"]["score"] == 40.0
-    assert (shown["late"]["score_before"], shown["late"]["score_after"]) == (60.0, 48.0)
-    assert "late penalty of 20% applies to the amended points too" in shown["amendment"]["reason"]
+    assert shown.score == 48.0 and shown.automatic.score == 40.0
+    assert (shown.late.score_before, shown.late.score_after) == (60.0, 48.0)
+    assert "late penalty of 20% applies to the amended points too" in shown.amendment.reason
     on_time = with_written_answer(results_for("u_ada"))
-    assert amend.apply(on_time, [item])["score"] == 60.0
+    assert amend.apply(on_time, [item]).score == 60.0
 
 
 def test_the_students_results_show_the_amendment(out):
@@ -62,14 +69,14 @@ def test_the_students_results_show_the_amendment(out):
     amend.main(out=out, student="u_ada", item="why_bn", points=10, reason="full marks")
     db = gradebook.connect(out / gradebook.FILE)
     (row,) = [r for r in gradebook.rows(db) if r.student == "u_ada"]
-    assert row.results["score"] == 50.0  # the gradebook keeps the automatic grade
+    assert row.results.score == 50.0  # the gradebook keeps the automatic grade
     shown = amend.apply(row.results, row.amendments)
-    assert (shown["score"], shown["max_score"], shown["pending_points"]) == (60.0, 110.0, 0.0)
-    assert shown["automatic"] == {"score": 50.0, "max_score": 100.0, "pending_points": 10.0}
-    item = shown["tests"][-1]
-    assert item["status"] == "passed" and "pending" not in item["tags"]  # Gradescope's values
-    assert all(t["status"] in ("passed", "failed") for t in shown["tests"])
-    assert shown["output"].startswith("Amended by the instructor: Why BatchNorm helps: 10 points")
+    assert (shown.score, shown.max_score, shown.pending_points) == (60.0, 110.0, 0.0)
+    assert shown.dump()["automatic"] == {"score": 50.0, "max_score": 100.0, "pending_points": 10.0}
+    item = shown.tests[-1]
+    assert item.status == "passed" and "pending" not in item.tags  # Gradescope's values
+    assert all(t.status in ("passed", "failed") for t in shown.tests)
+    assert shown.output.startswith("Amended by the instructor: Why BatchNorm helps: 10 points")
 
 
 def test_a_regrade_keeps_the_amendment_and_marks_it_when_the_automatic_part_changed(out):
@@ -81,7 +88,7 @@ def test_a_regrade_keeps_the_amendment_and_marks_it_when_the_automatic_part_chan
     db.close()
     ada = read(export.main(out=out, fmt="csv")[0])["u_ada"]
     assert (ada["final_total"], ada["amendment_stale"]) == ("90.0", "false")
-    again["score"] = 65.0  # a rubric fix changed the automatic grade, under a new digest
+    again.score = 65.0  # a rubric fix changed the automatic grade, under a new digest
     db = gradebook.connect(out / gradebook.FILE)
     gradebook.record(db, student="u_ada", rubric_digest="d2", content_hash="u_ada", source="",
                      results=again)

@@ -191,7 +191,7 @@ def _jobs(folder, rubric_path, data_dir, cache, n=3):
 
 def _from_gradebook(out: Path, students) -> dict:
     db = gradebook.connect(out / gradebook.FILE)
-    return {r.student: r.results for r in gradebook.rows(db) if r.student in students}
+    return {r.student: r.results.dump() for r in gradebook.rows(db) if r.student in students}
 
 
 def _summary(results: dict) -> dict:

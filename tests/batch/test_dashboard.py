@@ -6,7 +6,9 @@ from html.parser import HTMLParser
 import pytest
 
 from grader.batch import amend, dashboard, export
-from support.gradebooks import gradebook_of, results_for
+from grader.report.record import Pair
+from support.gradebooks import gradebook_of
+from support.results import results_for
 from support.pages import rendered, visible_students
 
 HOSTILE_ID = "<script>document.title='pwned'"  # a file name can hold this
@@ -16,14 +18,15 @@ CLASSES = ["cat", "dog", "frog"]
 
 def trained(accuracy, gain, score, *, anomaly=None, official=True, status="graded", message=None):
     r = results_for("x", accuracy=accuracy, official=official, status=status)
-    r["score"] = score
-    r["metrics"].update(gain_pp=gain, parameters=120_000, classes=CLASSES,
-                        confusion={"student": [[8, 2, 0], [1, 7, 2], [0, 3, 7]],
-                                   "baseline": [[7, 3, 0], [2, 6, 2], [1, 3, 6]]},
-                        per_class={"student": [0.8, 0.7, 0.7], "baseline": [0.7, 0.6, 0.6]})
-    r["anomaly"] = anomaly
+    r.score = score
+    m = r.metrics
+    m.gain_pp, m.parameters, m.classes = gain, 120_000, CLASSES
+    m.confusion = Pair(student=[[8, 2, 0], [1, 7, 2], [0, 3, 7]],
+                       baseline=[[7, 3, 0], [2, 6, 2], [1, 3, 6]])
+    m.per_class = Pair(student=[0.8, 0.7, 0.7], baseline=[0.7, 0.6, 0.6])
+    r.anomaly = anomaly
     if message:
-        r["failure"] = {"code": "training_error", "message": message}
+        r.failure = {"code": "training_error", "message": message}
     return r
 
 

@@ -1,11 +1,14 @@
 """`grade export` from a gradebook of synthetic grades: the columns of grades.csv, the
 leaderboard's gain interval and units, and Canvas refusing grades that are not official."""
 import csv
+import json
 
 import pytest
 
-from grader.batch import export
-from support.gradebooks import results_for, gradebook_of, read
+from grader.batch import export, gradebook
+from grader.cli import main as cli
+from support.gradebooks import gradebook_of, read
+from support.results import results_for
 
 
 @pytest.fixture
@@ -30,13 +33,34 @@ def test_grades_csv_says_whether_official_and_how_sure_the_gain_is(out):
 
 
 def test_older_results_without_the_new_metrics_still_export(tmp_path):
-    old = results_for("u_old")
+    old = results_for("u_old").dump()
     del old["official"]
     for key in ("gain_interval_pp", "baseline_std_pp", "baseline_seeds"):
         del old["metrics"][key]
-    gradebook_of(tmp_path, {"u_old": old})
+    db = gradebook.connect(tmp_path / gradebook.FILE)
+    with db:  # as an older grader wrote it
+        db.execute("INSERT INTO grades VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                   ("u_old", "lab", "d", "h", "s", "graded", 50.0, 100.0, 0.7135, 0.6815, 3.2,
+                    None, None, 1.0, "{}", json.dumps(old), "2026-01-01T00:00:00+0000"))
+    db.close()
     row = read(export.main(out=tmp_path, fmt="csv")[0])["u_old"]
     assert row["official"] == "false" and row["gain_interval_low_pp"] == row["baseline_seeds"] == ""
+
+
+def test_a_grade_the_gradebook_cannot_read_is_refused_with_what_to_do(tmp_path):
+    """Results missing a field no version left out (or with one this grader does not know)
+    stop the export with the student and the field named, not a KeyError."""
+    broken = results_for("u_x").dump()
+    del broken["metrics"]["accuracy"]
+    db = gradebook.connect(tmp_path / gradebook.FILE)
+    with db:
+        db.execute("INSERT INTO grades VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                   ("u_x", "lab", "d", "h", "s", "graded", 50.0, 100.0, None, None, None,
+                    None, None, 1.0, "{}", json.dumps(broken), "2026-01-01T00:00:00+0000"))
+    db.close()
+    with pytest.raises(gradebook.GradebookError, match=r"'u_x'.*missing field 'accuracy'.*--force"):
+        export.main(out=tmp_path, fmt="csv")
+    assert cli(["export", str(tmp_path), "--format", "csv"]) == 2
 
 
 def test_the_leaderboard_shows_the_interval_and_says_its_units(out):

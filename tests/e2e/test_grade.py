@@ -7,6 +7,7 @@ import pytest
 from conftest import REPO, SUBMISSIONS, grade, write_rubric
 
 from grader.report.markdown import render_markdown
+from grader.report.record import Results
 from grader.rubric import load_rubric
 
 GRADESCOPE_KEYS = {"score", "execution_time", "output", "visibility", "stdout_visibility",
@@ -71,7 +72,7 @@ def test_own_transform_runs_per_image_in_loader_workers_in_the_sandbox(
     assert r["status"] == "graded", r["output"]
     assert r["metrics"]["pipeline"] == {"train": "per-image", "test": "batched"}
     assert r["metrics"]["training_switches"]["loader_workers"] == 2
-    assert "per-image" in render_markdown(r)
+    assert "per-image" in render_markdown(Results.load(r))
 
 
 def test_pinned_baseline_is_used_as_is(tmp_path, fmnist_dir, session_cache, tiny_rubric):
@@ -185,7 +186,7 @@ def test_the_child_never_gets_test_labels_and_sees_a_secret_order(fmnist_dir, se
 
 def test_reports_include_curves_and_a_self_contained_html_page(template_results, tmp_path):
     from grader.report.folder import write_reports
-    files = write_reports(template_results, tmp_path)
+    files = write_reports(Results.load(template_results), tmp_path)
     assert files["curves"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     html = files["html"].read_text()
     assert "data:image/png;base64," in html and "src='http" not in html and "<script" not in html

@@ -6,6 +6,7 @@ The submissions live in submissions/real_world/, named by expected outcome.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import io
 import json
@@ -305,12 +306,13 @@ def test_quick_runs_one_seed_whatever_the_seed_policy_and_says_its_interval_is_a
     calibrate(rubric=rubric, seeds=2, data_dir=fmnist_dir, quick=True, device="cpu", cache_dir=cache)
     r = grade_submission(submission=SUBMISSIONS / "passes_only_optimizer_changed.py", rubric=rubric,
                          data_dir=fmnist_dir, cache_dir=cache, quick=True, device="cpu")
-    m = r["metrics"]
-    assert r["status"] == "graded", describe(r["failure"])
-    assert len(m["per_seed"]) == 1 and m["extra_seeds"] == 0 and m["smoke_run"] is True
-    assert m["gain_interval_pp"] is not None
+    m = r.metrics
+    assert r.status == "graded", describe(r.failure)
+    assert len(m.per_seed) == 1 and m.extra_seeds == 0 and m.smoke_run is True
+    assert m.gain_interval_pp is not None
     # (synthetic images: this run is the baseline's own; a gain with an interval says so)
-    assert gain_summary({**m, "gain_pp": 1.0, "gain_interval_pp": [0.5, 1.5], "gain_method": "calibrated"}) == (
+    assert gain_summary(dataclasses.replace(m, gain_pp=1.0, gain_interval_pp=[0.5, 1.5],
+                                            gain_method="calibrated")) == (
         "+1.00 pp, 95% interval [+0.50, +1.50] (a --quick smoke run's: one seed on a subset, not "
         "the grade's)")
 
@@ -318,9 +320,12 @@ def test_quick_runs_one_seed_whatever_the_seed_policy_and_says_its_interval_is_a
 def test_an_error_of_the_grader_itself_exits_4_not_3():
     """README: a grader error is the grader's, never charged to the student as ungradable."""
     from grader.failures import EXIT_INTERNAL, EXIT_UNGRADABLE, exit_status
-    broken = {"status": "failed", "score": 5, "failure": {"code": "grader_error"}}
+    from support.results import golden
+    broken = golden("failed")
+    broken.failure = {**broken.failure, "code": "grader_error"}
     assert exit_status(broken, None) == EXIT_INTERNAL
-    assert exit_status({**broken, "failure": {"code": "hook_error"}}, None) == EXIT_UNGRADABLE
+    broken.failure = {**broken.failure, "code": "hook_error"}
+    assert exit_status(broken, None) == EXIT_UNGRADABLE
 
 
 def test_the_new_messages_speak_korean(tiny_rubric, fmnist_dir, session_cache):

@@ -5,7 +5,8 @@ step only under --fail-under or for a submission that could not be graded."""
 import pytest
 
 from grader.commands import ci
-from grader.load.answers import is_pending
+from grader.report.record import Item
+from support.results import golden
 from support.classroom import js_str, reporter
 
 
@@ -22,23 +23,26 @@ from support.classroom import js_str, reporter
 # --- synthetic results ----------------------------------------------------------------
 
 def item(name, score, max_score, status=None):
-    return {"name": name, "score": float(score), "max_score": float(max_score),
-            "status": status or ("passed" if score >= max_score else "failed"),
-            "output": f"{name}: {score:g} of {max_score:g}", "tags": [name]}
+    return Item(name=name, score=float(score), max_score=float(max_score),
+                status=status or ("passed" if score >= max_score else "failed"),
+                output=f"{name}: {score:g} of {max_score:g}", tags=[name])
 
 
 def pending(name, points):
-    return {"name": name, "score": 0.0, "max_score": float(points), "status": "failed",
-            "output": f"Pending manual grading ({points:g} points).", "tags": ["manual", "pending"],
-            "answer": "because", "answer_source": "answers.md"}
+    return Item(name=name, score=0.0, max_score=float(points), status="failed",
+                output=f"Pending manual grading ({points:g} points).", tags=["manual", "pending"],
+                answer="because", answer_source="answers.md")
 
 
 def results_of(items, status="graded"):
-    graded = [t for t in items if not is_pending(t)]
-    return {"score": round(sum(t["score"] for t in graded), 4),
-            "max_score": sum(t["max_score"] for t in graded),
-            "pending_points": sum(t["max_score"] for t in items if is_pending(t)),
-            "status": status, "tests": items}
+    graded = [t for t in items if not t.pending]
+    r = golden()
+    r.tests, r.status = items, status
+    r.score = round(sum(t.score for t in graded), 4)
+    r.max_score = sum(t.max_score for t in graded)
+    r.pending_points = sum(t.max_score for t in items if t.pending)
+    r.failure = {"code": "syntax_error", "message": "x"} if status == "failed" else None
+    return r
 
 
 def checks(passed=3):
@@ -62,7 +66,7 @@ GRADES = {  # name: (items, status); each result's score/max is what the reporte
 def test_the_reporter_shows_exactly_the_grade_and_fails_only_under_the_pass_mark(name, fail_under):
     items, status = GRADES[name]
     results = results_of(items, status)
-    score, top = results["score"], results["max_score"]
+    score, top = results.score, results.max_score
     seen = reporter(ci._encode(ci.classroom_result(results, fail_under)))
     assert seen["annotation"] == f"Points {js_str(score)}/{js_str(top)}"
     assert f"Total points for grade: {score:.2f}/{top:g}" in seen["log"]
@@ -113,7 +117,7 @@ def test_a_fractional_score_reaches_classroom_exactly():
     items = [item("Checks", 10, 10), item("Gain", 23.3333, 70), item("Trains", 0.1, 0.2)]
     results = results_of(items)
     seen = reporter(ci._encode(ci.classroom_result(results)))
-    assert seen["annotation"] == f"Points {js_str(results['score'])}/{js_str(results['max_score'])}"
+    assert seen["annotation"] == f"Points {js_str(results.score)}/{js_str(results.max_score)}"
 
 
 def test_a_grading_that_broke_still_gives_the_reporter_a_result_and_no_points():

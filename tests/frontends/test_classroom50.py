@@ -25,6 +25,8 @@ from markdown_it import MarkdownIt
 
 from conftest import REPO, SUBMISSIONS, write_rubric
 from grader.commands import classroom50 as c50
+from grader.report.record import Item
+from support.results import golden
 
 BUNDLE = REPO / "integrations" / "classroom50"
 
@@ -280,10 +282,10 @@ def test_without_the_runners_environment_it_says_what_is_missing_and_fails(tmp_p
 def test_points_are_whole_numbers_and_never_rounded_up():
     env = {"CLASSROOM": "c", "ASSIGNMENT": "a", "OWNER": "o", "SUBMISSION_TAG": "submit/t",
            "COMMIT_URL": "u", "RELEASE_URL": "u"}
-    items = [{"name": "a\nb", "score": 2.5, "max_score": 5.0, "status": "failed", "tags": []},
-             {"name": "gain", "score": 20.0, "max_score": 70.0, "status": "failed", "tags": []},
-             {"name": "ok", "score": 5.0, "max_score": 5.0, "status": "passed", "tags": []}]
-    result = c50.classroom50_result({"tests": items}, env)
+    results = golden()
+    results.tests = [Item("a\nb", 2.5, 5.0, "failed", ""), Item("gain", 20.0, 70.0, "failed", ""),
+                     Item("ok", 5.0, 5.0, "passed", "")]
+    result = c50.classroom50_result(results, env)
     assert [(t["score"], t["max-score"]) for t in result["tests"]] == [(2, 5), (20, 70), (5, 5)]
     assert result["tests"][0]["points"] == 2.5 and result["tests"][0]["test-name"] == "a b"
     assert (result["score"], result["max-score"]) == (27, 80)

@@ -170,7 +170,7 @@ def test_a_broken_build_model_shows_the_failure_with_its_cell_and_line(
                              "from grader import colab\ncolab.check()"))
     result = colab_api.check(str(tiny_rubric), path=nb, data_dir=fmnist_dir, device="cpu")
     shown = capsys.readouterr().out
-    assert result.results["failure"] is not None and result.status == 3
+    assert result.results.failure is not None and result.status == 3
     assert "Could not be graded" in shown and "my lab.ipynb, cell 3, line 3" in shown
     assert "Score " in shown.splitlines()[-2]
 
@@ -232,6 +232,6 @@ def test_the_notebook_check_trains_on_cuda_where_there_is_one(tmp_path, fmnist_d
     monkeypatch.setenv("GRADER_CACHE_DIR", str(tmp_path / "cache"))
     graded = colab_api.check(rubric=str(tiny_rubric), quick=True, path=REPO / "student_template.ipynb",
                              data_dir=fmnist_dir, device="cuda", out=tmp_path / "report")
-    assert graded.results["status"] == "graded", graded.results.get("failure")
-    assert graded.results["metrics"]["device"].startswith("cuda")
-    assert graded.results["metrics"]["gain_pp"] == 0  # the template is the baseline, on CUDA too
+    assert graded.results.status == "graded", graded.results.failure
+    assert graded.results.metrics.device.startswith("cuda")
+    assert graded.results.metrics.gain_pp == 0  # the template is the baseline, on CUDA too

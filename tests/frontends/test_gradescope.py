@@ -10,8 +10,10 @@ from conftest import REPO, SUBMISSIONS, TINY_RUBRIC
 from grader.cli import main as cli
 from grader.commands import gradescope
 from grader.commands import gradescope_bundle as bundle
+from grader.report.record import Item
 from grader.sandbox.confine import plan as confinement
 from support.autograder import unpack, run_autograder
+from support.results import golden
 
 
 def test_bundle_grades_a_submission_into_gradescope_results(tmp_path, fmnist_dir, session_cache):
@@ -118,13 +120,15 @@ def test_the_bundles_scripts_pass_shellcheck(tmp_path, name):
 def test_gradescope_tests_use_its_statuses_and_plain_names():
     """Gradescope's specification: status "passed" or "failed" only, and without one a
     0-of-0 test shows as passed; names are text, so Markdown backticks would show."""
-    checked = {"name": "Output shape of `conv1`", "score": 5.0, "max_score": 5.0,
-               "status": "passed", "output": "`conv1` outputs [32, 16, 16]", "tags": ["c"]}
-    answer = {"name": "Why `padding=1`?", "score": 0.0, "max_score": 10.0, "status": "failed",
-              "output": "Pending manual grading (10 points).", "tags": ["q", "manual", "pending"]}
-    form = gradescope.gradescope_form({"score": 5.0, "tests": [checked, answer], "status": "graded"})
+    checked = Item(name="Output shape of `conv1`", score=5.0, max_score=5.0, status="passed",
+                   output="`conv1` outputs [32, 16, 16]", tags=["c"])
+    answer = Item(name="Why `padding=1`?", score=0.0, max_score=10.0, status="failed",
+                  output="Pending manual grading (10 points).", tags=["q", "manual", "pending"])
+    results = golden()
+    results.score, results.tests = 5.0, [checked, answer]
+    form = gradescope.gradescope_form(results)
     assert [t["name"] for t in form["tests"]] == [
         "Output shape of conv1", "Why padding=1? (pending manual grading, 10 points)"]
     assert [t["status"] for t in form["tests"]] == ["passed", "failed"]
     assert form["tests"][1]["score"] == form["tests"][1]["max_score"] == 0
-    assert checked["name"] == "Output shape of `conv1`"  # the results object is not changed
+    assert checked.name == "Output shape of `conv1`"  # the results object is not changed

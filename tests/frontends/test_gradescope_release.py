@@ -14,9 +14,11 @@ from grader.batch import deadlines, gradebook
 from grader.cli import main as cli
 from grader.commands import gradescope
 from grader.commands import gradescope_bundle as bundle
+from grader.report.record import Epoch, Item, LeaderboardEntry
 from grader.rubric import RubricError, load_rubric, parse_time
 from grader.scoring import late
 from support.autograder import run_autograder, unpack
+from support.results import golden
 
 DUE = "2026-12-01T23:59:00-08:00"
 LATE_DUE = "2026-12-05T23:59:00-08:00"
@@ -113,16 +115,17 @@ def test_the_late_policy_by_the_hour_is_capped_and_never_stacks(tmp_path):
     way_late = late.decide(policy, submitted=parse_time("2026-12-09T00:00:00-08:00"),
                            due=parse_time(DUE), late_due=None, score=50.0)
     assert way_late.penalty_percent == 30 and not way_late.after_late_due_date  # capped; no late due date
-    results = {"score": 50.0, "output": "Score 50 / 100."}
+    results = golden()
+    results.score, results.output = 50.0, "Score 50 / 100."
     once = late.apply(results, decided)
-    assert once["score"] == 47.0 and once["late"]["score_before"] == 50.0
-    assert once["output"].startswith("Submitted 2.5 h after the due date")
+    assert once.score == 47.0 and once.late.score_before == 50.0
+    assert once.output.startswith("Submitted 2.5 h after the due date")
     # applied again (a changed extension): from the score before, the line replaced
     again = late.apply(once, late.decide(policy, submitted=parse_time("2026-12-02T00:30:00-08:00"),
                                          due=parse_time(DUE), late_due=None,
                                          score=late.base_score(once)))
-    assert again["score"] == 49.0 and again["output"].count("Submitted") == 1
-    assert results == {"score": 50.0, "output": "Score 50 / 100."}  # not changed in place
+    assert again.score == 49.0 and again.output.count("Submitted") == 1
+    assert (results.score, results.output, results.late) == (50.0, "Score 50 / 100.", None)  # not changed in place
 
 
 # --- submission_metadata.json and the submission limit --------------------------------------
@@ -182,24 +185,23 @@ def test_hidden_test_results_never_show_and_their_points_wait_for_publication(tm
     answers keep the checks' visibility; nothing of the test set is in the top-level output."""
     release = load_rubric(str(rubric_file(tmp_path, extra="release: {test_results: hidden, "
                                                           "checks: after_published}\n"))).release
-    results = {
-        "score": 22.5, "max_score": 40.0, "status": "graded", "notice": "", "failure": None,
-        "output": "Test accuracy 81.20% vs baseline 80.00%", "visibility": "visible",
-        "leaderboard": [{"name": "Accuracy", "value": 81.2, "order": "desc"}],
-        "tests": [{"name": "Model returns logits [N, 10]", "score": 5.0, "max_score": 5.0,
-                   "status": "passed", "output": "ok", "tags": ["output_shape"]},
-                  {"name": "Accuracy gain over the baseline", "score": 20.0, "max_score": 30.0,
-                   "status": "failed", "output": "81.20% vs baseline 80.00%", "tags": ["gain"]},
-                  {"name": "Why?", "score": 0.0, "max_score": 5.0, "status": "failed",
-                   "output": "Pending manual grading (5 points).", "tags": ["why", "manual", "pending"]}],
-        "history": {"student": [[{"epoch": 1, "val_accuracy": 0.7}, {"epoch": 2, "val_accuracy": 0.75}]]},
-        "provenance": {"rubric": {"checks": [{"id": "output_shape"}]}},
-        "late": {"submitted_at": "2026-12-02T08:00:00-08:00", "due_date": DUE, "late_due_date": None,
-                 "extension_days": 0.0, "hours_late": 8.017, "days_late": 1, "in_grace": False,
-                 "after_late_due_date": False, "penalty_percent": 10.0, "score_before": 25.0,
-                 "score_after": 22.5, "line": "Submitted 8.0 h after the due date (1 started day): "
-                                              "a late penalty of 10%, 25 -> 22.5 points."},
-    }
+    results = golden()
+    results.score, results.max_score, results.status, results.notice = 22.5, 40.0, "graded", ""
+    results.failure, results.output = None, "Test accuracy 81.20% vs baseline 80.00%"
+    results.leaderboard = [LeaderboardEntry("Accuracy", 81.2, "desc")]
+    results.tests = [Item("Model returns logits [N, 10]", 5.0, 5.0, "passed", "ok", ["output_shape"]),
+                     Item("Accuracy gain over the baseline", 20.0, 30.0, "failed",
+                          "81.20% vs baseline 80.00%", ["gain"]),
+                     Item("Why?", 0.0, 5.0, "failed", "Pending manual grading (5 points).",
+                          ["why", "manual", "pending"])]
+    results.history.student = [[Epoch(1, 1.0, 0.7, 1.0), Epoch(2, 0.9, 0.75, 1.0)]]
+    results.provenance.rubric = {**results.provenance.rubric, "checks": [{"id": "output_shape"}]}
+    results.late = late.Lateness(
+        submitted_at="2026-12-02T08:00:00-08:00", due_date=DUE, late_due_date=None,
+        extension_days=0.0, hours_late=8.017, days_late=1, in_grace=False,
+        after_late_due_date=False, penalty_percent=10.0, score_before=25.0, score_after=22.5,
+        line="Submitted 8.0 h after the due date (1 started day): a late penalty of 10%, "
+             "25 -> 22.5 points.")
     form = gradescope.release_form(gradescope.gradescope_form(results), results, release,
                                    report="REPORT 81.20%", shown=False)
     vis = {t["name"]: t["visibility"] for t in form["tests"]}

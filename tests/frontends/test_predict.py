@@ -3,6 +3,7 @@ and the gallery a graded run leaves behind, `grade predict` on image files, and 
 class-wide view of a batch."""
 from __future__ import annotations
 
+import copy
 import csv
 import json
 import os
@@ -19,6 +20,7 @@ from grader.load.datasets import prepare_data
 from grader.grading import grade_submission
 from grader.batch.gradebook import Row
 from grader.report.folder import write_reports
+from grader.report.record import Pair
 from grader.rubric import load_rubric
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -36,7 +38,8 @@ def run(tmp_path_factory, fmnist_dir, session_cache, tiny_rubric):
 
 
 def test_a_graded_run_leaves_weights_source_predictions_and_pictures(run):
-    out, results = run
+    out, graded = run
+    results = graded.dump()
     assert results["status"] == "graded"
     for name in ("model.pt", "model.json", "model-source/submission.py", "predictions.csv",
                  "gallery.png", "per_class.png", "confusion.png", "curves.png"):
@@ -141,18 +144,19 @@ def test_predict_says_what_is_wrong_with_bad_input(run, tmp_path, capsys):
 
 def test_class_summary_shows_per_class_accuracy_and_common_confusions(run):
     _, results = run
-    rows = [Row(student=s, rubric="tiny", status="graded", score=results["score"],
-                max_score=results["max_score"], accuracy=results["metrics"]["accuracy"],
+    rows = [Row(student=s, rubric="tiny", status="graded", score=results.score,
+                max_score=results.max_score, accuracy=results.metrics.accuracy,
                 baseline_accuracy=None, gain_pp=None, failure_code=None, failure_message=None,
                 results=results) for s in ("ada", "bo")]
+    failed = copy.deepcopy(results)
+    failed.metrics.confusion = Pair(None, None)
     rows.append(Row(student="cy", rubric="tiny", status="failed", score=5, max_score=100,
                     accuracy=None, baseline_accuracy=None, gain_pp=None,
-                    failure_code="forward_error", failure_message="x",
-                    results={**results, "metrics": {**results["metrics"], "confusion": {}}}))
+                    failure_code="forward_error", failure_message="x", results=failed))
     md, pictures = export.class_summary(rows)
     assert "3 gradings, 2 graded, 1 failed." in md and "forward_error (1)" in md
     assert "## Test accuracy per class (2 submissions that trained)" in md
     assert "## The most common confusions" in md and "submission(s)" in md
-    first = results["metrics"]["per_class"]["student"][0]
+    first = results.metrics.per_class.student[0]
     assert f"| T-shirt/top | {first:.1%} |" in md
     assert set(pictures) == {"per_class", "confusion"}

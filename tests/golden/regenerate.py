@@ -39,7 +39,7 @@ def grade_inputs() -> None:
         for name, path in INPUTS.items():
             results = grade_submission(submission=REPO / path, rubric=rubric, data_dir=data,
                                        cache_dir=tmp / "cache")
-            text = json.dumps(results, indent=2).replace(str(tmp), "<synthetic>")
+            text = json.dumps(results.dump(), indent=2).replace(str(tmp), "<synthetic>")
             (HERE / f"{name}.results.json").write_text(text + "\n")
 
 
@@ -50,10 +50,12 @@ def renders() -> dict[str, str]:
     from grader.batch import export, gradebook
     from grader.report.html import render_html
     from grader.report.markdown import render_markdown
+    from grader.report.record import Results
     from grader.report.terminal import render_tables
 
     out: dict[str, str] = {}
-    inputs = {name: json.loads((HERE / f"{name}.results.json").read_text()) for name in INPUTS}
+    inputs = {name: Results.load(json.loads((HERE / f"{name}.results.json").read_text()))
+              for name in INPUTS}
     for name, results in inputs.items():
         out[f"{name}.report.md"] = render_markdown(results, PICTURES)
         out[f"{name}.report.html"] = render_html(results, PICTURES)

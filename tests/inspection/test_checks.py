@@ -2,6 +2,7 @@ import pytest
 
 from conftest import write_rubric, TINY_RUBRIC
 from grader.inspection.checks import evaluate_checks
+from grader.inspection.modelfacts import ModelFacts
 from grader.sandbox.protocol import Run
 from grader.rubric import load_rubric
 
@@ -19,8 +20,8 @@ def rubric(tmp_path):
 
 
 def module(name, type_, output_shape, parameters, convs=(), norms=(), **settings):
-    """Facts as grader.inspection.facts reports them for one module."""
-    return {"exists": True, "name": name, "type": type_, "input_shape": None,
+    """Facts as grader.inspection.facts reports them for one layer."""
+    return {"name": name, "type": type_, "input_shape": None,
             "output_shape": list(output_shape), "parameters": parameters, "buffers": 0,
             "settings": settings, "convs": list(convs), "norms": list(norms)}
 
@@ -31,17 +32,19 @@ def facts(output_shape=(2, 10), parameters=421_642, features=(2, 64, 7, 7), conv
                          in_channels=1, out_channels=32, kernel_size=[3, 3], padding=[1, 1], bias=True)
     return Run(
         seed=0,
-        inspection={
-            "output_shape": list(output_shape), "output_type": "Tensor", "parameters": parameters,
+        inspection=ModelFacts.load({
+            "output_shape": list(output_shape), "output_type": "Tensor", "output": None,
+            "parameters": parameters, "total_parameters": parameters, "uninitialized": [],
             "layers": [conv1_facts,
                        module("classifier.1", "Linear", [2, 128], 401_536, in_features=3136,
                               out_features=128, bias=True)],
-            "modules": {"features": module("features", "Sequential", features, 18_816,
-                                           convs=[conv, {**conv, "in": 32, "out": 64}]),
-                        "features.0": conv1_facts,
-                        "layer1": {"exists": False, "output_shape": None, "parameters": None}},
-            "error": None,
-        },
+            "modules": {"features": {"exists": True, **module(
+                            "features", "Sequential", features, 18_816,
+                            convs=[conv, {**conv, "in": 32, "out": 64}])},
+                        "features.0": {"exists": True, **conv1_facts},
+                        "layer1": {"exists": False}},
+            "error": None, "scripted": False,
+        }),
         requested={"EPOCHS": 5, "BATCH_SIZE": 128},
     )
 

@@ -36,7 +36,7 @@ def test_plot_and_table_imports_are_dropped_and_names_they_bind_remembered(tmp_p
     assert "import torch" in source and "pandas" not in source.split("\n", 2)[2]
     assert "mean, std = (0.5,), (0.25,)" in source  # constants unpacked from a tuple are kept
     assert "cell 2: not run: import pandas as pd" in notes
-    from grader.sandbox.hooks import SourceMap
+    from grader.load.notebook import SourceMap
     path = tmp_path / "lab.py"
     path.write_text(source)
     smap = SourceMap.of(path)
@@ -52,7 +52,7 @@ def test_the_source_maps_each_line_back_to_its_cell_and_line(tmp_path):
     source, _ = notebook_to_source(write_notebook(tmp_path / "lab.ipynb", cells))
     path = tmp_path / "lab.py"
     path.write_text(source)
-    from grader.sandbox.hooks import SourceMap
+    from grader.load.notebook import SourceMap
     smap = SourceMap.of(path)
     lines = source.splitlines()
     at = {text.strip(): number for number, text in enumerate(lines, start=1)}

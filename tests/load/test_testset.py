@@ -93,7 +93,7 @@ def test_a_lookup_table_of_the_public_test_set_gains_nothing_and_is_flagged(
     cheat = tmp_path / "lab.py"
     cheat.write_text(MEMORISER.format(table=table))
     graded = {name: grade_submission(submission=path, rubric=rubric, data_dir=fmnist_dir,
-                                     cache_dir=session_cache, quick=True)
+                                     cache_dir=session_cache, quick=True).dump()
               for name, path in (("cheat", cheat), ("honest", REPO / "reference" / "baseline.py"))}
     cheat_r, honest_r = graded["cheat"], graded["honest"]
     assert cheat_r["status"] == "graded", cheat_r["failure"]

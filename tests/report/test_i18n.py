@@ -164,11 +164,11 @@ def shape_failures(korean_rubric, fmnist_dir, session_cache):
 
 def test_a_failing_submission_gets_the_korean_failure_box_with_the_same_values(shape_failures):
     en, ko = shape_failures["en"], shape_failures["ko"]
-    assert en["failure"]["code"] == ko["failure"]["code"] == "output_shape"
-    assert "[2, 128]" in ko["failure"]["got"] and "[2, 128]" in en["failure"]["got"]
-    assert ko["failure"]["summary"] == "모델 출력의 모양이 잘못되었습니다"
-    assert "[2, 10]" in ko["failure"]["expected"] and "[2, 10]" in en["failure"]["expected"]
-    assert ko["score"] == en["score"] and ko["status"] == en["status"] == "failed"
+    assert en.failure["code"] == ko.failure["code"] == "output_shape"
+    assert "[2, 128]" in ko.failure["got"] and "[2, 128]" in en.failure["got"]
+    assert ko.failure["summary"] == "모델 출력의 모양이 잘못되었습니다"
+    assert "[2, 10]" in ko.failure["expected"] and "[2, 10]" in en.failure["expected"]
+    assert ko.score == en.score and ko.status == en.status == "failed"
     i18n.use("ko")  # the renderers' labels are in the run's language, like its messages
     box = render_markdown(ko)
     assert "## 채점할 수 없었던 이유" in box
@@ -179,22 +179,22 @@ def test_a_failing_submission_gets_the_korean_failure_box_with_the_same_values(s
 
 def test_korean_reports_keep_numbers_identifiers_and_the_rubric_titles(shape_failures):
     en, ko = shape_failures["en"], shape_failures["ko"]
-    names = [t["name"] for t in ko["tests"]]
+    names = [t.name for t in ko.tests]
     assert "출력 모양 확인" in names  # the instructor's title, as written, in both languages
-    assert "출력 모양 확인" in [t["name"] for t in en["tests"]]
+    assert "출력 모양 확인" in [t.name for t in en.tests]
     assert "파라미터 수가 예산 이내" in names  # the grader's own default title, translated
-    assert [t["score"] for t in ko["tests"]] == [t["score"] for t in en["tests"]]
-    budget = next(t for t in ko["tests"] if t["tags"] == ["budget"])
-    assert "EPOCHS = " in budget["output"] and "BATCH_SIZE = " in budget["output"]
-    assert "점수 10 / " in ko["output"]  # Gradescope's text
+    assert [t.score for t in ko.tests] == [t.score for t in en.tests]
+    budget = ko.item("budget")
+    assert "EPOCHS = " in budget.output and "BATCH_SIZE = " in budget.output
+    assert "점수 10 / " in ko.output  # Gradescope's text
     i18n.use("ko")
     md = render_markdown(ko)
     for english in ("## Rubric", "| Item |", "Test accuracy", "Provenance"):
         assert english not in md
     for korean in ("## 루브릭", "| 항목 |", "테스트 정확도", "## 채점 정보"):
         assert korean in md
-    assert json.dumps(en, sort_keys=True).count('"status": "passed"') == \
-        json.dumps(ko, sort_keys=True).count('"status": "passed"')  # statuses stay identifiers
+    assert json.dumps(en.dump(), sort_keys=True).count('"status": "passed"') == \
+        json.dumps(ko.dump(), sort_keys=True).count('"status": "passed"')  # statuses stay identifiers
 
 
 def test_the_english_run_reads_as_before(shape_failures):
@@ -321,9 +321,11 @@ def test_pictures_are_labelled_in_korean_where_matplotlib_has_a_hangul_font():
     English (matplotlib would draw empty boxes), never half of each."""
     from grader import i18n
     from grader.report import figures
+    from grader.report.record import Epoch, History
+    from support.results import golden
     i18n.use("ko")
-    results = {"history": {"student": [[{"epoch": 1, "train_loss": 1.0, "val_accuracy": 0.5}]],
-                           "baseline": []}, "metrics": {"accuracy": 0.5}}
+    results = golden()
+    results.history = History(student=[[Epoch(1, 1.0, 0.5, 1.0)]], baseline=[])
     assert figures.training_curves_png(results)[:4] == b"\x89PNG"
     if figures._hangul_font():
         assert figures._t(i18n.N_("Training loss")) == "학습 손실"

@@ -8,8 +8,8 @@ import xmlschema
 
 from conftest import SCHEMAS
 from grader.commands.ci import junit_xml
-from grader.load.answers import is_pending
-
+from grader.report.record import Item
+from support.results import golden
 
 
 @pytest.fixture(scope="module", params=["ant-junit.xsd", "jenkins-xunit-junit-10.xsd"])
@@ -19,20 +19,22 @@ def schema(request):
 
 def item(name, score, max_score, status):
     """status "pending" makes a written answer: failed, tagged pending, as grading does."""
-    return {"name": name, "score": float(score), "max_score": float(max_score),
-            "status": "failed" if status == "pending" else status,
-            "output": f"{name}: <{score:g}> & more",
-            "tags": [name, "pending"] if status == "pending" else [name]}
+    return Item(name=name, score=float(score), max_score=float(max_score),
+                status="failed" if status == "pending" else status,
+                output=f"{name}: <{score:g}> & more",
+                tags=[name, "pending"] if status == "pending" else [name])
 
 
 def results_of(tests, failure=None):
-    return {"score": sum(t["score"] for t in tests if not is_pending(t)),
-            "max_score": sum(t["max_score"] for t in tests if not is_pending(t)),
-            "pending_points": sum(t["max_score"] for t in tests if is_pending(t)),
-            "execution_time": 83.4, "status": "failed" if failure else "graded",
-            "failure": failure, "tests": tests,
-            "metrics": {"accuracy": 0.7135, "baseline_accuracy": 0.7, "gain_pp": 1.35},
-            "provenance": {"rubric_name": "cifar10", "graded_at": "2026-11-23T10:04:05+0100"}}
+    r = golden()
+    r.tests, r.failure = tests, failure
+    r.score = sum(t.score for t in tests if not t.pending)
+    r.max_score = sum(t.max_score for t in tests if not t.pending)
+    r.pending_points = sum(t.max_score for t in tests if t.pending)
+    r.execution_time, r.status = 83.4, "failed" if failure else "graded"
+    r.metrics.accuracy, r.metrics.baseline_accuracy, r.metrics.gain_pp = 0.7135, 0.7, 1.35
+    r.provenance.rubric_name, r.provenance.graded_at = "cifar10", "2026-11-23T10:04:05+0100"
+    return r
 
 
 CASES = {

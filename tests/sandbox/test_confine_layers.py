@@ -289,7 +289,7 @@ def test_a_root_graders_child_runs_as_a_uid_of_its_own(tmp_path, fmnist_dir, ses
         code = ("import json, sys; from grader.grading import grade_submission; from grader.rubric "
                 "import load_rubric; r = grade_submission(submission=sys.argv[1], rubric=load_rubric("
                 "sys.argv[2]), data_dir=sys.argv[3], cache_dir=sys.argv[4], quick=True); "
-                "print(json.dumps(r, default=str))")
+                "print(json.dumps(r.dump(), default=str))")
         env = {**os.environ, "GRADER_SANDBOX": "landlock", "TMPDIR": str(scratch)}
         done = subprocess.run([str(venv / "bin" / "python"), "-c", code, str(sub), str(tiny_rubric),
                                str(fmnist_dir), str(session_cache)], cwd=REPO, env=env,

@@ -16,6 +16,7 @@ from conftest import REPO, SUBMISSIONS, grade, processes_with, write_rubric
 from grader.sandbox import confine as isolation
 from grader.grading import grade_submission
 from grader.report.markdown import render_markdown
+from grader.report.record import Results
 from grader.rubric import load_rubric
 from grader.sandbox import landlock, seccomp
 
@@ -119,7 +120,7 @@ def test_the_report_says_which_protections_were_in_force(fmnist_dir, session_cac
     plan = isolation.plan()
     assert iso["sandbox"] == {"bwrap": "bubblewrap", "landlock": "landlock"}.get(
         plan.sandbox, "none (bubblewrap unavailable or GRADER_SANDBOX=none)")
-    assert "Isolation of the submission's code" in render_markdown(r)
+    assert "Isolation of the submission's code" in render_markdown(Results.load(r))
 
 
 def test_hunting_for_test_labels_finds_nothing(confined_mode, tmp_path, fmnist_dir, session_cache,
@@ -236,8 +237,11 @@ def test_a_child_that_cannot_start_is_the_graders_fault_not_the_students(tmp_pat
     from grader.sandbox import launch
     from grader.sandbox.protocol import JobRequest
     monkeypatch.setattr(launch, "STARTUP_S", 0.3)  # far less than importing torch takes
+    from grader.load.datasets import FASHION_MNIST
+    from grader.rubric import Training
     request = JobRequest(mode="train", submission=str(tmp_path), reference=str(tmp_path),
-                         model_hook="build_model", info={}, device="cpu", threads=1, training={})
+                         model_hook="build_model", info=FASHION_MNIST, device="cpu", threads=1,
+                         training=Training())
     out = launch.run_job(tmp_path, request, files={}, limits=isolation.Limits(time_s=600, memory_mb=6144), show=[])
     assert out.result.failure["code"] == "grader_error"
     assert "did not start" in out.result.failure["message"]
@@ -291,10 +295,10 @@ def test_an_official_grade_needs_confinement_or_the_instructors_word(
         return grade_submission(submission=SUBMISSIONS / "fails_syntax_error.py", rubric=rubric,
                                 data_dir=fmnist_dir, cache_dir=session_cache, mode="official", **kw)
     r = official()
-    assert r["official"] is False and r["notice"].startswith("NOT OFFICIAL")
-    assert r["provenance"]["confined"] is False
+    assert r.official is False and r.notice.startswith("NOT OFFICIAL")
+    assert r.provenance.confined is False
     accepted = official(allow_unconfined=True)
-    assert accepted["official"] is True and accepted["provenance"]["allow_unconfined"] is True
+    assert accepted.official is True and accepted.provenance.allow_unconfined is True
 
 
 def test_killing_the_grader_kills_the_child_it_was_running(
@@ -346,8 +350,8 @@ def test_a_failing_bubblewrap_falls_back_to_landlock_and_says_so(monkeypatch, tm
     force_mode("bwrap_fails", monkeypatch, tmp_path_factory)
     r = grade_submission(submission=SUBMISSIONS / "fails_syntax_error.py", rubric=load_rubric(str(tiny_rubric)),
                          data_dir=fmnist_dir, cache_dir=session_cache, mode="official")
-    assert r["provenance"]["isolation"]["sandbox"] == "landlock"
-    assert r["provenance"]["confined"] is True and r["official"] is True  # Landlock counts
+    assert r.provenance.isolation["sandbox"] == "landlock"
+    assert r.provenance.confined is True and r.official is True  # Landlock counts
     monkeypatch.setenv("GRADER_SANDBOX", "bwrap")  # required, and not there: refused up front
     with pytest.raises(isolation.SandboxUnavailable, match="GRADER_SANDBOX=bwrap"):
         isolation.plan()
@@ -367,7 +371,7 @@ def test_a_missing_layer_is_recorded_and_shown(monkeypatch, tmp_path_factory, fm
     assert iso["sandbox"] == "landlock" and "seccomp" in iso["missing"]
     assert "seccomp" not in iso["layers"] and "landlock" in iso["layers"]
     console = Console(record=True, width=200)
-    console.print(render_tables(r))
+    console.print(render_tables(Results.load(r)))
     assert "Confinement: seccomp unavailable here" in console.export_text()
 
 

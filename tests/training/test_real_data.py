@@ -31,7 +31,7 @@ def one_epoch_rubric(tmp_path, name):
 def test_template_on_fashion_mnist_one_epoch_matches_the_lab(tmp_path, real_cache):
     rubric = one_epoch_rubric(tmp_path, "fashion_mnist")
     r = grade_submission(submission=REPO / "student_template", rubric=rubric,
-                         data_dir=SHARED_DATA, cache_dir=real_cache, device="cpu")
+                         data_dir=SHARED_DATA, cache_dir=real_cache, device="cpu").dump()
     assert r["status"] == "graded", r["failure"]
     m = r["metrics"]
     assert m["epochs"] == 1 and m["parameters"] == 421_642
@@ -45,7 +45,7 @@ def test_cifar10_from_the_jpeg_tarball_end_to_end(real_cache, tmp_path):
     rubric = load_rubric("cifar10")
     r = grade_submission(submission=REPO / "reference" / "strong.py", rubric=rubric,
                          data_dir=SHARED_DATA, cache_dir=real_cache, device="cpu", quick=True,
-                         artifacts=tmp_path / "run")
+                         artifacts=tmp_path / "run").dump()
     assert r["status"] == "graded", r["failure"]
     m = r["metrics"]
     assert r["provenance"]["data"]["source"].endswith("cifar10-jpeg.tar.gz")
@@ -103,7 +103,7 @@ def test_calibrate_cifar10_quick_then_the_strong_solution_gets_its_interval(
     second = json.loads(capsys.readouterr().out)
     assert second["from_cache"] and second["accuracies"] == first["accuracies"]
     r = grade_submission(submission=REPO / "reference" / "strong.py", rubric=load_rubric("cifar10"),
-                         data_dir=SHARED_DATA, cache_dir=real_cache, quick=True, device="cpu")
+                         data_dir=SHARED_DATA, cache_dir=real_cache, quick=True, device="cpu").dump()
     m = r["metrics"]
     low, high = m["gain_interval_pp"]
     assert 0 < low < m["gain_pp"] < high, m

@@ -21,11 +21,13 @@ from grader.batch.gradebook import Row
 from grader.commands.gradescope import gradescope_form
 from grader.grading import grade_submission
 from grader.inspection.facts import inspect_model
+from grader.inspection.modelfacts import ModelFacts
 from grader.report.markdown import render_markdown
 from grader.report.html import render_html
 from grader.rubric import RubricError, load_rubric
 from grader.load.submission import load_submission
 from grader.report.rows import summary_rows
+from grader.report.record import Model, Results
 from simple_cnn_variants import MISTAKES, SimpleCNN
 
 RUBRIC = load_rubric("simple_cnn")
@@ -39,7 +41,7 @@ def judge(model, counts=RIGHT_COUNTS):
     facts = inspect_model(model, (3, 32, 32), MODULES)
     if facts["error"]:
         facts["error"].pop("exception")
-    run = Run(seed=0, inspection=facts,
+    run = Run(seed=0, inspection=ModelFacts.load(facts),
               requested={"EPOCHS": 5, "BATCH_SIZE": 128, "PARAMETER_COUNTS": counts})
     return facts, {c.id: c for c in evaluate_checks(RUBRIC, run, 10)}
 
@@ -91,23 +93,24 @@ def test_a_forward_error_keeps_what_ran_before_it():
     assert facts["modules"]["layer2"]["output_shape"] == [2, 64, 16, 16]
     assert facts["modules"]["fc"]["input_shape"] == [2, 8192]
     assert facts["modules"]["fc"]["output_shape"] is None
-    assert first_wrong(RUBRIC, facts)["module"] == "layer2"
+    assert first_wrong(RUBRIC, ModelFacts.load(facts)).module == "layer2"
 
 
 def test_the_summary_marks_the_first_wrong_layer_and_the_one_that_raised():
     facts, _ = judge(SimpleCNN(**MISTAKES["missing_pool"]))
-    results = {"model": {"layers": facts["layers"], "modules": facts["modules"],
-                         "error": facts["error"], "first_wrong": first_wrong(RUBRIC, facts),
-                         "expected": {c.module: c.expected for c in RUBRIC.checks
-                                      if c.kind == "module_output_shape"}}}
-    rows = summary_rows(results)
-    marked = {r["name"]: r["mark"] for r in rows if r["mark"]}
+    typed = ModelFacts.load(facts)
+    model = Model(layers=typed.layers, modules=typed.modules, error=typed.error,
+                  first_wrong=first_wrong(RUBRIC, typed),
+                  expected={c.module: c.expected for c in RUBRIC.checks
+                            if c.kind == "module_output_shape"})
+    rows = summary_rows(model)
+    marked = {r.name: r.mark for r in rows if r.mark}
     assert marked == {"layer2": "first wrong shape",
                       "fc": marked["fc"]} and marked["fc"].startswith("raised here")
-    names = [r["name"] for r in rows]
+    names = [r.name for r in rows]
     assert names.index("layer2") < names.index("layer2.0") < names.index("layer3")
     layer2 = rows[names.index("layer2")]
-    assert (layer2["shape"], layer2["expected"], layer2["ok"], layer2["block"]) == \
+    assert (layer2.shape, layer2.expected, layer2.ok, layer2.block) == \
         ("64×16×16", "64×8×8", False, True)
 
 
@@ -199,8 +202,8 @@ def graded(cifar_tree, session_cache, tmp_path_factory):
     (folder / "answers.md").write_text("Change layer1 to Conv2d(1, 32, 3, padding=1) and fc "
                                        "to Linear(128*28*28, 2).\n<script>alert(1)</script>\n")
     kw = dict(rubric=RUBRIC, data_dir=cifar_tree, quick=True, cache_dir=session_cache)
-    return (grade_submission(submission=folder, **kw),
-            grade_submission(submission=REPO / "student_template", **kw))
+    return (grade_submission(submission=folder, **kw).dump(),  # results.json's form
+            grade_submission(submission=REPO / "student_template", **kw).dump())
 
 
 def test_the_solution_gets_every_structural_point_and_its_answer_pends(graded):
@@ -216,25 +219,26 @@ def test_the_solution_gets_every_structural_point_and_its_answer_pends(graded):
     assert "Conv2d(1, 32, 3" in answer["answer"]
     assert "build_simple_cnn" in solution["submission"]["customised_hooks"]
 
-    md = render_markdown(solution)
+    typed = Results.load(solution)
+    md = render_markdown(typed)
     assert "(+ 10 points pending manual grading)" in md and "⏳" in md
     assert "> Change layer1 to Conv2d(1, 32, 3, padding=1)" in md
-    page = render_html(solution)
+    page = render_html(typed)
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;" in page
 
-    form = gradescope_form(solution)
+    form = gradescope_form(typed)
     pending = [t for t in form["tests"] if "pending manual grading" in t["name"]]
     # Gradescope shows a test at its max_score without a status as passed: never for pending
     assert len(pending) == 1 and pending[0]["max_score"] == 0 and pending[0]["status"] == "failed"
     assert form["score"] == solution["score"]
-    junit = junit_xml(solution)
+    junit = junit_xml(typed)
     assert 'skipped="1"' in junit and "pending manual grading (10 points)" in junit
-    assert all(t["status"] != "pass" for t in classroom_result(solution)["tests"]
+    assert all(t["status"] != "pass" for t in classroom_result(typed)["tests"]
                if "pending" in t["name"])
 
     row = Row(student="ada", rubric="simple_cnn", status="graded", score=solution["score"],
               max_score=solution["max_score"], accuracy=None, baseline_accuracy=None,
-              gain_pp=None, failure_code=None, failure_message=None, results=solution)
+              gain_pp=None, failure_code=None, failure_message=None, results=typed)
     header, body = grades_table([row])
     assert body[0][header.index(answer["name"])] == "pending"
     assert body[0][header.index("pending_manual_points")] == 10
@@ -261,7 +265,7 @@ def test_a_submission_without_the_exercise_hook_is_told_what_to_define(
     lone = tmp_path / "tinycnn_only.py"
     lone.write_text("EPOCHS = 2\n")
     results = grade_submission(submission=lone, rubric=RUBRIC, data_dir=cifar_tree, quick=True,
-                               cache_dir=session_cache)
+                               cache_dir=session_cache).dump()
     assert results["failure"]["code"] == "missing_hook"
     assert "build_simple_cnn(info)" in results["failure"]["message"]
     assert results["pending_points"] == 10
