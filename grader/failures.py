@@ -7,6 +7,7 @@ statuses of every command live here too: they are how a failure leaves the grade
 from __future__ import annotations
 
 import traceback
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -98,20 +99,33 @@ def failure_dict(code: str, message: str, **kw) -> dict:
     return SubmissionError(code, message, **kw).to_dict()
 
 
-def describe(failure: dict) -> str:
+@dataclass
+class Failure:
+    """Why a submission could not be graded, as results.json keeps it (failure_dict's keys;
+    a child sends it as that dict, grader.report.record reads it as this)."""
+    code: str                     # one of CODES: stable, for scripts and exports
+    summary: str                  # CODES[code] in the run's language
+    message: str
+    expected: object | None = None  # what the grader wanted, where that is a value
+    got: object | None = None     # what it got instead
+    hint: str | None = None       # what to do about it
+    trace: str | None = None      # the student's own frames of the traceback
+
+
+def describe(failure: Failure) -> str:
     """Several lines for a report: the summary, the message, expected/got and the hint."""
-    lines = [f"{failure['summary']}: {failure['message']}"]
+    lines = [f"{failure.summary}: {failure.message}"]
     # the labels share one width per language so the values line up under each other
     labels = [_("expected:"), _("got:"), _("likely cause:")]
     width = max(len(label) for label in labels[:2])
-    if failure.get("expected") is not None:
-        lines.append(f"  {labels[0]:<{width}} {failure['expected']}")
-    if failure.get("got") is not None:
-        lines.append(f"  {labels[1]:<{width}} {failure['got']}")
-    if failure.get("hint"):
-        lines.append(f"  {labels[2]} {failure['hint']}")
-    if failure.get("trace"):
-        lines.append(failure["trace"].rstrip())
+    if failure.expected is not None:
+        lines.append(f"  {labels[0]:<{width}} {failure.expected}")
+    if failure.got is not None:
+        lines.append(f"  {labels[1]:<{width}} {failure.got}")
+    if failure.hint:
+        lines.append(f"  {labels[2]} {failure.hint}")
+    if failure.trace:
+        lines.append(failure.trace.rstrip())
     return "\n".join(lines)
 
 

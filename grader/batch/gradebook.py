@@ -110,14 +110,14 @@ def is_done(db: sqlite3.Connection, student: str, rubric_digest: str, content_ha
 def record(db: sqlite3.Connection, *, student: str, rubric_digest: str, content_hash: str,
            source: str, results: Results) -> None:
     """Write one finished grade and its runs, replacing an older grade of the same pair."""
-    m, failure = results.metrics, results.failure or {}
+    m, failure = results.metrics, results.failure
     with db:  # one transaction: the grade and its runs land together or not at all
         db.execute("DELETE FROM runs WHERE student=? AND rubric_digest=?", (student, rubric_digest))
         db.execute(
             "INSERT OR REPLACE INTO grades VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (student, results.provenance.rubric_name, rubric_digest, content_hash, source,
              results.status, results.score, results.max_score, m.accuracy,
-             m.baseline_accuracy, m.gain_pp, failure.get("code"), failure.get("message"),
+             m.baseline_accuracy, m.gain_pp, failure and failure.code, failure and failure.message,
              m.wall_time_s, json.dumps(dump(results.provenance.versions)), _json(results),
              time.strftime("%Y-%m-%dT%H:%M:%S%z")))
         for run in m.per_seed:

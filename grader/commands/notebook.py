@@ -257,4 +257,4 @@ def _show(results: Results, files: dict) -> None:
             show_picture(files[name])
     print(score_line(results))
     if results.failure:
-        print(_("Could not be graded: {summary}").format(summary=results.failure["summary"]))
+        print(_("Could not be graded: {summary}").format(summary=results.failure.summary))

@@ -55,15 +55,17 @@ def describe_output(out) -> str:
     return _("a {type}").format(type=type(out).__name__)
 
 
-def inspect_model(model: nn.Module, input_shape: tuple[int, ...], modules: list[str]) -> dict:
+def inspect_model(model: nn.Module, input_shape: tuple[int, ...],
+                  modules: list[str]) -> tuple[dict, BaseException | None]:
     """Run one batch of 2 images through the model and record what every layer received
     and produced, in the order the forward pass reached them.
 
     `modules` are the dotted names the rubric checks (e.g. "layer1", "fc"); a name the
     model does not have is reported as missing rather than failing the whole inspection.
     A forward pass that raises still returns what ran before it, and `error` says in which
-    layer it broke, so the layers before the break still earn their checks (the caller
-    pops `error["exception"]`, which is not plain data).
+    layer it broke, so the layers before the break still earn their checks. Returns the
+    facts, plain data for the parent (grader.inspection.modelfacts reads them), and the
+    exception the forward pass raised, or None, which the child explains.
     """
     named = dict(model.named_modules())
     leaves = [name for name, m in named.items() if name and not list(m.children())]
@@ -98,7 +100,7 @@ def inspect_model(model: nn.Module, input_shape: tuple[int, ...], modules: list[
         named[name].register_forward_hook(after(name)))]
     was_training = model.training
     model.eval()
-    out, error = None, None
+    out, error, raised = None, None, None
     try:
         with torch.no_grad():
             out = model(torch.randn(2, *input_shape))
@@ -106,7 +108,8 @@ def inspect_model(model: nn.Module, input_shape: tuple[int, ...], modules: list[
         raise
     except BaseException as e:  # noqa: BLE001 - recorded (the student's own BaseException too)
         error = {"type": type(e).__name__, "message": str(e)[:500],
-                 "module": open_calls[-1] if open_calls else None, "exception": e}
+                 "module": open_calls[-1] if open_calls else None}
+        raised = e
     finally:
         for h in handles:
             h.remove()
@@ -127,7 +130,7 @@ def inspect_model(model: nn.Module, input_shape: tuple[int, ...], modules: list[
                     for m in modules},
         "error": error,
         "scripted": scripted,
-    }
+    }, raised
 
 
 def _layer(name: str, module: nn.Module, got_in, got_out) -> dict:

@@ -7,13 +7,14 @@ batch worker's answer) through grader.records, which refuses an unknown field, a
 one or a value of another type; `dump` writes it in exactly the form it came in.
 
 Some inner records stay plain dicts where their keys are another module's to choose: a
-failure (grader.failures.failure_dict), a layer's settings, the rubric as a whole
-(Rubric.to_dict), the confinement's description.
+layer's settings, the rubric as a whole (Rubric.to_dict), the confinement's description, a
+run's re-measurement (grader.grading.runs.verify).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from grader.failures import Failure
 from grader.inspection.modelfacts import FirstWrong, ForwardError, Layer, ModuleFacts
 from grader.load.answers import PENDING
 from grader.records import OPTIONAL, RecordError, dump, load
@@ -30,7 +31,7 @@ class Item:
     max_score: float
     status: str                        # Gradescope's "passed" / "failed"
     output: str
-    tags: list[str] = field(default_factory=list)   # [item id, ...], "pending" while a person grades it
+    tags: list[str] = field(default_factory=list)  # [item id, ...]; "pending" till a person grades it
     # a written answer's (grader.load.answers.manual_items): always all three
     question: str | None = field(default=None, metadata=OPTIONAL)
     answer: str | None = field(default=None, metadata=OPTIONAL)
@@ -284,6 +285,7 @@ class Automatic:
 
 @dataclass
 class Amendment:
+    """A person's grade (grade amend), applied on the way out (grader.batch.amend.apply)."""
     points: float
     total: float | None
     reason: str
@@ -293,6 +295,7 @@ class Amendment:
 
 @dataclass
 class Results:
+    """One grading, as results.json keeps it: Gradescope's keys first, the grader's after."""
     score: float
     max_score: float
     pending_points: float              # written answers a person grades; not in score or max_score
@@ -307,7 +310,7 @@ class Results:
     tests: list[Item]
     leaderboard: list[LeaderboardEntry]
     metrics: Metrics
-    failure: dict | None               # grader.failures.failure_dict
+    failure: Failure | None
     anomaly: str | None
     submission: Submission
     artifacts: list[str]
@@ -321,7 +324,7 @@ class Results:
 
     @property
     def failure_code(self) -> str | None:
-        return (self.failure or {}).get("code")
+        return self.failure.code if self.failure else None
 
     def item(self, item_id: str) -> Item | None:
         return next((t for t in self.tests if t.id == item_id), None)

@@ -12,7 +12,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from grader.failures import describe
+from grader.failures import Failure, describe
 from grader.i18n import N_, _, ngettext
 from grader.inspection.checks import first_wrong
 from grader.load import testset
@@ -63,7 +63,7 @@ def build_results(ctx, *, submission, origin, runs, baseline_runs, failure, item
         tests=[load(Item, i, "item") for i in items],
         leaderboard=([LeaderboardEntry("Accuracy", round(accuracy * 100, 2), "desc")]
                      if accuracy is not None else []),
-        metrics=metrics, failure=failure,
+        metrics=metrics, failure=load(Failure, failure, "failure") if failure else None,
         anomaly=_anomaly(rubric, accuracy, metrics.test_set, runs),
         submission=_submission(submission, origin, first),
         artifacts=ctx.artifacts or [],

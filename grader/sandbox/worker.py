@@ -102,9 +102,8 @@ def run(request, state, emit) -> None:
                               expected="torch.nn.Module", got=type(model).__name__)
     model = _uncompiled(model, hooks, request)
     input_shape = (info.in_channels, *info.image_size)
-    facts = inspect_model(model, input_shape, request.modules)
-    error = facts["error"] and facts["error"].pop("exception")
-    state.inspection, facts = facts, ModelFacts.load(facts)  # sent as it is; read typed
+    sent, error = inspect_model(model, input_shape, request.modules)
+    state.inspection, facts = sent, ModelFacts.load(sent)  # sent as it is, read typed
     if facts.scripted:
         hooks.notes.append(_("build_model returned a scripted model (torch.jit.script): it is "
                              "graded as it is, but the model summary lists its layers without "
@@ -258,8 +257,7 @@ def run_verify(request, state, emit) -> None:
     except BaseException as e:  # noqa: BLE001 - the parent reports it as a mismatch
         state.weights_error = f"{type(e).__name__}: {str(e)[:500]}"
         return
-    facts = inspect_model(model, (info.in_channels, *info.image_size), [])
-    error = facts["error"] and facts["error"].pop("exception")
+    facts, error = inspect_model(model, (info.in_channels, *info.image_size), [])
     state.parameters = facts["parameters"]
     state.output_shape = facts["output_shape"]
     state.parameter_shapes = {name: list(p.shape) for name, p in model.named_parameters()

@@ -6,6 +6,7 @@ from html.parser import HTMLParser
 import pytest
 
 from grader.batch import amend, dashboard, export
+from grader.failures import Failure, failure_dict
 from grader.report.record import Pair
 from support.gradebooks import gradebook_of
 from support.results import results_for
@@ -26,7 +27,7 @@ def trained(accuracy, gain, score, *, anomaly=None, official=True, status="grade
     m.per_class = Pair(student=[0.8, 0.7, 0.7], baseline=[0.7, 0.6, 0.6])
     r.anomaly = anomaly
     if message:
-        r.failure = {"code": "training_error", "message": message}
+        r.failure = Failure(**failure_dict("training_error", message))
     return r
 
 

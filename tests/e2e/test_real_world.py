@@ -20,13 +20,18 @@ from rich.console import Console
 from torch import nn
 
 from conftest import SUBMISSIONS, TINY_RUBRIC, grade, write_rubric
-from grader.failures import describe
+from grader.failures import Failure, describe
 from grader.grading import grade_submission
 from grader.inspection.facts import inspect_model
 from grader.load.datasets import FASHION_MNIST
 from grader.rubric import load_rubric
 
 REAL = SUBMISSIONS / "real_world"
+
+
+def why(results: dict) -> str:
+    """The failure of results.json's form, as the reports say it (for an assert's message)."""
+    return describe(Failure(**results["failure"])) if results["failure"] else ""
 
 
 # the CPU even where a GPU is: one case is a model that calls .cuda() itself
@@ -80,18 +85,18 @@ def test_a_real_world_mistake_fails_with_a_reason_the_student_can_act_on(
         name, code, first, words, tiny_rubric, fmnist_dir, session_cache):
     r = grade(REAL / name, tiny_rubric, fmnist_dir, session_cache)
     failure = r["failure"]
-    assert r["status"] == "failed" and failure["code"] == code, describe(failure)
+    assert r["status"] == "failed" and failure["code"] == code, describe(Failure(**failure))
     assert failure["message"].startswith(first), failure["message"]
-    text = describe(failure)
+    text = describe(Failure(**failure))
     for w in words:
         assert w in text, f"{w!r} not in\n{text}"
-    assert describe(failure).splitlines()[0] in r["output"]
+    assert describe(Failure(**failure)).splitlines()[0] in r["output"]
     assert "/tmp/" not in (failure["message"] + (failure["trace"] or ""))  # the student's names
 
 
 def test_a_helper_module_beside_model_py_is_graded_with_it(tiny_rubric, fmnist_dir, session_cache):
     r = grade(REAL / "passes_resnet_style_helper_module", tiny_rubric, fmnist_dir, session_cache)
-    assert r["status"] == "graded", describe(r["failure"])
+    assert r["status"] == "graded", why(r)
     assert set(r["submission"]["customised_hooks"]) == {"build_model", "build_optimizer", "EPOCHS"}
     assert any(layer["name"] == "layer3.conv1" for layer in r["model"]["layers"])
     assert r["submission"]["notes"] == [
@@ -103,7 +108,7 @@ def test_the_tutorial_net_that_flattens_with_view_trains(tiny_rubric, fmnist_dir
     """x.view after the convolutions needs NCHW memory: the batches (batched path, one
     channel) must not have channels_last's strides."""
     r = grade(REAL / "passes_tutorial_net_view_flatten.py", tiny_rubric, fmnist_dir, session_cache)
-    assert r["status"] == "graded", describe(r["failure"])
+    assert r["status"] == "graded", why(r)
     assert r["metrics"]["pipeline"] == {"train": "batched", "test": "batched"}
     assert r["model"]["layers"][-1]["name"] == "fc3"
 
@@ -122,7 +127,7 @@ def test_under_a_channels_last_rubric_the_view_failure_says_why_and_what_to_use(
 def test_a_train_transform_alone_is_graded_with_a_note_on_normalisation(
         tiny_rubric, fmnist_dir, session_cache):
     r = grade(REAL / "passes_v2_autoaugment_train_only.py", tiny_rubric, fmnist_dir, session_cache)
-    assert r["status"] == "graded", describe(r["failure"])
+    assert r["status"] == "graded", why(r)
     assert r["metrics"]["pipeline"]["train"] == "per-image"  # AutoAugment: torchvision, image by image
     assert r["submission"]["notes"] == [
         "You changed build_train_transform but not build_test_transform, so test images go "
@@ -148,12 +153,13 @@ def test_a_zip_without_a_submission_names_the_zip_and_what_it_holds(
 
 def test_a_lazy_layer_that_never_ran_does_not_break_the_inspection():
     model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.Flatten(), nn.LazyLinear(10))
-    facts = inspect_model(model, (1, 28, 28), ["2"])
+    facts, raised = inspect_model(model, (1, 28, 28), ["2"])
+    assert isinstance(raised, RuntimeError)  # for the child to explain; not in the facts
     assert facts["error"]["module"] == "0" and "to have 3 channels" in facts["error"]["message"]
     assert facts["parameters"] == 3 * 3 * 3 * 8 + 8 and facts["uninitialized"] == ["2"]
     assert facts["layers"][-1]["parameters"] == 0
-    ran = inspect_model(model, (3, 28, 28), [])  # the same model on the right input
-    assert ran["error"] is None and ran["uninitialized"] == []
+    ran, raised = inspect_model(model, (3, 28, 28), [])  # the same model on the right input
+    assert ran["error"] is raised is None and ran["uninitialized"] == []
     assert ran["parameters"] == 224 + 8 * 26 * 26 * 10 + 10 and ran["output"] == "a tensor of shape [2, 10]"
 
 
@@ -232,7 +238,7 @@ PASSES_30 = [
 @pytest.mark.parametrize("name,note", PASSES_30, ids=[p[0] for p in PASSES_30])
 def test_what_follows_torchs_own_contract_is_graded(name, note, tiny_rubric, fmnist_dir, session_cache):
     r = grade(REAL / name, tiny_rubric, fmnist_dir, session_cache)
-    assert r["status"] == "graded", describe(r["failure"])
+    assert r["status"] == "graded", why(r)
     notes = r["submission"]["notes"]
     if note is None:
         assert notes == []
@@ -266,17 +272,17 @@ def test_hooks_under_a_main_guard_in_a_notebook_are_taken_with_a_note(
         tiny_rubric, fmnist_dir, session_cache):
     r = grade(REAL / "passes_notebook_hooks_under_main_guard.ipynb", tiny_rubric, fmnist_dir,
               session_cache)
-    assert r["status"] == "graded", describe(r["failure"])
+    assert r["status"] == "graded", why(r)
     assert set(r["submission"]["customised_hooks"]) == {"build_optimizer", "build_train_transform", "EPOCHS"}
     assert any('inside `if __name__ == "__main__":` were taken' in n for n in r["submission"]["notes"])
 
 
 def test_a_notebook_with_a_bom_and_a_cp949_model_py_are_graded(tiny_rubric, fmnist_dir, session_cache):
     r = grade(REAL / "passes_notebook_with_utf8_bom.ipynb", tiny_rubric, fmnist_dir, session_cache)
-    assert r["status"] == "graded", describe(r["failure"])
+    assert r["status"] == "graded", why(r)
     assert "build_optimizer" in r["submission"]["customised_hooks"]
     r = grade(REAL / "passes_cp949_model_py", tiny_rubric, fmnist_dir, session_cache)
-    assert r["status"] == "graded", describe(r["failure"])
+    assert r["status"] == "graded", why(r)
     assert "build_model" in r["submission"]["customised_hooks"]
     assert r["submission"]["notes"][0].startswith(
         "model.py is saved in the Korean Windows encoding (CP949/EUC-KR), not UTF-8 (line 1 is "
@@ -322,9 +328,9 @@ def test_an_error_of_the_grader_itself_exits_4_not_3():
     from grader.failures import EXIT_INTERNAL, EXIT_UNGRADABLE, exit_status
     from support.results import golden
     broken = golden("failed")
-    broken.failure = {**broken.failure, "code": "grader_error"}
+    broken.failure = dataclasses.replace(broken.failure, code="grader_error")
     assert exit_status(broken, None) == EXIT_INTERNAL
-    broken.failure = {**broken.failure, "code": "hook_error"}
+    broken.failure = dataclasses.replace(broken.failure, code="hook_error")
     assert exit_status(broken, None) == EXIT_UNGRADABLE
 
 

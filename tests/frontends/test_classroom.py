@@ -5,6 +5,7 @@ step only under --fail-under or for a submission that could not be graded."""
 import pytest
 
 from grader.commands import ci
+from grader.failures import Failure, failure_dict
 from grader.report.record import Item
 from support.results import golden
 from support.classroom import js_str, reporter
@@ -41,7 +42,7 @@ def results_of(items, status="graded"):
     r.score = round(sum(t.score for t in graded), 4)
     r.max_score = sum(t.max_score for t in graded)
     r.pending_points = sum(t.max_score for t in items if t.pending)
-    r.failure = {"code": "syntax_error", "message": "x"} if status == "failed" else None
+    r.failure = Failure(**failure_dict("syntax_error", "x")) if status == "failed" else None
     return r
 
 

@@ -164,10 +164,10 @@ def shape_failures(korean_rubric, fmnist_dir, session_cache):
 
 def test_a_failing_submission_gets_the_korean_failure_box_with_the_same_values(shape_failures):
     en, ko = shape_failures["en"], shape_failures["ko"]
-    assert en.failure["code"] == ko.failure["code"] == "output_shape"
-    assert "[2, 128]" in ko.failure["got"] and "[2, 128]" in en.failure["got"]
-    assert ko.failure["summary"] == "모델 출력의 모양이 잘못되었습니다"
-    assert "[2, 10]" in ko.failure["expected"] and "[2, 10]" in en.failure["expected"]
+    assert en.failure.code == ko.failure.code == "output_shape"
+    assert "[2, 128]" in ko.failure.got and "[2, 128]" in en.failure.got
+    assert ko.failure.summary == "모델 출력의 모양이 잘못되었습니다"
+    assert "[2, 10]" in ko.failure.expected and "[2, 10]" in en.failure.expected
     assert ko.score == en.score and ko.status == en.status == "failed"
     i18n.use("ko")  # the renderers' labels are in the run's language, like its messages
     box = render_markdown(ko)

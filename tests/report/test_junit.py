@@ -8,6 +8,7 @@ import xmlschema
 
 from conftest import SCHEMAS
 from grader.commands.ci import junit_xml
+from grader.failures import Failure, failure_dict
 from grader.report.record import Item
 from support.results import golden
 
@@ -42,9 +43,9 @@ CASES = {
                           item("Accuracy gain over the baseline", 20, 70, "failed"),
                           item("Written answer", 0, 10, "pending")]),
     "ungradable": results_of([item("Model returns logits", 0, 5, "failed")],
-                             failure={"code": "syntax_error", "message": "line 5"}),
+                             failure=Failure(**failure_dict("syntax_error", "line 5"))),
     "grader broke": results_of([item("Trains to the end", 0, 15, "failed")],
-                               failure={"code": "grader_error", "message": "bug"}),
+                               failure=Failure(**failure_dict("grader_error", "bug"))),
     "no items": results_of([]),
 }
 

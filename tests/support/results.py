@@ -4,6 +4,7 @@ adds cannot be missing here; a test changes only the figures it is about."""
 import json
 from pathlib import Path
 
+from grader.failures import Failure, failure_dict
 from grader.report.record import Item, Pair, Results
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
@@ -20,7 +21,7 @@ def results_for(student, *, official=True, quick=False, accuracy=0.7135, interva
     r.score, r.max_score, r.pending_points = 50.0, 100.0, 0
     r.status, r.official, r.quick = status, official, quick
     r.mode, r.notice, r.anomaly = "official" if official else "local", "", None
-    r.failure = None if status == "graded" else {"code": "syntax_error", "message": "x"}
+    r.failure = None if status == "graded" else Failure(**failure_dict("syntax_error", "x"))
     r.tests = [Item(name="Output shape of `conv1`", score=5.0, max_score=5.0, status="passed",
                     output="", tags=["output_shape"])]
     m = r.metrics
