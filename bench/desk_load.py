@@ -31,9 +31,11 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
-from test_export import gradebook_of, results_for  # noqa: E402  (the tests' synthetic grades)
+from support.gradebooks import gradebook_of  # noqa: E402  (the tests' synthetic grades)
+from support.results import results_for  # noqa: E402
 
 from grader.batch import export, gradebook  # noqa: E402
+from grader.report.record import Pair  # noqa: E402
 
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 BLOCKS = ["nn.Conv2d({i}, {o}, 3, padding=1)", "nn.BatchNorm2d({o})", "nn.ReLU()", "nn.GELU()",
@@ -105,13 +107,14 @@ def make_class(root: Path, n: int, copies: int, items: int, seed: int = 0) -> li
         conf = np.zeros((10, 10), int)
         np.add.at(conf, (labels, pred), 1)
         r = results_for(student, accuracy=accuracy)
-        r["score"] = float(rng.choice([40, 55, 70, 85, 100]))
+        r.score = float(rng.choice([40, 55, 70, 85, 100]))
         gain = (accuracy - 0.7) * 100
-        r["metrics"].update(gain_pp=gain, gain_interval_pp=[gain - 1.9, gain + 1.9], parameters=rng.randint(50_000, 900_000),
-                            classes=CLASSES, confusion={"student": conf.tolist(), "baseline": None},
-                            per_class={"student": (conf.diagonal() / conf.sum(1)).tolist(),
-                                       "baseline": None})
-        r["submission"] = {"origin": str(subs / f"{student}.py"), "customised_hooks": ["build_model"]}
+        m = r.metrics
+        m.gain_pp, m.gain_interval_pp = gain, [gain - 1.9, gain + 1.9]
+        m.parameters, m.classes = rng.randint(50_000, 900_000), CLASSES
+        m.confusion = Pair(student=conf.tolist(), baseline=None)
+        m.per_class = Pair(student=(conf.diagonal() / conf.sum(1)).tolist(), baseline=None)
+        r.submission.origin, r.submission.customised_hooks = str(subs / f"{student}.py"), ["build_model"]
         grades[student] = r
         folder = root / "feedback" / student
         folder.mkdir(parents=True)
@@ -122,7 +125,7 @@ def make_class(root: Path, n: int, copies: int, items: int, seed: int = 0) -> li
     gradebook_of(root, grades)
     db = gradebook.connect(root / gradebook.FILE)  # (amend.main would render synthetic reports)
     gradebook.amend(db, gradebook.Amendment(students[1], "lab", "", 90.0, "regraded by hand",
-                                            grades[students[1]]["score"], "2026-11-24T00:00:00"))
+                                            grades[students[1]].score, "2026-11-24T00:00:00"))
     db.close()
     return planted
 

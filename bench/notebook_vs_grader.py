@@ -88,7 +88,7 @@ def grader(rubric_name: str, data_dir, epochs: int, seeds: list[int], tmp: Path,
                         "submission: reference/baseline.py\n  pinned_accuracy: 0.5")
     (tmp / "bench.yaml").write_text(text)
     r = grade_submission(submission=REFERENCE_DIR / "baseline.py", rubric=load_rubric(str(tmp / "bench.yaml")),
-                         data_dir=data_dir, use_cache=False, device=device)
+                         data_dir=data_dir, use_cache=False, device=device).dump()  # results.json's form
     if r["failure"]:
         raise SystemExit(f"the grader failed: {r['failure']['message']}")
     m = r["metrics"]
