@@ -16,7 +16,7 @@ from grader import __version__, paths
 from grader.load import testset
 from grader.load.datasets import CachedData, prepare_data, split_validation
 from grader.rubric import Rubric
-from grader.sandbox.confine import cpu_count, plan as confinement
+from grader.sandbox.confine import Plan, cpu_count, plan as confinement
 from grader.scoring.noise import Distribution
 from grader.scoring.timelimit import TimeLimit
 
@@ -54,6 +54,7 @@ class GradingContext:
     artifacts: list[str] | None = None   # what was saved beside the reports
     distribution: Distribution | None = None  # the baseline's accuracy over seeds, if known
     distribution_rule: str | None = None  # which one the rubric and mode say (distribution_rule)
+    plan: Plan | None = None             # the confinement every run of this grading gets
     confined: bool = False               # the child's file system is confined (bwrap, landlock)
     allow_unconfined: bool = False       # official even so: the instructor said so
     time_limit: TimeLimit | None = None  # the student's first run's limits
@@ -92,7 +93,7 @@ class Inputs:
 def make_context(rubric, data_dir, quick, device, cache_dir, mode, cpus, gpu_share, use_cache,
              on_event) -> GradingContext:
     started = time.time()
-    confined = confinement().confined  # GRADER_SANDBOX is checked before anything is prepared
+    plan = confinement()  # once, and before anything is prepared: GRADER_SANDBOX is checked
     device = resolve_device(device)
     on_event("grader", {"event": "phase", "phase": "data"})
     cache_dir = Path(cache_dir or paths.cache_dir())
@@ -102,7 +103,7 @@ def make_context(rubric, data_dir, quick, device, cache_dir, mode, cpus, gpu_sha
     return GradingContext(rubric=rubric, data=data, device=device, quick=quick, mode=mode,
                           started=started, versions=library_versions(), cache_dir=cache_dir,
                           use_cache=use_cache, cpus=cpus, gpu_share=gpu_share, on_event=on_event,
-                          confined=confined, test_key=test_key)
+                          plan=plan, confined=plan.confined, test_key=test_key)
 
 
 def resolve_device(device: str) -> str:

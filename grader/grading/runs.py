@@ -44,7 +44,7 @@ def train_one(who: str, source: Path, seed: int, inputs: Inputs, tmp: Path,
         modules=sorted({c.module for c in rubric.checks if c.module}),
         keep_weights=True)  # always: the parent measures them again (verify)
     ctx.on_event(who, {"event": "run_start", "seed": seed})
-    outcome = run_job(job, request, files=inputs.files(), limits=limits,
+    outcome = run_job(job, request, files=inputs.files(), limits=limits, plan=ctx.plan,
                       show=[source, rubric.baseline_path], on_event=lambda e: ctx.on_event(who, e))
     state = outcome.result
     used = outcome.used
@@ -156,7 +156,7 @@ def _remeasure(run: Run, state: ChildResult, request: JobRequest, inputs: Inputs
     files = inputs.verify_files(path)
     again = replace(request, mode="verify", keep_weights=False, epochs_override=None)
     outcome = run_job(job.parent / f"{job.name}-verify", again, files=files,
-                      limits=replace(limits, cpu_s=None),
+                      limits=replace(limits, cpu_s=None), plan=ctx.plan,
                       show=[Path(request.submission), Path(request.reference)])
     return outcome.result, outcome.wall_s, outcome.startup_s
 

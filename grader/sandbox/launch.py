@@ -90,10 +90,12 @@ class ChildOutcome:
 
 
 def run_job(job_dir: Path, request: JobRequest, *, files: dict[str, Path], limits: Limits,
-            show: list[Path], on_event: Callable[[dict], None] = lambda e: None) -> ChildOutcome:
+            show: list[Path], on_event: Callable[[dict], None] = lambda e: None,
+            plan: confine.Plan | None = None) -> ChildOutcome:
     """Run `request` in a confined child. `files` are the inputs it may read, by name: each
     is shown at JOB/inputs/ (the request says where); `show` are the other paths it needs,
-    read-only (the submission, the reference)."""
+    read-only (the submission, the reference). `plan`: the grading's confinement (decided
+    once per grading, grader.grading.context); by default this machine's."""
     # Absolute paths throughout: the child starts in its own working folder, and
     # bubblewrap binds a path at the same place inside the sandbox.
     job_dir = Path(job_dir).resolve()
@@ -110,7 +112,7 @@ def run_job(job_dir: Path, request: JobRequest, *, files: dict[str, Path], limit
     env = _child_env(HOME=str(work), TMPDIR=str(work), OMP_NUM_THREADS=str(limits.threads),
                      MKL_NUM_THREADS=str(limits.threads), GRADER_JOB=token)
     env[ENV] = current()  # the child writes its messages in the run's language
-    plan = confine.plan()
+    plan = plan or confine.plan()
     sandboxed = plan.sandbox == "bwrap"
     plan, owner = confine.own_uid(plan, job_dir, show)  # a root grader's child: a uid of its own
     group = proc = None
