@@ -42,6 +42,12 @@ def load(cls, data: object, where: str = "record"):
     return cls(**values)
 
 
+def as_type(hint, data: object, where: str = "value"):
+    """`data` read as the type `hint`: a record, list[Record], dict[str, Record], a plain
+    type, as a field of that type would be."""
+    return _value(hint, data, where)
+
+
 def dump(record) -> dict:
     """The JSON form `load` reads: fields in their declared order, an OPTIONAL one only where
     it has a value."""

@@ -17,10 +17,11 @@ from grader.i18n import N_, _, ngettext
 from grader.inspection.checks import first_wrong
 from grader.load import testset
 from grader.load.submission import source_digest
-from grader.report.record import (BaselineSeed, Code, Data, Distribution, DivergedSeed, History,
-                                  Item, LeaderboardEntry, Memorisation, Metrics, Model, Pair,
-                                  PerSeed, Pipeline, Provenance, Results, Submission, TestSet,
-                                  Versions, load)
+from grader.records import RecordError, as_type
+from grader.report.record import (BaselineSeed, Code, Data, Distribution, DivergedSeed, Epoch,
+                                  History, Item, LeaderboardEntry, Memorisation, Metrics, Model,
+                                  Pair, PerSeed, Pipeline, Provenance, Results, Submission,
+                                  TestSet, Versions, load)
 from grader.report.rows import baseline_summary, gain_summary
 from grader.scoring.baseline_cache import grader_code_digest
 from grader.scoring.metrics import mean, per_class, summed
@@ -71,8 +72,8 @@ def build_results(ctx, *, submission, origin, runs, baseline_runs, failure, item
                     error=facts and facts.error, first_wrong=first_wrong(rubric, facts),
                     expected={c.module: list(c.expected) for c in rubric.checks
                               if c.kind == "module_output_shape"}),
-        history=load(History, {"student": [_history(r) for r in runs],
-                               "baseline": [_history(b) for b in baseline_runs]}, "history"),
+        history=History(student=[_history(r) for r in runs],
+                        baseline=[_history(b) for b in baseline_runs]),
         provenance=_provenance(ctx, submission))
     results.output = summary_text(results)
     return results
@@ -140,12 +141,25 @@ def _metrics(ctx, runs, baseline_runs, failure, gain, divergences, accuracy) -> 
         test_set=_test_set(ctx, runs if accuracy is not None else [], accuracy))
 
 
-def _history(run) -> list[dict]:
-    return (run.training or {}).get("history", [])
+def _history(run) -> list[Epoch]:
+    """The run's epochs as the loop records them; none where what came back is not that
+    form (the training record is the child's word: grader.inspection.audit holds it to the
+    budget, and the reports draw only what reads as epochs)."""
+    return _typed(list[Epoch], (run.training or {}).get("history")) or []
 
 
 def _pipeline(training: dict) -> Pipeline | None:
-    return Pipeline(**training["pipeline"]) if training.get("pipeline") else None
+    return _typed(Pipeline, training.get("pipeline"))
+
+
+def _typed(kind, value):
+    """`value` loaded as `kind` (grader.records), or None where it is not one."""
+    if value is None:
+        return None
+    try:
+        return as_type(kind, value, "training")
+    except RecordError:
+        return None
 
 
 def _per_seed(r) -> PerSeed:
@@ -154,9 +168,9 @@ def _per_seed(r) -> PerSeed:
     return PerSeed(seed=r.seed, accuracy=r.accuracy,
                    train_seconds=(r.training or {}).get("train_seconds"),
                    wall_s=r.wall_s, startup_s=r.startup_s, cpu_s=r.cpu_s, waited_s=r.waited_s,
-                   validation_seconds=sum(e.get("val_seconds", 0.0) for e in history) or None,
+                   validation_seconds=sum(e.val_seconds or 0.0 for e in history) or None,
                    # making the training batches (augmentation included), within train_seconds
-                   data_seconds=sum(e.get("data_seconds", 0.0) for e in history) or None,
+                   data_seconds=sum(e.data_seconds or 0.0 for e in history) or None,
                    predict_s=r.timings.get("predict_s"), import_s=r.timings.get("import_s"),
                    inspect_s=r.timings.get("inspect_s"))
 
