@@ -100,8 +100,6 @@ def _value(hint, value, where: str):
         if not isinstance(value, dict):
             raise RecordError(f"{where}: an object expected, not {type(value).__name__}")
         return {k: _value(inner[1], v, f"{where}.{k}") for k, v in value.items()}
-    if origin is typing.Any:
-        return value
     accepted = (int, float) if origin is float else (origin,)
     if not isinstance(value, accepted) or (origin in (int, float) and isinstance(value, bool)):
         raise RecordError(f"{where}: {origin.__name__} expected, not {type(value).__name__}")

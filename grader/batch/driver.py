@@ -35,7 +35,8 @@ from grader.batch.executors import (EXECUTORS, Job, Refused, prepare, run_local,
 from grader.grading import ensure_baselines
 from grader.report.escape import markup, rich_text
 from grader.report.folder import write_reports
-from grader.report.record import RecordError, Results
+from grader.records import RecordError
+from grader.report.record import Results
 from grader.report.terminal import LiveProgress
 from grader.rubric import load_rubric
 from grader.scoring import late

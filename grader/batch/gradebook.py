@@ -15,7 +15,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.report.record import RecordError, Results, dump
+from grader.records import RecordError, dump
+from grader.report.record import Results
 
 FILE = "gradebook.sqlite"  # in the batch's --out folder
 

@@ -55,10 +55,14 @@ class GradingContext:
     distribution: Distribution | None = None  # the baseline's accuracy over seeds, if known
     distribution_rule: str | None = None  # which one the rubric and mode say (distribution_rule)
     plan: Plan | None = None             # the confinement every run of this grading gets
-    confined: bool = False               # the child's file system is confined (bwrap, landlock)
     allow_unconfined: bool = False       # official even so: the instructor said so
     time_limit: TimeLimit | None = None  # the student's first run's limits
     test_key: bytes | None = None        # the public test set's re-rendering (load.testset)
+
+    @property
+    def confined(self) -> bool:
+        """The child's file system is confined (bwrap, landlock), as the plan says."""
+        return self.plan is not None and self.plan.confined
 
 
 @dataclass
@@ -103,7 +107,7 @@ def make_context(rubric, data_dir, quick, device, cache_dir, mode, cpus, gpu_sha
     return GradingContext(rubric=rubric, data=data, device=device, quick=quick, mode=mode,
                           started=started, versions=library_versions(), cache_dir=cache_dir,
                           use_cache=use_cache, cpus=cpus, gpu_share=gpu_share, on_event=on_event,
-                          plan=plan, confined=plan.confined, test_key=test_key)
+                          plan=plan, test_key=test_key)
 
 
 def resolve_device(device: str) -> str:

@@ -17,10 +17,8 @@ from dataclasses import dataclass, field
 from grader.failures import Failure
 from grader.inspection.modelfacts import FirstWrong, ForwardError, Layer, ModuleFacts
 from grader.load.answers import PENDING
-from grader.records import OPTIONAL, RecordError, dump, load
+from grader.records import OPTIONAL, dump, load
 from grader.scoring.late import Lateness
-
-__all__ = ["RecordError", "Results", "dump", "load"]
 
 
 @dataclass

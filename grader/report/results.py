@@ -17,11 +17,11 @@ from grader.i18n import N_, _, ngettext
 from grader.inspection.checks import first_wrong
 from grader.load import testset
 from grader.load.submission import source_digest
-from grader.records import RecordError, as_type
+from grader.records import RecordError, as_type, load
 from grader.report.record import (BaselineSeed, Code, Data, Distribution, DivergedSeed, Epoch,
                                   History, Item, LeaderboardEntry, Memorisation, Metrics, Model,
                                   Pair, PerSeed, Pipeline, Provenance, Results, Submission,
-                                  TestSet, Versions, load)
+                                  TestSet, Versions)
 from grader.report.rows import baseline_summary, gain_summary
 from grader.scoring.baseline_cache import grader_code_digest
 from grader.scoring.metrics import mean, per_class, summed
