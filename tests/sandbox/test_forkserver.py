@@ -98,10 +98,12 @@ def test_a_server_that_dies_mid_run_fails_the_run_not_the_grader(
                 ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
             except (OSError, ValueError, IndexError):
                 continue
-            # a child that is a fork of it (its argv): not a helper its start-up runs (ctypes'
-            # find_library starts ldconfig), or the kill fails the start and the run execs
+            # a child that is a forked run: its argv, and a session of its own (a run's first
+            # step is setsid). Not a helper its start-up runs (ctypes' find_library starts
+            # ldconfig, which has the server's argv and session until it execs), or the kill
+            # fails the start and the run execs, to run into its time limit.
             if b"grader.sandbox.forkserver" in argv and ppid == os.getpid() and any(
-                    _argv(child) == argv for child in children):
+                    _argv(child) == argv and _leads_its_session(child) for child in children):
                 victim = int(proc.name)
         time.sleep(0.2)
     assert victim, "no forked run appeared"
@@ -111,6 +113,13 @@ def test_a_server_that_dies_mid_run_fails_the_run_not_the_grader(
     assert result["status"] == "failed"
     r = grade(SUBMISSIONS / "fails_output_shape.py", tiny_rubric, fmnist_dir, session_cache)
     assert r["failure"]["code"] == "output_shape"
+
+
+def _leads_its_session(pid: str) -> bool:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[3]) == int(pid)
+    except (OSError, ValueError, IndexError):
+        return False
 
 
 def _argv(pid: str) -> bytes:
