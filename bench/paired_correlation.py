@@ -38,8 +38,12 @@ VARIANTS = {
               "    return torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=5e-4)"),
     "lr_1pct": ("    return torch.optim.Adam(model.parameters(), lr=3e-3)",
                 "    return torch.optim.Adam(model.parameters(), lr=3.03e-3)"),
+    "cosine": ("    return None\n\n\nSCHEDULER_STEP",
+               "    return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)\n\n\nSCHEDULER_STEP"),
     "batchnorm": ("            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),",
                   "            nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),"),
+    "dropout": ("            nn.Linear(64 * s_h * s_w, 128), nn.ReLU(),\n",
+                "            nn.Linear(64 * s_h * s_w, 128), nn.ReLU(), nn.Dropout(0.25),\n"),
     "extra_random_draw": ("def build_model(info):\n",
                           "def build_model(info):\n    torch.rand(1)  # a placebo: the stream moves on\n"),
 }

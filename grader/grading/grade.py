@@ -80,8 +80,7 @@ def grade_submission(*, submission: Path, rubric: Rubric, data_dir: Path | None 
             paired.append(baseline)
             return SeedRun(seed, run.accuracy, baseline.accuracy, _identical(run, baseline),
                            run_diverged(run, num_classes) is not None,
-                           same_init=run.init_digest is not None
-                           and run.init_digest == baseline.init_digest,
+                           same_init=_same_start(run, baseline),
                            paired_diverged=run_diverged(baseline, num_classes) is not None)
 
         # the stopping rule (grader.scoring.points.seed_loop): more seeds only where they
@@ -112,6 +111,16 @@ def _accuracy(runs: list[Run], num_classes: int) -> float:
     """The submission's accuracy: the mean of its converged runs (of all, if none did)."""
     kept = [r.accuracy for r in runs if run_diverged(r, num_classes) is None]
     return float(np.mean(kept or [r.accuracy for r in runs]))
+
+
+def _same_start(run: Run, baseline: Run) -> bool:
+    """Whether the run can be paired with the baseline's at its seed: it started from the
+    same initial weights and drew the same random stream (the first batch, the generators'
+    state at the end: grader.training.loop._stream_digest). Dropout keeps the weights but
+    not the stream, and its runs do not move with the baseline's (docs/scoring.md)."""
+    stream = (run.training or {}).get("stream_digest")
+    return (run.init_digest is not None and run.init_digest == baseline.init_digest
+            and isinstance(stream, str) and stream == (baseline.training or {}).get("stream_digest"))
 
 
 def _identical(run: Run, baseline: Run) -> bool:

@@ -21,10 +21,12 @@ student has one run). Its coverage is measured on resampled, skewed runs with di
 (tests/scoring/test_noise.py). Without a measured distribution (no calibration, nothing pinned)
 the gain is the paired difference and its interval unknown.
 
-A change that keeps the model's initial weights still moves with the baseline at each seed
-(r 0.96-0.99 measured): where the rubric pins that paired spread (`PairedNoise`) and every
-run started from the baseline's weights at its seed, the gain is the mean per-seed
-difference, its spread the pinned one pooled with the submission's own ("paired-seeds").
+A change that keeps the model's initial weights and its random stream (an optimizer, a loss,
+a schedule) still moves with the baseline at each seed (r 0.96-1.00 measured; dropout, which
+keeps the weights but draws its own masks, r 0.38): where the rubric pins that paired
+spread (`PairedNoise`) and every run started from the baseline's weights at its seed and
+drew the same stream, the gain is the mean per-seed difference, its spread the pinned one
+pooled with the submission's own ("paired-seeds").
 """
 from __future__ import annotations
 
@@ -141,10 +143,10 @@ class Distribution:
 @dataclass(frozen=True)
 class PairedNoise:
     """How far a run lands from the baseline's at the same seed, beyond the gain, for a
-    change that keeps the model's initial weights (the two then share the initial weights,
-    the data order and the augmentation draws, and move together: r = 0.96-0.99 measured
-    on CIFAR-10, bench/runs/cifar10_paired_correlation.json). Each measured change's
-    per-seed differences less their own mean, pooled."""
+    change that keeps the model's initial weights and random stream (the two then share the
+    initial weights, the data order and the augmentation draws, and move together: r =
+    0.96-1.00 measured on CIFAR-10, bench/runs/cifar10_paired_correlation*.json). Each
+    measured change's per-seed differences less their own mean, pooled."""
     residuals_pp: tuple[float, ...]
     df: int
 
@@ -189,7 +191,7 @@ def estimate_gain(student: list[float], paired: list[float], identical: list[boo
     seeds; `identical`: whether each student run reproduced the baseline's exactly;
     `student_diverged`: whether each student run diverged (left out while any converged).
     With `noise` (the rubric's paired spread) and every run starting from the baseline's
-    initial weights at its seed (`same_init`), the gain is the mean of the per-seed
+    initial weights at its seed with the same random stream (`same_init`), the gain is the mean of the per-seed
     differences, a pair left out where either run diverged ("paired-seeds"); otherwise it
     is measured from the distribution ("calibrated")."""
     k = len(student)

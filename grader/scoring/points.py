@@ -102,7 +102,8 @@ class SeedRun:
     paired: float
     identical: bool = False
     diverged: bool = False
-    same_init: bool = False          # the run started from the baseline's initial weights
+    same_init: bool = False          # it started from the baseline's initial weights and drew
+                                     # the same random stream (grading.grade._same_start)
     paired_diverged: bool = False    # the baseline's run at this seed diverged
 
 

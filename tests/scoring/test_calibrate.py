@@ -96,8 +96,10 @@ PAIRED = """\
 
 def test_a_change_that_keeps_the_initial_weights_is_measured_seed_by_seed(tmp_path, fmnist_dir):
     """With baseline.paired, a submission whose model starts from the baseline's weights
-    (only its optimizer changed) gets a paired interval with no calibration at all; one
-    whose model starts elsewhere (the placebo's extra draw) is not paired."""
+    and draws the same random stream (only its optimizer, or its schedule, changed) gets a
+    paired interval with no calibration at all; one whose model starts elsewhere (the
+    placebo's extra draw), one whose dropout draws masks from the same weights, and one
+    whose augmentation differs are not paired."""
     text = TINY_RUBRIC.format(time_limit=120).replace("  calibration_seeds: 2\n",
                                                       "  calibration_seeds: 2\n" + PAIRED)
     rubric = tmp_path / "paired.yaml"
@@ -109,9 +111,13 @@ def test_a_change_that_keeps_the_initial_weights_is_measured_seed_by_seed(tmp_pa
               quick=False)["metrics"]
     assert m["gain_method"] == "paired-seeds" and m["gain_interval_pp"] is not None
     assert m["gain_pp"] == pytest.approx(100 * (m["accuracy"] - m["baseline_accuracy"]))
-    placebo = grade(SUBMISSIONS / "passes_placebo_extra_random_draw.py", rubric, fmnist_dir, cache,
-                    quick=False)
-    assert placebo["metrics"]["gain_method"] == "paired"  # not paired: no interval without calibration
+    cosine = grade(SUBMISSIONS / "passes_cosine_schedule.py", rubric, fmnist_dir, cache,
+                   quick=False)["metrics"]
+    assert cosine["gain_method"] == "paired-seeds"
+    for unpaired in ("passes_placebo_extra_random_draw.py", "passes_dropout_keeps_the_weights.py",
+                     "passes_own_transform_callable.py"):
+        r = grade(SUBMISSIONS / unpaired, rubric, fmnist_dir, cache, quick=False)
+        assert r["metrics"]["gain_method"] == "paired", unpaired  # no interval without calibration
 
 
 def test_without_calibration_the_interval_is_unknown_and_says_how_to_get_one(
@@ -212,3 +218,17 @@ def test_workers_calibrate_seeds_at_once_into_the_runs_a_batch_of_as_many_worker
     fresh, _ = calibrate(rubric=load_rubric(str(rubric)), seeds=2, data_dir=fmnist_dir,
                          quick=True, cache_dir=tmp_path / "fresh", cpus=core)
     assert list(fresh.accuracies) == parallel["accuracies"][:2]
+
+
+def test_a_run_is_paired_only_with_the_same_weights_and_the_same_random_stream():
+    from grader.grading.grade import _same_start
+    from grader.sandbox.protocol import Run
+
+    def run(init, stream):
+        return Run(seed=0, init_digest=init, training={"stream_digest": stream} if stream else {})
+    baseline = run("w", "s")
+    assert _same_start(run("w", "s"), baseline)
+    assert not _same_start(run("w", "dropout"), baseline)   # the weights, not the stream
+    assert not _same_start(run("other", "s"), baseline)     # the stream, not the weights
+    assert not _same_start(run("w", None), baseline)        # a record without one: not paired
+    assert not _same_start(run(None, "s"), run(None, "s"))
