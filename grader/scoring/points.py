@@ -124,7 +124,7 @@ GAIN_RUNS = 2  # credit: evidence: a gain above the template's rests on 2 conver
 # A paired gain (its spread known from the rubric) runs another seed only while the evidence
 # could still show it by the last seed allowed, were the true gain this many standard errors
 # above the estimate: set with bench/noise_policy.py --keeps-init (docs/scoring.md), where it
-# takes a +1 pp gain from 3.5 seeds to 2.9 and keeps a +5 pp one above the template in 87%.
+# takes a +1 pp gain from 3.7 seeds to 3.0 and keeps a +5 pp one above the template in 91%.
 FUTILITY_SE = 0.5
 
 

@@ -308,7 +308,7 @@ def test_the_simulator_on_the_20_measured_runs_sees_a_real_5pp_gain():
 
 def test_a_change_that_keeps_the_initial_weights_meets_every_target_paired():
     """--keeps-init: an optimizer, a loss or a schedule changed, measured seed by seed with
-    the cifar10 rubric's pinned paired spread (2.9 pp per run): every #27 target holds."""
+    the cifar10 rubric's pinned paired spread (2.6 pp per run): every #27 target holds."""
     gains = list(range(0, 16))
     r = _simulate("cifar10", gains, 600, runs=CALIBRATED_20, extra=["--keeps-init"])
     g, template = r["gains"], r["template_points"]
@@ -319,7 +319,7 @@ def test_a_change_that_keeps_the_initial_weights_meets_every_target_paired():
     assert all(b - a > 0.2 for a, b in zip(means, means[5:]))
     assert all(g[str(x)]["sd_points"] <= 8 for x in gains)
     # a +1 pp gain is seen and not shown at first: points._futile stops it once even half a
-    # standard error more could not show it by the rubric's 5th seed (3.5 seeds without it)
+    # standard error more could not show it by the rubric's 5th seed (3.7 seeds without it)
     assert all(g[str(x)]["mean_seeds"] <= 3 for x in gains)
     assert template == 20
 
@@ -349,13 +349,13 @@ def _paired_coverage(k, trials, rng):
 
 
 def test_the_paired_interval_covers_on_the_measured_heavy_tailed_differences():
-    """Resampled from the measured paired residuals (two of 18 are -6 pp: a slow start
+    """Resampled from the measured paired residuals (two of 24 are -6 pp: a slow start
     hurts the change more than the baseline). From 2 runs on, where credit above the
-    template starts (GAIN_RUNS), it covers at least 95% (it is slightly conservative: 97-98%
-    measured); a single run's covers 88%, and with 1 run only the +0 standing is at stake,
+    template starts (GAIN_RUNS), it covers at least 95% (it is conservative: 97.5-98.5%
+    measured); a single run's covers 91%, and with 1 run only the +0 standing is at stake,
     which the non-inferiority margin protects (docs/scoring.md)."""
     rng = random.Random(7)
-    assert 0.84 <= _paired_coverage(1, 2000, rng) <= 0.92
+    assert 0.88 <= _paired_coverage(1, 2000, rng) <= 0.94
     for k in (2, 3, 5):
         assert 0.95 <= _paired_coverage(k, 2000, rng) <= 0.995
 
