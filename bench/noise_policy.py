@@ -18,9 +18,9 @@ as is) and optionally "diverged" (one true/false per accuracy); without it the r
 under the median are taken as diverged (grader.scoring.noise.outliers), as for a rubric's
 pinned accuracies.
 
---keeps-init simulates a change that keeps the model's initial weights (an optimizer, a
-loss, a schedule), which the grader measures seed by seed against the baseline's run at
-the same seed where the rubric pins a paired spread (baseline.paired): each of the
+--keeps-init simulates a change that keeps the model's initial weights and random stream
+(an optimizer, a loss, a schedule), which the grader measures seed by seed against the
+baseline's run at the same seed where the rubric pins a paired spread (baseline.paired): each of the
 submission's runs is the baseline's run at its seed, plus G, plus a residual drawn from
 the rubric's measured ones (the paired differences less their change's mean).
 """

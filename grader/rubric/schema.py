@@ -126,8 +126,9 @@ class PairedChange:
 @dataclass(frozen=True)
 class PairedSpread:
     measured_on: str = doc("where and when: machine, device, date, seeds")
-    changes: list[PairedChange] = doc("changes that keep the model's initial weights (an "
-                                      "optimizer, a loss), each run at the baseline's seeds: "
+    changes: list[PairedChange] = doc("changes that keep the model's initial weights and "
+                                      "random stream (an optimizer, a loss, a schedule), each "
+                                      "run at the baseline's seeds: "
                                       "the spread of their differences around their own mean "
                                       "is a paired gain's noise", [])
 
@@ -143,9 +144,11 @@ class BaselineSpec:
                                             "student's own machine)", None)
     paired: PairedSpread | None = doc("where set, a submission whose model starts from the "
                                       "baseline's initial weights (the same architecture, "
-                                      "built the same way) is measured seed by seed against "
-                                      "the baseline's run at the same seed, with this "
-                                      "spread; any other against the distribution", None)
+                                      "built the same way) and draws the same random stream "
+                                      "(no dropout, the same augmentation) is measured seed "
+                                      "by seed against the baseline's run at the same seed, "
+                                      "with this spread; any other against the distribution",
+                                      None)
     calibration_seeds: int = doc("seeds `grade calibrate` (and a batch or the Gradescope "
                                  "bundle, before grading) trains the baseline over", 10,
                                  allowed="≥ 2 and ≥ scoring.seeds.max")
