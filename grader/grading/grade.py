@@ -120,7 +120,8 @@ def _same_start(run: Run, baseline: Run) -> bool:
     not the stream, and its runs do not move with the baseline's (docs/scoring.md)."""
     stream = (run.training or {}).get("stream_digest")
     return (run.init_digest is not None and run.init_digest == baseline.init_digest
-            and isinstance(stream, str) and stream == (baseline.training or {}).get("stream_digest"))
+            and isinstance(stream, str)
+            and stream == (baseline.training or {}).get("stream_digest"))
 
 
 def _identical(run: Run, baseline: Run) -> bool:

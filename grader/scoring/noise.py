@@ -191,9 +191,9 @@ def estimate_gain(student: list[float], paired: list[float], identical: list[boo
     seeds; `identical`: whether each student run reproduced the baseline's exactly;
     `student_diverged`: whether each student run diverged (left out while any converged).
     With `noise` (the rubric's paired spread) and every run starting from the baseline's
-    initial weights at its seed with the same random stream (`same_init`), the gain is the mean of the per-seed
-    differences, a pair left out where either run diverged ("paired-seeds"); otherwise it
-    is measured from the distribution ("calibrated")."""
+    initial weights at its seed with the same random stream (`same_init`), the gain is the
+    mean of the per-seed differences, a pair left out where either run diverged
+    ("paired-seeds"); otherwise it is measured from the distribution ("calibrated")."""
     k = len(student)
     if paired and all(identical) and len(identical) == k:
         ref = statistics.fmean(paired)

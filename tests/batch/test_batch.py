@@ -153,6 +153,7 @@ def _count(out: Path) -> int:
         return 0
 
 
+@pytest.mark.slow  # 40 s; the cluster suite runs Slurm itself
 def test_submitit_local_executor_gives_the_same_gradebook(graded_class, tmp_path, fmnist_dir,
                                                           session_cache, tiny_rubric):
     pytest.importorskip("submitit")
@@ -164,6 +165,7 @@ def test_submitit_local_executor_gives_the_same_gradebook(graded_class, tmp_path
     assert _summary(via_submitit) == _summary(_from_gradebook(out, via_submitit))
 
 
+@pytest.mark.slow  # 50 s; the cluster suite runs a real Ray head
 def test_ray_executor_gives_the_same_gradebook(graded_class, fmnist_dir, session_cache, tiny_rubric):
     ray = pytest.importorskip("ray")
     from grader.batch.executors import run_ray

@@ -52,6 +52,7 @@ def grades(out):
     return {r["student"]: r for r in csv.DictReader((out / "exports" / "grades.csv").open())}
 
 
+@pytest.mark.slow  # 2 min: a whole class at the desk
 @pytest.mark.timeout(600)  # two batches of 12: 1.5 to 2.5 min on two busy cores
 def test_a_class_ends_with_a_dashboard_flagged_copies_and_an_amendment_that_survives(
         tmp_path, fmnist_dir, cache_dir, tiny_rubric):

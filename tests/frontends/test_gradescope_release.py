@@ -262,6 +262,7 @@ def _tests_add_up(r):
     assert r["score"] == pytest.approx(sum(t["score"] for t in r["tests"]), abs=1e-3)
 
 
+@pytest.mark.slow  # 45 s: three gradings on a simulated autograder
 def test_hidden_until_due_then_shown_late_penalty_and_limit_on_a_simulated_autograder(
         tmp_path, fmnist_dir, session_cache):
     assert cli(["gradescope", "--rubric", str(rubric_file(tmp_path)), "--out", str(tmp_path / "ag.zip")]) == 0
