@@ -335,13 +335,11 @@ def _init_digest(model) -> str | None:
     it at the run's seed: equal for two models that start from the same weights."""
     import hashlib
 
-    import torch
+    from grader.training.loop import hash_tensor
     h = hashlib.sha256()
     try:
         for name, t in sorted(model.state_dict().items()):
-            t = t.detach().cpu().contiguous()
-            h.update(f"{name}\0{t.dtype}\0{tuple(t.shape)}\0".encode())
-            h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+            hash_tensor(h, t, prefix=f"{name}\0")
     except Exception:  # noqa: BLE001 - an unusual tensor: the run is simply not paired
         return None
     return h.hexdigest()[:32]

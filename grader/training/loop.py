@@ -113,7 +113,8 @@ def train(model, hooks, x: np.ndarray, y: torch.Tensor, train_idx: np.ndarray,
         for step, xb in enumerate(_timed(train_batches(images, order, cfg.batch_size), waited)):
             yb = labels[step * cfg.batch_size:(step + 1) * cfg.batch_size]
             if epoch == 1 and step == 0:
-                _hash_tensors(stream, xb, yb)
+                hash_tensor(stream, xb)
+                hash_tensor(stream, yb)
             with _precision(cfg):
                 loss = loss_fn(model(_layout(xb, cfg)), yb)
             optimizer.zero_grad()  # torch's default sets to None; wrappers take no argument
@@ -170,11 +171,12 @@ def train(model, hooks, x: np.ndarray, y: torch.Tensor, train_idx: np.ndarray,
             "stream_digest": _stream_digest(stream)}, test_batches
 
 
-def _hash_tensors(h, *tensors: torch.Tensor) -> None:
-    for t in tensors:
-        t = t.detach().cpu().contiguous()
-        h.update(f"{t.dtype}\0{tuple(t.shape)}\0".encode())
-        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+def hash_tensor(h, t: torch.Tensor, prefix: str = "") -> None:
+    """Feed a tensor (dtype, shape, bytes) to the hash `h`: the stream digest's first
+    batch here, the initial weights' digest in the re-measuring child."""
+    t = t.detach().cpu().contiguous()
+    h.update(f"{prefix}{t.dtype}\0{tuple(t.shape)}\0".encode())
+    h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
 
 
 def _stream_digest(h) -> str:
