@@ -2,7 +2,6 @@
 PATH, submitit's own result files, a refused Ray connection. tests/batch/test_cluster.py runs the
 same cases against a real Slurm and a real Ray head (marked `cluster`)."""
 import contextlib
-import fcntl
 import os
 import subprocess
 import sys

@@ -8,7 +8,6 @@ import ast
 import io
 import json
 import zipfile
-from pathlib import Path
 
 import nbformat
 import pytest

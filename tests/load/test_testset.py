@@ -3,7 +3,6 @@ secret, and the memorisation check against untouched public images."""
 import hashlib
 
 import numpy as np
-import pytest
 
 from conftest import REPO, write_rubric
 from grader.grading import grade_submission
