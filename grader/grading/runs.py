@@ -43,9 +43,12 @@ def train_one(who: str, source: Path, seed: int, inputs: Inputs, tmp: Path,
         epochs_override=rubric.quick.epochs if ctx.quick else None,
         modules=sorted({c.module for c in rubric.checks if c.module}),
         keep_weights=True)  # always: the parent measures them again (verify)
+    # every event names its seed (the parent's, whatever the child sent): a calibration
+    # trains several baseline seeds at once, and each is its own row of the progress
     ctx.on_event(who, {"event": "run_start", "seed": seed})
     outcome = run_job(job, request, files=inputs.files(), limits=limits, plan=ctx.plan,
-                      show=[source, rubric.baseline_path], on_event=lambda e: ctx.on_event(who, e))
+                      show=[source, rubric.baseline_path],
+                      on_event=lambda e: ctx.on_event(who, {**e, "seed": seed}))
     state = outcome.result
     used = outcome.used
     run = Run.from_child(seed, state, wall_s=outcome.wall_s, startup_s=outcome.startup_s,
@@ -56,7 +59,8 @@ def train_one(who: str, source: Path, seed: int, inputs: Inputs, tmp: Path,
     kept = None
     if run.failure is None:
         run.failure, kept = verify(run, state, request, inputs, job, ctx, limits, keep)
-    ctx.on_event(who, {"event": "run_end", "accuracy": run.accuracy, "failure": run.failure})
+    ctx.on_event(who, {"event": "run_end", "seed": seed, "accuracy": run.accuracy,
+                       "failure": run.failure})
     return run, kept
 
 

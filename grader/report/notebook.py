@@ -38,7 +38,8 @@ class OneLineProgress:
     on_event; use it as a context manager (the line's last state stays in the output)."""
 
     def __init__(self, stream=None, clock=time.monotonic):
-        self.parts: dict[str, str] = {}   # who -> their state, in the order they started
+        self.parts: dict[str, str] = {}   # a run's row -> its state, in the order they started
+        self.ended: set[str] = set()      # rows whose run ended: the next run of theirs replaces them
         self.phase = ""
         self.clock, self.last = clock, 0.0
         self.stream = stream
@@ -65,6 +66,7 @@ class OneLineProgress:
 
     def _update(self, who: str, e: dict) -> bool:
         kind = e.get("event")
+        row = f"{who} #{e.get('seed')}"  # one part a run: calibration seeds train side by side
         name = _("{who} (seed {seed})").format(who=_(WHO.get(who, who)), seed=e.get("seed", "?"))
         if who == "calibrate":
             self.phase = _("baseline seed {seed} ({done} of {total} to train)…").format(
@@ -72,23 +74,28 @@ class OneLineProgress:
         elif kind == "phase" and who == "grader":
             self.phase = _(PHASES.get(e["phase"], str(e["phase"]))) + "…"
         elif kind == "run_start":
-            self.parts[who] = name + ": " + _("starting")
-        elif kind == "phase" and who in self.parts:
-            self.parts[who] = self._head(who) + _(PHASES.get(e["phase"], str(e["phase"])))
+            for done in [r for r in self.ended if r.startswith(who + " #")]:  # its last seed's
+                self.ended.discard(done)
+                for key in (done, done + ":steps", done + ":epochs"):
+                    self.parts.pop(key, None)
+            self.parts[row] = name + ": " + _("starting")
+        elif kind == "phase" and row in self.parts:
+            self.parts[row] = self._head(row) + _(PHASES.get(e["phase"], str(e["phase"])))
         elif kind == "train_start":
-            self.parts[who + ":steps"] = str(int(e["steps_per_epoch"]))
-            self.parts[who + ":epochs"] = str(int(e["epochs"]))
-        elif kind == "step" and who in self.parts:
-            self.parts[who] = self._head(who) + _("epoch {epoch}/{epochs}  loss {loss}").format(
-                epoch=int(e["epoch"]), epochs=self.parts.get(who + ":epochs", "?"),
+            self.parts[row + ":steps"] = str(int(e["steps_per_epoch"]))
+            self.parts[row + ":epochs"] = str(int(e["epochs"]))
+        elif kind == "step" and row in self.parts:
+            self.parts[row] = self._head(row) + _("epoch {epoch}/{epochs}  loss {loss}").format(
+                epoch=int(e["epoch"]), epochs=self.parts.get(row + ":epochs", "?"),
                 loss=f"{float(e['loss']):.3f}")
-        elif kind == "epoch" and who in self.parts:
-            self.parts[who] = self._head(who) + _("epoch {epoch} done, val acc {accuracy}").format(
+        elif kind == "epoch" and row in self.parts:
+            self.parts[row] = self._head(row) + _("epoch {epoch} done, val acc {accuracy}").format(
                 epoch=int(e["epoch"]), accuracy=f"{float(e['val_accuracy']):.2%}")
-        elif kind == "run_end" and who in self.parts:
-            self.parts[who] = self._head(who) + (
+        elif kind == "run_end" and row in self.parts:
+            self.parts[row] = self._head(row) + (
                 _("failed: {summary}").format(summary=e["failure"]["summary"]) if e["failure"]
                 else _("test accuracy {accuracy}").format(accuracy=f"{float(e['accuracy']):.2%}"))
+            self.ended.add(row)
             return True
         elif kind == "cached":
             self.parts["baseline"] = _("baseline: cached result, test accuracy {accuracy}").format(
@@ -96,8 +103,8 @@ class OneLineProgress:
             return True
         return False
 
-    def _head(self, who: str) -> str:
-        return self.parts[who].partition(": ")[0] + ": "
+    def _head(self, row: str) -> str:
+        return self.parts[row].partition(": ")[0] + ": "
 
     def line(self) -> str:
         runs = [v for k, v in self.parts.items() if ":" not in k]

@@ -52,40 +52,40 @@ class LiveProgress:
 
     def _show(self, who: str, e: dict) -> None:
         kind = e.get("event")
+        row = f"{who}:{e.get('seed')}"  # one row a run: calibration seeds train side by side
+        name = _("{who} (seed {seed})").format(who=_(WHO.get(who, who)), seed=e.get("seed", "?"))
         if who == "calibrate":
             self.console.print("[dim]" + _("baseline seed {seed} ({done} of {total} to train)…")
                                .format(seed=e["seed"], done=e["done"] + 1, total=e["total"]) + "[/]")
         elif kind == "phase" and who == "grader":
             self.console.print("[dim]" + markup(_(PHASES.get(e["phase"], e["phase"]))) + "…[/]")
         elif kind == "run_start":
-            self.tasks[who] = self.bar.add_task(
-                markup(_("{who} (seed {seed})").format(who=_(WHO.get(who, who)), seed=e["seed"])),
-                total=None, status=_("starting"))
-        elif kind == "phase" and who in self.tasks:
-            self.bar.update(self.tasks[who], status=markup(_(PHASES.get(e["phase"], e["phase"]))))
+            self.tasks[row] = self.bar.add_task(markup(name), total=None, status=_("starting"))
+        elif kind == "phase" and row in self.tasks:
+            self.bar.update(self.tasks[row], status=markup(_(PHASES.get(e["phase"], e["phase"]))))
         elif kind == "train_start":
-            self.steps[who], self.epochs[who] = e["steps_per_epoch"], e["epochs"]
-            self.bar.update(self.tasks[who], total=e["epochs"] * e["steps_per_epoch"], completed=0)
-        elif kind == "step" and who in self.steps:
-            done = (e["epoch"] - 1) * self.steps[who] + e["step"]
-            self.bar.update(self.tasks[who], completed=done,
+            self.steps[row], self.epochs[row] = e["steps_per_epoch"], e["epochs"]
+            self.bar.update(self.tasks[row], total=e["epochs"] * e["steps_per_epoch"], completed=0)
+        elif kind == "step" and row in self.steps:
+            done = (e["epoch"] - 1) * self.steps[row] + e["step"]
+            self.bar.update(self.tasks[row], completed=done,
                             status=markup(_("epoch {epoch}/{epochs}  loss {loss}").format(
-                                epoch=e["epoch"], epochs=self.epochs[who], loss=f"{e['loss']:.3f}")))
+                                epoch=e["epoch"], epochs=self.epochs[row], loss=f"{e['loss']:.3f}")))
         elif kind == "epoch":
-            self.console.print("  " + markup(_(WHO.get(who, who)).ljust(8) + " " + _(
+            self.console.print("  " + markup(name.ljust(18) + " " + _(
                 "epoch {epoch}/{epochs}  loss {loss}  val acc {accuracy}  {seconds} s").format(
-                epoch=f"{e['epoch']:>2}", epochs=self.epochs.get(who, "?"),
+                epoch=f"{e['epoch']:>2}", epochs=self.epochs.get(row, "?"),
                 loss=f"{e['train_loss']:.4f}", accuracy=f"{e['val_accuracy']:.2%}",
                 seconds=f"{e['seconds']:.1f}")))
-        elif kind == "run_end" and who in self.tasks:
+        elif kind == "run_end" and row in self.tasks:
             if e["failure"]:
                 status = "[red]" + markup(_("failed: {summary}").format(
                     summary=e["failure"]["summary"])) + "[/]"
             else:
                 status = "[green]" + _("test accuracy {accuracy}").format(
                     accuracy=f"{e['accuracy']:.2%}") + "[/]"
-            self.bar.update(self.tasks[who], status=status)
-            self.bar.stop_task(self.tasks[who])
+            self.bar.update(self.tasks[row], status=status)
+            self.bar.stop_task(self.tasks[row])
         elif kind == "cached":
             self.console.print("  " + markup(_(
                 "baseline: cached result, test accuracy {accuracy} (trained earlier on this "

@@ -76,3 +76,25 @@ def test_a_sandbox_mode_that_cannot_be_honoured_is_refused_at_start(
     assert main(["--local", str(REPO / "student_template"), "--quick", *args]) == 2
     err = capsys.readouterr().err
     assert words in err and "Traceback" not in err
+
+
+def test_the_terminal_progress_keeps_side_by_side_seeds_apart():
+    """`grade calibrate --workers 2` trains two baseline seeds at once: each seed's row gets
+    its own epochs and its own accuracy (they once landed on whichever row started last)."""
+    import io
+
+    from rich.console import Console
+
+    from grader.report.terminal import LiveProgress
+    console = Console(file=io.StringIO(), width=120, force_terminal=False)
+    with LiveProgress(console) as p:
+        for seed in (3, 4):
+            p("baseline", {"event": "run_start", "seed": seed})
+            p("baseline", {"event": "train_start", "steps_per_epoch": 10, "epochs": 5, "seed": seed})
+        p("baseline", {"event": "epoch", "epoch": 1, "train_loss": 1.8, "val_accuracy": 0.4,
+                       "seconds": 20.0, "seed": 3})
+        p("baseline", {"event": "run_end", "failure": None, "accuracy": 0.6050, "seed": 3})
+        p("baseline", {"event": "run_end", "failure": None, "accuracy": 0.4597, "seed": 4})
+        rows = {t.description: t.fields["status"] for t in p.bar.tasks}
+    assert "60.50%" in rows["baseline (seed 3)"] and "45.97%" in rows["baseline (seed 4)"]
+    assert "baseline (seed 3)  epoch  1/5  loss 1.8000" in console.file.getvalue()

@@ -149,7 +149,7 @@ def test_one_line_progress_writes_one_updating_line_at_a_bounded_rate():
     out, now = io.StringIO(), [0.0]
     with OneLineProgress(stream=out, clock=lambda: now[0]) as p:
         p("student", {"event": "run_start", "seed": 0})
-        p("student", {"event": "train_start", "steps_per_epoch": 100, "epochs": 1})
+        p("student", {"event": "train_start", "steps_per_epoch": 100, "epochs": 1, "seed": 0})
         for step in range(1, 101):  # 100 steps within 0.1 s: at most one redraw
             now[0] += 0.001
             p("student", {"event": "step", "epoch": 1, "step": step, "loss": 2.0, "seed": 0})
@@ -158,6 +158,22 @@ def test_one_line_progress_writes_one_updating_line_at_a_bounded_rate():
     text = out.getvalue()
     assert text.count("\r") <= 3 and text.endswith("\n") and "\n" not in text[:-1]
     assert "student (seed 0): test accuracy 50.00%" in text.rsplit("\r", 1)[1]
+
+
+def test_one_line_progress_keeps_side_by_side_seeds_apart():
+    """`grade calibrate --workers 2` trains two baseline seeds at once: each seed's events
+    go to its own part, and a seed that ended gives way to the next of its kind."""
+    out, now = io.StringIO(), [0.0]
+    with OneLineProgress(stream=out, clock=lambda: now[0]) as p:
+        for seed in (0, 1):
+            p("baseline", {"event": "run_start", "seed": seed})
+            p("baseline", {"event": "train_start", "steps_per_epoch": 10, "epochs": 5, "seed": seed})
+        p("baseline", {"event": "run_end", "failure": None, "accuracy": 0.61, "seed": 1})
+        p("baseline", {"event": "step", "epoch": 3, "step": 1, "loss": 1.5, "seed": 0})
+        assert p.line() == ("baseline (seed 0): epoch 3/5  loss 1.500 | "
+                            "baseline (seed 1): test accuracy 61.00%")
+        p("baseline", {"event": "run_start", "seed": 2})
+        assert p.line() == "baseline (seed 0): epoch 3/5  loss 1.500 | baseline (seed 2): starting"
 
 
 def test_a_broken_build_model_shows_the_failure_with_its_cell_and_line(
