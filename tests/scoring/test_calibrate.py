@@ -134,13 +134,13 @@ def test_a_pinned_distribution_needs_no_calibration(tmp_path, fmnist_dir):
         "  calibration_seeds: 2\n",
         "  calibration_seeds: 2\n  pinned: {mean: 0.5, std: 0.02, n: 10, measured_on: test}\n")
     path = tmp_path / "pinned.yaml"
-    path.write_text(pinned)
-    m = grade(REPO / "reference" / "strong.py", path, fmnist_dir, tmp_path / "cache",
-              quick=False)["metrics"]
+    path.write_text(pinned.replace("max_epochs: 5", "max_epochs: 1"))
+    placebo = SUBMISSIONS / "passes_placebo_extra_random_draw.py"  # a change: not the baseline's runs
+    m = grade(placebo, path, fmnist_dir, tmp_path / "cache", quick=False)["metrics"]
     assert m["gain_method"] == "calibrated" and m["baseline_distribution"]["source"] == "pinned"
     assert m["baseline_accuracy"] == 0.5 and m["baseline_seeds"] == 10
     # measured at the full budget: a --quick run does not use it
-    quick = grade(REPO / "reference" / "strong.py", path, fmnist_dir, tmp_path / "cache")["metrics"]
+    quick = grade(placebo, path, fmnist_dir, tmp_path / "cache")["metrics"]
     assert quick["baseline_distribution"] is None and quick["gain_interval_pp"] is None
 
 
