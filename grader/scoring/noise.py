@@ -173,9 +173,10 @@ class PairedNoise:
     def of(cls, changes) -> PairedNoise | None:
         """From each change's per-seed differences (pp); None where they give no spread."""
         kept = [list(c) for c in changes if len(c) >= 2]
-        residuals = tuple(d - statistics.fmean(c) for c in kept for d in c)
-        sizes = tuple(abs(d - statistics.fmean(c)) * math.sqrt(len(c) / (len(c) - 1))
-                      for c in kept for d in c)
+        each = [([d - statistics.fmean(c) for d in c], math.sqrt(len(c) / (len(c) - 1)))
+                for c in kept]
+        residuals = tuple(r for rs, _ in each for r in rs)
+        sizes = tuple(abs(r) * scale for rs, scale in each for r in rs)
         df = len(residuals) - len(kept)
         return cls(residuals, df, sizes) if df >= 1 else None
 
@@ -251,7 +252,7 @@ def _paired_gain(student, paired, flags, paired_flags, noise: PairedNoise) -> Ga
     se = math.sqrt(ss / df / k)
     point = statistics.fmean(d)
     half = t975(df) * se
-    # One run: its interval from the measured sizes, not the t (noise.one_run_half_pp), and
+    # One run: its interval from the measured sizes, not the t (PairedNoise.one_run_half_pp), and
     # its standard error widened to match, so that the one-sided bound agrees with it. From
     # two runs on the mean's tails thin and the t interval covers 97.5-98.5% of them.
     if k == 1 and (conformal := noise.one_run_half_pp()) is not None:
