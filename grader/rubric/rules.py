@@ -87,6 +87,11 @@ def _seed_policy(r: Rubric) -> Iterator[tuple[str, str]]:
         yield ("scoring.seeds.undecided", "applies to credit: tiers only (with credit: evidence the "
             "points follow the evidence, with no undecided case): remove it, or set "
             "scoring.credit: tiers")
+    if r.scoring.credit_mode != "evidence":
+        if r.scoring.partial_points:
+            yield ("scoring.partial_points", "applies to credit: evidence only")
+        if policy.points_se is not None:
+            yield ("scoring.seeds.points_se", "applies to credit: evidence only")
     if policy.max is not None and not r.min_seeds <= policy.max <= 20:
         yield ("scoring.seeds.max", f"must be between min ({r.min_seeds}) and 20")
     if r.baseline.calibration_seeds < max(2, r.max_seeds):

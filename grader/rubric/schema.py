@@ -201,6 +201,11 @@ class SeedPolicy:
                                 "linear (credit between the two tiers in proportion to the "
                                 "part of the interval above the boundary)", None,
                                 choices=UNDECIDED)
+    points_se: float | None = doc("credit: evidence: once the gain is shown, another seed runs "
+                                  "(up to max) while the gain item's points are this uncertain "
+                                  "(the credit line's slope at the shown gain times the gain's "
+                                  "standard error): under half a tier, noise moves a grade "
+                                  "little", None, at_least=0)
 
 
 @dataclass(frozen=True)
@@ -223,6 +228,11 @@ class Scoring:
     margin: float = doc("credit: evidence: percentage points a submission may be measurably "
                         "worse than the baseline before it loses the +0 tier's standing "
                         "(non-inferiority margin)", 1.0, at_least=0, at_most=10)
+    partial_points: float = doc("credit: evidence: points for a gain the runs point to but do "
+                                "not show yet (its estimate above 0, its one-sided 95% bound "
+                                "not), in proportion to how near the bound is to 0, and kept "
+                                "once it is shown; at most 2, so that a no-op stays within 2 "
+                                "points of the untouched template", 0.0, at_least=0, at_most=2)
 
     @property
     def credit_mode(self) -> str:

@@ -57,6 +57,18 @@ def evidence_gain(gain: Gain, margin: float) -> float:
     return min(max(0.0, gain.shown_pp), gain.interval_pp[1] + margin)
 
 
+def partial_points(gain: Gain, most: float) -> float:
+    """`scoring.partial_points`: of `most`, the share a positive gain has come towards being
+    shown, estimate / (t95 * se): 0 at no gain, all of it where the one-sided 95% bound
+    reaches 0 and beyond, so the credit stays continuous. A noisy run's gain earns little
+    (a no-op at most `most`), a real one that more seeds would show more; never for
+    exactly no change, an unknown spread or a gain at or under 0."""
+    if (not most or gain.method == "paired-identical" or not gain.se_pp
+            or gain.point_pp <= 0):
+        return 0.0
+    return most * min(1.0, gain.point_pp / (t95(gain.df or 1) * gain.se_pp))
+
+
 @dataclass(frozen=True)
 class TierDecision:
     points: float
@@ -64,6 +76,7 @@ class TierDecision:
     low_points: float        # the tiers the interval's ends reach
     high_points: float
     credited_pp: float | None = None  # credit: evidence: the gain the points are for
+    partial: float = 0.0     # credit: evidence: of the points, those for a gain on its way
 
 
 def decide_tier(gain: Gain, rubric: Rubric) -> TierDecision:
@@ -74,8 +87,12 @@ def decide_tier(gain: Gain, rubric: Rubric) -> TierDecision:
     if rubric.scoring.credit_mode == "evidence":
         low, high = gain.interval_pp or (gain.point_pp, gain.point_pp)
         shown = evidence_gain(gain, rubric.scoring.margin)
-        return TierDecision(credit_curve(shown, tiers), not straddles(gain, boundaries(rubric)),
-                            credit_curve(low, tiers), credit_curve(high, tiers), shown)
+        partial = partial_points(gain, rubric.scoring.partial_points)
+        top = max((t.points for t in tiers), default=0.0)
+        points = credit_curve(shown, tiers)
+        partial = max(0.0, min(points + partial, top) - points)
+        return TierDecision(points + partial, not straddles(gain, boundaries(rubric)),
+                            credit_curve(low, tiers), credit_curve(high, tiers), shown, partial)
     at_point = gain_points(gain.point_pp, tiers)
     if gain.interval_pp is None or not straddles(gain, boundaries(rubric)):
         return TierDecision(at_point, True, at_point, at_point)
@@ -121,10 +138,11 @@ def paired_noise(rubric: Rubric) -> PairedNoise | None:
 
 
 GAIN_RUNS = 2  # credit: evidence: a gain above the template's rests on 2 converged runs at least
+               # (and, where partial_points pays for a gain on its way, any gain)
 # A paired gain (its spread known from the rubric) runs another seed only while the evidence
 # could still show it by the last seed allowed, were the true gain this many standard errors
 # above the estimate: set with bench/noise_policy.py --keeps-init (docs/scoring.md), where it
-# takes a +1 pp gain from 3.7 seeds to 3.0 and keeps a +5 pp one above the template in 91%.
+# took a +1 pp gain from 3.7 seeds to 3.0 of 5 and kept a +5 pp one above the template in 91%.
 FUTILITY_SE = 0.5
 
 
@@ -134,11 +152,13 @@ def wants_another_seed(gain: Gain, rubric: Rubric, runs: Sequence[SeedRun]) -> b
     converged runs are fewer than `min` (a diverged run is replaced by the next seed), and
     while the point estimate sees a gain that the evidence does not show yet (its one-sided
     95% bound under 0) or shows from a single converged run, and (a paired gain) while the
-    last seed allowed could still show it (`_futile`); never when the runs reproduce
+    last seed allowed could still show it (`_futile`), and, once shown, while its points
+    are more uncertain than `seeds.points_se` (`points_se`); never when the runs reproduce
     the baseline exactly, the noise is unknown, or the evidence already reaches the top
-    tier. A gain at or under 0 stops: more seeds could only confirm the +0 standing, which
-    is lost only when the evidence already shows the submission worse. `credit: tiers`:
-    while the 95% interval straddles a tier boundary."""
+    tier. A gain at or under 0 stops (after 2 converged runs where `partial_points` pays
+    for a gain on its way, which a second run could show): more seeds could only confirm
+    the +0 standing, which is lost only when the evidence already shows the submission
+    worse. `credit: tiers`: while the 95% interval straddles a tier boundary."""
     if len(runs) >= rubric.max_seeds:
         return False
     if len(runs) < rubric.min_seeds:
@@ -153,11 +173,21 @@ def wants_another_seed(gain: Gain, rubric: Rubric, runs: Sequence[SeedRun]) -> b
     tiers = rubric.scoring.gain_tiers
     if not tiers or gain.shown_pp >= tiers[-1].min_gain:
         return False
+    if converged < GAIN_RUNS and (gain.point_pp > 0 or rubric.scoring.partial_points):
+        return True
     if gain.point_pp <= 0:
         return False
-    if converged < GAIN_RUNS:
-        return True
-    return gain.shown_pp <= 0 and not _futile(gain, converged, rubric.max_seeds)
+    if gain.shown_pp <= 0:
+        return not _futile(gain, converged, rubric.max_seeds)
+    return points_se(gain, rubric) > (rubric.scoring.seeds.points_se or math.inf)
+
+
+def points_se(gain: Gain, rubric: Rubric) -> float:
+    """How uncertain the gain item's points are: the credit line's slope (points per
+    percentage point) at the shown gain, times the gain's standard error."""
+    tiers, shown = rubric.scoring.gain_tiers, gain.shown_pp
+    slope = credit_curve(shown + 0.5, tiers) - credit_curve(shown - 0.5, tiers)
+    return slope * (gain.se_pp or 0.0)
 
 
 def _futile(gain: Gain, converged: int, most: int) -> bool:
@@ -275,6 +305,14 @@ def evidence_text(gain: Gain, decision: TierDecision, rubric: Rubric) -> str:
     """How `credit: evidence` paid the gain: for what it shows, or the +0 standing."""
     shown, points = decision.credited_pp or 0.0, f"{decision.points:g}"
     margin = f"{rubric.scoring.margin:g}"
+    partial, most = f"{round(decision.partial, 2):g}", f"{rubric.scoring.partial_points:g}"
+    if gain.interval_pp is not None and shown == 0 and decision.partial > 0:
+        return _("The runs point to a gain ({gain} percentage points) that they do not show "
+                 "yet at {level} confidence (the one-sided lower bound is {low}): the "
+                 "baseline's standing and {partial} of the {most} points for a gain on its "
+                 "way to being shown, {points} points.").format(
+                     gain=f"{gain.point_pp:+.2f}", level="95%", low=f"{gain.shown_pp:+.2f}",
+                     partial=partial, most=most, points=points)
     if gain.method == "paired-identical" or gain.interval_pp is None or shown == 0:
         if gain.interval_pp is None:
             return _("Points for the gain as measured: {points}.").format(points=points)
@@ -282,9 +320,13 @@ def evidence_text(gain: Gain, decision: TierDecision, rubric: Rubric) -> str:
                  "when the interval lies below -{margin} percentage points).").format(
                      points=points, margin=margin)
     if shown > 0:
-        return _("Points for the gain the runs show at {level} confidence (the one-sided "
+        text = _("Points for the gain the runs show at {level} confidence (the one-sided "
                  "lower bound), {shown} percentage points: {points}.").format(
                      level="95%", shown=f"{shown:+.2f}", points=points)
+        if decision.partial > 0:
+            text += " " + _("They include the {partial} points for a gain shown.").format(
+                partial=partial)
+        return text
     return _("Measurably worse than the baseline (the interval lies below -{margin} "
              "percentage points): points for {shown} percentage points, {points}.").format(
                  margin=margin, shown=f"{shown:+.2f}", points=points)

@@ -116,6 +116,7 @@ from grader.scoring.points import (SeedRun, credit_curve, evidence_gain, seed_lo
 REPO = Path(__file__).resolve().parents[2]
 MEASURED = REPO / "bench" / "runs" / "cifar10_measured.json"
 CALIBRATED_20 = REPO / "bench" / "runs" / "cifar10_calibrated_20.json"  # the shipped rubric's pin
+CALIBRATED_20_1204 = REPO / "bench" / "runs" / "cifar10_calibrated_20_20261204.json"  # another key
 
 
 def skewed_run(rng, divergence=1 / 6):
@@ -183,11 +184,11 @@ def test_diverged_runs_are_left_out_for_the_baseline_and_the_student_alike():
     assert worse.point_pp < -15 and worse.interval_pp[1] < 0
 
 
-def _evidence_rubric(tmp_path, extra=""):
+def _evidence_rubric(tmp_path, extra="", seeds="{min: 1, max: 4}"):
     from conftest import TINY_RUBRIC
     text = TINY_RUBRIC.format(time_limit=60).replace(
         "  trains_points: 15\n",
-        "  trains_points: 15\n  credit: evidence\n  margin: 1.0\n  seeds: {min: 1, max: 4}\n" + extra)
+        f"  trains_points: 15\n  credit: evidence\n  margin: 1.0\n  seeds: {seeds}\n" + extra)
     text = text.replace("calibration_seeds: 2", "calibration_seeds: 4").replace(
         "    - {min_gain: 2.0, points: 40}\n",
         "    - {min_gain: 5.0, points: 35}\n    - {min_gain: 10.0, points: 50}\n")
@@ -246,6 +247,62 @@ def test_seeds_run_only_where_they_can_change_the_points(tmp_path):
     assert not wants_another_seed(gain, rubric, [SeedRun(0, 0.62, 0.6)])  # noise unknown
 
 
+def test_partial_points_pay_a_gain_on_its_way_and_stay_once_it_is_shown(tmp_path):
+    from grader.scoring.points import evidence_text
+    rubric = _evidence_rubric(tmp_path, "  partial_points: 1\n")  # +0 -> 20, +5 -> 35: 3 a pp
+
+    def at(point, method="calibrated"):   # se 2.0 on 20 df: shown (bound 0) at 1.725 * 2.0
+        gain = Gain(point, (point - 4.2, point + 4.2), method, 0.6, 2.0, 20)
+        return gain, decide_tier(gain, rubric)
+
+    assert at(0.0)[1].points == 20 and at(-3.0)[1].points == 20   # no gain seen: none
+    gain, half = at(1.725)                                         # half way to shown
+    assert half.partial == pytest.approx(0.5) and half.points == pytest.approx(20.5)
+    text = evidence_text(gain, half, rubric)
+    assert "+1.73" in text and "0.5 of the 1 points" in text and "20.5 points" in text
+    gain, shown = at(3.45 + 1.0)                                   # shown by 1 pp: kept
+    assert shown.partial == 1 and shown.points == pytest.approx(20 + 3 * 1.0 + 1)
+    assert "They include the 1 points" in evidence_text(gain, shown, rubric)
+    assert at(30.0)[1].points == 50                                # never past the top tier
+    previous = None
+    for i in range(-400, 1600):                                    # continuous, never down
+        points = at(i / 100)[1].points
+        assert previous is None or 0 <= points - previous <= 0.1
+        previous = points
+    template = Gain(0.0, (0.0, 0.0), "paired-identical", 0.6, 0.0)
+    assert decide_tier(template, rubric).points == 20 and decide_tier(template, rubric).partial == 0
+    assert decide_tier(Gain(3.0, None, "paired", 0.6), rubric).partial == 0  # spread unknown
+
+
+def test_partial_points_and_points_se_spend_seeds_where_they_change_the_points(tmp_path):
+    dist = Distribution.of(range(20), [0.60 + 0.03 * ((-1) ** i) for i in range(20)])
+
+    def loop(rubric, accuracies):
+        draws = iter(accuracies)
+        return len(seed_loop(rubric, dist, rubric.seed_sequence(4),
+                             lambda s: SeedRun(s, next(draws), 0.6))[0])
+
+    plain = _evidence_rubric(tmp_path)
+    partial = _evidence_rubric(tmp_path, "  partial_points: 1\n", "{min: 1, max: 4, points_se: 6}")
+    # no gain seen in one run: it stops, unless partial points make a second run worth it
+    assert loop(plain, [0.59] * 4) == 1 and loop(partial, [0.59] * 4) == 2
+    # +8 pp, shown from 2 runs: its points' se is 3 points a pp x 2.23 pp = 6.7, over 6;
+    # a third run takes it to 3 x 1.86 = 5.6
+    assert loop(plain, [0.68] * 4) == 2 and loop(partial, [0.68] * 4) == 3
+    template = seed_loop(partial, dist, [0, 1, 2, 3], lambda s: SeedRun(s, 0.6, 0.6, True))[0]
+    assert len(template) == 1                                      # exactly no change: one run
+    with pytest.raises(Exception, match="credit: evidence only"):
+        load_rubric(str(_tiers_rubric_with(tmp_path, "  partial_points: 1\n")))
+
+
+def _tiers_rubric_with(tmp_path, extra):
+    from conftest import TINY_RUBRIC
+    path = tmp_path / "tiers.yaml"
+    path.write_text(TINY_RUBRIC.format(time_limit=60).replace(
+        "  trains_points: 15\n", "  trains_points: 15\n" + extra))
+    return path
+
+
 def test_old_rubric_keys_keep_working_and_a_conflict_names_the_fix(tmp_path):
     from conftest import TINY_RUBRIC
     from grader.rubric import RubricError
@@ -272,13 +329,16 @@ def _simulate(rubric, gains, trials, runs=MEASURED, extra=()):
     return json.loads(out.stdout)
 
 
-def test_the_simulator_on_the_20_measured_runs_meets_issue_27s_reachable_targets():
+@pytest.mark.parametrize("runs", [CALIBRATED_20, CALIBRATED_20_1204], ids=["pinned", "1204"])
+def test_the_simulator_on_the_20_measured_runs_meets_every_issue_27_target(runs):
     """bench/noise_policy.py, SPEC's interface, on the 20 full-budget CIFAR-10 runs the
-    shipped cifar10 rubric pins: a no-op keeps the template's points within 2 in >= 95% of
-    gradings, expected points rise with no plateau wider than 5 pp, mean seeds <= 3 for
-    every gain, and sd <= 8 up to +10 pp."""
-    gains = list(range(0, 16))
-    r = _simulate("cifar10", gains, 600, runs=CALIBRATED_20)
+    shipped cifar10 rubric pins and on 20 measured on another day with another test-set key,
+    for a change of the model (not paired: each run its own draw, 6 pp of spread): a no-op
+    keeps the template's points within 2 in >= 95% of gradings, +5 pp earns more than the
+    template in >= 80%, expected points rise with no plateau wider than 5 pp, and for every
+    gain the points' sd is <= 8 and the mean seeds <= 3."""
+    gains = [*range(0, 16), 20, 25, 30]
+    r = _simulate("cifar10", gains, 1000, runs=runs)
     template = r["template_points"]
     assert template == 20
     g = r["gains"]
@@ -286,23 +346,11 @@ def test_the_simulator_on_the_20_measured_runs_meets_issue_27s_reachable_targets
     assert sum(g["0"]["points"].values()) == pytest.approx(1.0, abs=1e-3)
     within = sum(s for p, s in g["0"]["points"].items() if abs(float(p) - template) <= 2)
     assert within >= 0.95
-    means = [g[str(x)]["mean_points"] for x in gains]
+    assert sum(s for p, s in g["5"]["points"].items() if float(p) > template) >= 0.80
+    means = [g[str(x)]["mean_points"] for x in range(0, 16)]
     assert all(b - a > 0.2 for a, b in zip(means, means[5:]))  # rises over every 5 pp
-    assert all(g[str(x)]["sd_points"] <= 8 for x in gains if x <= 10)
+    assert all(g[str(x)]["sd_points"] <= 8 for x in gains)
     assert all(g[str(x)]["mean_seeds"] <= 3 for x in gains)
-
-
-@pytest.mark.xfail(strict=True, reason="issue #27: for a change of the model (not paired), with "
-                   "6.2 pp of spread per run 3 seeds cannot tell +5 pp from 0 at 95%/80% (about 9 "
-                   "are needed)")
-def test_the_simulator_on_the_20_measured_runs_sees_a_real_5pp_gain():
-    """The target not reached for a change of the model: +5 pp beats the template in >= 80%
-    of gradings, and the points' sd stays <= 8 up to +15 pp. Strict: this fails loudly the
-    day it passes."""
-    r = _simulate("cifar10", [5, 15], 600, runs=CALIBRATED_20)
-    g = r["gains"]
-    assert sum(s for p, s in g["5"]["points"].items() if float(p) > r["template_points"]) >= 0.80
-    assert g["15"]["sd_points"] <= 8
 
 
 def test_a_change_that_keeps_the_initial_weights_meets_every_target_paired():
