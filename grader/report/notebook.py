@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from grader.i18n import _
-from grader.report.rows import WHO
+from grader.report.rows import run_name
 from grader.report.terminal import PHASES
 
 MIN_INTERVAL_S = 0.5   # between two updates of the line; a finished run always shows
@@ -67,7 +67,6 @@ class OneLineProgress:
     def _update(self, who: str, e: dict) -> bool:
         kind = e.get("event")
         row = f"{who} #{e.get('seed')}"  # one part a run: calibration seeds train side by side
-        name = _("{who} (seed {seed})").format(who=_(WHO.get(who, who)), seed=e.get("seed", "?"))
         if who == "calibrate":
             self.phase = _("baseline seed {seed} ({done} of {total} to train)…").format(
                 seed=e["seed"], done=e["done"] + 1, total=e["total"])
@@ -78,7 +77,7 @@ class OneLineProgress:
                 self.ended.discard(done)
                 for key in (done, done + ":steps", done + ":epochs"):
                     self.parts.pop(key, None)
-            self.parts[row] = name + ": " + _("starting")
+            self.parts[row] = run_name(who, e) + ": " + _("starting")
         elif kind == "phase" and row in self.parts:
             self.parts[row] = self._head(row) + _(PHASES.get(e["phase"], str(e["phase"])))
         elif kind == "train_start":

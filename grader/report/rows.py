@@ -79,6 +79,11 @@ PICTURES = {  # file, what it shows (alt text and caption; translated where show
 
 WHO = {"student": N_("student"), "baseline": N_("baseline")}  # the runs' names, as shown
 
+
+def run_name(who: str, e: dict) -> str:
+    """A run's name in the progress rows: `student (seed 0)`."""
+    return _("{who} (seed {seed})").format(who=_(WHO.get(who, who)), seed=e.get("seed", "?"))
+
 MARKS = {"passed": "✅", "failed": "❌", "pending": "⏳"}
 
 

@@ -19,7 +19,7 @@ from grader.i18n import N_, _
 from grader.report.escape import markup, rich_text
 from grader.report.record import Results
 from grader.report.results import score_line
-from grader.report.rows import (WHO, count, detail, gain_summary, points, state, summary_rows,
+from grader.report.rows import (count, run_name, detail, gain_summary, points, state, summary_rows,
                                 test_set_text)
 
 PHASES = {"data": N_("preparing data"), "import": N_("importing hooks"),
@@ -53,14 +53,13 @@ class LiveProgress:
     def _show(self, who: str, e: dict) -> None:
         kind = e.get("event")
         row = f"{who}:{e.get('seed')}"  # one row a run: calibration seeds train side by side
-        name = _("{who} (seed {seed})").format(who=_(WHO.get(who, who)), seed=e.get("seed", "?"))
         if who == "calibrate":
             self.console.print("[dim]" + _("baseline seed {seed} ({done} of {total} to train)…")
                                .format(seed=e["seed"], done=e["done"] + 1, total=e["total"]) + "[/]")
         elif kind == "phase" and who == "grader":
             self.console.print("[dim]" + markup(_(PHASES.get(e["phase"], e["phase"]))) + "…[/]")
         elif kind == "run_start":
-            self.tasks[row] = self.bar.add_task(markup(name), total=None, status=_("starting"))
+            self.tasks[row] = self.bar.add_task(markup(run_name(who, e)), total=None, status=_("starting"))
         elif kind == "phase" and row in self.tasks:
             self.bar.update(self.tasks[row], status=markup(_(PHASES.get(e["phase"], e["phase"]))))
         elif kind == "train_start":
@@ -72,7 +71,7 @@ class LiveProgress:
                             status=markup(_("epoch {epoch}/{epochs}  loss {loss}").format(
                                 epoch=e["epoch"], epochs=self.epochs[row], loss=f"{e['loss']:.3f}")))
         elif kind == "epoch":
-            self.console.print("  " + markup(name.ljust(18) + " " + _(
+            self.console.print("  " + markup(run_name(who, e).ljust(18) + " " + _(
                 "epoch {epoch}/{epochs}  loss {loss}  val acc {accuracy}  {seconds} s").format(
                 epoch=f"{e['epoch']:>2}", epochs=self.epochs.get(row, "?"),
                 loss=f"{e['train_loss']:.4f}", accuracy=f"{e['val_accuracy']:.2%}",
