@@ -81,7 +81,8 @@ class TierDecision:
 
 def decide_tier(gain: Gain, rubric: Rubric) -> TierDecision:
     """The points a gain earns. `credit: evidence`: the continuous tier line at the gain
-    the evidence shows (evidence_gain). `credit: tiers`: the tier the whole interval lies
+    the evidence shows (evidence_gain), plus the partial points of a gain on its way
+    (partial_points), never past the top tier. `credit: tiers`: the tier the whole interval lies
     in; where it straddles a boundary, what the rubric's `scoring.seeds.undecided` says."""
     tiers = rubric.scoring.gain_tiers
     if rubric.scoring.credit_mode == "evidence":
@@ -307,12 +308,17 @@ def evidence_text(gain: Gain, decision: TierDecision, rubric: Rubric) -> str:
     margin = f"{rubric.scoring.margin:g}"
     partial, most = f"{round(decision.partial, 2):g}", f"{rubric.scoring.partial_points:g}"
     if gain.interval_pp is not None and shown == 0 and decision.partial > 0:
-        return _("The runs point to a gain ({gain} percentage points) that they do not show "
-                 "yet at {level} confidence (the one-sided lower bound is {low}): the "
-                 "baseline's standing and {partial} of the {most} points for a gain on its "
-                 "way to being shown, {points} points.").format(
-                     gain=f"{gain.point_pp:+.2f}", level="95%", low=f"{gain.shown_pp:+.2f}",
-                     partial=partial, most=most, points=points)
+        return ngettext(
+            "The runs point to a gain ({gain} percentage points) that they do not show yet at "
+            "{level} confidence (the one-sided lower bound is {low}): the baseline's standing "
+            "and {partial} of the {most} point for a gain on its way to being shown, {points} "
+            "points.",
+            "The runs point to a gain ({gain} percentage points) that they do not show yet at "
+            "{level} confidence (the one-sided lower bound is {low}): the baseline's standing "
+            "and {partial} of the {most} points for a gain on its way to being shown, {points} "
+            "points.", 1 if most == "1" else 2).format(
+                gain=f"{gain.point_pp:+.2f}", level="95%", low=f"{gain.shown_pp:+.2f}",
+                partial=partial, most=most, points=points)
     if gain.method == "paired-identical" or gain.interval_pp is None or shown == 0:
         if gain.interval_pp is None:
             return _("Points for the gain as measured: {points}.").format(points=points)
@@ -324,8 +330,9 @@ def evidence_text(gain: Gain, decision: TierDecision, rubric: Rubric) -> str:
                  "lower bound), {shown} percentage points: {points}.").format(
                      level="95%", shown=f"{shown:+.2f}", points=points)
         if decision.partial > 0:
-            text += " " + _("They include the {partial} points for a gain shown.").format(
-                partial=partial)
+            text += " " + ngettext("They include {partial} point for a gain shown.",
+                                   "They include {partial} points for a gain shown.",
+                                   1 if partial == "1" else 2).format(partial=partial)
         return text
     return _("Measurably worse than the baseline (the interval lies below -{margin} "
              "percentage points): points for {shown} percentage points, {points}.").format(

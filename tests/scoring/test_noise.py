@@ -117,6 +117,7 @@ REPO = Path(__file__).resolve().parents[2]
 MEASURED = REPO / "bench" / "runs" / "cifar10_measured.json"
 CALIBRATED_20 = REPO / "bench" / "runs" / "cifar10_calibrated_20.json"  # the shipped rubric's pin
 CALIBRATED_20_1204 = REPO / "bench" / "runs" / "cifar10_calibrated_20_20261204.json"  # another key
+CALIBRATED_20_1207 = REPO / "bench" / "runs" / "cifar10_calibrated_20_20261207.json"  # and another
 
 
 def skewed_run(rng, divergence=1 / 6):
@@ -259,10 +260,10 @@ def test_partial_points_pay_a_gain_on_its_way_and_stay_once_it_is_shown(tmp_path
     gain, half = at(1.725)                                         # half way to shown
     assert half.partial == pytest.approx(0.5) and half.points == pytest.approx(20.5)
     text = evidence_text(gain, half, rubric)
-    assert "+1.73" in text and "0.5 of the 1 points" in text and "20.5 points" in text
+    assert "+1.73" in text and "0.5 of the 1 point for" in text and "20.5 points" in text
     gain, shown = at(3.45 + 1.0)                                   # shown by 1 pp: kept
     assert shown.partial == 1 and shown.points == pytest.approx(20 + 3 * 1.0 + 1)
-    assert "They include the 1 points" in evidence_text(gain, shown, rubric)
+    assert "They include 1 point for a gain shown." in evidence_text(gain, shown, rubric)
     assert at(30.0)[1].points == 50                                # never past the top tier
     previous = None
     for i in range(-400, 1600):                                    # continuous, never down
@@ -329,14 +330,15 @@ def _simulate(rubric, gains, trials, runs=MEASURED, extra=()):
     return json.loads(out.stdout)
 
 
-@pytest.mark.parametrize("runs", [CALIBRATED_20, CALIBRATED_20_1204], ids=["pinned", "1204"])
+@pytest.mark.parametrize("runs", [CALIBRATED_20, CALIBRATED_20_1204, CALIBRATED_20_1207],
+                         ids=["pinned", "1204", "1207"])
 def test_the_simulator_on_the_20_measured_runs_meets_every_issue_27_target(runs):
     """bench/noise_policy.py, SPEC's interface, on the 20 full-budget CIFAR-10 runs the
-    shipped cifar10 rubric pins and on 20 measured on another day with another test-set key,
-    for a change of the model (not paired: each run its own draw, 6 pp of spread): a no-op
-    keeps the template's points within 2 in >= 95% of gradings, +5 pp earns more than the
-    template in >= 80%, expected points rise with no plateau wider than 5 pp, and for every
-    gain the points' sd is <= 8 and the mean seeds <= 3."""
+    shipped cifar10 rubric pins and on the 20 measured on each of two other days (other
+    test-set keys), for a change of the model (not paired: each run its own draw, 6 pp of
+    spread): a no-op keeps the template's points within 2 in >= 95% of gradings, +5 pp
+    earns more than the template in >= 80%, expected points rise with no plateau wider
+    than 5 pp, and for every gain the points' sd is <= 8 and the mean seeds <= 3."""
     gains = [*range(0, 16), 20, 25, 30]
     r = _simulate("cifar10", gains, 1000, runs=runs)
     template = r["template_points"]
